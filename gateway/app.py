@@ -1,0 +1,85 @@
+"""The composition root: builds every part from Settings and runs them in one TaskGroup.
+
+Only this module knows all the parts. Each part offers a `build_*` function that takes the
+`Runtime` (the shared adapters) and returns the coroutines it needs running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.config.problems import ConfigError
+from gateway.config.settings import Settings
+from gateway.devices.normalise import Normaliser
+from gateway.devices.registry import load_profiles
+from gateway.ingest import Ingest
+from gateway.model.gate import ConsentGate, NoConsents, StrictGate
+from gateway.mqtt import MqttClient, Will
+from gateway.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """The adapters and core parts that other parts plug into."""
+
+    settings: Settings
+    store: Store
+    mqtt: MqttClient
+    normaliser: Normaliser
+    ingest: Ingest
+    gate: ConsentGate
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[Coroutine[Any, Any, None]] = field(default_factory=list)
+
+
+def status_topic(settings: Settings) -> str:
+    return f"touchgate/{settings.site_id}/status"
+
+
+async def build_runtime(settings: Settings) -> Runtime:
+    profiles, problems = load_profiles(settings.device_profiles_dir)
+    if problems:
+        raise ConfigError(problems)
+    normaliser = Normaliser(
+        profiles, settings.site_id, settings.ingest.max_payload_bytes, settings.store.dead_letter_raw_cap
+    )
+    store = await Store.open(settings.store.path)
+    mqtt = MqttClient(settings.mqtt, will=Will(status_topic(settings), b"offline"))
+    gate: ConsentGate = StrictGate(NoConsents())
+    ingest = Ingest(store, normaliser, gate, mqtt.ack, settings.store.batch_max)
+    for subscription in normaliser.subscriptions:
+        mqtt.route(subscription, ingest.submit)
+    return Runtime(settings, store, mqtt, normaliser, ingest, gate)
+
+
+async def run_gateway(settings: Settings) -> None:
+    """Build every part and run until cancelled."""
+    await serve(await build_runtime(settings))
+
+
+async def serve(runtime: Runtime) -> None:
+    """Run the parts until cancelled; `runtime.ready` is set once the broker has accepted our
+    subscriptions (from then on it keeps our QoS 1 messages even while we are away)."""
+    settings = runtime.settings
+
+    def announce() -> None:
+        runtime.mqtt.publish(status_topic(settings), b"online", qos=1, retain=True)
+        if not runtime.ready.is_set():
+            log.info("ready", extra={"fields": {"event": "ready", "site": settings.site_id}})
+        runtime.ready.set()
+
+    runtime.mqtt.on_connected.append(announce)
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(runtime.mqtt.run(), name="mqtt")
+            group.create_task(runtime.ingest.run(), name="ingest")
+            for index, task in enumerate(runtime.tasks):
+                group.create_task(task, name=f"part-{index}")
+    finally:
+        await runtime.store.close()

@@ -1,0 +1,20 @@
+"""`touchgate check`: every configuration problem at once, each with file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.config.problems import ConfigError, ConfigProblem
+from gateway.config.settings import load_settings
+from gateway.devices.registry import load_profiles
+
+
+def check_all(config_file: Path | None) -> list[ConfigProblem]:
+    try:
+        settings = load_settings(config_file)
+    except ConfigError as exc:
+        return exc.problems
+    problems: list[ConfigProblem] = []
+    _, profile_problems = load_profiles(settings.device_profiles_dir)
+    problems.extend(profile_problems)
+    return problems

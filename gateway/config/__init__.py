@@ -1,0 +1,1 @@
+"""Configuration: YAML files with line positions, pydantic-settings, and reported problems."""

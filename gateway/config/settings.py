@@ -1,0 +1,113 @@
+"""All settings, from one YAML file plus `TOUCHGATE_*` environment overrides (pydantic-settings).
+
+Each part of the gateway owns its section model; this module only composes them. Environment
+variables win over the file, so a systemd drop-in can change one value without editing YAML:
+`TOUCHGATE_MQTT__PORT=1884` sets `mqtt.port`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from gateway.config.problems import ConfigError, ConfigProblem, problems_from_validation
+from gateway.config.yamlpos import PositionedYaml, YamlLoadError, load_yaml_file
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Section(BaseModel):
+    """Base for a settings section: unknown keys are errors, so typos are caught at start."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "touchgate"
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: bool = False
+    ca_file: Path | None = Field(None, description="CA bundle that signed the broker's certificate")
+    cert_file: Path | None = Field(None, description="client certificate, for brokers that require one")
+    key_file: Path | None = None
+    keepalive_s: int = Field(30, ge=5, le=3600)
+    session_expiry_s: int = Field(7 * 24 * 3600, ge=0, description="how long the broker keeps our queued QoS 1 messages while we are away")
+    receive_maximum: int = Field(1000, ge=1, le=65535, description="unacknowledged QoS 1 messages the broker may send us at once")
+    reconnect_min_s: float = Field(0.2, gt=0)
+    reconnect_max_s: float = Field(30.0, gt=0)
+
+
+class StoreSettings(Section):
+    path: Path = Path("touchgate.db")
+    batch_max: int = Field(1000, ge=1, le=100_000, description="events per transaction at most (group commit)")
+    dead_letter_raw_cap: int = Field(4096, ge=0, le=1_048_576, description="bytes of a rejected payload kept")
+
+
+class IngestSettings(Section):
+    max_payload_bytes: int = Field(256 * 1024, ge=64, description="larger payloads are dead-lettered unread")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TOUCHGATE_", env_nested_delimiter="__", extra="forbid", nested_model_default_partial_update=True
+    )
+
+    site_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "default"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    device_profiles_dir: Path = PROJECT_ROOT / "device_profiles"
+    mqtt: MqttSettings = MqttSettings()
+    store: StoreSettings = StoreSettings()
+    ingest: IngestSettings = IngestSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the file (passed in as init values).
+        return (env_settings, init_settings)
+
+
+def load_settings(config_file: Path | None) -> Settings:
+    """Build settings from the file (if any) and the environment, or raise ConfigError listing
+    every problem with its file, line and field. Relative paths in the file are taken relative to
+    the file's folder, so a config works wherever the process is started from."""
+    doc: PositionedYaml | None = None
+    values: dict[str, object] = {}
+    if config_file is not None:
+        try:
+            doc = load_yaml_file(config_file)
+        except YamlLoadError as exc:
+            raise ConfigError([ConfigProblem(file=exc.file, line=exc.line, message=exc.message)]) from exc
+        if doc.data is None:
+            doc.data = {}
+        if not isinstance(doc.data, dict):
+            raise ConfigError([ConfigProblem(file=str(config_file), line=1, message="the top level must be a mapping")])
+        values = doc.data
+    try:
+        settings = Settings(**values)
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation(exc, doc, config_file or "<environment>")) from exc
+    if config_file is not None:
+        settings = _resolve_paths(settings, config_file.parent, values)
+    return settings
+
+
+def _resolve_paths(settings: Settings, base: Path, values: dict[str, object]) -> Settings:
+    """Anchor relative paths written in the file at the file's folder."""
+    updates: dict[str, object] = {}
+    if "device_profiles_dir" in values and not settings.device_profiles_dir.is_absolute():
+        updates["device_profiles_dir"] = base / settings.device_profiles_dir
+    store_values = values.get("store")
+    if isinstance(store_values, dict) and "path" in store_values and not settings.store.path.is_absolute():
+        updates["store"] = settings.store.model_copy(update={"path": base / settings.store.path})
+    return settings.model_copy(update=updates) if updates else settings

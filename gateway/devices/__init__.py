@@ -1,0 +1,1 @@
+"""Device profiles: declarative descriptions of vendor payloads, and their normalisation."""

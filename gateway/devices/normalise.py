@@ -1,0 +1,233 @@
+"""Turn a raw MQTT delivery into a canonical Event, or a DeadLetter that says why not.
+
+Pure: no I/O. This runs once per message on the hot path, so profiles are compiled once and the
+topic→profiles lookup is cached.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import ValidationError
+
+from gateway.devices.profile import DeviceProfile, Resource, TimeSource
+from gateway.devices.topics import TopicFilter
+from gateway.model.deadletter import DeadLetter, DeadLetterReason
+from gateway.model.event import AttributeValue, Event
+from gateway.model.inbound import InboundMessage
+
+_TOPIC_CACHE_LIMIT = 10_000
+
+
+class Rejected(Exception):
+    """Raised inside normalisation; becomes a dead letter."""
+
+    def __init__(self, reason: DeadLetterReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledProfile:
+    profile: DeviceProfile
+    topic: TopicFilter
+
+
+def _reject_constant(name: str) -> Any:
+    raise Rejected(DeadLetterReason.INVALID_JSON, f"non-finite number {name} is not allowed")
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise Rejected(DeadLetterReason.INVALID_JSON, f"duplicate key {dup!r}")
+    return result
+
+
+def _lookup(payload: Any, path: str) -> Any:
+    if path == ".":
+        return payload
+    node = payload
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+_MISSING = object()
+
+
+def _convert(resource: Resource, raw: Any) -> AttributeValue:
+    if resource.map is not None:
+        key = raw if isinstance(raw, str) else json.dumps(raw)
+        if key not in resource.map:
+            raise Rejected(DeadLetterReason.OUT_OF_RANGE, f"{resource.name}: {raw!r} is not one of {sorted(resource.map)}")
+        raw = resource.map[key]
+    kind = resource.type
+    if kind == "bool":
+        if not isinstance(raw, bool):
+            raise Rejected(DeadLetterReason.WRONG_TYPE, f"{resource.name}: expected a boolean, got {type(raw).__name__}")
+        return raw
+    if kind == "string":
+        if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
+            raise Rejected(DeadLetterReason.WRONG_TYPE, f"{resource.name}: expected text, got {type(raw).__name__}")
+        return str(raw)[:1024]
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        raise Rejected(DeadLetterReason.WRONG_TYPE, f"{resource.name}: expected a number, got {type(raw).__name__}")
+    if kind == "int" and isinstance(raw, float) and not raw.is_integer():
+        raise Rejected(DeadLetterReason.WRONG_TYPE, f"{resource.name}: expected an integer, got {raw!r}")
+    value: float = raw * resource.scale + resource.offset
+    if not math.isfinite(value):
+        raise Rejected(DeadLetterReason.OUT_OF_RANGE, f"{resource.name}: {raw!r} is not finite")
+    if (resource.minimum is not None and value < resource.minimum) or (
+        resource.maximum is not None and value > resource.maximum
+    ):
+        raise Rejected(
+            DeadLetterReason.OUT_OF_RANGE,
+            f"{resource.name}: {value!r} outside [{resource.minimum}, {resource.maximum}]",
+        )
+    return int(round(value)) if kind == "int" else float(value)
+
+
+def _device_time(spec: TimeSource, payload: Any) -> float | None:
+    raw = _lookup(payload, spec.source)
+    if raw is _MISSING or raw is None:
+        return None
+    try:
+        if spec.format == "unix":
+            return float(raw)
+        if spec.format == "unix_ms":
+            return float(raw) / 1000.0
+        parsed = datetime.fromisoformat(str(raw))
+    except (TypeError, ValueError) as exc:
+        raise Rejected(DeadLetterReason.WRONG_TYPE, f"device time {raw!r}: {exc}") from exc
+    if parsed.tzinfo is None:
+        # Tasmota and Zigbee2MQTT send local wall-clock time without an offset; the gateway's
+        # clock zone is the shop's, so read it as local time.
+        parsed = parsed.astimezone()
+    return parsed.astimezone(timezone.utc).timestamp()
+
+
+class Normaliser:
+    """Holds compiled profiles; `normalise` is the per-message entry point."""
+
+    def __init__(self, profiles: Sequence[DeviceProfile], default_site: str, max_payload_bytes: int, raw_cap: int) -> None:
+        self._profiles = [CompiledProfile(p, TopicFilter.parse(p.topic)) for p in profiles]
+        self._default_site = default_site
+        self._max_payload = max_payload_bytes
+        self._raw_cap = raw_cap
+        self._topic_cache: dict[str, list[tuple[CompiledProfile, dict[str, str]]]] = {}
+
+    @property
+    def subscriptions(self) -> list[str]:
+        return sorted({c.topic.subscription for c in self._profiles})
+
+    def claims(self, topic: str) -> bool:
+        """Whether any profile's topic filter matches (used to route a topic to this part)."""
+        return bool(self._candidates(topic))
+
+    def _candidates(self, topic: str) -> list[tuple[CompiledProfile, dict[str, str]]]:
+        cached = self._topic_cache.get(topic)
+        if cached is None:
+            cached = [(c, m) for c in self._profiles if (m := c.topic.match(topic)) is not None]
+            if len(self._topic_cache) >= _TOPIC_CACHE_LIMIT:
+                self._topic_cache.clear()
+            self._topic_cache[topic] = cached
+        return cached
+
+    def dead_letter(self, message: InboundMessage, reason: DeadLetterReason, detail: str) -> DeadLetter:
+        return DeadLetter(
+            received_at=message.received_at,
+            topic=message.topic,
+            reason=reason,
+            detail=detail[:500],
+            raw=message.payload[: self._raw_cap],
+            raw_size=len(message.payload),
+        )
+
+    def normalise(self, message: InboundMessage) -> Event | DeadLetter:
+        try:
+            return self._normalise(message)
+        except Rejected as exc:
+            return self.dead_letter(message, exc.reason, exc.detail)
+
+    def _normalise(self, message: InboundMessage) -> Event:
+        if len(message.payload) > self._max_payload:
+            raise Rejected(DeadLetterReason.TOO_LARGE, f"{len(message.payload)} bytes > cap {self._max_payload}")
+        candidates = self._candidates(message.topic)
+        if not candidates:
+            raise Rejected(DeadLetterReason.UNKNOWN_TOPIC, "no device profile matches this topic")
+        try:
+            text = message.payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Rejected(DeadLetterReason.INVALID_UTF8, str(exc)) from exc
+        json_payload: Any = _MISSING
+        for compiled, names in candidates:
+            profile = compiled.profile
+            if profile.format == "text":
+                payload: Any = text.strip()
+            else:
+                if json_payload is _MISSING:
+                    json_payload = _parse_json(text)
+                payload = json_payload
+            if profile.when_present and not (
+                isinstance(payload, dict) and all(_lookup(payload, k) is not _MISSING for k in profile.when_present)
+            ):
+                continue
+            return self._build(message, profile, names, payload)
+        raise Rejected(DeadLetterReason.NO_PROFILE_MATCH, "the payload fits none of the profiles for this topic")
+
+    def _build(self, message: InboundMessage, profile: DeviceProfile, names: dict[str, str], payload: Any) -> Event:
+        if profile.format == "json" and not isinstance(payload, dict):
+            raise Rejected(DeadLetterReason.WRONG_TYPE, f"expected a JSON object, got {type(payload).__name__}")
+        attributes: dict[str, AttributeValue] = {}
+        for resource in profile.resources:
+            raw = _lookup(payload, resource.source)
+            if raw is _MISSING or raw is None:
+                if resource.required:
+                    raise Rejected(DeadLetterReason.MISSING_FIELD, f"{resource.name}: {resource.source!r} is missing")
+                continue
+            attributes[resource.name] = _convert(resource, raw)
+        customer_id: str | None = None
+        if profile.customer is not None:
+            raw_customer = _lookup(payload, profile.customer)
+            if raw_customer is _MISSING or raw_customer in (None, ""):
+                raise Rejected(DeadLetterReason.MISSING_FIELD, f"customer id {profile.customer!r} is missing")
+            if not isinstance(raw_customer, (str, int)) or isinstance(raw_customer, bool):
+                raise Rejected(DeadLetterReason.WRONG_TYPE, "customer id must be text or an integer")
+            customer_id = f"{profile.customer_prefix}{raw_customer}"
+        try:
+            return Event(
+                received_at=message.received_at,
+                device_time=_device_time(profile.device_time, payload) if profile.device_time else None,
+                site=names.get("site", self._default_site),
+                device=names.get("device", message.topic),
+                kind=profile.kind,
+                purpose=profile.purpose,
+                customer_id=customer_id,
+                profile=profile.name,
+                topic=message.topic,
+                attributes=attributes,
+            )
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            raise Rejected(DeadLetterReason.INVALID_EVENT, f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
+    except Rejected:
+        raise
+    except RecursionError as exc:
+        raise Rejected(DeadLetterReason.INVALID_JSON, "nesting too deep") from exc
+    except ValueError as exc:
+        raise Rejected(DeadLetterReason.INVALID_JSON, str(exc)) from exc

@@ -1,0 +1,155 @@
+"""The ingest path: MQTT message → normalise → consent gate → one committed batch → ack.
+
+Messages are collected as they arrive; a single flusher task commits whatever has accumulated in
+one transaction, then acknowledges those messages to the broker, then hands the committed events
+to listeners (rules, voice identity, metrics). While one batch is being committed the next one
+fills up, so the commit rate adapts to the load: that is the group commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from gateway.devices.normalise import Normaliser
+from gateway.model.deadletter import DeadLetter, DeadLetterReason
+from gateway.model.event import Event
+from gateway.model.gate import ConsentGate, GateClass
+from gateway.model.inbound import InboundMessage
+from gateway.store.database import Store
+from gateway.store.ingest_rows import IngestBatch, write_ingest_batch
+
+log = logging.getLogger(__name__)
+
+CommittedListener = Callable[[list[Event]], None]
+DeadLetterListener = Callable[[list[DeadLetter]], None]
+Acker = Callable[[InboundMessage], None]
+
+
+@dataclass
+class IngestCounters:
+    received: int = 0
+    stored: int = 0
+    dead_letters: int = 0
+    queued_for_sync: int = 0
+    commits: int = 0
+    commit_failures: int = 0
+    by_gate_class: dict[str, int] = field(default_factory=lambda: {c.value: 0 for c in GateClass})
+
+
+class Ingest:
+    def __init__(
+        self,
+        store: Store,
+        normaliser: Normaliser,
+        gate: ConsentGate,
+        ack: Acker,
+        batch_max: int = 1000,
+    ) -> None:
+        self._store = store
+        self._normaliser = normaliser
+        self._gate = gate
+        self._ack = ack
+        self._batch_max = batch_max
+        self._pending: list[InboundMessage] = []
+        self._wakeup = asyncio.Event()
+        self.counters = IngestCounters()
+        self.on_committed: list[CommittedListener] = []
+        self.on_dead_letters: list[DeadLetterListener] = []
+
+    def submit(self, message: InboundMessage) -> None:
+        """Called by the MQTT adapter for each message, in the event loop."""
+        self._pending.append(message)
+        self.counters.received += 1
+        self._wakeup.set()
+
+    def submit_dead_letter(self, message: InboundMessage, reason: DeadLetterReason, detail: str) -> None:
+        """For other parts (voice, consent) whose input failed validation: stored and acked the same way."""
+        self._pending.append(_Rejected(message, reason, detail))  # type: ignore[arg-type]
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        retry_delay = 0.05
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                messages = self._pending[: self._batch_max]
+                del self._pending[: self._batch_max]
+                batch = self._build_batch(messages)
+                try:
+                    await self._store.call(lambda db: write_ingest_batch(db, batch))
+                except sqlite3.OperationalError as exc:
+                    # Disk full, I/O error, locked: keep the messages unacknowledged (the broker
+                    # redelivers them on reconnect) and retry; never drop them.
+                    self.counters.commit_failures += 1
+                    log.error("commit of %d messages failed (%s); retrying in %.2fs", len(messages), exc, retry_delay)
+                    self._pending[:0] = messages
+                    await asyncio.sleep(retry_delay)
+                    retry_delay = min(retry_delay * 2, 5.0)
+                    continue
+                retry_delay = 0.05
+                for message in messages:
+                    self._ack(message)
+                self._after_commit(batch)
+
+    def _build_batch(self, messages: list[InboundMessage]) -> IngestBatch:
+        batch = IngestBatch()
+        counts = self.counters.by_gate_class
+        for message in messages:
+            if isinstance(message, _Rejected):
+                batch.dead_letters.append(self._normaliser.dead_letter(message.message, message.reason, message.detail))
+                continue
+            result = self._normaliser.normalise(message)
+            if isinstance(result, DeadLetter):
+                batch.dead_letters.append(result)
+                continue
+            decision = self._gate.decide(result)
+            counts[decision.gate_class.value] += 1
+            if decision.local is not None:
+                batch.events.append(decision.local)
+            if decision.sync:
+                batch.outbox.append(result)
+        return batch
+
+    def _after_commit(self, batch: IngestBatch) -> None:
+        c = self.counters
+        c.commits += 1
+        c.stored += len(batch.events)
+        c.dead_letters += len(batch.dead_letters)
+        c.queued_for_sync += len(batch.outbox)
+        for d in batch.dead_letters:
+            log.info("dead letter on %s: %s (%s)", d.topic, d.reason.value, d.detail)
+        # A failing listener must not stop ingest: the events are already safe on disk.
+        if batch.events:
+            for listener in self.on_committed:
+                _call_isolated(listener, batch.events)
+        if batch.dead_letters:
+            for dl_listener in self.on_dead_letters:
+                _call_isolated(dl_listener, batch.dead_letters)
+
+
+def _call_isolated(listener: Callable[[list], None], items: list) -> None:  # type: ignore[type-arg]
+    try:
+        listener(items)
+    except Exception:  # noqa: BLE001 - isolation boundary: logged with traceback, ingest goes on
+        log.exception("listener %r failed on %d items", listener, len(items))
+
+
+@dataclass(frozen=True, slots=True)
+class _Rejected:
+    message: InboundMessage
+    reason: DeadLetterReason
+    detail: str
+
+    # Acknowledging a rejected message acknowledges the message it wraps.
+    @property
+    def qos(self) -> int:
+        return self.message.qos
+
+    @property
+    def mid(self) -> int:
+        return self.message.mid

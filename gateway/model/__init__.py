@@ -1,0 +1,1 @@
+"""Pure models and logic: no I/O in this package."""

@@ -1,0 +1,38 @@
+"""What the gateway keeps of input it could not accept."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class DeadLetterReason(StrEnum):
+    INVALID_JSON = "invalid_json"
+    INVALID_UTF8 = "invalid_utf8"
+    WRONG_TYPE = "wrong_type"
+    OUT_OF_RANGE = "out_of_range"
+    MISSING_FIELD = "missing_field"
+    UNKNOWN_TOPIC = "unknown_topic"
+    NO_PROFILE_MATCH = "no_profile_match"
+    TOO_LARGE = "too_large"
+    INVALID_EVENT = "invalid_event"
+    INVALID_CONSENT = "invalid_consent"
+    UNKNOWN_PURPOSE = "unknown_purpose"
+    UNKNOWN_CUSTOMER = "unknown_customer"
+    SYNC_REJECTED = "sync_rejected"
+    INVALID_AUDIO = "invalid_audio"
+    INVALID_HERMES = "invalid_hermes"
+
+
+class DeadLetter(BaseModel):
+    """Input that did not fit: why, where from, and the first bytes of it (capped)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    received_at: float
+    topic: str
+    reason: DeadLetterReason
+    detail: str
+    raw: bytes
+    raw_size: int

@@ -1,0 +1,18 @@
+"""A message as it arrived from the broker, before any interpretation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True, frozen=True)
+class InboundMessage:
+    """Raw MQTT delivery. A plain dataclass: this is the hot path and holds only trusted values
+    that the MQTT adapter itself produced (the payload bytes are untrusted and validated later)."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    mid: int
+    received_at: float
+    retain: bool = False

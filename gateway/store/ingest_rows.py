@@ -1,0 +1,88 @@
+"""Queries of the ingest path: one transaction per batch of events and dead letters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+from gateway.model.deadletter import DeadLetter
+from gateway.model.event import Event
+from gateway.store.database import Transaction
+
+
+@dataclass(slots=True)
+class IngestBatch:
+    events: list[Event] = field(default_factory=list)
+    outbox: list[Event] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+def event_row(event: Event) -> tuple[object, ...]:
+    return (
+        event.id,
+        event.received_at,
+        event.device_time,
+        event.site,
+        event.device,
+        event.kind,
+        event.purpose,
+        event.customer_id,
+        event.profile,
+        event.topic,
+        json.dumps(event.attributes, separators=(",", ":")),
+    )
+
+
+def outbox_body(event: Event) -> str:
+    """The JSON the central service receives for an event (its sync API's event shape)."""
+    return event.model_dump_json(exclude={"profile", "topic"})
+
+
+def write_ingest_batch(db: sqlite_utils.Database, batch: IngestBatch) -> None:
+    """Commit a batch in one transaction (one fsync). INSERT OR IGNORE: a redelivered message
+    after a crash carries a new event id, but replays of the same event stay single."""
+    with Transaction(db) as conn:
+        if batch.events:
+            conn.executemany(
+                "INSERT OR IGNORE INTO events (id, received_at, device_time, site, device, kind, purpose,"
+                " customer_id, profile, topic, attributes) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [event_row(e) for e in batch.events],
+            )
+            # One upsert per device per batch, not per event.
+            seen: dict[tuple[str, str], list[object]] = {}
+            for e in batch.events:
+                entry = seen.setdefault((e.site, e.device), [e.profile, e.received_at, 0])
+                entry[0], entry[1], entry[2] = e.profile, e.received_at, int(entry[2]) + 1  # type: ignore[call-overload]
+            conn.executemany(
+                "INSERT INTO devices (site, device, profile, last_seen, messages) VALUES (?,?,?,?,?)"
+                " ON CONFLICT(site, device) DO UPDATE SET last_seen=excluded.last_seen,"
+                " profile=excluded.profile, messages=messages+excluded.messages",
+                [(site, device, *entry) for (site, device), entry in seen.items()],
+            )
+        if batch.outbox:
+            rows = []
+            for e in batch.outbox:
+                body = outbox_body(e)
+                rows.append((e.id, e.received_at, e.customer_id, e.purpose, body, len(body)))
+            conn.executemany(
+                "INSERT OR IGNORE INTO outbox (event_id, enqueued_at, customer_id, purpose, body, bytes)"
+                " VALUES (?,?,?,?,?,?)",
+                rows,
+            )
+        if batch.dead_letters:
+            conn.executemany(
+                "INSERT INTO dead_letters (received_at, topic, reason, detail, raw, raw_size) VALUES (?,?,?,?,?,?)",
+                [(d.received_at, d.topic, d.reason.value, d.detail, d.raw, d.raw_size) for d in batch.dead_letters],
+            )
+
+
+def count_rows(db: sqlite_utils.Database, table: str) -> int:
+    return db[table].count
+
+
+def dead_letters(db: sqlite_utils.Database, limit: int = 100, before_id: int | None = None) -> list[dict[str, object]]:
+    where, params = ("id < ?", [before_id]) if before_id is not None else (None, [])
+    return list(db["dead_letters"].rows_where(where, params, order_by="id desc", limit=limit))

@@ -1,0 +1,137 @@
+"""Forward-only schema migrations, numbered by `PRAGMA user_version`.
+
+Append a new function to MIGRATIONS to change the schema; never edit one that has shipped.
+Each runs in its own transaction, after a backup taken by the caller where it matters (deploy).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+# A migration is an SQL script, or a function for changes SQL alone cannot express; both run
+# inside one transaction together with the version bump.
+Migration = str | Callable[[sqlite3.Connection], None]
+
+_V1_INITIAL = """
+        CREATE TABLE events (
+            id TEXT PRIMARY KEY,
+            received_at REAL NOT NULL,
+            device_time REAL,
+            site TEXT NOT NULL,
+            device TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            customer_id TEXT,
+            profile TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            attributes TEXT NOT NULL
+        );
+        CREATE INDEX events_customer ON events(customer_id) WHERE customer_id IS NOT NULL;
+        CREATE INDEX events_received ON events(received_at);
+
+        -- What may leave the shop. body is the JSON sent to the central service.
+        CREATE TABLE outbox (
+            event_id TEXT PRIMARY KEY,
+            enqueued_at REAL NOT NULL,
+            customer_id TEXT,
+            purpose TEXT NOT NULL,
+            body TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL DEFAULT 0
+        );
+        CREATE INDEX outbox_customer ON outbox(customer_id, purpose) WHERE customer_id IS NOT NULL;
+
+        CREATE TABLE dead_letters (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            received_at REAL NOT NULL,
+            topic TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            raw BLOB NOT NULL,
+            raw_size INTEGER NOT NULL
+        );
+        CREATE INDEX dead_letters_received ON dead_letters(received_at);
+
+        CREATE TABLE consents (
+            customer_id TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            status TEXT NOT NULL,
+            changed_at REAL NOT NULL,
+            source TEXT NOT NULL,
+            expires_at REAL,
+            PRIMARY KEY (customer_id, purpose)
+        );
+
+        CREATE TABLE profiles (
+            customer_id TEXT PRIMARY KEY,
+            attributes TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        );
+
+        CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at REAL NOT NULL,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+
+        CREATE TABLE devices (
+            site TEXT NOT NULL,
+            device TEXT NOT NULL,
+            profile TEXT NOT NULL,
+            last_seen REAL NOT NULL,
+            messages INTEGER NOT NULL,
+            PRIMARY KEY (site, device)
+        );
+
+        -- Small key/value state that must survive restarts (sync cursor, counters).
+        CREATE TABLE state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+"""
+
+
+MIGRATIONS: list[Migration] = [_V1_INITIAL]
+
+
+def migrate(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Bring the schema to the newest version; returns (from, to)."""
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    target = len(MIGRATIONS)
+    if current > target:
+        raise RuntimeError(f"database schema v{current} is newer than this gateway (v{target}); refusing to run")
+    for version in range(current, target):
+        step = MIGRATIONS[version]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if isinstance(step, str):
+                for statement in _statements(step):
+                    conn.execute(statement)
+            else:
+                step(conn)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return current, target
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements (executescript would commit our transaction)."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
