@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+import importlib
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,13 @@ from gateway.mqtt import MqttClient, Will
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
+
+# Each part's builder, as "module:function". A builder is `async def build(runtime) -> None`: it
+# adds MQTT routes and ingest listeners, and appends the coroutines it needs to `runtime.tasks`.
+# Order matters where parts depend on each other (consent before rules and sync).
+PART_BUILDERS: tuple[str, ...] = ()
+
+PartBuilder = Callable[["Runtime"], Awaitable[None]]
 
 
 @dataclass
@@ -53,9 +61,19 @@ async def build_runtime(settings: Settings) -> Runtime:
     mqtt = MqttClient(settings.mqtt, will=Will(status_topic(settings), b"offline"))
     gate: ConsentGate = StrictGate(NoConsents())
     ingest = Ingest(store, normaliser, gate, mqtt.ack, settings.store.batch_max)
+    runtime = Runtime(settings, store, mqtt, normaliser, ingest, gate)
+    try:
+        for spec in PART_BUILDERS:
+            module_name, _, function_name = spec.partition(":")
+            builder: PartBuilder = getattr(importlib.import_module(module_name), function_name)
+            await builder(runtime)
+    except BaseException:
+        await store.close()
+        raise
+    # Sensor routes last: parts' own topics (hermes/#, consent events) are matched first.
     for subscription in normaliser.subscriptions:
         mqtt.route(subscription, ingest.submit)
-    return Runtime(settings, store, mqtt, normaliser, ingest, gate)
+    return runtime
 
 
 async def run_gateway(settings: Settings) -> None:

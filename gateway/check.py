@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from pathlib import Path
 
 from gateway.config.problems import ConfigError, ConfigProblem
-from gateway.config.settings import load_settings
+from gateway.config.settings import Settings, load_settings
 from gateway.devices.registry import load_profiles
+
+
+# Each part's checker, as "module:function" taking Settings and returning its problems
+# (rules files, skills' sentences, ...), each with file, line and field.
+PART_CHECKS: tuple[str, ...] = ()
+
+PartCheck = Callable[[Settings], list[ConfigProblem]]
 
 
 def check_all(config_file: Path | None) -> list[ConfigProblem]:
@@ -17,4 +26,8 @@ def check_all(config_file: Path | None) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     _, profile_problems = load_profiles(settings.device_profiles_dir)
     problems.extend(profile_problems)
+    for spec in PART_CHECKS:
+        module_name, _, function_name = spec.partition(":")
+        check: PartCheck = getattr(importlib.import_module(module_name), function_name)
+        problems.extend(check(settings))
     return problems

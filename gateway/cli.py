@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -73,13 +74,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.config, duration_s=args.duration)
 
 
+# Each part adds its own subcommands: a module with `register(subparsers) -> None` whose parsers
+# call `add_config_argument` and `set_defaults(handler=...)`, the handler returning an exit code.
+PART_COMMANDS: tuple[str, ...] = ()
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=None, help="YAML config file (default: embedded defaults)")
+
+
+def settings_or_exit(config: Path | None) -> Settings:
+    return _settings_or_exit(config)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="touchgate", description="Edge gateway for customer touchpoints")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--config", type=Path, default=None, help="YAML config file (default: embedded defaults)")
+        add_config_argument(p)
         p.set_defaults(handler=handler)
         return p
 
@@ -87,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("check", cmd_check, "validate config, device profiles, rules and skills")
     demo = add("demo", cmd_demo, "run a whole shop on this machine and show what happens")
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    for module_name in PART_COMMANDS:
+        importlib.import_module(module_name).register(sub)
     return parser
 
 

@@ -51,7 +51,7 @@ class Ingest:
     ) -> None:
         self._store = store
         self._normaliser = normaliser
-        self._gate = gate
+        self.gate = gate  # replaceable by the consent part before the loop starts
         self._ack = ack
         self._batch_max = batch_max
         self._pending: list[InboundMessage] = []
@@ -107,7 +107,7 @@ class Ingest:
             if isinstance(result, DeadLetter):
                 batch.dead_letters.append(result)
                 continue
-            decision = self._gate.decide(result)
+            decision = self.gate.decide(result)
             counts[decision.gate_class.value] += 1
             if decision.local is not None:
                 batch.events.append(decision.local)
