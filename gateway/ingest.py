@@ -20,7 +20,7 @@ from gateway.model.event import Event
 from gateway.model.gate import ConsentGate, GateClass
 from gateway.model.inbound import InboundMessage
 from gateway.store.database import Store
-from gateway.store.ingest_rows import IngestBatch, write_ingest_batch
+from gateway.store.ingest_rows import IngestBatch, load_delivered, write_ingest_batch
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class IngestCounters:
     queued_for_sync: int = 0
     commits: int = 0
     commit_failures: int = 0
+    redeliveries_skipped: int = 0
     by_gate_class: dict[str, int] = field(default_factory=lambda: {c.value: 0 for c in GateClass})
 
 
@@ -55,6 +56,8 @@ class Ingest:
         self._ack = ack
         self._batch_max = batch_max
         self._pending: list[InboundMessage] = []
+        # packet id -> digest of the last committed message with that id (mirror of `delivered`)
+        self._delivered: dict[int, bytes] = {}
         self._wakeup = asyncio.Event()
         self.counters = IngestCounters()
         self.on_committed: list[CommittedListener] = []
@@ -72,6 +75,7 @@ class Ingest:
         self._wakeup.set()
 
     async def run(self) -> None:
+        self._delivered = await self._store.call(load_delivered)
         retry_delay = 0.05
         while True:
             await self._wakeup.wait()
@@ -92,6 +96,7 @@ class Ingest:
                     retry_delay = min(retry_delay * 2, 5.0)
                     continue
                 retry_delay = 0.05
+                self._delivered.update(batch.delivered)
                 for message in messages:
                     self._ack(message)
                 self._after_commit(batch)
@@ -99,7 +104,15 @@ class Ingest:
     def _build_batch(self, messages: list[InboundMessage]) -> IngestBatch:
         batch = IngestBatch()
         counts = self.counters.by_gate_class
+        delivered = batch.delivered
         for message in messages:
+            if message.qos > 0:
+                digest = message.digest()
+                if message.dup and self._delivered.get(message.mid) == digest:
+                    # Committed before a crash, PUBACK lost: already stored, only acknowledge.
+                    self.counters.redeliveries_skipped += 1
+                    continue
+                delivered[message.mid] = digest
             if isinstance(message, _Rejected):
                 batch.dead_letters.append(self._normaliser.dead_letter(message.message, message.reason, message.detail))
                 continue
@@ -153,3 +166,10 @@ class _Rejected:
     @property
     def mid(self) -> int:
         return self.message.mid
+
+    @property
+    def dup(self) -> bool:
+        return self.message.dup
+
+    def digest(self) -> bytes:
+        return self.message.digest()

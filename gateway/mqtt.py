@@ -240,7 +240,7 @@ class MqttClient:
         self._disconnected.set()
 
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-        message = InboundMessage(msg.topic, msg.payload, msg.qos, msg.mid, time.time(), bool(msg.retain))
+        message = InboundMessage(msg.topic, msg.payload, msg.qos, msg.mid, time.time(), bool(msg.retain), bool(msg.dup))
         route = self._route_for(message.topic)
         if route is None:
             log.warning("message on %s matches no route; acknowledged and dropped", message.topic)

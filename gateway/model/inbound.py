@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 
@@ -16,3 +17,8 @@ class InboundMessage:
     mid: int
     received_at: float
     retain: bool = False
+    dup: bool = False
+
+    def digest(self) -> bytes:
+        """Identifies a redelivery of this exact message (same topic and payload)."""
+        return hashlib.blake2b(self.payload, digest_size=8, person=self.topic.encode()[-16:]).digest()

@@ -18,6 +18,7 @@ class IngestBatch:
     events: list[Event] = field(default_factory=list)
     outbox: list[Event] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    delivered: dict[int, bytes] = field(default_factory=dict)
 
 
 def event_row(event: Event) -> tuple[object, ...]:
@@ -72,11 +73,17 @@ def write_ingest_batch(db: sqlite_utils.Database, batch: IngestBatch) -> None:
                 " VALUES (?,?,?,?,?,?)",
                 rows,
             )
+        if batch.delivered:
+            conn.executemany("INSERT OR REPLACE INTO delivered (mid, digest) VALUES (?,?)", batch.delivered.items())
         if batch.dead_letters:
             conn.executemany(
                 "INSERT INTO dead_letters (received_at, topic, reason, detail, raw, raw_size) VALUES (?,?,?,?,?,?)",
                 [(d.received_at, d.topic, d.reason.value, d.detail, d.raw, d.raw_size) for d in batch.dead_letters],
             )
+
+
+def load_delivered(db: sqlite_utils.Database) -> dict[int, bytes]:
+    return {int(mid): bytes(digest) for mid, digest in db.conn.execute("SELECT mid, digest FROM delivered")}
 
 
 def count_rows(db: sqlite_utils.Database, table: str) -> int:

@@ -88,6 +88,14 @@ _V1_INITIAL = """
             PRIMARY KEY (site, device)
         );
 
+        -- The last QoS 1 message committed under each packet id. After a crash between commit and
+        -- PUBACK the broker redelivers it with DUP set and the same id: this is how we know it is
+        -- already stored and only acknowledge it.
+        CREATE TABLE delivered (
+            mid INTEGER PRIMARY KEY,
+            digest BLOB NOT NULL
+        );
+
         -- Small key/value state that must survive restarts (sync cursor, counters).
         CREATE TABLE state (
             key TEXT PRIMARY KEY,

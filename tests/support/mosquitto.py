@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -36,6 +37,9 @@ class Mosquitto:
         self.log = workdir / "mosquitto.log"
         workdir.mkdir(parents=True, exist_ok=True)
         self.conf.write_text(
+            # As root, Mosquitto would switch to the `mosquitto` user, which cannot write the
+            # persistence file or log into a pytest tmp dir; ignored when not root.
+            f"user {getpass.getuser()}\n"
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
             "persistence true\n"
