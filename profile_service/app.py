@@ -1,0 +1,222 @@
+"""The HTTP API of the reference profile service (aiohttp), as openapi.yaml describes it.
+
+Request bodies may be gzip-compressed (`Content-Encoding: gzip`; aiohttp inflates them). Every
+answer other than 2xx carries a `Problem` body. SQLite work runs on one writer thread, off the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from profile_service import storage
+from profile_service.models import (
+    AttributeValue,
+    BatchEnvelope,
+    BatchResult,
+    ChangesPage,
+    ConsentIn,
+    ErasureBatch,
+    ErasureResult,
+    EventIn,
+    Problem,
+    Rejection,
+    Seed,
+)
+from profile_service.seed import load_seed
+from profile_service.settings import ServiceSettings
+
+log = logging.getLogger("profile_service")
+T = TypeVar("T")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+SETTINGS = web.AppKey("settings", ServiceSettings)
+SITE = "site"  # request key: the site the bearer token belongs to
+
+_event_adapter: TypeAdapter[EventIn] = TypeAdapter(EventIn)
+_profile_adapter: TypeAdapter[dict[str, AttributeValue]] = TypeAdapter(dict[str, AttributeValue])
+
+
+class Database:
+    """The SQLite connection and the one thread that uses it."""
+
+    def __init__(self, path: Path) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="profile-db")
+        self.conn: sqlite3.Connection = self._executor.submit(storage.connect, path).result()
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, self.conn, *args)
+
+    def close(self) -> None:
+        self._executor.submit(self.conn.close).result()
+        self._executor.shutdown(wait=True)
+
+
+DATABASE = web.AppKey("database", Database)
+
+
+def problem(status: int, error: str, detail: str = "", headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(Problem(error=error, detail=detail).model_dump(), status=status, headers=headers)
+
+
+def reply(model: BaseModel, status: int = 200) -> web.Response:
+    return web.Response(body=model.model_dump_json(), status=status, content_type="application/json")
+
+
+async def read_model(request: web.Request, model: type[T]) -> T:
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise _HttpProblem(problem(413, "too_large", str(exc))) from exc
+    try:
+        return model.model_validate_json(raw)  # type: ignore[attr-defined, no-any-return]
+    except ValidationError as exc:
+        raise _HttpProblem(problem(400, "invalid_body", str(exc.errors(include_url=False))[:2000])) from exc
+
+
+class _HttpProblem(Exception):
+    def __init__(self, response: web.Response) -> None:
+        self.response = response
+
+
+def _token_matches(presented: str, expected: str) -> bool:
+    return hmac.compare_digest(presented.encode(), expected.encode())
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bearer token per site; /v1/admin/* needs the admin token."""
+    settings = request.app[SETTINGS]
+    header = request.headers.get("Authorization", "")
+    token = header[7:] if header.startswith("Bearer ") else ""
+    if request.path == "/openapi.yaml":
+        return await handler(request)
+    if request.path.startswith("/v1/admin/"):
+        admin = settings.admin_token
+        if admin is None or not token or not _token_matches(token, admin.get_secret_value()):
+            return problem(401, "unauthorized", "admin token required", {"WWW-Authenticate": "Bearer"})
+        return await handler(request)
+    for site, expected in settings.site_tokens.items():
+        if token and _token_matches(token, expected.get_secret_value()):
+            request[SITE] = site
+            try:
+                return await handler(request)
+            except _HttpProblem as exc:
+                return exc.response
+    return problem(401, "unauthorized", "unknown or missing bearer token", {"WWW-Authenticate": "Bearer"})
+
+
+async def post_events(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    envelope = await read_model(request, BatchEnvelope)
+    if len(envelope.events) > settings.max_batch_events:
+        return problem(413, "too_many_events", f"at most {settings.max_batch_events} events per batch")
+    valid: list[EventIn] = []
+    rejected: list[Rejection] = []
+    for raw in envelope.events:
+        try:
+            valid.append(_event_adapter.validate_python(raw))
+        except ValidationError as exc:
+            event_id = raw.get("id")
+            if not isinstance(event_id, str):
+                # Without an id the gateway cannot tell which event was bad: refuse the batch.
+                return problem(400, "event_without_id", "every event needs a string id")
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"])
+            rejected.append(Rejection(id=event_id, reason=f"invalid_event: {where}: {first['msg']}"))
+    accepted, refused = await request.app[DATABASE].call(
+        storage.store_events, request[SITE], valid, settings.known_customers_only
+    )
+    return reply(BatchResult(accepted=accepted, rejected=rejected + refused))
+
+
+async def get_changes(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    site = request.query.get("site", request[SITE])
+    if site != request[SITE]:
+        return problem(403, "wrong_site", "the token belongs to another site")
+    since_text = request.query.get("since", "0") or "0"
+    try:
+        since = int(since_text)
+        limit = min(int(request.query.get("limit", settings.changes_page_max)), settings.changes_page_max)
+    except ValueError:
+        return problem(400, "invalid_cursor", "since and limit are integers")
+    if since < 0 or limit < 1:
+        return problem(400, "invalid_cursor", "since ≥ 0 and limit ≥ 1")
+    changes, cursor, more = await request.app[DATABASE].call(storage.changes_since, since, limit)
+    return reply(ChangesPage(changes=changes, cursor=str(cursor), more=more))
+
+
+async def post_erasures(request: web.Request) -> web.Response:
+    batch = await read_model(request, ErasureBatch)
+    accepted = await request.app[DATABASE].call(storage.erase, request[SITE], batch.erasures)
+    return reply(ErasureResult(accepted=accepted))
+
+
+async def admin_seed(request: web.Request) -> web.Response:
+    try:
+        seed = await read_model(request, Seed)
+    except _HttpProblem as exc:
+        return exc.response
+    count = await request.app[DATABASE].call(storage.apply_seed, seed)
+    return web.json_response({"customers": count})
+
+
+async def admin_profile(request: web.Request) -> web.Response:
+    try:
+        attributes = _profile_adapter.validate_json(await request.read())
+    except ValidationError as exc:
+        return problem(400, "invalid_body", str(exc.errors(include_url=False))[:2000])
+    await request.app[DATABASE].call(storage.admin_set_profile, request.match_info["customer_id"], attributes)
+    return web.json_response({"ok": True})
+
+
+async def admin_consent(request: web.Request) -> web.Response:
+    try:
+        consent = await read_model(request, ConsentIn)
+    except _HttpProblem as exc:
+        return exc.response
+    await request.app[DATABASE].call(storage.admin_set_consent, request.match_info["customer_id"], consent)
+    return web.json_response({"ok": True})
+
+
+async def admin_stats(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[DATABASE].call(storage.counters))
+
+
+async def openapi(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(Path(__file__).with_name("openapi.yaml"))
+
+
+def create_app(settings: ServiceSettings) -> web.Application:
+    app = web.Application(middlewares=[auth_middleware], client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+
+    async def database_context(app: web.Application) -> Any:
+        database = Database(settings.db_path)
+        if settings.seed_file is not None and await database.call(storage.is_empty):
+            seeded = await database.call(storage.apply_seed, load_seed(settings.seed_file))
+            log.info("seeded %d customers from %s", seeded, settings.seed_file)
+        app[DATABASE] = database
+        yield
+        database.close()
+
+    app.cleanup_ctx.append(database_context)
+    app.router.add_post("/v1/events:batch", post_events)
+    app.router.add_get("/v1/changes", get_changes)
+    app.router.add_post("/v1/erasures", post_erasures)
+    app.router.add_post("/v1/admin/seed", admin_seed)
+    app.router.add_put("/v1/admin/customers/{customer_id}/profile", admin_profile)
+    app.router.add_put("/v1/admin/customers/{customer_id}/consent", admin_consent)
+    app.router.add_get("/v1/admin/stats", admin_stats)
+    app.router.add_get("/openapi.yaml", openapi)
+    return app

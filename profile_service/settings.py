@@ -1,0 +1,33 @@
+"""Settings of the reference profile service: `PROFILE_SERVICE_*` environment and command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROFILE_SERVICE_", env_nested_delimiter="__", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8780, ge=0, le=65535, description="0 picks a free port (printed at start)")
+    db_path: Path = Path("profile_service.db")
+    site_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict, description="bearer token of each site (gateway), by site id"
+    )
+    admin_token: SecretStr | None = Field(None, description="token for /v1/admin/* (seeding, changes); none = disabled")
+    seed_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    known_customers_only: bool = Field(False, description="reject events of customers the service does not know")
+    max_batch_events: int = Field(10_000, ge=1, description="larger batches are refused with 413")
+    max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="largest request body, after decompression")
+    changes_page_max: int = Field(1000, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServiceSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        return self

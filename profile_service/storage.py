@@ -1,0 +1,250 @@
+"""The reference service's SQLite file: events (unique by id), customers, profiles, consents,
+erasures, and the numbered change log the gateways pull from.
+
+Every function takes the connection and runs on the service's single writer thread.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from profile_service.models import (
+    AttributeValue,
+    ConsentChange,
+    ConsentIn,
+    ErasureChange,
+    ErasureIn,
+    EventIn,
+    ProfileChange,
+    Rejection,
+    Seed,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,           -- the idempotency key: an id is stored once, whatever happens
+    gateway_site TEXT NOT NULL,    -- the site whose token sent it
+    site TEXT NOT NULL,
+    customer_id TEXT,
+    purpose TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    body TEXT NOT NULL,
+    stored_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_customer ON events(customer_id) WHERE customer_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS customers (customer_id TEXT PRIMARY KEY, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS profiles (customer_id TEXT PRIMARY KEY, attributes TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS consents (
+    customer_id TEXT NOT NULL, purpose TEXT NOT NULL, status TEXT NOT NULL, changed_at REAL NOT NULL,
+    source TEXT NOT NULL, expires_at REAL, PRIMARY KEY (customer_id, purpose)
+);
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, customer_id TEXT NOT NULL, payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS erasures (
+    id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, gateway_site TEXT NOT NULL,
+    requested_at REAL NOT NULL, received_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS erased (customer_id TEXT PRIMARY KEY, erased_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")  # an accepted id is on disk before we say so
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.executescript(SCHEMA)
+    return conn
+
+
+class _Tx:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _bump(conn: sqlite3.Connection, name: str, by: int) -> None:
+    if by:
+        conn.execute(
+            "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + ?",
+            (name, by, by),
+        )
+
+
+def is_empty(conn: sqlite3.Connection) -> bool:
+    """True for a new database (the seed file is applied once, not at every start)."""
+    return conn.execute("SELECT (SELECT COUNT(*) FROM changes) + (SELECT COUNT(*) FROM erased)").fetchone()[0] == 0
+
+
+def counters(conn: sqlite3.Connection) -> dict[str, int]:
+    return {name: int(value) for name, value in conn.execute("SELECT name, value FROM counters")}
+
+
+def store_events(
+    conn: sqlite3.Connection,
+    gateway_site: str,
+    events: list[EventIn],
+    known_customers_only: bool,
+) -> tuple[list[str], list[Rejection]]:
+    """Store valid events once each; an id seen before is accepted again (idempotency) and
+    counted as a redelivery. Events of erased (or, if required, unknown) customers are rejected."""
+    accepted: list[str] = []
+    rejected: list[Rejection] = []
+    now = time.time()
+    with _Tx(conn):
+        customers = {e.customer_id for e in events if e.customer_id is not None}
+        erased = _existing(conn, "erased", customers)
+        known = _existing(conn, "customers", customers)
+        rows = []
+        for e in events:
+            if e.customer_id is not None and e.customer_id in erased:
+                rejected.append(Rejection(id=e.id, reason="customer_erased"))
+                continue
+            if e.customer_id is not None and e.customer_id not in known:
+                if known_customers_only:
+                    rejected.append(Rejection(id=e.id, reason="unknown_customer"))
+                    continue
+                conn.execute("INSERT OR IGNORE INTO customers (customer_id, created_at) VALUES (?, ?)", (e.customer_id, now))
+                known.add(e.customer_id)
+            rows.append(
+                (e.id, gateway_site, e.site, e.customer_id, e.purpose, e.kind, e.received_at,
+                 e.model_dump_json(), now)
+            )
+            accepted.append(e.id)
+        before = conn.total_changes
+        conn.executemany(
+            "INSERT OR IGNORE INTO events (id, gateway_site, site, customer_id, purpose, kind, received_at, body,"
+            " stored_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        stored = conn.total_changes - before
+        _bump(conn, "events_stored", stored)
+        _bump(conn, "events_redelivered", len(rows) - stored)
+        _bump(conn, "events_rejected", len(rejected))
+    return accepted, rejected
+
+
+def _existing(conn: sqlite3.Connection, table: str, customers: Iterable[str]) -> set[str]:
+    ids = list(customers)
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(r[0] for r in conn.execute(f"SELECT customer_id FROM {table} WHERE customer_id IN ({marks})", chunk))
+    return found
+
+
+def _log_change(conn: sqlite3.Connection, change_type: str, customer_id: str, payload: dict[str, object]) -> None:
+    conn.execute(
+        "INSERT INTO changes (type, customer_id, payload) VALUES (?, ?, ?)",
+        (change_type, customer_id, json.dumps(payload, separators=(",", ":"))),
+    )
+
+
+def set_profile(conn: sqlite3.Connection, customer_id: str, attributes: dict[str, AttributeValue], at: float) -> None:
+    """Merge attributes into the customer's profile and log the change (only what changed)."""
+    row = conn.execute("SELECT attributes FROM profiles WHERE customer_id = ?", (customer_id,)).fetchone()
+    merged = {**(json.loads(row[0]) if row else {}), **attributes}
+    conn.execute("INSERT OR IGNORE INTO customers (customer_id, created_at) VALUES (?, ?)", (customer_id, at))
+    conn.execute("DELETE FROM erased WHERE customer_id = ?", (customer_id,))
+    conn.execute(
+        "INSERT INTO profiles (customer_id, attributes, updated_at) VALUES (?, ?, ?) ON CONFLICT(customer_id)"
+        " DO UPDATE SET attributes = excluded.attributes, updated_at = excluded.updated_at",
+        (customer_id, json.dumps(merged), at),
+    )
+    _log_change(conn, "profile", customer_id, {"attributes": attributes, "changed_at": at})
+
+
+def set_consent(conn: sqlite3.Connection, customer_id: str, consent: ConsentIn) -> None:
+    conn.execute("INSERT OR IGNORE INTO customers (customer_id, created_at) VALUES (?, ?)", (customer_id, consent.changed_at))
+    conn.execute("DELETE FROM erased WHERE customer_id = ?", (customer_id,))
+    conn.execute(
+        "INSERT INTO consents (customer_id, purpose, status, changed_at, source, expires_at) VALUES (?,?,?,?,?,?)"
+        " ON CONFLICT(customer_id, purpose) DO UPDATE SET status = excluded.status, changed_at = excluded.changed_at,"
+        " source = excluded.source, expires_at = excluded.expires_at",
+        (customer_id, consent.purpose, consent.status.value, consent.changed_at, consent.source, consent.expires_at),
+    )
+    _log_change(conn, "consent", customer_id, consent.model_dump(mode="json"))
+
+
+def apply_seed(conn: sqlite3.Connection, seed: Seed) -> int:
+    """Create or update the seeded customers; each profile and consent becomes a change."""
+    now = time.time()
+    with _Tx(conn):
+        for customer in seed.customers:
+            conn.execute(
+                "INSERT OR IGNORE INTO customers (customer_id, created_at) VALUES (?, ?)", (customer.customer_id, now)
+            )
+            if customer.profile:
+                set_profile(conn, customer.customer_id, customer.profile, now)
+            for consent in customer.consents:
+                set_consent(conn, customer.customer_id, consent)
+    return len(seed.customers)
+
+
+def changes_since(conn: sqlite3.Connection, since: int, limit: int) -> tuple[list[ProfileChange | ConsentChange | ErasureChange], int, bool]:
+    rows = conn.execute(
+        "SELECT seq, type, customer_id, payload FROM changes WHERE seq > ? ORDER BY seq LIMIT ?", (since, limit + 1)
+    ).fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    out: list[ProfileChange | ConsentChange | ErasureChange] = []
+    for seq, change_type, customer_id, payload in rows:
+        data = {"seq": seq, "customer_id": customer_id, **json.loads(payload)}
+        if change_type == "profile":
+            out.append(ProfileChange(**data))
+        elif change_type == "consent":
+            out.append(ConsentChange(**data))
+        else:
+            out.append(ErasureChange(**data))
+    # An empty page keeps the cursor where it was, so nothing is skipped.
+    cursor = rows[-1][0] if rows else since
+    return out, cursor, more
+
+
+def erase(conn: sqlite3.Connection, gateway_site: str, erasures: list[ErasureIn]) -> list[str]:
+    """Delete everything held about each customer, keep a tombstone (later events of the customer
+    are rejected), drop their earlier changes from the feed and announce the erasure on it."""
+    now = time.time()
+    accepted: list[str] = []
+    with _Tx(conn):
+        for erasure in erasures:
+            accepted.append(erasure.id)
+            seen = conn.execute("SELECT 1 FROM erasures WHERE id = ?", (erasure.id,)).fetchone()
+            if seen:
+                continue  # idempotent: a retried erasure is acknowledged again, applied once
+            cid = erasure.customer_id
+            conn.execute(
+                "INSERT INTO erasures (id, customer_id, gateway_site, requested_at, received_at) VALUES (?,?,?,?,?)",
+                (erasure.id, cid, gateway_site, erasure.requested_at, now),
+            )
+            for table in ("events", "profiles", "consents", "customers", "changes"):
+                conn.execute(f"DELETE FROM {table} WHERE customer_id = ?", (cid,))
+            conn.execute("INSERT OR REPLACE INTO erased (customer_id, erased_at) VALUES (?, ?)", (cid, now))
+            _log_change(conn, "erasure", cid, {"changed_at": now})
+        _bump(conn, "erasures_received", len(erasures))
+    return accepted
+
+
+def admin_set_profile(conn: sqlite3.Connection, customer_id: str, attributes: dict[str, AttributeValue]) -> None:
+    with _Tx(conn):
+        set_profile(conn, customer_id, attributes, time.time())
+
+
+def admin_set_consent(conn: sqlite3.Connection, customer_id: str, consent: ConsentIn) -> None:
+    with _Tx(conn):
+        set_consent(conn, customer_id, consent)
