@@ -55,6 +55,7 @@ class BatchResult(Strict):
 
 class ConsentStatus(StrEnum):
     GRANTED = "granted"
+    DENIED = "denied"
     REVOKED = "revoked"
 
 

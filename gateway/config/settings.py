@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from gateway.config.problems import ConfigError, ConfigProblem, problems_from_validation
 from gateway.config.yamlpos import PositionedYaml, YamlLoadError, load_yaml_file
+from gateway.sync.settings import SyncSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,6 +64,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = MqttSettings()
     store: StoreSettings = StoreSettings()
     ingest: IngestSettings = IngestSettings()
+    sync: SyncSettings = SyncSettings()
 
     @classmethod
     def settings_customise_sources(
