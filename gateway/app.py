@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 # Each part's builder, as "module:function". A builder is `async def build(runtime) -> None`: it
 # adds MQTT routes and ingest listeners, and appends the coroutines it needs to `runtime.tasks`.
 # Order matters where parts depend on each other (consent before rules and sync).
-PART_BUILDERS: tuple[str, ...] = ()
+PART_BUILDERS: tuple[str, ...] = (
+    "gateway.systemd:build",
+)
 
 PartBuilder = Callable[["Runtime"], Awaitable[None]]
 
