@@ -103,8 +103,29 @@ _V1_INITIAL = """
         );
 """
 
+# Erasure records (the customer's keyed hash, never the id) and the queue of erasures still to be
+# delivered to the central service (the id in clear, deleted by sync once delivered).
+_V2_ERASURES = """
+        CREATE TABLE erasures (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            pseudonym TEXT NOT NULL,
+            requested_at REAL NOT NULL,
+            source TEXT NOT NULL,
+            deleted TEXT NOT NULL
+        );
+        CREATE INDEX erasures_pseudonym ON erasures(pseudonym);
 
-MIGRATIONS: list[Migration] = [_V1_INITIAL]
+        CREATE TABLE erasures_outbox (
+            erasure_id INTEGER PRIMARY KEY REFERENCES erasures(id),
+            customer_id TEXT NOT NULL,
+            requested_at REAL NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL DEFAULT 0
+        );
+"""
+
+
+MIGRATIONS: list[Migration] = [_V1_INITIAL, _V2_ERASURES]
 
 
 def migrate(conn: sqlite3.Connection) -> tuple[int, int]:
