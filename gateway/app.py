@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.config.problems import ConfigError
 from gateway.config.settings import Settings
+from gateway.consent.service import ConsentService
 from gateway.devices.normalise import Normaliser
 from gateway.devices.registry import load_profiles
 from gateway.ingest import Ingest
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 # adds MQTT routes and ingest listeners, and appends the coroutines it needs to `runtime.tasks`.
 # Order matters where parts depend on each other (consent before rules and sync).
 PART_BUILDERS: tuple[str, ...] = (
+    "gateway.consent.part:build",
     "gateway.systemd:build",
 )
 
@@ -46,6 +48,8 @@ class Runtime:
     gate: ConsentGate
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[Coroutine[Any, Any, None]] = field(default_factory=list)
+    # The consent ledger, erasure and export (set by gateway.consent.part; None until it is built).
+    consents: ConsentService | None = None
 
 
 def status_topic(settings: Settings) -> str:

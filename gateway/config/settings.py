@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from gateway.config.problems import ConfigError, ConfigProblem, problems_from_validation
 from gateway.config.yamlpos import PositionedYaml, YamlLoadError, load_yaml_file
 from gateway.sync.settings import SyncSettings
+from gateway.consent.settings import PrivacySettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,6 +66,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     ingest: IngestSettings = IngestSettings()
     sync: SyncSettings = SyncSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,96 @@
+"""`touchgate forget CUSTOMER`, `touchgate export CUSTOMER [--out FILE]`, `touchgate audit verify`.
+
+They work on the store file directly, whether or not the gateway runs: a running gateway notices
+the change within `privacy.refresh_check_s` and erases again whatever it wrote in between.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import sqlite_utils
+
+from gateway.cli import add_config_argument, settings_or_exit
+from gateway.config.settings import Settings
+from gateway.consent.model import ConsentSource
+from gateway.consent.pseudonym import Pseudonymiser
+from gateway.store.audit import verify_audit
+from gateway.store.database import connect
+from gateway.store.erasure import erase_customer, export_customer
+from gateway.store.pseudonym_key import load_or_create_pseudonym_key
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    forget = subparsers.add_parser("forget", help="erase every local row of a customer and queue the erasure upstream")
+    add_config_argument(forget)
+    forget.add_argument("customer", help="the customer's pseudonymous id, e.g. card:94D8FC5F")
+    forget.set_defaults(handler=cmd_forget)
+
+    export = subparsers.add_parser("export", help="write all local data about a customer as JSON")
+    add_config_argument(export)
+    export.add_argument("customer")
+    export.add_argument("--out", type=Path, default=None, help="file to write (default: standard output)")
+    export.set_defaults(handler=cmd_export)
+
+    audit = subparsers.add_parser("audit", help="the tamper-evident audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="check every entry's hash chain")
+    add_config_argument(verify)
+    verify.set_defaults(handler=cmd_audit_verify)
+
+
+def _open(settings: Settings) -> tuple[sqlite_utils.Database, Pseudonymiser]:
+    db = connect(settings.store.path)
+    key_setting = settings.privacy.pseudonym_key
+    key = key_setting.get_secret_value().encode("utf-8") if key_setting else load_or_create_pseudonym_key(db)
+    return db, Pseudonymiser(key)
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    db, pseudonymise = _open(settings_or_exit(args.config))
+    try:
+        result = erase_customer(
+            db, args.customer, pseudonym=pseudonymise(args.customer), source=ConsentSource.OPERATOR, now=time.time()
+        )
+    finally:
+        db.conn.close()
+    print(json.dumps({"erased": result.pseudonym, "erasure_id": result.erasure_id, "deleted": result.deleted}))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    db, pseudonymise = _open(settings_or_exit(args.config))
+    try:
+        export = export_customer(db, args.customer, pseudonym=pseudonymise(args.customer), now=time.time())
+    finally:
+        db.conn.close()
+    text = export.model_dump_json(indent=2)
+    if args.out is None:
+        sys.stdout.write(text + "\n")
+        return 0
+    # Personal data: readable by the operator only.
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text + "\n")
+    rows = sum(len(r) for r in export.tables.values())
+    print(f"wrote {rows} rows about {export.pseudonym} to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    db, _ = _open(settings_or_exit(args.config))
+    try:
+        verdict = verify_audit(db)
+    finally:
+        db.conn.close()
+    if verdict.ok:
+        print(f"audit log OK: {verdict.entries} entries, head {verdict.head_seq} {verdict.head_hash}")
+        return 0
+    where = f"entry {verdict.bad_seq}: " if verdict.bad_seq is not None else ""
+    print(f"audit log BROKEN at {where}{verdict.problem}", file=sys.stderr)
+    return 1

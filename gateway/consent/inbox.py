@@ -1,0 +1,148 @@
+"""Consent and erasure messages from touchpoints over MQTT.
+
+Topics: `touchgate/<site>/consent` (`ConsentMessage`) and `touchgate/<site>/erasure`
+(`ErasureMessage`). Messages are handled one at a time in arrival order, acknowledged to the broker
+only once their effect is committed; what cannot be accepted is dead-lettered with the reason
+(malformed, unknown purpose, unknown customer). Dead-letter details never carry the customer id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from gateway.consent.model import ConsentMessage, ConsentRecord, ConsentSource, ErasureMessage
+from gateway.consent.service import ConsentService
+from gateway.model.deadletter import DeadLetterReason
+from gateway.model.inbound import InboundMessage
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+CONSENT_SUBSCRIPTION = "touchgate/+/consent"
+ERASURE_SUBSCRIPTION = "touchgate/+/erasure"
+# A touchpoint clock this far ahead could pin a decision that later ones cannot override.
+MAX_CLOCK_AHEAD_S = 300.0
+
+DeadLetterSink = Callable[[InboundMessage, DeadLetterReason, str], None]
+Acker = Callable[[InboundMessage], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    reason: DeadLetterReason
+    detail: str
+
+
+def _validate(model: type[M], message: InboundMessage) -> M | Rejection:
+    try:
+        return model.model_validate_json(message.payload)
+    except ValidationError as exc:
+        # Field paths and messages only: pydantic's `input` would echo the customer id.
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(map(str, first["loc"])) or "payload"
+        return Rejection(DeadLetterReason.INVALID_CONSENT, f"{model.__name__}: {where}: {first['msg']}")
+
+
+def parse_consent(message: InboundMessage, purposes: frozenset[str]) -> ConsentMessage | Rejection:
+    parsed = _validate(ConsentMessage, message)
+    if isinstance(parsed, Rejection):
+        return parsed
+    unknown = sorted(set(parsed.purposes) - purposes)
+    if unknown:
+        return Rejection(DeadLetterReason.UNKNOWN_PURPOSE, f"unknown purpose(s) {unknown}; known: {sorted(purposes)}")
+    if len(set(parsed.purposes)) != len(parsed.purposes):
+        return Rejection(DeadLetterReason.INVALID_CONSENT, "a purpose is listed twice")
+    at = message.received_at if parsed.at is None else parsed.at
+    if at > message.received_at + MAX_CLOCK_AHEAD_S:
+        return Rejection(DeadLetterReason.INVALID_CONSENT, "decision time is in the future")
+    if parsed.expires_at is not None and parsed.expires_at <= at:
+        return Rejection(DeadLetterReason.INVALID_CONSENT, "expires_at is not after the decision time")
+    return parsed
+
+
+def parse_erasure(message: InboundMessage) -> ErasureMessage | Rejection:
+    return _validate(ErasureMessage, message)
+
+
+class ConsentInbox:
+    def __init__(self, service: ConsentService, ack: Acker, dead_letter: DeadLetterSink) -> None:
+        self._service = service
+        self._ack = ack
+        self._dead_letter = dead_letter
+        self._purposes = frozenset(service.settings.purposes)
+        self._queue: asyncio.Queue[tuple[str, InboundMessage]] = asyncio.Queue()
+        self.handled = 0
+        self.rejected = 0
+
+    def on_consent(self, message: InboundMessage) -> None:
+        self._queue.put_nowait(("consent", message))
+
+    def on_erasure(self, message: InboundMessage) -> None:
+        self._queue.put_nowait(("erasure", message))
+
+    async def run(self) -> None:
+        delay = 0.05
+        while True:
+            kind, message = await self._queue.get()
+            while True:
+                try:
+                    await (self._consent(message) if kind == "consent" else self._erasure(message))
+                    break
+                except sqlite3.OperationalError as exc:
+                    # The store is failing (disk full, locked): keep the message unacknowledged and
+                    # retry it, in order, rather than lose a customer's decision.
+                    log.error("consent message not stored (%s); retrying in %.2fs", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+            delay = 0.05
+
+    def _reject(self, message: InboundMessage, rejection: Rejection) -> None:
+        self.rejected += 1
+        self._dead_letter(message, rejection.reason, rejection.detail)
+
+    async def _consent(self, message: InboundMessage) -> None:
+        parsed = parse_consent(message, self._purposes)
+        if isinstance(parsed, Rejection):
+            self._reject(message, parsed)
+            return
+        if not await self._service.is_known(parsed.customer_id):
+            self._reject(
+                message,
+                Rejection(
+                    DeadLetterReason.UNKNOWN_CUSTOMER,
+                    f"customer {self._service.pseudonymise(parsed.customer_id)} has no consent or profile here"
+                    " and was not seen at a touchpoint lately",
+                ),
+            )
+            return
+        at = message.received_at if parsed.at is None else parsed.at
+        records = [
+            ConsentRecord(
+                customer_id=parsed.customer_id,
+                purpose=purpose,
+                status=parsed.status,
+                changed_at=at,
+                source=ConsentSource.TOUCHPOINT,
+                expires_at=parsed.expires_at,
+            )
+            for purpose in parsed.purposes
+        ]
+        await self._service.apply_records(records)
+        self.handled += 1
+        self._ack(message)
+
+    async def _erasure(self, message: InboundMessage) -> None:
+        parsed = parse_erasure(message)
+        if isinstance(parsed, Rejection):
+            self._reject(message, parsed)
+            return
+        await self._service.forget(parsed.customer_id, ConsentSource.TOUCHPOINT)
+        self.handled += 1
+        self._ack(message)

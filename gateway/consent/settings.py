@@ -1,0 +1,94 @@
+"""The `privacy` section of the settings: purposes and their policy, retention, audit cadence.
+
+Kept in the consent part's own module; `gateway/config/settings.py` only adds the field.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, StringConstraints
+
+Purpose = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _parse_duration(value: object) -> object:
+    """Accept seconds as a number, or text such as "90d", "12h", "30m", "45s", "2w"."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(f"{value!r} is not a duration (a number of seconds, or e.g. 90d, 12h, 30m)")
+        return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_parse_duration), Field(gt=0)]
+
+
+class _Section(BaseModel):
+    # Same contract as gateway.config.settings.Section (unknown keys are errors). Not imported from
+    # there because that module imports this one to compose Settings.
+    model_config = ConfigDict(extra="forbid")
+
+
+class Unconsented(StrEnum):
+    """What happens locally to a personal event whose customer has no consent for its purpose."""
+
+    DROP = "drop"
+    KEEP_STRIPPED = "keep_stripped"
+
+
+class PurposePolicy(_Section):
+    unconsented: Unconsented = Field(
+        Unconsented.KEEP_STRIPPED, description="drop the event, or keep it locally without the customer id"
+    )
+    sends_sensitive: bool = Field(
+        False, description="whether a consent for this purpose covers sending sensitive attributes (transcripts)"
+    )
+
+
+def _default_purposes() -> dict[str, PurposePolicy]:
+    return {
+        "service": PurposePolicy(),
+        "personalisation": PurposePolicy(),
+        "analytics": PurposePolicy(),
+        "marketing": PurposePolicy(unconsented=Unconsented.DROP),
+    }
+
+
+class RetentionSettings(_Section):
+    """Time-to-live per table; a table left out (null) keeps its rows until erased."""
+
+    events: Seconds | None = 90 * 86400.0
+    dead_letters: Seconds | None = 30 * 86400.0
+    profiles: Seconds | None = 365 * 86400.0
+    outbox: Seconds | None = None
+
+
+class PrivacySettings(_Section):
+    purposes: dict[Purpose, PurposePolicy] = Field(default_factory=_default_purposes, min_length=1)
+    sensitive_attributes: list[str] = Field(
+        default_factory=lambda: ["transcript"],
+        description="event attributes that leave only with a consent whose purpose sends_sensitive, and are "
+        "removed from events kept locally without consent",
+    )
+    pseudonym_key: SecretStr | None = Field(
+        None, min_length=16, description="key of the keyed hash used in logs and the audit log; generated and kept in the store if unset"
+    )
+    identify_window_s: Seconds = Field(
+        900, description="how long after a customer was last seen a touchpoint may record a consent for them"
+    )
+    audit_interval_s: Seconds = Field(60, description="how often gate decision counts are written to the audit log")
+    expiry_check_s: Seconds = Field(30, description="longest wait between checks for consents that expired")
+    refresh_check_s: Seconds = Field(1, description="how often to look for changes written by other processes (CLI)")
+    retention_interval_s: Seconds = Field(3600, description="how often the retention task runs")
+    retention: RetentionSettings = RetentionSettings()
+
+    def policy(self, purpose: str) -> PurposePolicy:
+        """The policy of a purpose; purposes not configured get the strictest one."""
+        return self.purposes.get(purpose) or PurposePolicy(unconsented=Unconsented.DROP)
