@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 PART_BUILDERS: tuple[str, ...] = (
     "gateway.consent.part:build",
     "gateway.systemd:build",
+    "gateway.tts.part:build",
 )
 
 PartBuilder = Callable[["Runtime"], Awaitable[None]]

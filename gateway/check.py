@@ -14,6 +14,7 @@ from gateway.devices.registry import load_profiles
 # Each part's checker, as "module:function" taking Settings and returning its problems
 # (rules files, skills' sentences, ...), each with file, line and field.
 PART_CHECKS: tuple[str, ...] = (
+    "gateway.tts.part:check",
     "gateway.consent.check:check_privacy",)
 
 PartCheck = Callable[[Settings], list[ConfigProblem]]

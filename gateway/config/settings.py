@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from gateway.config.problems import ConfigError, ConfigProblem, problems_from_validation
 from gateway.config.yamlpos import PositionedYaml, YamlLoadError, load_yaml_file
+from gateway.tts.settings import TtsSettings
 from gateway.sync.settings import SyncSettings
 from gateway.consent.settings import PrivacySettings
 
@@ -65,6 +66,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = MqttSettings()
     store: StoreSettings = StoreSettings()
     ingest: IngestSettings = IngestSettings()
+    tts: TtsSettings = TtsSettings()
     sync: SyncSettings = SyncSettings()
     privacy: PrivacySettings = PrivacySettings()
 

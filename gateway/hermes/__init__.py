@@ -1,0 +1,1 @@
+"""Hermes protocol (Rhasspy's) messages and topics: pydantic models, no I/O."""

@@ -1,0 +1,215 @@
+"""The Hermes TTS service: `hermes/tts/say` → synthesis → `playBytes` to the site → wait for the
+speaker's `playFinished` → `hermes/tts/sayFinished`.
+
+One worker per site speaks that site's requests in order (a speaker plays one reply at a time, so
+a second reply waits until the first has been played). A speaker that never answers playFinished
+is given the reply's duration plus `tts.play_finished_timeout_s`; then `hermes/error/tts` and
+`sayFinished` are published anyway, so whoever waits (the dialogue manager) never hangs.
+
+In-process callers (the dialogue manager) can use `submit()` and await the `SayOutcome`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pydantic import ValidationError
+
+from gateway.hermes.playback import AudioPlayFinished, parse_play_finished_topic, play_bytes_topic
+from gateway.hermes.tts import TTS_ERROR, TTS_SAY_FINISHED, TtsError, TtsSay, TtsSayFinished
+from gateway.model.deadletter import DeadLetterReason
+from gateway.model.inbound import InboundMessage
+from gateway.tts.engine import SynthesisError
+from gateway.tts.settings import TtsSettings
+from gateway.tts.synthesiser import Synthesiser
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[str, bytes, int], None]
+DeadLetterSink = Callable[[InboundMessage, DeadLetterReason, str], None]
+
+
+class SayOutcome(StrEnum):
+    PLAYED = "played"  # the speaker reported playFinished
+    TIMEOUT = "timeout"  # playBytes sent, no playFinished in time
+    FAILED = "failed"  # nothing was sent: synthesis failed or the site's queue was full
+
+
+@dataclass
+class TtsCounters:
+    requests: int = 0
+    played: int = 0
+    cache_hits: int = 0
+    play_timeouts: int = 0
+    failures: int = 0
+    rejected: int = 0
+    # say → playBytes, milliseconds, the most recent requests
+    say_to_play_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+
+
+@dataclass(slots=True)
+class _Job:
+    say: TtsSay
+    request_id: str
+    received_at: float  # time.time() of arrival
+    done: asyncio.Future[SayOutcome]
+
+
+class TtsService:
+    def __init__(self, settings: TtsSettings, synthesiser: Synthesiser, publish: Publish, dead_letter: DeadLetterSink) -> None:
+        self._settings = settings
+        self._synth = synthesiser
+        self._publish = publish
+        self._dead_letter = dead_letter
+        self._inbox: asyncio.Queue[_Job] = asyncio.Queue()
+        self._sites: dict[str, asyncio.Queue[_Job]] = {}
+        self._waiting: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self.counters = TtsCounters()
+
+    # -- MQTT handlers (called in the event loop) --------------------------------------------
+    def on_say(self, message: InboundMessage) -> None:
+        try:
+            say = TtsSay.model_validate_json(message.payload)
+        except ValidationError as exc:
+            self.counters.rejected += 1
+            detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'payload'}: {e['msg']}" for e in exc.errors(include_url=False))
+            log.warning("rejected tts/say: %s", detail)
+            self._dead_letter(message, DeadLetterReason.INVALID_HERMES, f"hermes/tts/say: {detail}")
+            self._answer_rejected(message.payload, detail)
+            return
+        self.submit(say, received_at=message.received_at)
+
+    def on_play_finished(self, message: InboundMessage) -> None:
+        site = parse_play_finished_topic(message.topic)
+        try:
+            finished = AudioPlayFinished.model_validate_json(message.payload)
+        except ValidationError as exc:
+            self._dead_letter(message, DeadLetterReason.INVALID_HERMES, f"playFinished: {exc.errors(include_url=False)[0]['msg']}")
+            return
+        waiter = self._waiting.get((site or finished.siteId, finished.id or ""))
+        if waiter is None:
+            # Normal for audio we did not send (feedback beeps) or that timed out already.
+            log.debug("playFinished for unknown request %s on %s", finished.id, site)
+            return
+        if not waiter.done():
+            waiter.set_result(None)
+
+    # -- in-process API ---------------------------------------------------------------------
+    def submit(self, say: TtsSay, received_at: float | None = None) -> asyncio.Future[SayOutcome]:
+        """Queue `say` for its site; the future resolves once sayFinished has been published."""
+        self.counters.requests += 1
+        job = _Job(say, say.id or uuid.uuid4().hex, received_at or time.time(), asyncio.get_running_loop().create_future())
+        self._inbox.put_nowait(job)
+        return job.done
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            while True:
+                job = await self._inbox.get()
+                site = job.say.siteId
+                queue = self._sites.get(site)
+                if queue is None:
+                    queue = self._sites[site] = asyncio.Queue()
+                    group.create_task(self._site_worker(site, queue), name=f"tts-{site}")
+                if queue.qsize() >= self._settings.max_pending_per_site:
+                    self._fail(job, f"site {site} has {queue.qsize()} replies waiting already (tts.max_pending_per_site)")
+                    continue
+                queue.put_nowait(job)
+
+    # -- the work ---------------------------------------------------------------------------
+    async def _site_worker(self, site: str, queue: asyncio.Queue[_Job]) -> None:
+        """Speaks the site's replies one after another; ends when the queue is empty (a worker
+        per site ever seen would grow without bound, since siteIds come from the network)."""
+        while True:
+            try:
+                job = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                del self._sites[site]
+                return
+            try:
+                await self._speak(job)
+            except Exception:
+                # A bug met by one request must not silence every speaker: log it with its
+                # traceback, answer the request (error + sayFinished) and go on with the next.
+                log.exception("internal error speaking %s on %s", job.request_id, site)
+                self._fail(job, "internal error in the TTS service")
+
+    async def _speak(self, job: _Job) -> None:
+        say = job.say
+        try:
+            reply = await self._synth.reply(say.text, say.siteId, say.lang, say.volume)
+        except SynthesisError as exc:
+            self._fail(job, str(exc))
+            return
+        key = (say.siteId, job.request_id)
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting[key] = waiter
+        try:
+            self._publish(play_bytes_topic(say.siteId, job.request_id), reply.wav, 0)
+            latency_ms = (time.time() - job.received_at) * 1000
+            self.counters.say_to_play_ms.append(latency_ms)
+            self.counters.cache_hits += reply.cached
+            log.info(
+                "reply sent",
+                extra={"fields": {
+                    "event": "tts_play", "site": say.siteId, "request": job.request_id, "engine": reply.engine,
+                    "language": reply.language, "cached": reply.cached, "audio_s": round(reply.duration_s, 3),
+                    "say_to_play_ms": round(latency_ms, 1),
+                }},
+            )
+            timeout = reply.duration_s + self._settings.play_finished_timeout_s
+            try:
+                await asyncio.wait_for(waiter, timeout)
+                outcome = SayOutcome.PLAYED
+                self.counters.played += 1
+            except TimeoutError:
+                outcome = SayOutcome.TIMEOUT
+                self.counters.play_timeouts += 1
+                log.warning("no playFinished from %s for %s within %.1fs", say.siteId, job.request_id, timeout)
+                self._publish_error(say, f"no playFinished from site {say.siteId} within {timeout:.1f}s")
+        finally:
+            del self._waiting[key]
+        self._finish(job, outcome)
+
+    def _fail(self, job: _Job, error: str) -> None:
+        self.counters.failures += 1
+        log.warning("cannot speak on %s: %s", job.say.siteId, error)
+        self._publish_error(job.say, error)
+        self._finish(job, SayOutcome.FAILED)
+
+    def _finish(self, job: _Job, outcome: SayOutcome) -> None:
+        say = job.say
+        finished = TtsSayFinished(id=say.id or job.request_id, siteId=say.siteId, sessionId=say.sessionId)
+        self._publish(TTS_SAY_FINISHED, finished.to_json(), 1)
+        if not job.done.done():
+            job.done.set_result(outcome)
+
+    def _publish_error(self, say: TtsSay, error: str) -> None:
+        message = TtsError(error=error, context=say.text[:200], siteId=say.siteId, sessionId=say.sessionId)
+        self._publish(TTS_ERROR, message.to_json(), 1)
+
+    def _answer_rejected(self, payload: bytes, detail: str) -> None:
+        """A request we cannot read may still name its id and site: answer it (error, then
+        sayFinished) so the sender does not wait for a reply that will never come."""
+        try:
+            raw = json.loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            return
+        if not isinstance(raw, dict):
+            return
+        ids = {k: raw.get(k) for k in ("id", "siteId", "sessionId") if isinstance(raw.get(k), str)}
+        if "id" not in ids:
+            return
+        site = ids.get("siteId", "default")
+        error = TtsError(error=f"invalid say request: {detail}", siteId=site, sessionId=ids.get("sessionId"))
+        self._publish(TTS_ERROR, error.to_json(), 1)
+        finished = TtsSayFinished(id=ids["id"], siteId=site, sessionId=ids.get("sessionId"))
+        self._publish(TTS_SAY_FINISHED, finished.to_json(), 1)
