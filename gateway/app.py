@@ -19,6 +19,7 @@ from gateway.consent.service import ConsentService
 from gateway.devices.normalise import Normaliser
 from gateway.devices.registry import load_profiles
 from gateway.ingest import Ingest
+from gateway.metrics import GatewayMetrics
 from gateway.model.gate import ConsentGate, NoConsents, StrictGate
 from gateway.mqtt import MqttClient, Will
 from gateway.store import Store
@@ -32,6 +33,8 @@ PART_BUILDERS: tuple[str, ...] = (
     "gateway.consent.part:build",
     "gateway.systemd:build",
     "gateway.tts.part:build",
+    # Last: it serves what the parts above attached to the Runtime.
+    "gateway.api.part:build",
 )
 
 PartBuilder = Callable[["Runtime"], Awaitable[None]]
@@ -49,6 +52,8 @@ class Runtime:
     gate: ConsentGate
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[Coroutine[Any, Any, None]] = field(default_factory=list)
+    # Telemetry every part reports into (its own registry, no global one): gateway.metrics.
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     # The consent ledger, erasure and export (set by gateway.consent.part; None until it is built).
     consents: ConsentService | None = None
 

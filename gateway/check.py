@@ -15,7 +15,8 @@ from gateway.devices.registry import load_profiles
 # (rules files, skills' sentences, ...), each with file, line and field.
 PART_CHECKS: tuple[str, ...] = (
     "gateway.tts.part:check",
-    "gateway.consent.check:check_privacy",)
+    "gateway.consent.check:check_privacy",
+    "gateway.api.check:check_api",)
 
 PartCheck = Callable[[Settings], list[ConfigProblem]]
 

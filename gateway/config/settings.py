@@ -18,6 +18,7 @@ from gateway.config.yamlpos import PositionedYaml, YamlLoadError, load_yaml_file
 from gateway.tts.settings import TtsSettings
 from gateway.sync.settings import SyncSettings
 from gateway.consent.settings import PrivacySettings
+from gateway.api.settings import ApiSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,6 +70,7 @@ class Settings(BaseSettings):
     tts: TtsSettings = TtsSettings()
     sync: SyncSettings = SyncSettings()
     privacy: PrivacySettings = PrivacySettings()
+    api: ApiSettings = ApiSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,1 @@
+"""The operator surface: admin HTTP API, status page, OpenAPI document."""

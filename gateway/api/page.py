@@ -1,0 +1,178 @@
+"""The status page at `/`: server-rendered HTML (no front-end build), kept live by a small inline
+script that re-reads /api/status. Login is a form that trades the API token for a cookie."""
+
+from __future__ import annotations
+
+import html
+import logging
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from functools import cache
+from pathlib import Path
+from string import Template
+from typing import TypeVar
+
+from aiohttp import web
+
+from gateway.api.models import StatusReport
+from gateway.api.routes import CONTEXT, current_status
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).with_name("templates")
+T = TypeVar("T")
+
+
+@cache
+def _asset(name: str) -> str:
+    return (TEMPLATES / name).read_text(encoding="utf-8")
+
+
+def hms(ts: float | None) -> str:
+    """Same format as the page script, so a refresh does not change how a time looks."""
+    return "–" if ts is None else time.strftime("%H:%M:%S", time.gmtime(ts))
+
+
+def age(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 120:
+        return f"{round(seconds)} s"
+    if seconds < 7200:
+        return f"{round(seconds / 60)} min"
+    return f"{round(seconds / 3600)} h"
+
+
+def _rows(items: Sequence[T], cells: Callable[[T], Sequence[tuple[object, bool]]], columns: int, empty: str) -> str:
+    if not items:
+        return f'<tr><td colspan="{columns}" class="empty">{html.escape(empty)}</td></tr>'
+    out = []
+    for item in items:
+        tds = "".join(
+            f'<td class="num">{html.escape(str(v))}</td>' if numeric else f"<td>{html.escape(str(v))}</td>"
+            for v, numeric in cells(item)
+        )
+        out.append(f"<tr>{tds}</tr>")
+    return "".join(out)
+
+
+def _central(report: StatusReport) -> tuple[str, str]:
+    c = report.central
+    if not c.configured:
+        return "unknown", "not configured"
+    if c.last_result == "accepted":
+        return "ok", "in sync"
+    return ("bad", c.last_result) if c.last_result else ("unknown", "no sync yet")
+
+
+def render_status(report: StatusReport, nonce: str, refresh_s: float) -> str:
+    broker = report.broker.connected
+    central_class, central_text = _central(report)
+    values: dict[str, object] = {
+        "site": report.site,
+        "version": report.version,
+        "broker_class": "ok" if broker else ("unknown" if broker is None else "bad"),
+        "broker_text": "connected" if broker else ("unknown" if broker is None else "disconnected"),
+        "central_class": central_class,
+        "central_text": central_text,
+        "last_sync": hms(report.central.last_success_at),
+        "events_per_minute": report.events.per_minute,
+        "events_total": report.events.total,
+        "outbox_depth": report.outbox.depth,
+        "outbox_age": age(report.outbox.oldest_age_s),
+        "dead_letters_total": report.dead_letters.total,
+        "devices_seen": report.devices_seen,
+        "generated_at": hms(report.generated_at),
+        "refresh_s": f"{refresh_s:g}",
+    }
+    escaped = {k: html.escape(str(v)) for k, v in values.items()}
+    escaped.update(
+        nonce=nonce,
+        refresh_ms=str(int(refresh_s * 1000)),
+        css=_asset("style.css"),
+        script=_asset("status.js"),
+        devices_rows=_rows(
+            report.devices,
+            lambda d: [(d.site, False), (d.device, False), (d.profile, False), (hms(d.last_seen), False), (d.messages, True)],
+            5,
+            "no device has sent anything yet",
+        ),
+        voice_rows=_rows(
+            report.recent_voice_turns,
+            lambda t: [
+                (hms(t.at), False),
+                (t.site, False),
+                (t.text, False),
+                (t.intent or "(not recognised)", False),
+                (f"{t.latency_s:.2f} s", True),
+            ],
+            5,
+            "no voice turn yet",
+        ),
+        rule_rows=_rows(
+            report.recent_rule_firings,
+            lambda f: [(hms(f.at), False), (f.rule, False), (f.event_id or "", False), (f.detail, False)],
+            4,
+            "no rule has fired yet",
+        ),
+        dead_letter_rows=_rows(
+            report.recent_dead_letters,
+            lambda d: [(hms(d.received_at), False), (d.topic, False), (d.reason, False), (d.detail, False)],
+            4,
+            "no dead letters",
+        ),
+    )
+    return Template(_asset("status.html")).substitute(escaped)
+
+
+def render_login(site: str, nonce: str, error: str = "") -> str:
+    error_html = f'<p class="error" id="login-error">{html.escape(error)}</p>' if error else ""
+    return Template(_asset("login.html")).substitute(
+        site=html.escape(site), nonce=nonce, css=_asset("style.css"), error=error_html
+    )
+
+
+def _html(body: str, nonce: str, status: int = 200) -> web.Response:
+    response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; connect-src 'self';"
+        " form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+    return response
+
+
+async def index(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    nonce = secrets.token_urlsafe(16)
+    if not request["authenticated"]:
+        return _html(render_login(ctx.site, nonce), nonce)
+    report = await current_status(ctx)
+    return _html(render_status(report, nonce, ctx.settings.status_refresh_s), nonce)
+
+
+async def login(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    form = await request.post()
+    token = form.get("token")
+    if not isinstance(token, str) or not ctx.auth.token_matches(token):
+        log.warning("status page login refused", extra={"fields": {"event": "api_login_refused"}})
+        nonce = secrets.token_urlsafe(16)
+        return _html(render_login(ctx.site, nonce, "That token is not right."), nonce, status=401)
+    response = web.HTTPSeeOther("/")
+    if ctx.auth.enabled:
+        ctx.auth.set_session(response, secure=request.secure)
+    log.info("status page login", extra={"fields": {"event": "api_login"}})
+    raise response
+
+
+async def logout(request: web.Request) -> web.Response:
+    response = web.HTTPSeeOther("/")
+    request.app[CONTEXT].auth.clear_session(response)
+    raise response
+
+
+def add_page_routes(app: web.Application) -> None:
+    app.router.add_get("/", index)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)

@@ -1,0 +1,35 @@
+"""What the API needs from other parts (rules engine, consent/erasure, sync), as small protocols.
+
+The part builder fills `OperatorServices` with adapters over whatever parts are configured; a
+missing service makes its endpoints answer 503 with the reason, never a fake success.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from gateway.api.models import ErasureReport, RuleInfo, RuleReload
+
+
+class RulesService(Protocol):
+    def list_rules(self) -> list[RuleInfo]: ...
+
+    async def reload(self) -> RuleReload: ...
+
+
+class CustomerService(Protocol):
+    async def export(self, customer_id: str) -> dict[str, Any]: ...
+
+    async def erase(self, customer_id: str) -> ErasureReport: ...
+
+
+@dataclass
+class OperatorServices:
+    rules: RulesService | None = None
+    customers: CustomerService | None = None
+    central_configured: bool = False
+    # Set when something prevents a service from working, to say why in the 503.
+    rules_missing_reason: str = "no rules engine is configured in this gateway"
+    customers_missing_reason: str = "no consent part is configured: export and erasure are unavailable"
+

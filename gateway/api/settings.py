@@ -1,0 +1,63 @@
+"""The `api` settings section: the operator HTTP API, its metrics and Home Assistant discovery.
+
+Defined here (each part owns its section); it must not import gateway.config.settings, which
+imports this module.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HomeAssistantSettings(Section):
+    enabled: bool = True
+    discovery_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_/-]{1,64}$")] = "homeassistant"
+    interval_s: float = Field(30.0, ge=1.0, le=3600.0, description="how often the health state is published")
+
+
+class ApiSettings(Section):
+    """Off by default: the admin API serves nothing until it has a token (or is explicitly opened
+    for a demo). Bound to loopback by default; put a TLS proxy in front to reach it from the LAN."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(8787, ge=0, le=65535, description="0 picks a free port (tests)")
+    token: SecretStr | None = Field(None, description="bearer token for every route but /healthz")
+    insecure_no_auth: bool = Field(False, description="serve without a token: only for a demo on one machine")
+    metrics: bool = Field(True, description="serve Prometheus text at /metrics")
+    status_refresh_s: float = Field(5.0, ge=1.0, le=600.0, description="how often the status page refreshes")
+    recent_items: int = Field(20, ge=1, le=1000, description="voice turns and rule firings kept for the page")
+    homeassistant: HomeAssistantSettings = HomeAssistantSettings()
+
+    @field_validator("token")
+    @classmethod
+    def _token_long_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 24`)")
+        return token
+
+    def start_problems(self) -> list[tuple[str, str]]:
+        """(field, message) for each reason the server must not start."""
+        if not self.enabled or self.token is not None:
+            return []
+        if not self.insecure_no_auth:
+            return [("api.token", "api.enabled needs api.token (or api.insecure_no_auth: true for a demo on one machine)")]
+        if not _is_loopback(self.host):
+            return [("api.host", f"api.insecure_no_auth on a non-loopback address ({self.host}) would open erasure to the network")]
+        return []
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
