@@ -1,0 +1,129 @@
+"""A validated `Rule` turned into what the engine runs: predicates, action functions, filters. Pure.
+
+This is also where the consent rule of the language is enforced: a rule that reads or writes
+personal data (profile conditions, visits, templates naming the profile or customer, loyalty
+actions, per-customer caps) must declare the consent `purpose` it needs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+
+from gateway.rules.actions import ActionFn, Topics, compile_action
+from gateway.rules.conditions import CompiledCondition, OpeningHours, compile_condition
+from gateway.rules.limits import CompiledLimits
+from gateway.rules.model import Rule
+from gateway.rules.templates import PERSONAL_NAMES, TemplateProblem
+
+
+class RuleProblem(ValueError):
+    """A rule that validates field by field but cannot run; `loc` points into the rule."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        self.loc, self.message = loc, message
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    rule: Rule
+    personal: bool
+    conditions: tuple[CompiledCondition, ...]
+    actions: tuple[ActionFn, ...]
+    has_delay: bool
+    limits: CompiledLimits
+    scope_kind: str
+    site: re.Pattern[str] | None
+    device: re.Pattern[str] | None
+    topic: re.Pattern[str] | None
+    attributes: tuple[tuple[str, object], ...]
+    slots: tuple[tuple[str, object], ...]
+
+    @property
+    def id(self) -> str:
+        return self.rule.id
+
+    def static_match(self, site: str, device: str, topic: str, zones: tuple[str, ...]) -> bool:
+        """The part of the trigger that depends only on where the event came from (memoised)."""
+        trigger = self.rule.trigger
+        if self.site is not None and not self.site.match(site):
+            return False
+        if self.device is not None and not self.device.match(device):
+            return False
+        if trigger.zone is not None and trigger.zone not in zones:
+            return False
+        return self.topic is None or bool(self.topic.match(topic))
+
+
+def compile_rule(rule: Rule, topics: Topics, opening_hours: OpeningHours) -> CompiledRule:
+    conditions = [compile_condition(condition, opening_hours) for condition in rule.conditions]
+    actions: list[ActionFn] = []
+    uses_personal = rule.customer == "present" or any(c.personal for c in rule.conditions)
+    why = "customer: present" if rule.customer == "present" else "a profile or visits condition"
+    for index, action in enumerate(rule.actions):
+        try:
+            fn, names = compile_action(action, topics)
+        except TemplateProblem as exc:
+            raise RuleProblem(("actions", index, action.type), str(exc)) from exc
+        actions.append(fn)
+        if action.personal or names & PERSONAL_NAMES:
+            if not uses_personal:
+                why = f"action {index} ({action.type})"
+            uses_personal = True
+    limits = rule.limits
+    if limits.scope == "customer" or any(c.per == "visit" for c in limits.caps):
+        if not uses_personal:
+            why = "per-customer or per-visit caps"
+        uses_personal = True
+    if uses_personal and rule.purpose is None:
+        raise RuleProblem(("purpose",), f"this rule uses personal data ({why}): declare the consent `purpose` it needs (e.g. personalisation)")
+    scope_kind = limits.scope or ("customer" if rule.purpose is not None else "device")
+    fired_windows = [c.window or 0.0 for c in _walk(rule.conditions) if c.counter == "fired"]
+    trigger = rule.trigger
+    return CompiledRule(
+        rule=rule,
+        personal=rule.purpose is not None,
+        conditions=tuple(conditions),
+        actions=tuple(actions),
+        has_delay=any(a.type == "delay" for a in rule.actions),
+        limits=CompiledLimits(limits, rule.quiet_hours, max(fired_windows, default=0.0)),
+        scope_kind=scope_kind,
+        site=_glob(trigger.site),
+        device=_glob(trigger.device),
+        topic=_mqtt_filter(trigger.topic),
+        attributes=tuple(trigger.attributes.items()),
+        slots=tuple(trigger.slots.items()),
+    )
+
+
+def _walk(conditions: list) -> list:  # type: ignore[type-arg]
+    out = []
+    for c in conditions:
+        out.append(c)
+        out.extend(_walk((c.any or []) + (c.all or []) + ([c.not_] if c.not_ else [])))
+    return out
+
+
+def _glob(pattern: str | None) -> re.Pattern[str] | None:
+    return None if pattern is None else re.compile(fnmatch.translate(pattern))
+
+
+def _mqtt_filter(subscription: str | None) -> re.Pattern[str] | None:
+    """An MQTT subscription (`+`, `#`) as a regex over topics."""
+    if subscription is None:
+        return None
+    parts = []
+    levels = subscription.split("/")
+    for index, level in enumerate(levels):
+        if level == "#" and index == len(levels) - 1:
+            parts.append(".*")
+        elif level == "+":
+            parts.append("[^/]*")
+        else:
+            parts.append(re.escape(level))
+    pattern = "/".join(parts)
+    if pattern.endswith("/.*"):
+        pattern = pattern[:-3] + "(/.*)?"
+    return re.compile(pattern + r"\Z")

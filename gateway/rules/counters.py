@@ -1,0 +1,160 @@
+"""Local counters over windows, kept from the events themselves. Pure; persisted by the adapter.
+
+- occupancy: since when a device (and so its zones) has been occupied → dwell time;
+- footfall: people counted in (`period_in` of footfall events) per site and zone, over a window;
+- visits: when each customer's visits started (an identify after `visit_gap` starts a new one);
+- presence: which customer was identified in a zone or site lately (not persisted: short-lived).
+
+Every change marks its key dirty; the adapter writes dirty keys after each batch.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from typing import Any
+
+from gateway.model.event import Event
+
+# Nothing older than this is kept (the longest window a rule may ask about is bounded by it).
+RETENTION_S = 35 * 86400.0
+_MAX_SAMPLES = 20_000
+
+
+class Counters:
+    def __init__(self, retention_s: float = RETENTION_S) -> None:
+        self.retention_s = retention_s
+        self.occupied_since: dict[str, float] = {}
+        self.zone_devices: dict[str, set[str]] = {}
+        self.footfall: dict[str, deque[tuple[float, int]]] = {}
+        self.visits: dict[str, list[float]] = {}
+        self.presence: dict[str, tuple[str, float]] = {}
+        self.dirty: set[str] = set()
+
+    # -- observing events ------------------------------------------------------------------
+    def observe(self, event: Event, zones: tuple[str, ...]) -> None:
+        kind = event.kind
+        if kind == "occupancy":
+            occupied = event.attributes.get("occupancy")
+            if isinstance(occupied, bool):
+                self._occupancy(f"{event.site}/{event.device}", zones, occupied, event.received_at)
+        elif kind == "footfall":
+            count = event.attributes.get("period_in")
+            if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+                for place in (f"site:{event.site}", *(f"zone:{z}" for z in zones)):
+                    self._add_footfall(place, event.received_at, count)
+
+    def _occupancy(self, device_key: str, zones: tuple[str, ...], occupied: bool, at: float) -> None:
+        for zone in zones:
+            self.zone_devices.setdefault(zone, set()).add(device_key)
+        key = f"occupied:{device_key}"
+        if occupied:
+            # A motion sensor repeats "occupied": the dwell counts from the first one.
+            if device_key not in self.occupied_since:
+                self.occupied_since[device_key] = at
+                self.dirty.add(key)
+        elif self.occupied_since.pop(device_key, None) is not None:
+            self.dirty.add(key)
+
+    def _add_footfall(self, place: str, at: float, count: int) -> None:
+        samples = self.footfall.setdefault(place, deque())
+        samples.append((at, count))
+        while samples and (samples[0][0] < at - self.retention_s or len(samples) > _MAX_SAMPLES):
+            samples.popleft()
+        self.dirty.add(f"footfall:{place}")
+
+    def register_visit(self, customer_id: str, at: float, gap_s: float) -> bool:
+        """An identify of the customer: a new visit unless the last one started under `gap_s` ago
+        (and was still going). Returns True when a visit started."""
+        starts = self.visits.setdefault(customer_id, [])
+        key = f"visits:{customer_id}"
+        if starts and at - starts[-1] < gap_s:
+            return False
+        starts.append(at)
+        cutoff = at - self.retention_s
+        while starts and starts[0] < cutoff:
+            starts.pop(0)
+        self.dirty.add(key)
+        return True
+
+    def bind_presence(self, customer_id: str, site: str, zones: tuple[str, ...], until: float) -> None:
+        for place in (f"site:{site}", *(f"zone:{z}" for z in zones)):
+            self.presence[place] = (customer_id, until)
+
+    # -- reading ---------------------------------------------------------------------------
+    def present_customer(self, site: str, zones: tuple[str, ...], now: float) -> str | None:
+        """The customer identified most specifically here (a zone before the whole site), if recent."""
+        for place in (*(f"zone:{z}" for z in zones), f"site:{site}"):
+            found = self.presence.get(place)
+            if found is not None and found[1] >= now:
+                return found[0]
+        return None
+
+    def dwell(self, site: str, device: str, zones: tuple[str, ...], now: float) -> float:
+        """Seconds the event's device, or any device of its zones, has been continuously occupied."""
+        keys = {f"{site}/{device}"}
+        for zone in zones:
+            keys.update(self.zone_devices.get(zone, ()))
+        since = [self.occupied_since[k] for k in keys if k in self.occupied_since]
+        return max(0.0, now - min(since)) if since else 0.0
+
+    def footfall_in(self, site: str, zones: tuple[str, ...], window_s: float, now: float) -> int:
+        """People counted in over the window, in the event's zone if it has one, else the site."""
+        place = f"zone:{zones[0]}" if zones else f"site:{site}"
+        samples = self.footfall.get(place)
+        if not samples:
+            return 0
+        cutoff = now - window_s
+        total = 0
+        for at, count in reversed(samples):
+            if at < cutoff:
+                break
+            if at <= now:
+                total += count
+        return total
+
+    def visits_in(self, customer_id: str, window_s: float, now: float) -> int:
+        starts = self.visits.get(customer_id)
+        if not starts:
+            return 0
+        return len(starts) - bisect.bisect_left(starts, now - window_s)
+
+    def visit_start(self, customer_id: str) -> float | None:
+        starts = self.visits.get(customer_id)
+        return starts[-1] if starts else None
+
+    # -- persistence -----------------------------------------------------------------------
+    def take_dirty(self) -> list[tuple[str, Any]]:
+        """(key, value) pairs changed since the last call; value None means delete."""
+        out: list[tuple[str, Any]] = []
+        for key in self.dirty:
+            kind, _, name = key.partition(":")
+            if kind == "occupied":
+                since = self.occupied_since.get(name)
+                out.append((key, None if since is None else {"since": since}))
+            elif kind == "footfall":
+                out.append((key, {"samples": [list(s) for s in self.footfall.get(name, ())]}))
+            elif kind == "visits":
+                out.append((key, {"starts": self.visits.get(name, [])}))
+        self.dirty.clear()
+        return out
+
+    def restore(self, rows: list[tuple[str, Any]], zones_of: Any = None) -> None:
+        """Load what `take_dirty` wrote, after a restart."""
+        for key, value in rows:
+            kind, _, name = key.partition(":")
+            if kind == "occupied":
+                self.occupied_since[name] = float(value["since"])
+                site, _, device = name.partition("/")
+                for zone in zones_of(site, device) if zones_of else ():
+                    self.zone_devices.setdefault(zone, set()).add(name)
+            elif kind == "footfall":
+                self.footfall[name] = deque((float(a), int(c)) for a, c in value["samples"])
+            elif kind == "visits":
+                self.visits[name] = [float(s) for s in value["starts"]]
+
+    def forget_customer(self, customer_id: str) -> None:
+        if self.visits.pop(customer_id, None) is not None:
+            self.dirty.add(f"visits:{customer_id}")
+        for place in [p for p, (c, _) in self.presence.items() if c == customer_id]:
+            del self.presence[place]
