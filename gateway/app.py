@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 # Order matters where parts depend on each other (consent before rules and sync).
 PART_BUILDERS: tuple[str, ...] = (
     "gateway.consent.part:build",
+    "gateway.sync.part:build",
     "gateway.systemd:build",
     "gateway.tts.part:build",
     # Last: it serves what the parts above attached to the Runtime.

@@ -103,6 +103,7 @@ class ErasureChange(Strict):
     type: Literal["erasure"] = "erasure"
     customer_id: str
     changed_at: float
+    origin_site: str = Field(description="the site that asked for it (it has erased its own rows already)")
 
 
 Change = Annotated[ProfileChange | ConsentChange | ErasureChange, Field(discriminator="type")]

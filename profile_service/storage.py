@@ -232,10 +232,15 @@ def erase(conn: sqlite3.Connection, gateway_site: str, erasures: list[ErasureIn]
                 "INSERT INTO erasures (id, customer_id, gateway_site, requested_at, received_at) VALUES (?,?,?,?,?)",
                 (erasure.id, cid, gateway_site, erasure.requested_at, now),
             )
+            already = conn.execute("SELECT 1 FROM erased WHERE customer_id = ?", (cid,)).fetchone()
+            if already:
+                # Another site passing on an erasure it pulled from us: nothing new to announce
+                # (announcing it again would echo between sites for ever).
+                continue
             for table in ("events", "profiles", "consents", "customers", "changes"):
                 conn.execute(f"DELETE FROM {table} WHERE customer_id = ?", (cid,))
             conn.execute("INSERT OR REPLACE INTO erased (customer_id, erased_at) VALUES (?, ?)", (cid, now))
-            _log_change(conn, "erasure", cid, {"changed_at": now})
+            _log_change(conn, "erasure", cid, {"changed_at": now, "origin_site": gateway_site})
         _bump(conn, "erasures_received", len(erasures))
     return accepted
 

@@ -1,0 +1,68 @@
+"""When to try again. Pure: exponential backoff with jitter, `Retry-After`, and what each HTTP
+status means for the events that were sent."""
+
+from __future__ import annotations
+
+import random
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+
+
+class Verdict(StrEnum):
+    OK = "ok"
+    RETRY = "retry"  # the service could not take it now: 5xx, 429, 408, timeouts, lost connections
+    SPLIT = "split"  # the batch as a whole was refused (400, 413, 422 …): narrow it down to the bad events
+    REFUSED = "refused"  # not the events' fault (401, 403, 404, 405): keep them, retry slowly, alert
+
+
+def classify(status: int) -> Verdict:
+    if 200 <= status < 300:
+        return Verdict.OK
+    if status in (401, 403, 404, 405, 407):
+        return Verdict.REFUSED
+    if status in (408, 425, 429) or status >= 500:
+        return Verdict.RETRY
+    if 400 <= status < 500:
+        return Verdict.SPLIT
+    return Verdict.RETRY  # 1xx/3xx are not answers of this API: treat as a transient fault
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date. None if absent
+    or unreadable (then our own backoff applies)."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+class Backoff:
+    """Exponential backoff with "equal jitter": the n-th consecutive failure waits a random time
+    in [d/2, d], d = min(max, initial·2ⁿ⁻¹), so gateways that failed together do not return
+    together. A Retry-After from the service is honoured (capped), with up to 10 % jitter."""
+
+    def __init__(self, initial_s: float, max_s: float, retry_after_max_s: float, rng: random.Random | None = None) -> None:
+        self.initial_s = initial_s
+        self.max_s = max_s
+        self.retry_after_max_s = retry_after_max_s
+        self.failures = 0
+        self._rng = rng or random.Random()
+
+    def next_delay(self, retry_after: float | None = None) -> float:
+        self.failures += 1
+        if retry_after is not None:
+            wait = min(retry_after, self.retry_after_max_s)
+            return wait + self._rng.uniform(0, 0.1 * wait)
+        ceiling = min(self.max_s, self.initial_s * 2 ** min(self.failures - 1, 62))
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self.failures = 0

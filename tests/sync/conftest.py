@@ -1,0 +1,116 @@
+"""Fixtures of the sync tests: the real reference service (a child process on a free loopback
+port, its own SQLite file), the faulty proxy in front of it, and helpers to read both stores."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from profile_service.launch import ProfileServiceProcess, service_command
+from tests.support.mosquitto import free_port
+from tests.sync.faulty_proxy import FaultyProxy
+
+SITE = "shop1"
+SITE_TOKEN = "token-shop1"
+ADMIN_TOKEN = "token-admin"
+CONSENTED = "card:94D8FC5F"  # granted for service in the seed below
+UNCONSENTED = "card:DEADBEEF"  # known, no consent
+
+
+@dataclass
+class Central:
+    process: ProfileServiceProcess
+    db_path: Path
+    url: str
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method,
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+    def event_ids(self) -> list[str]:
+        return [r[0] for r in self.query("SELECT id FROM events")]
+
+    def stats(self) -> dict[str, int]:
+        return dict(self.admin("GET", "/v1/admin/stats"))
+
+
+def seed_file(tmp_path: Path) -> Path:
+    path = tmp_path / "seed.json"
+    path.write_text(
+        json.dumps(
+            {
+                "customers": [
+                    {
+                        "customer_id": CONSENTED,
+                        "profile": {"tier": "gold"},
+                        "consents": [{"purpose": "service", "status": "granted", "changed_at": 1_700_000_000}],
+                    },
+                    {"customer_id": UNCONSENTED, "profile": {"tier": "standard"}},
+                ]
+            }
+        )
+    )
+    return path
+
+
+@pytest.fixture
+def central(tmp_path: Path) -> Iterator[Central]:
+    db_path = tmp_path / "central.db"
+    command = service_command(free_port(), db_path, {SITE: SITE_TOKEN}, seed_file(tmp_path), ADMIN_TOKEN)
+    with ProfileServiceProcess(command) as process:
+        assert process.url is not None
+        yield Central(process, db_path, process.url)
+
+
+@pytest.fixture
+async def proxy(central: Central) -> AsyncIterator[FaultyProxy]:
+    host, port = central.url.removeprefix("http://").split(":")
+    faulty = FaultyProxy(host, int(port))
+    await faulty.start()
+    yield faulty
+    await faulty.stop()
+
+
+def local_rows(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def sync_config(url: str, **overrides: Any) -> dict[str, Any]:
+    """Fast settings for tests: small batches, short waits (the defaults suit a shop)."""
+    values: dict[str, Any] = {
+        "url": url,
+        "token": SITE_TOKEN,
+        "batch_max_events": 50,
+        "linger_s": 0.05,
+        "request_timeout_s": 2.0,
+        "backoff_initial_s": 0.05,
+        "backoff_max_s": 0.4,
+        "retry_after_max_s": 2.0,
+        "poll_interval_s": 0.2,
+        "limits_interval_s": 0.2,
+    }
+    values.update(overrides)
+    return values
