@@ -71,14 +71,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import run_demo
 
-    return run_demo(args.config, duration_s=args.duration)
+    return run_demo(args.config, duration_s=args.duration, broker=args.broker)
 
 
 # Each part adds its own subcommands: a module with `register(subparsers) -> None` whose parsers
 # call `add_config_argument` and `set_defaults(handler=...)`, the handler returning an exit code.
-PART_COMMANDS: tuple[str, ...] = (
-    "gateway.consent.cli",
-    "gateway.status_cmd",)
+PART_COMMANDS: tuple[str, ...] = ("gateway.consent.cli", "gateway.status_cmd", "gateway.rules.cli")
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
@@ -103,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("check", cmd_check, "validate config, device profiles, rules and skills")
     demo = add("demo", cmd_demo, "run a whole shop on this machine and show what happens")
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    demo.add_argument(
+        "--broker",
+        choices=["auto", "mosquitto", "embedded"],
+        default="auto",
+        help="auto: the configured broker if it answers, else a private Mosquitto, else embedded amqtt",
+    )
     for module_name in PART_COMMANDS:
         importlib.import_module(module_name).register(sub)
     return parser

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import select
 import socket
 import ssl
 import time
@@ -70,6 +69,8 @@ class MqttClient:
         self._disconnected = asyncio.Event()
         self._misc_task: asyncio.Task[None] | None = None
         self._pending_subscribe: int | None = None
+        self._messages_seen = 0
+        self._closing = False
         self.on_connected: list[Callable[[], None]] = []
 
     # -- public API -------------------------------------------------------------------------
@@ -127,9 +128,13 @@ class MqttClient:
     # -- paho wiring ------------------------------------------------------------------------
     def _make_client(self, will: Will | None) -> paho.Client:
         s = self._settings
-        client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=paho.MQTTv5, manual_ack=True
-        )
+        if s.protocol == "5":
+            client = paho.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=paho.MQTTv5, manual_ack=True)
+        else:
+            # MQTT 3.1.1 has no session expiry: clean_session=False keeps the session until we unsubscribe.
+            client = paho.Client(
+                CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=paho.MQTTv311, clean_session=False, manual_ack=True
+            )
         # paho's own queue for our publishes while disconnected; 0 would be unbounded.
         client.max_queued_messages_set(10_000)
         client.max_inflight_messages_set(100)
@@ -158,12 +163,15 @@ class MqttClient:
 
     def _connect(self) -> None:
         s = self._settings
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = s.session_expiry_s
-        props.ReceiveMaximum = s.receive_maximum
         # Blocking TCP connect on the loop: the broker is on this host or the shop LAN, so it
         # returns at once or fails fast; paho offers no non-blocking connect.
-        self._client.connect(s.host, s.port, keepalive=s.keepalive_s, clean_start=False, properties=props)
+        if s.protocol == "5":
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = s.session_expiry_s
+            props.ReceiveMaximum = s.receive_maximum
+            self._client.connect(s.host, s.port, keepalive=s.keepalive_s, clean_start=False, properties=props)
+        else:
+            self._client.connect(s.host, s.port, keepalive=s.keepalive_s)
 
     def _on_socket_open(self, client: paho.Client, userdata: object, sock: socket.socket) -> None:
         assert self._loop is not None
@@ -191,11 +199,18 @@ class MqttClient:
         self._loop.remove_writer(sock)
 
     def _read_ready(self, sock: socket.socket) -> None:
-        """Read packets until the socket is drained (paho parses one packet per call)."""
+        """Read packets while they keep coming (paho parses one packet per `loop_read`).
+
+        A call that yields no message means the socket is drained (or the packet was not a
+        PUBLISH); the reader is level-triggered, so anything left wakes us again. This avoids a
+        readiness syscall per packet.
+        """
+        client = self._client
         for _ in range(_MAX_PACKETS_PER_WAKEUP):
-            if self._client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            before = self._messages_seen
+            if client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 return
-            if not _has_more(self._client.socket()):
+            if self._messages_seen == before and not _tls_pending(client.socket()):
                 return
 
     async def _misc_loop(self) -> None:
@@ -235,11 +250,15 @@ class MqttClient:
     def _on_disconnect(
         self, client: paho.Client, userdata: object, flags: paho.DisconnectFlags, reason: ReasonCode, props: Properties | None
     ) -> None:
-        log.warning("disconnected from broker: %s", reason)
+        if self._closing:
+            log.info("disconnected from broker: %s", reason)
+        else:
+            log.warning("disconnected from broker: %s", reason)
         self._connected.clear()
         self._disconnected.set()
 
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        self._messages_seen += 1
         message = InboundMessage(msg.topic, msg.payload, msg.qos, msg.mid, time.time(), bool(msg.retain), bool(msg.dup))
         route = self._route_for(message.topic)
         if route is None:
@@ -260,19 +279,16 @@ class MqttClient:
         return found
 
     def _shutdown(self) -> None:
+        self._closing = True
         if self._client.is_connected():
             self._client.disconnect()
             self._client.loop_write()
         self._connected.clear()
 
 
-def _has_more(sock: object) -> bool:
-    if sock is None:
-        return False
-    if isinstance(sock, ssl.SSLSocket) and sock.pending():
-        return True
-    readable, _, _ = select.select([sock], [], [], 0)
-    return bool(readable)
+def _tls_pending(sock: object) -> bool:
+    """TLS may hold decrypted bytes that the socket no longer signals as readable."""
+    return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
 
 
 def subscription_of(pattern: str) -> str:

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from gateway.config.problems import ConfigError, ConfigProblem, problems_from_validation
 from gateway.config.yamlpos import PositionedYaml, YamlLoadError, load_yaml_file
 from gateway.tts.settings import TtsSettings
+from gateway.rules.settings import RulesSettings
 from gateway.sync.settings import SyncSettings
 from gateway.consent.settings import PrivacySettings
 from gateway.api.settings import ApiSettings
@@ -39,6 +40,7 @@ class MqttSettings(Section):
     ca_file: Path | None = Field(None, description="CA bundle that signed the broker's certificate")
     cert_file: Path | None = Field(None, description="client certificate, for brokers that require one")
     key_file: Path | None = None
+    protocol: Literal["5", "3.1.1"] = Field("5", description="MQTT version; 3.1.1 for brokers without MQTT 5 (e.g. the demo's embedded amqtt)")
     keepalive_s: int = Field(30, ge=5, le=3600)
     session_expiry_s: int = Field(7 * 24 * 3600, ge=0, description="how long the broker keeps our queued QoS 1 messages while we are away")
     receive_maximum: int = Field(1000, ge=1, le=65535, description="unacknowledged QoS 1 messages the broker may send us at once")
@@ -71,6 +73,7 @@ class Settings(BaseSettings):
     sync: SyncSettings = SyncSettings()
     privacy: PrivacySettings = PrivacySettings()
     api: ApiSettings = ApiSettings()
+    rules: RulesSettings = RulesSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -118,4 +121,7 @@ def _resolve_paths(settings: Settings, base: Path, values: dict[str, object]) ->
     store_values = values.get("store")
     if isinstance(store_values, dict) and "path" in store_values and not settings.store.path.is_absolute():
         updates["store"] = settings.store.model_copy(update={"path": base / settings.store.path})
+    rules_values = values.get("rules")
+    if isinstance(rules_values, dict) and "dir" in rules_values and not settings.rules.dir.is_absolute():
+        updates["rules"] = settings.rules.model_copy(update={"dir": base / settings.rules.dir})
     return settings.model_copy(update=updates) if updates else settings

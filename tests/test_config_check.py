@@ -1,0 +1,80 @@
+"""Bad configuration fails at start with file, line and field; `touchgate check` lists it all."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.config.problems import ConfigError
+from gateway.config.settings import PROJECT_ROOT, load_settings
+
+
+def run_check(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "check", "--config", str(config)], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_shipped_configuration_is_valid(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("site_id: shop1\n")
+    out = run_check(config)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "configuration OK" in out.stdout
+
+
+def test_bad_config_reports_file_line_and_field(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("site_id: shop1\nmqtt:\n  host: broker.local\n  port: 99999\n  keepalive_s: fast\nstore:\n  batchmax: 10\n")
+    out = run_check(config)
+    assert out.returncode == 1
+    lines = out.stdout.splitlines()
+    assert f"{config}:4: mqtt.port: Input should be less than or equal to 65535" in lines
+    assert any(line.startswith(f"{config}:5: mqtt.keepalive_s:") for line in lines)
+    assert any(line.startswith(f"{config}:7: store.batchmax: Extra inputs") for line in lines)
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("site_id: shop1\nmqtt:\n  host: [unclosed\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(config)
+    assert err.value.problems[0].file == str(config)
+    assert err.value.problems[0].line is not None
+
+
+def test_bad_device_profile_is_reported_with_line(tmp_path: Path) -> None:
+    profiles = tmp_path / "profiles"
+    shutil.copytree(PROJECT_ROOT / "device_profiles", profiles, ignore=shutil.ignore_patterns("samples"))
+    (profiles / "broken.yaml").write_text(
+        "name: broken\nmanufacturer: X\nmodel: Y\ntopic: a/{device}/+\nkind: door\npurpose: analytics\n"
+        "resources:\n  - {name: open, source: open, type: boolean}\n"
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(f"device_profiles_dir: {profiles}\n")
+    out = run_check(config)
+    assert out.returncode == 1
+    assert f"{profiles / 'broken.yaml'}:8: resources[0].type:" in out.stdout
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("mqtt:\n  port: 1884\nstore:\n  path: data/gw.db\n")
+    monkeypatch.setenv("TOUCHGATE_MQTT__PORT", "1999")
+    settings = load_settings(config)
+    assert settings.mqtt.port == 1999
+    assert settings.store.path == tmp_path / "data" / "gw.db"
+
+
+def test_tls_without_ca_refuses_to_start() -> None:
+    from gateway.config.settings import MqttSettings
+    from gateway.mqtt import MqttClient, MqttConfigError
+
+    with pytest.raises(MqttConfigError):
+        MqttClient(MqttSettings(tls=True))
+    with pytest.raises(MqttConfigError):
+        MqttClient(MqttSettings(tls=False, ca_file=Path("/etc/ssl/ca.pem")))

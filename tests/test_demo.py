@@ -1,0 +1,26 @@
+"""`touchgate demo` runs a whole shop on this machine, with Mosquitto or the embedded broker."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.parametrize("broker", ["mosquitto", "embedded"])
+def test_demo_shows_stored_events_and_dead_letters(broker: str) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "demo", "--duration", "12", "--broker", broker],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    stored = [line for line in lines if " stored " in line]
+    kinds = {line.split()[2] for line in stored}
+    assert {"occupancy", "footfall", "door", "climate", "beacon", "identify"} <= kinds, kinds
+    assert any(" dead-letter " in line and "wrong_type" in line for line in lines)
+    summary = next(line for line in lines if "events stored:" in line)
+    assert int(summary.split("events stored:")[1].split(",")[0]) == len(stored)
