@@ -19,6 +19,7 @@ from tests.sync.faulty_proxy import FaultyProxy
 
 SITE = "shop1"
 SITE_TOKEN = "token-shop1"
+OTHER_SITE, OTHER_TOKEN = "shop2", "token-shop2"
 ADMIN_TOKEN = "token-admin"
 CONSENTED = "card:94D8FC5F"  # granted for service in the seed below
 UNCONSENTED = "card:DEADBEEF"  # known, no consent
@@ -30,11 +31,11 @@ class Central:
     db_path: Path
     url: str
 
-    def admin(self, method: str, path: str, body: Any = None) -> Any:
+    def admin(self, method: str, path: str, body: Any = None, token: str = ADMIN_TOKEN) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
             self.url + path, data=data, method=method,
-            headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
@@ -75,7 +76,9 @@ def seed_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def central(tmp_path: Path) -> Iterator[Central]:
     db_path = tmp_path / "central.db"
-    command = service_command(free_port(), db_path, {SITE: SITE_TOKEN}, seed_file(tmp_path), ADMIN_TOKEN)
+    command = service_command(
+        free_port(), db_path, {SITE: SITE_TOKEN, OTHER_SITE: OTHER_TOKEN}, seed_file(tmp_path), ADMIN_TOKEN
+    )
     with ProfileServiceProcess(command) as process:
         assert process.url is not None
         yield Central(process, db_path, process.url)
