@@ -60,25 +60,27 @@ class CompiledRule:
 def compile_rule(rule: Rule, topics: Topics, opening_hours: OpeningHours) -> CompiledRule:
     conditions = [compile_condition(condition, opening_hours) for condition in rule.conditions]
     actions: list[ActionFn] = []
-    uses_personal = rule.customer == "present" or any(c.personal for c in rule.conditions)
-    why = "customer: present" if rule.customer == "present" else "a profile or visits condition"
+    # Where the rule first touches personal data, to point the "declare a purpose" error there.
+    personal_at: tuple[tuple[str | int, ...], str] | None = None
+    if rule.customer == "present":
+        personal_at = (("customer",), "customer: present")
+    for index, condition in enumerate(rule.conditions):
+        if personal_at is None and condition.personal:
+            personal_at = (("conditions", index), f"condition {index + 1} reads the profile or visits")
     for index, action in enumerate(rule.actions):
         try:
             fn, names = compile_action(action, topics)
         except TemplateProblem as exc:
             raise RuleProblem(("actions", index, action.type), str(exc)) from exc
         actions.append(fn)
-        if action.personal or names & PERSONAL_NAMES:
-            if not uses_personal:
-                why = f"action {index} ({action.type})"
-            uses_personal = True
+        if personal_at is None and (action.personal or names & PERSONAL_NAMES):
+            personal_at = (("actions", index, action.type), f"action {index + 1} ({action.type})")
     limits = rule.limits
-    if limits.scope == "customer" or any(c.per == "visit" for c in limits.caps):
-        if not uses_personal:
-            why = "per-customer or per-visit caps"
-        uses_personal = True
-    if uses_personal and rule.purpose is None:
-        raise RuleProblem(("purpose",), f"this rule uses personal data ({why}): declare the consent `purpose` it needs (e.g. personalisation)")
+    if personal_at is None and (limits.scope == "customer" or any(c.per == "visit" for c in limits.caps)):
+        personal_at = (("limits",), "per-customer or per-visit caps")
+    if personal_at is not None and rule.purpose is None:
+        loc, why = personal_at
+        raise RuleProblem(loc, f"this rule uses personal data ({why}): declare the consent `purpose` it needs (e.g. personalisation)")
     scope_kind = limits.scope or ("customer" if rule.purpose is not None else "device")
     fired_windows = [c.window or 0.0 for c in _walk(rule.conditions) if c.counter == "fired"]
     trigger = rule.trigger
