@@ -71,6 +71,7 @@ class TtsService:
         self._dead_letter = dead_letter
         self._inbox: asyncio.Queue[_Job] = asyncio.Queue()
         self._sites: dict[str, asyncio.Queue[_Job]] = {}
+        self._in_hand: dict[str, int] = {}  # 1 while the site's worker is speaking a reply
         self._waiting: dict[tuple[str, str], asyncio.Future[None]] = {}
         self.counters = TtsCounters()
 
@@ -118,9 +119,13 @@ class TtsService:
                 queue = self._sites.get(site)
                 if queue is None:
                     queue = self._sites[site] = asyncio.Queue()
+                    self._in_hand[site] = 0
                     group.create_task(self._site_worker(site, queue), name=f"tts-{site}")
-                if queue.qsize() >= self._settings.max_pending_per_site:
-                    self._fail(job, f"site {site} has {queue.qsize()} replies waiting already (tts.max_pending_per_site)")
+                # The reply being spoken plus those queued: counting both keeps the limit
+                # independent of whether the worker has picked up its first job yet.
+                accepted = queue.qsize() + self._in_hand[site]
+                if accepted > self._settings.max_pending_per_site:
+                    self._fail(job, f"site {site} has {accepted - 1} replies waiting already (tts.max_pending_per_site)")
                     continue
                 queue.put_nowait(job)
 
@@ -132,8 +137,9 @@ class TtsService:
             try:
                 job = queue.get_nowait()
             except asyncio.QueueEmpty:
-                del self._sites[site]
+                del self._sites[site], self._in_hand[site]
                 return
+            self._in_hand[site] = 1
             try:
                 await self._speak(job)
             except Exception:
@@ -141,6 +147,7 @@ class TtsService:
                 # traceback, answer the request (error + sayFinished) and go on with the next.
                 log.exception("internal error speaking %s on %s", job.request_id, site)
                 self._fail(job, "internal error in the TTS service")
+            self._in_hand[site] = 0
 
     async def _speak(self, job: _Job) -> None:
         say = job.say

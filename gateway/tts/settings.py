@@ -75,7 +75,7 @@ class TtsSettings(_Section):
     )
     synthesis_timeout_s: float = Field(10.0, gt=0, le=120)
     max_text_chars: int = Field(1000, ge=1, le=100_000)
-    max_pending_per_site: int = Field(8, ge=1, le=1000, description="say requests queued per site at most")
+    max_pending_per_site: int = Field(8, ge=1, le=1000, description="say requests waiting per site, besides the one being spoken")
     espeak_ng_path: str = "espeak-ng"
 
     def voice(self, language: str) -> VoiceSettings:

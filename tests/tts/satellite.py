@@ -56,5 +56,7 @@ class Satellite:
             await asyncio.sleep(0.005)
 
     def close(self) -> None:
-        self.collector.close()
-        self.publisher.close()
+        # Disconnect first: paho's loop thread then ends at once instead of after its select timeout.
+        for client in (self.collector.client, self.publisher.client):
+            client.disconnect()
+            client.loop_stop()

@@ -25,7 +25,10 @@ public <reply> = we are open until (six | seven | eight | nine | ten) o'clock
 
 def make_decoder() -> Decoder:
     # bestpath off: the lattice rescoring drops the last words of espeak-ng's short phrases.
-    decoder = Decoder(bestpath=False, loglevel="ERROR")
+    # Batch CMN: each utterance is normalised on its own, so results do not depend on what the
+    # decoder heard before (test order). Known limit: a long pause after a first word ("Hello,
+    # welcome ...") makes the grammar search fail; the tests' sentences avoid that.
+    decoder = Decoder(bestpath=False, cmn="batch", loglevel="FATAL")
     decoder.add_jsgf_string("shop", SHOP_GRAMMAR)
     decoder.activate_search("shop")
     return decoder

