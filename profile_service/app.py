@@ -134,7 +134,7 @@ async def post_events(request: web.Request) -> web.Response:
             where = ".".join(str(p) for p in first["loc"])
             rejected.append(Rejection(id=event_id, reason=f"invalid_event: {where}: {first['msg']}"))
     accepted, refused = await request.app[DATABASE].call(
-        storage.store_events, request[SITE], valid, settings.known_customers_only
+        storage.store_events, request[SITE], valid, settings.known_customers_only, len(rejected)
     )
     return reply(BatchResult(accepted=accepted, rejected=rejected + refused))
 

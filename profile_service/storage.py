@@ -99,9 +99,11 @@ def store_events(
     gateway_site: str,
     events: list[EventIn],
     known_customers_only: bool,
+    invalid: int = 0,
 ) -> tuple[list[str], list[Rejection]]:
     """Store valid events once each; an id seen before is accepted again (idempotency) and
-    counted as a redelivery. Events of erased (or, if required, unknown) customers are rejected."""
+    counted as a redelivery. Events of erased (or, if required, unknown) customers are rejected.
+    `invalid`: events the caller already rejected (failed validation), counted with these."""
     accepted: list[str] = []
     rejected: list[Rejection] = []
     now = time.time()
@@ -134,7 +136,7 @@ def store_events(
         stored = conn.total_changes - before
         _bump(conn, "events_stored", stored)
         _bump(conn, "events_redelivered", len(rows) - stored)
-        _bump(conn, "events_rejected", len(rejected))
+        _bump(conn, "events_rejected", len(rejected) + invalid)
     return accepted, rejected
 
 
