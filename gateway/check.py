@@ -16,7 +16,8 @@ from gateway.devices.registry import load_profiles
 PART_CHECKS: tuple[str, ...] = (
     "gateway.tts.part:check",
     "gateway.consent.check:check_privacy",
-    "gateway.api.check:check_api",)
+    "gateway.api.check:check_api",
+    "gateway.sync.check:check_sync",)
 
 PartCheck = Callable[[Settings], list[ConfigProblem]]
 

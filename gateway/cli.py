@@ -76,7 +76,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # Each part adds its own subcommands: a module with `register(subparsers) -> None` whose parsers
 # call `add_config_argument` and `set_defaults(handler=...)`, the handler returning an exit code.
-PART_COMMANDS: tuple[str, ...] = ("gateway.consent.cli", "gateway.status_cmd", "gateway.rules.cli")
+PART_COMMANDS: tuple[str, ...] = ("gateway.consent.cli", "gateway.status_cmd", "gateway.rules.cli", "gateway.sync.cli")
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
