@@ -40,9 +40,9 @@ def test_sigkill_under_load_loses_nothing_and_duplicates_nothing(broker: Mosquit
             infos = []
             for n in range(total):
                 infos.append(pub.publish(TOPIC, numbered(n)))
-                if n % 200 == 199:
+                if n % 100 == 99:
                     infos[-1].wait_for_publish(30)
-                    time.sleep(0.05)  # ~4k/s: kills land mid-stream, not after it
+                    time.sleep(0.1)  # ~1k/s for ~6 s: kills land mid-stream, not after it
             for info in infos:
                 info.wait_for_publish(30)
         published.set()
