@@ -81,6 +81,9 @@ async def build_runtime(settings: Settings) -> Runtime:
             builder: PartBuilder = getattr(importlib.import_module(module_name), function_name)
             await builder(runtime)
     except BaseException:
+        # A later part refused (e.g. bad config): the coroutines earlier parts queued never run.
+        for pending in runtime.tasks:
+            pending.close()
         await store.close()
         raise
     # Sensor routes last: parts' own topics (hermes/#, consent events) are matched first.

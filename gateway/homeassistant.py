@@ -120,6 +120,7 @@ class HomeAssistantAnnouncer:
         mqtt: MqttClient,
         metrics: GatewayMetrics,
         read_snapshot: SnapshotReader,
+        last_sync: Callable[[], float | None],
         site: str,
         version: str,
         prefix: str = "homeassistant",
@@ -128,6 +129,7 @@ class HomeAssistantAnnouncer:
         self._mqtt = mqtt
         self._metrics = metrics
         self._read_snapshot = read_snapshot
+        self._last_sync = last_sync
         self._site = site
         self._version = version
         self._interval_s = interval_s
@@ -154,7 +156,7 @@ class HomeAssistantAnnouncer:
         while True:
             snapshot = await self._read_snapshot()
             self._metrics.store_snapshot(snapshot)
-            document = health_document(snapshot, self._metrics.sync.last_success_at)
+            document = health_document(snapshot, self._last_sync())
             self._mqtt.publish(self.topics.health, json.dumps(document), qos=1, retain=True)
             self._publish_now.clear()
             try:

@@ -2,8 +2,9 @@
 recent happenings (voice turns, rule firings) for the status page.
 
 Parts report through the small hooks below (`metrics.voice_turn(latency_s, rtf)`,
-`metrics.rule_fired(rule_id)`, `metrics.sync_result("accepted", n)` ...). No global default
-registry: two gateways in one process (tests) never share numbers.
+`metrics.rule_fired(rule_id)`, `metrics.events_sent(kinds)` ...). Numbers that live in the
+database (outbox, sync counters) are read into a `StoreSnapshot` at scrape time. No global
+default registry: two gateways in one process (tests) never share numbers.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from collections import Counter as Tally
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -46,13 +47,6 @@ class RuleFiringRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class SyncState:
-    last_attempt_at: float | None = None
-    last_success_at: float | None = None
-    last_result: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class StoreSnapshot:
     """Numbers that live in the database, refreshed by whoever reads them (scrape, HA publisher)."""
 
@@ -60,6 +54,8 @@ class StoreSnapshot:
     outbox_bytes: int
     outbox_oldest_age_s: float | None
     events_last_minute: int
+    # The sync part's persistent counters (state table, "sync.count.*"): sent, rejected, dropped…
+    sync_counts: dict[str, int] = field(default_factory=dict)
 
 
 CounterSource = Callable[[], dict[str, int]]
@@ -80,12 +76,6 @@ class GatewayMetrics:
             "touchgate_outbox_oldest_age_seconds", "Age of the oldest event in the outbox (0 when empty)", registry=r
         )
         self._events_per_minute = Gauge("touchgate_events_last_minute", "Events stored in the last 60 s", registry=r)
-        self._sync_results = Counter(
-            "touchgate_sync_results", "Events per sync outcome (accepted, rejected, retry, error)", ["result"], registry=r
-        )
-        self._last_sync = Gauge(
-            "touchgate_last_sync_success_timestamp_seconds", "Unix time of the last successful sync", registry=r
-        )
         self._rule_firings = Counter("touchgate_rule_firings", "Rule firings, by rule", ["rule"], registry=r)
         self._voice_turns = Counter("touchgate_voice_turns", "Voice turns, by outcome", ["outcome"], registry=r)
         self._voice_latency = Histogram(
@@ -102,8 +92,8 @@ class GatewayMetrics:
         self.started_at = time.time()
         self.voice_turns: deque[VoiceTurnRecord] = deque(maxlen=recent_items)
         self.rule_firings: deque[RuleFiringRecord] = deque(maxlen=recent_items)
-        self.sync = SyncState()
         self.snapshot: StoreSnapshot | None = None
+        r.register(_SyncCountsCollector(self))
 
     # -- hooks other parts call ------------------------------------------------------------
     def events_committed(self, events: list[Event]) -> None:
@@ -119,17 +109,6 @@ class GatewayMetrics:
         """Sync: these events were accepted by the central service."""
         for kind, count in Tally(kinds).items():
             self._events_out.labels(kind).inc(count)
-
-    def sync_result(self, result: str, count: int = 1, at: float | None = None) -> None:
-        """Sync: one batch attempt's outcome for `count` events. "accepted" marks a success."""
-        now = time.time() if at is None else at
-        if count:
-            self._sync_results.labels(result).inc(count)
-        success = self.sync.last_success_at
-        if result == "accepted":
-            success = now
-            self._last_sync.set(now)
-        self.sync = SyncState(last_attempt_at=now, last_success_at=success, last_result=result)
 
     def rule_fired(self, rule_id: str, event_id: str | None = None, detail: str = "") -> None:
         self._rule_firings.labels(rule_id).inc()
@@ -177,6 +156,21 @@ class _CounterDictCollector(Collector):
     def collect(self) -> Iterator[CounterMetricFamily]:
         for key, value in self._source().items():
             yield CounterMetricFamily(f"{self._prefix}_{key}", f"{self._help}: {key.replace('_', ' ')}", value=value)
+
+
+class _SyncCountsCollector(Collector):
+    """Sync outcomes as the sync part persisted them (they survive restarts, so the counter only
+    goes down if the database is replaced)."""
+
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily("touchgate_sync_results", "Sync outcomes, from the sync counters", labels=["result"])
+        snapshot = self._metrics.snapshot
+        for result, value in sorted((snapshot.sync_counts if snapshot else {}).items()):
+            family.add_metric([result], value)
+        yield family
 
 
 class _GaugeCollector(Collector):

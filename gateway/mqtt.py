@@ -64,6 +64,7 @@ class MqttClient:
         self._routes: list[Route] = []
         self._route_cache: dict[str, Route | None] = {}
         self._client = self._make_client(will)
+        self._will = will
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = asyncio.Event()
         self._disconnected = asyncio.Event()
@@ -281,6 +282,10 @@ class MqttClient:
     def _shutdown(self) -> None:
         self._closing = True
         if self._client.is_connected():
+            # A clean DISCONNECT suppresses the last-will: say it ourselves, so whoever watches
+            # the status topic (Home Assistant) sees a stopped gateway go offline too.
+            if self._will is not None:
+                self._client.publish(self._will.topic, self._will.payload, qos=0, retain=self._will.retain)
             self._client.disconnect()
             self._client.loop_write()
         self._connected.clear()

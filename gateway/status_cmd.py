@@ -79,7 +79,13 @@ def render_text(report: StatusReport) -> str:
     source = "live from the gateway" if report.source == "gateway" else "from the database only (gateway not asked)"
     broker = {True: "connected", False: "DISCONNECTED", None: "unknown"}[report.broker.connected]
     c = report.central
-    central = "not configured" if not c.configured else f"last result {c.last_result or '–'}, last success {_when(c.last_success_at)}"
+    if c.configured is None:
+        central = "unknown (ask the running gateway)"
+    elif not c.configured:
+        central = "not configured (sync.url unset)"
+    else:
+        central = f"{c.state or 'starting'}, last success {_when(c.last_success_at)}" + (f", error: {c.last_error}" if c.last_error else "")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(c.counts.items()) if v)
     age = "" if report.outbox.oldest_age_s is None else f", oldest {report.outbox.oldest_age_s:.0f} s"
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(report.dead_letters.by_reason.items()))
     lines = [
@@ -87,6 +93,7 @@ def render_text(report: StatusReport) -> str:
         f"  ready         {'unknown' if report.ready is None else ('yes' if report.ready else 'NO')}",
         f"  broker        {broker} ({report.broker.host}:{report.broker.port})",
         f"  central       {central}",
+        f"  sync counts   {counts or 'none yet'}",
         f"  events        {report.events.per_minute}/min, {report.events.total} stored, last {_when(report.events.last_at)}",
         f"  outbox        {report.outbox.depth} events, {_size(report.outbox.bytes)}{age}",
         f"  dead letters  {report.dead_letters.total} total, {report.dead_letters.last_hour} in the last hour"

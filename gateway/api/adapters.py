@@ -7,14 +7,19 @@ reason for the others.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gateway.api.models import ErasureReport
-from gateway.api.services import OperatorServices
+from gateway.api.models import ErasureReport, RuleInfo, RuleReload
+from gateway.api.services import CentralLink, OperatorServices
+from gateway.metrics import GatewayMetrics
 
 if TYPE_CHECKING:
     from gateway.app import Runtime
     from gateway.consent.service import ConsentService
+    from gateway.rules.engine import Decision
+    from gateway.rules.service import RulesEngine
+    from gateway.sync.part import SyncParts
 
 
 class ConsentCustomers:
@@ -47,10 +52,66 @@ def services_from_runtime(runtime: Runtime) -> OperatorServices:
     consents = getattr(runtime, "consents", None)
     if consents is not None:
         services.customers = ConsentCustomers(consents)
-    services.central_configured = _central_configured(runtime)
+    rules = getattr(runtime, "rules", None)
+    if rules is not None:
+        services.rules = EngineRules(rules)
+        report_rule_firings(rules, runtime.metrics)
+    elif not runtime.settings.rules.enabled:
+        services.rules_missing_reason = "the rules engine is turned off (rules.enabled: false)"
+    services.central = central_probe(runtime)
     return services
 
 
-def _central_configured(runtime: Runtime) -> bool:
-    sync_settings = getattr(runtime.settings, "sync", None)
-    return getattr(sync_settings, "url", None) is not None
+def central_probe(runtime: Runtime) -> Callable[[], CentralLink]:
+    """Reads the sync part's sender status when asked (the sender is made once its task runs)."""
+    configured = runtime.settings.sync.url is not None
+
+    def probe() -> CentralLink:
+        parts: SyncParts | None = getattr(runtime, "sync", None)
+        if parts is None:
+            return CentralLink(configured=configured)
+        status = parts.sender.status
+        return CentralLink(configured, status.state, status.last_success_at, status.last_error)
+
+    return probe
+
+
+class EngineRules:
+    """The rules engine's list and reload, and its firings into the metrics and the page."""
+
+    def __init__(self, service: RulesEngine) -> None:
+        self._service = service
+
+    def list_rules(self) -> list[RuleInfo]:
+        ruleset = self._service.engine.rules
+        return [
+            RuleInfo(
+                id=compiled.rule.id,
+                description=compiled.rule.description,
+                enabled=compiled.rule.enabled,
+                purpose=compiled.rule.purpose,
+                priority=compiled.rule.priority,
+                group=compiled.rule.group,
+                source=str(ruleset.sources.get(rule_id, "")),
+                trigger=compiled.rule.trigger.model_dump(mode="json", exclude_none=True),
+            )
+            for rule_id, compiled in ruleset.rules.items()
+        ]
+
+    async def reload(self) -> RuleReload:
+        problems = await self._service.reload()
+        return RuleReload(reloaded=not problems, count=len(self._service.engine.rules.rules), problems=[str(p) for p in problems])
+
+
+def report_rule_firings(service: RulesEngine, metrics: GatewayMetrics) -> None:
+    def on_decision(decision: Decision) -> None:
+        if not decision.fired:
+            return
+        is_intent = decision.trigger.startswith("intent:")
+        metrics.rule_fired(
+            decision.rule_id,
+            event_id=None if is_intent else decision.trigger,
+            detail=decision.trigger if is_intent else decision.reason,
+        )
+
+    service.on_decision.append(on_decision)

@@ -67,9 +67,7 @@ class Authenticator:
     def middleware(self) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
         @web.middleware
         async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-            authenticated = self.is_authenticated(request)
-            request["authenticated"] = authenticated
-            if not authenticated and request.path not in OPEN_PATHS:
+            if request.path not in OPEN_PATHS and not self.is_authenticated(request):
                 log.info(
                     "refused unauthenticated request",
                     extra={"fields": {"event": "api_auth_refused", "method": request.method, "path": _route_of(request)}},

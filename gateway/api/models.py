@@ -37,10 +37,11 @@ class BrokerStatus(ApiModel):
 
 
 class CentralStatus(ApiModel):
-    configured: bool
-    last_attempt_at: float | None = None
-    last_success_at: float | None = None
-    last_result: str | None = None
+    configured: bool | None = Field(description="sync.url is set; null when unknown (database-only view)")
+    state: str | None = Field(description="the outbox sender's state: idle, lingering, sending, backoff, refused")
+    last_success_at: float | None
+    last_error: str
+    counts: dict[str, int] = Field(description="the sync part's persistent counters: sent, rejected, dropped_ttl, …")
 
 
 class EventStats(ApiModel):
@@ -142,11 +143,14 @@ class ConsentPage(ApiModel):
 
 
 class RuleInfo(ApiModel):
-    model_config = ConfigDict(extra="allow")
-
     id: str
-    description: str = ""
-    enabled: bool = True
+    description: str
+    enabled: bool
+    purpose: str | None = Field(description="the consent purpose a personal rule needs; null for anonymous rules")
+    priority: int
+    group: str | None
+    source: str = Field(description="the rule file it came from")
+    trigger: dict[str, Any]
 
 
 class RuleList(ApiModel):

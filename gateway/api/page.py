@@ -58,12 +58,18 @@ def _rows(items: Sequence[T], cells: Callable[[T], Sequence[tuple[object, bool]]
 
 
 def _central(report: StatusReport) -> tuple[str, str]:
-    c = report.central
-    if not c.configured:
+    return central_badge(report.central.configured, report.central.state, report.central.last_error)
+
+
+def central_badge(configured: bool | None, state: str | None, last_error: str) -> tuple[str, str]:
+    """(css class, text); the page script does the same."""
+    if configured is None:
+        return "unknown", "unknown"
+    if not configured:
         return "unknown", "not configured"
-    if c.last_result == "accepted":
-        return "ok", "in sync"
-    return ("bad", c.last_result) if c.last_result else ("unknown", "no sync yet")
+    if state in ("backoff", "refused") or last_error:
+        return "bad", state or "error"
+    return ("ok", state) if state else ("unknown", "starting")
 
 
 def render_status(report: StatusReport, nonce: str, refresh_s: float) -> str:
@@ -145,7 +151,7 @@ def _html(body: str, nonce: str, status: int = 200) -> web.Response:
 async def index(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     nonce = secrets.token_urlsafe(16)
-    if not request["authenticated"]:
+    if not ctx.auth.is_authenticated(request):
         return _html(render_login(ctx.site, nonce), nonce)
     report = await current_status(ctx)
     return _html(render_status(report, nonce, ctx.settings.status_refresh_s), nonce)

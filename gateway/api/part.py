@@ -72,12 +72,22 @@ async def build(runtime: Runtime) -> None:
     async def read_snapshot() -> StoreSnapshot:
         return await runtime.store.call(store_snapshot)
 
+    def last_sync() -> float | None:
+        return services.central().last_success_at
+
+    metrics.watch_gauge(
+        "touchgate_last_sync_success_timestamp_seconds",
+        "Unix time of the last batch the central service accepted (0: none since start)",
+        lambda: last_sync() or 0.0,
+    )
+
     ha = settings.homeassistant
     if ha.enabled:
         announcer = HomeAssistantAnnouncer(
             runtime.mqtt,
             metrics,
             read_snapshot,
+            last_sync,
             runtime.settings.site_id,
             gateway_version(),
             prefix=ha.discovery_prefix,

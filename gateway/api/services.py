@@ -6,6 +6,7 @@ missing service makes its endpoints answer 503 with the reason, never a fake suc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,11 +25,25 @@ class CustomerService(Protocol):
     async def erase(self, customer_id: str) -> ErasureReport: ...
 
 
+@dataclass(frozen=True)
+class CentralLink:
+    """The link to the central profile service as the sync part sees it right now."""
+
+    configured: bool
+    state: str | None = None
+    last_success_at: float | None = None
+    last_error: str = ""
+
+
+def no_central() -> CentralLink:
+    return CentralLink(configured=False)
+
+
 @dataclass
 class OperatorServices:
     rules: RulesService | None = None
     customers: CustomerService | None = None
-    central_configured: bool = False
+    central: Callable[[], CentralLink] = no_central
     # Set when something prevents a service from working, to say why in the 503.
     rules_missing_reason: str = "no rules engine is configured in this gateway"
     customers_missing_reason: str = "no consent part is configured: export and erasure are unavailable"

@@ -21,7 +21,8 @@ from gateway.api.models import (
     StatusReport,
     VoiceTurn,
 )
-from gateway.metrics import RuleFiringRecord, SyncState, VoiceTurnRecord
+from gateway.api.services import CentralLink
+from gateway.metrics import RuleFiringRecord, VoiceTurnRecord
 from gateway.store.operator_rows import StoreOverview
 
 RAW_TEXT_CAP = 2000
@@ -34,8 +35,7 @@ class LiveView:
     broker_connected: bool
     ready: bool
     started_at: float
-    central_configured: bool
-    sync: SyncState
+    central: CentralLink
     voice_turns: list[VoiceTurnRecord] = field(default_factory=list)
     rule_firings: list[RuleFiringRecord] = field(default_factory=list)
     rules_loaded: int | None = None
@@ -62,36 +62,18 @@ def dead_letter_item(row: dict[str, Any]) -> DeadLetterItem:
     )
 
 
-def central_from_state(rows: dict[str, str]) -> CentralStatus:
-    """Sync status as the sync part left it in the `state` table (database-only view)."""
-
-    def number(key: str) -> float | None:
-        try:
-            return float(rows[key])
-        except (KeyError, ValueError):
-            return None
-
-    return CentralStatus(
-        configured=bool(rows),
-        last_attempt_at=number("sync.last_attempt_at"),
-        last_success_at=number("sync.last_success_at"),
-        last_result=rows.get("sync.last_result"),
-    )
-
-
 def build_status(
     site: str, host: str, port: int, overview: StoreOverview, live: LiveView | None
 ) -> StatusReport:
     snap = overview.snapshot
-    if live is not None:
-        central = CentralStatus(
-            configured=live.central_configured,
-            last_attempt_at=live.sync.last_attempt_at,
-            last_success_at=live.sync.last_success_at,
-            last_result=live.sync.last_result,
-        )
-    else:
-        central = central_from_state(overview.sync_state)
+    link = live.central if live is not None else None
+    central = CentralStatus(
+        configured=link.configured if link else None,
+        state=link.state if link else None,
+        last_success_at=link.last_success_at if link else None,
+        last_error=link.last_error if link else "",
+        counts=snap.sync_counts,
+    )
     return StatusReport(
         site=site,
         version=gateway_version(),

@@ -16,6 +16,8 @@ from gateway.metrics import StoreSnapshot
 from gateway.store.database import Transaction
 
 Row = dict[str, Any]
+# Where the sync part keeps its persistent counters (gateway.store.sync_state).
+SYNC_COUNTER_PREFIX = "sync.count."
 
 
 def open_read_only(path: Path) -> sqlite_utils.Database:
@@ -30,11 +32,17 @@ def store_snapshot(db: sqlite_utils.Database, now: float | None = None) -> Store
     now = time.time() if now is None else now
     depth, size, oldest = db.execute("SELECT count(*), coalesce(sum(bytes), 0), min(enqueued_at) FROM outbox").fetchone()
     (last_minute,) = db.execute("SELECT count(*) FROM events WHERE received_at >= ?", [now - 60]).fetchone()
+    sync_counts = {
+        key[len(SYNC_COUNTER_PREFIX) :]: int(value)
+        for key, value in db.execute("SELECT key, value FROM state WHERE key LIKE ?", [SYNC_COUNTER_PREFIX + "%"])
+        if str(value).lstrip("-").isdigit()
+    }
     return StoreSnapshot(
         outbox_depth=int(depth),
         outbox_bytes=int(size),
         outbox_oldest_age_s=None if oldest is None else max(0.0, now - float(oldest)),
         events_last_minute=int(last_minute),
+        sync_counts=sync_counts,
     )
 
 
@@ -49,7 +57,6 @@ class StoreOverview:
     devices_seen: int
     devices: list[Row]
     recent_dead_letters: list[Row]
-    sync_state: dict[str, str]
 
 
 def store_overview(db: sqlite_utils.Database, now: float | None = None, devices_limit: int = 50) -> StoreOverview:
@@ -70,7 +77,6 @@ def store_overview(db: sqlite_utils.Database, now: float | None = None, devices_
         devices_seen=count_devices(db),
         devices=list_devices(db, limit=devices_limit),
         recent_dead_letters=dead_letter_page(db, limit=5),
-        sync_state=sync_state_rows(db),
     )
 
 
@@ -133,11 +139,6 @@ def consent_page(
     )
     names = [c[0] for c in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor], int(total)
-
-
-def sync_state_rows(db: sqlite_utils.Database) -> dict[str, str]:
-    """What the sync part keeps in the `state` table (keys starting with "sync")."""
-    return {k: v for k, v in db.execute("SELECT key, value FROM state WHERE key LIKE 'sync%'")}
 
 
 def customer_rows(db: sqlite_utils.Database, customer_id: str) -> dict[str, list[Row]]:

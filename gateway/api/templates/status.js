@@ -50,9 +50,11 @@
     setText("last-sync", hms(s.central.last_success_at));
     setText("generated-at", hms(s.generated_at));
     badge("broker", s.broker.connected ? "ok" : "bad", s.broker.connected ? "connected" : "disconnected");
-    if (!s.central.configured) badge("central", "unknown", "not configured");
-    else if (s.central.last_result === "accepted") badge("central", "ok", "in sync");
-    else badge("central", s.central.last_result ? "bad" : "unknown", s.central.last_result || "no sync yet");
+    var c = s.central;
+    if (c.configured === null) badge("central", "unknown", "unknown");
+    else if (!c.configured) badge("central", "unknown", "not configured");
+    else if (c.state === "backoff" || c.state === "refused" || c.last_error) badge("central", "bad", c.state || "error");
+    else badge("central", c.state ? "ok" : "unknown", c.state || "starting");
     fillTable("devices", s.devices, [
       { get: function (d) { return d.site; } },
       { get: function (d) { return d.device; } },
