@@ -8,7 +8,7 @@ import io
 import sqlite3
 import subprocess
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ async def gateway(broker: Mosquitto, tmp_path: Path) -> AsyncIterator[Runtime]:
 
 
 @pytest.fixture
-def satellite(broker: Mosquitto) -> Satellite:
+def satellite(broker: Mosquitto) -> Iterator[Satellite]:
     sat = Satellite(broker.host, broker.port)
     yield sat
     sat.close()

