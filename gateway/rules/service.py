@@ -89,6 +89,8 @@ class RulesEngine:
         self.runner = ActionRunner(publish, self.engine.busy)
         self._queue: list[list[Event] | _Intent | _Tick] = []
         self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._reload_requested = asyncio.Event()
         self._stamps: dict[Any, float] = {}
         self._stats: dict[tuple[str, str], int] = {}
@@ -200,12 +202,20 @@ class RulesEngine:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
+            self._idle.clear()
             while self._queue:
                 items, self._queue = self._queue, []
                 await self._prefetch(items)
                 for item in items:
                     self._handle(item)
                 await self._flush()
+            self._idle.set()
+
+    async def drain(self) -> None:
+        """Wait until everything queued so far is decided and its state saved."""
+        while self._queue or not self._idle.is_set():
+            await self._idle.wait()
+            await asyncio.sleep(0)
 
     async def _prefetch(self, items: list[list[Event] | _Intent | _Tick]) -> None:
         engine = self.engine
