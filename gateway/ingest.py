@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -38,7 +39,17 @@ class IngestCounters:
     commits: int = 0
     commit_failures: int = 0
     redeliveries_skipped: int = 0
+    # Personal events without consent whose purpose's policy drops them: decided, never stored.
+    dropped: int = 0
+    # Dead letters other parts (consent, TTS, voice) handed in with `submit_dead_letter`.
+    submitted_dead_letters: int = 0
     by_gate_class: dict[str, int] = field(default_factory=lambda: {c.value: 0 for c in GateClass})
+
+    def in_flight(self) -> int:
+        """Messages taken in but not yet settled (stored, dropped by the gate, dead-lettered, or
+        skipped as a redelivery). 0 whenever ingest is idle: that is how the counters reconcile."""
+        taken = self.received + self.submitted_dead_letters
+        return taken - (self.stored + self.dropped + self.dead_letters + self.redeliveries_skipped)
 
 
 class Ingest:
@@ -72,45 +83,51 @@ class Ingest:
     def submit_dead_letter(self, message: InboundMessage, reason: DeadLetterReason, detail: str) -> None:
         """For other parts (voice, consent) whose input failed validation: stored and acked the same way."""
         self._pending.append(_Rejected(message, reason, detail))  # type: ignore[arg-type]
+        self.counters.submitted_dead_letters += 1
         self._wakeup.set()
 
     async def run(self) -> None:
         self._delivered = await self._store.call(load_delivered)
-        retry_delay = 0.05
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._pending:
                 messages = self._pending[: self._batch_max]
                 del self._pending[: self._batch_max]
-                batch = self._build_batch(messages)
-                try:
-                    await self._store.call(lambda db: write_ingest_batch(db, batch))
-                except sqlite3.OperationalError as exc:
-                    # Disk full, I/O error, locked: keep the messages unacknowledged (the broker
-                    # redelivers them on reconnect) and retry; never drop them.
-                    self.counters.commit_failures += 1
-                    log.error("commit of %d messages failed (%s); retrying in %.2fs", len(messages), exc, retry_delay)
-                    self._pending[:0] = messages
-                    await asyncio.sleep(retry_delay)
-                    retry_delay = min(retry_delay * 2, 5.0)
-                    continue
-                retry_delay = 0.05
+                batch, tally = self._build_batch(messages)
+                await self._commit(batch)
                 self._delivered.update(batch.delivered)
                 for message in messages:
                     self._ack(message)
-                self._after_commit(batch)
+                self._after_commit(batch, tally)
 
-    def _build_batch(self, messages: list[InboundMessage]) -> IngestBatch:
+    async def _commit(self, batch: IngestBatch) -> None:
+        """Commit the batch, retrying until it is stored. Disk full, I/O error, locked: the
+        messages stay unacknowledged (the broker keeps them) and nothing is dropped. The same batch
+        is retried, not rebuilt, so the gate decides (and counts) each event once."""
+        delay = 0.05
+        while True:
+            try:
+                await self._store.call(lambda db: write_ingest_batch(db, batch))
+                return
+            except sqlite3.OperationalError as exc:
+                self.counters.commit_failures += 1
+                size = len(batch.events) + len(batch.dead_letters)
+                log.error("commit of %d rows failed (%s); retrying in %.2fs", size, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _build_batch(self, messages: list[InboundMessage]) -> tuple[IngestBatch, _Tally]:
         batch = IngestBatch()
-        counts = self.counters.by_gate_class
+        tally = _Tally()
+        counts = tally.by_gate_class
         delivered = batch.delivered
         for message in messages:
             if message.qos > 0:
                 digest = message.digest()
                 if message.dup and self._delivered.get(message.mid) == digest:
                     # Committed before a crash, PUBACK lost: already stored, only acknowledge.
-                    self.counters.redeliveries_skipped += 1
+                    tally.skipped += 1
                     continue
                 delivered[message.mid] = digest
             if isinstance(message, _Rejected):
@@ -124,12 +141,19 @@ class Ingest:
             counts[decision.gate_class.value] += 1
             if decision.local is not None:
                 batch.events.append(decision.local)
+            else:
+                tally.dropped += 1
             if decision.sync:
                 batch.outbox.append(result)
-        return batch
+        return batch, tally
 
-    def _after_commit(self, batch: IngestBatch) -> None:
+    def _after_commit(self, batch: IngestBatch, tally: _Tally) -> None:
         c = self.counters
+        # Counted once committed, so a retried commit does not count twice.
+        c.redeliveries_skipped += tally.skipped
+        c.dropped += tally.dropped
+        for gate_class, n in tally.by_gate_class.items():
+            c.by_gate_class[gate_class] += n
         c.commits += 1
         c.stored += len(batch.events)
         c.dead_letters += len(batch.dead_letters)
@@ -150,6 +174,15 @@ def _call_isolated(listener: Callable[[list], None], items: list) -> None:  # ty
         listener(items)
     except Exception:  # noqa: BLE001 - isolation boundary: logged with traceback, ingest goes on
         log.exception("listener %r failed on %d items", listener, len(items))
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What one batch adds to the counters, applied after its commit."""
+
+    skipped: int = 0
+    dropped: int = 0
+    by_gate_class: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True, slots=True)
