@@ -60,7 +60,6 @@ def progress(
         disable=disable,
         mininterval=0.2,
         dynamic_ncols=True,
-        unit_scale=True,
         leave=True,
     )
     try:

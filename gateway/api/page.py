@@ -159,7 +159,12 @@ async def index(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    form = await request.post()
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise web.HTTPUnsupportedMediaType(text="log in with the form (application/x-www-form-urlencoded)")
+    try:
+        form = await request.post()
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"unreadable form: {exc}") from exc
     token = form.get("token")
     if not isinstance(token, str) or not ctx.auth.token_matches(token):
         log.warning("status page login refused", extra={"fields": {"event": "api_login_refused"}})
