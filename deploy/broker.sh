@@ -115,11 +115,12 @@ acl_for() {
       echo "topic read hermes/feedback/#"
       ;;
     display)
-      echo "topic read display/$site/#"
-      echo "topic write display/$site/$name/status"
+      # What the rules show on this display (rules.display_topic: touchgate/<site>/display/<name>).
+      echo "topic read touchgate/$site/display/$name/#"
       ;;
     staff)
-      echo "topic read staff/$site/#"
+      # Staff notifications of the site (rules.staff_topic: touchgate/<site>/staff).
+      echo "topic read touchgate/$site/staff/#"
       ;;
     *)
       die "unknown class '$class' (gateway, sensor, bridge, speaker, display, staff)"

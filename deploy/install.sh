@@ -128,6 +128,20 @@ install_config() {
   fi
 }
 
+# The shop's rules are the operator's: seeded once from the shipped ones, then never touched.
+install_rules() {
+  local rules="$ROOT$ETC_DIR/rules"
+  if [[ -d "$rules" ]]; then
+    log "keeping $ETC_DIR/rules"
+    return
+  fi
+  mkdir -p "$rules"
+  if compgen -G "$SRC/rules/*.yaml" >/dev/null; then
+    cp "$SRC"/rules/*.yaml "$rules/"
+  fi
+  own root:touchgate 0750 "$rules"
+}
+
 # The gateway's broker password, made once and kept: secrets.env is read by systemd only.
 gateway_password() {
   local secrets="$ROOT$ETC_DIR/secrets.env" password
@@ -182,6 +196,7 @@ create_user
 make_directories
 install_code
 install_config
+install_rules
 configure_broker
 fetch_model
 install_unit

@@ -71,6 +71,8 @@ install_release() {
   cp "$wheel" "$rel/"
   # Device profiles and the deploy scripts are not Python packages, so not in the wheel.
   cp -r "$SRC/device_profiles" "$rel/device_profiles"
+  # The shipped rules and their examples, for reference (the shop's own are in /etc/touchgate/rules).
+  [[ -d "$SRC/rules" ]] && cp -r "$SRC/rules" "$rel/rules"
   mkdir -p "$rel/deploy" "$rel/docs"
   cp -r "$SRC/deploy/." "$rel/deploy/"
   [[ -f "$SRC/docs/operators.md" ]] && cp "$SRC/docs/operators.md" "$rel/docs/"

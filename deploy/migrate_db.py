@@ -34,8 +34,9 @@ class MigrationReport(BaseModel):
 
 def database_path(config: Path, root: Path | None) -> Path:
     path = load_settings(config).store.path
-    # A staged installation (install.sh --root) keeps the real absolute paths in its config.
-    if root is not None and path.is_absolute():
+    # A staged installation (install.sh --root) keeps the real absolute paths in its config
+    # (unless the environment already points into the staging root).
+    if root is not None and path.is_absolute() and not path.is_relative_to(root):
         return root / path.relative_to("/")
     return path
 

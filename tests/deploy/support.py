@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,9 +22,12 @@ PYTHON = sys.executable
 DEPENDENCIES = sysconfig.get_paths()["purelib"]
 
 
-def run(args: Sequence[str | Path], env: Mapping[str, str] | None = None, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def run(args: Sequence[str | Path], env: Mapping[str, str] | None = None, check: bool = True, timeout: float = 180, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a command; by default from a neutral folder, so `python -c` never imports the source
+    tree from the working directory instead of what is installed."""
     merged = {**os.environ, **(env or {})}
-    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=merged, timeout=timeout)
+    workdir = cwd or Path(tempfile.gettempdir())
+    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=merged, timeout=timeout, cwd=workdir)
     if check and result.returncode != 0:
         raise AssertionError(f"{args} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
     return result
@@ -49,6 +53,7 @@ def staged_env(root: Path, **values: str) -> dict[str, str]:
         "PYTHONPATH": DEPENDENCIES,
         "TOUCHGATE_DEVICE_PROFILES_DIR": str(root / "opt/touchgate/current/device_profiles"),
         "TOUCHGATE_STORE__PATH": str(root / "var/lib/touchgate/touchgate.db"),
+        "TOUCHGATE_RULES__DIR": str(root / "etc/touchgate/rules"),
         **values,
     }
 

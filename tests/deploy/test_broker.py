@@ -164,8 +164,8 @@ def test_a_sensor_publishes_only_beneath_its_own_name(shop: Shop) -> None:
         "shellies/shop1_door/sensor/state",
         "hermes/tts/say",                   # actions: the gateway's alone
         "hermes/audioServer/shop1/playBytes/1",
-        "display/shop1/screen1",
-        "staff/shop1/alert",
+        "touchgate/shop1/display/screen1",
+        "touchgate/shop1/staff",
         "touchgate/shop1/status",
     ]
     received = publish_and_collect(shop, "shop1_cool", forbidden, "tele/shop1_cool/SENSOR")

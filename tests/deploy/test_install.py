@@ -31,6 +31,8 @@ def test_layout(staged: Path) -> None:
     assert (current / "deploy/upgrade.sh").exists() and (current / "deploy/migrate_db.py").exists()
     assert (staged / "usr/local/bin/touchgate").readlink() == Path("/opt/touchgate/current/venv/bin/touchgate")
     assert (staged / "var/lib/touchgate/backups").is_dir()
+    # The shop's rules are seeded from the shipped ones (then belong to the operator).
+    assert sorted(p.name for p in (staged / "etc/touchgate/rules").glob("*.yaml")) == sorted(p.name for p in (PROJECT / "rules").glob("*.yaml"))
     assert (staged / "etc/systemd/system/touchgate.service").read_text() == (DEPLOY / "touchgate.service").read_text()
 
     config = (staged / "etc/touchgate/config.yaml").read_text()
@@ -69,7 +71,9 @@ def test_rerun_keeps_config_secrets_and_certificates(staged: Path, project_wheel
         for name in ("etc/touchgate/config.yaml", "etc/touchgate/secrets.env", "etc/touchgate/ca/ca.crt", "etc/mosquitto/touchgate/broker.crt")
     }
     release = (staged / "opt/touchgate/current").readlink()
+    (staged / "etc/touchgate/rules/mine.yaml").write_text("[]\n")
     result = install(staged, project_wheel, "--site-id", "other")
+    assert (staged / "etc/touchgate/rules/mine.yaml").exists()
     assert "already installed" in result.stderr
     assert "keeping /etc/touchgate/config.yaml" in result.stdout
     for name, content in before.items():
