@@ -1,0 +1,17 @@
+"""`hermes/error/<component>`: what went wrong, for whom."""
+
+from __future__ import annotations
+
+from gateway.hermes import topics
+from gateway.hermes.base import DEFAULT_SITE, HermesMessage, SiteId
+
+
+class HermesError(HermesMessage):
+    error: str
+    context: str | None = None
+    siteId: SiteId = DEFAULT_SITE
+    sessionId: str | None = None
+
+    @staticmethod
+    def topic_for(component: str) -> str:
+        return topics.error_topic(component)

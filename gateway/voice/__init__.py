@@ -1,0 +1,1 @@
+"""Voice: Hermes audio sessions per site, offline speech recognition, intents and skills."""

@@ -1,0 +1,1 @@
+"""Sentence templates (Rhasspy's sentences.ini style) → intents with slots. Pure: no I/O."""

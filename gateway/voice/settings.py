@@ -1,0 +1,83 @@
+"""The `voice` section of the settings. Kept here; `gateway/config/settings.py` only adds the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EndpointSettings(_Section):
+    """When an utterance is over: voice activity by energy, then trailing silence."""
+
+    silence_ms: int = Field(500, ge=100, le=3000, description="trailing silence that ends an utterance")
+    min_speech_ms: int = Field(150, ge=20, le=2000, description="speech shorter than this is a click, not a word")
+    max_utterance_s: float = Field(10.0, gt=0.5, le=60, description="longer speech is cut off with an error")
+    no_speech_timeout_s: float = Field(6.0, gt=0.5, le=60, description="listening this long without speech ends the turn")
+    threshold_db: float = Field(12.0, ge=3, le=40, description="speech is this much louder than the noise floor")
+    min_level_dbfs: float = Field(-55.0, ge=-90, le=-10, description="nothing quieter than this counts as speech")
+
+
+class PocketSphinxSettings(_Section):
+    # Wider than the library's defaults: with the default beams a whole in-grammar sentence is
+    # occasionally pruned away; with much wider ones off-grammar speech starts to fit sentences.
+    beam: float = 1e-60
+    wbeam: float = 1e-40
+    pbeam: float = 1e-60
+
+
+class DebugCapture(_Section):
+    """Opt-in: keep the last utterances as WAV files for tuning. Off by default; size-capped."""
+
+    enabled: bool = False
+    directory: Path = Path("voice-capture")
+    max_bytes: int = Field(20 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024)
+
+
+class VoiceSettings(_Section):
+    enabled: bool = True
+    engine: Literal["auto", "pocketsphinx", "vosk"] = Field(
+        "auto", description="auto: Vosk when vosk_model_dir is set, else PocketSphinx (English model in its wheel)"
+    )
+    vosk_model_dir: Path | None = None
+    language: str = Field("en", pattern=r"^[a-z]{2}$", description="sentences of this language are recognised")
+    skills: list[str] = Field(
+        default_factory=lambda: [
+            "skills.store_info",
+            "skills.offers",
+            "skills.loyalty",
+            "skills.staff",
+            "skills.privacy",
+            "skills.help",
+        ],
+        description="skill modules (each has a SKILL)",
+    )
+    catalogue: Path = PROJECT_ROOT / "skills" / "data" / "catalogue.yaml"
+    store_info: Path = PROJECT_ROOT / "skills" / "data" / "store.yaml"
+    endpoint: EndpointSettings = EndpointSettings()
+    pocketsphinx: PocketSphinxSettings = PocketSphinxSettings()
+    session_timeout_s: float = Field(30.0, gt=1, le=600, description="a session with no answer ends this long after it started")
+    identity_ttl_s: float = Field(120.0, gt=0, le=3600, description="an identify (card tap) binds the site's voice sessions this long")
+    min_confidence: float = Field(0.0, ge=0, le=1, description="intents below this confidence are not recognised")
+    max_frame_bytes: int = Field(64 * 1024, ge=1024, description="larger audio frames are refused")
+    staff_topic: str = "touchgate/{site}/staff"
+    debug_capture: DebugCapture = DebugCapture()
+
+    @model_validator(mode="after")
+    def _vosk_needs_model(self) -> VoiceSettings:
+        if self.engine == "vosk" and self.vosk_model_dir is None:
+            raise ValueError("engine vosk needs vosk_model_dir")
+        return self
+
+    @property
+    def engine_name(self) -> Literal["pocketsphinx", "vosk"]:
+        if self.engine == "auto":
+            return "vosk" if self.vosk_model_dir is not None else "pocketsphinx"
+        return self.engine

@@ -1,0 +1,43 @@
+"""Privacy: "forget me" (erasure, through the consent part) and "what do you know about me"."""
+
+from __future__ import annotations
+
+from skills.api import Reply, Skill, SkillContext, text
+
+SENTENCES_EN = """
+[ForgetMe]
+forget (me | about me)
+(delete | erase | remove) (my data | everything you know about me)
+
+[WhatDoYouKnow]
+what do you know about me
+what (data | information) do you (have | store | keep) about me
+"""
+
+TAP = {"en": "Please tap your loyalty card on the reader first, so I know who you are."}
+FORGOTTEN = {"en": "Done. I have erased everything stored about you here ({rows} records)."}
+KNOWN = {"en": "I keep {events} events about you{attributes}. Your consents: {consents}."}
+NOTHING = {"en": "I keep no data about you."}
+
+
+async def forget(ctx: SkillContext) -> Reply:
+    if ctx.customer is None:
+        return Reply(text(ctx, TAP))
+    rows = await ctx.privacy.forget(ctx.customer.id)
+    return Reply(text(ctx, FORGOTTEN, rows=rows))
+
+
+async def what_do_you_know(ctx: SkillContext) -> Reply:
+    if ctx.customer is None:
+        return Reply(text(ctx, TAP))
+    summary = await ctx.privacy.describe(ctx.customer.id)
+    if not summary.events and not summary.profile_attributes and not summary.consents:
+        return Reply(text(ctx, NOTHING))
+    attributes = f", and a profile with {', '.join(a.replace('_', ' ') for a in summary.profile_attributes)}" if summary.profile_attributes else ""
+    consents = ", ".join(f"{p} {s}" for p, s in sorted(summary.consents.items())) or "none"
+    return Reply(text(ctx, KNOWN, events=summary.events, attributes=attributes, consents=consents))
+
+
+SKILL = Skill(
+    name="privacy", sentences={"en": SENTENCES_EN}, handlers={"ForgetMe": forget, "WhatDoYouKnow": what_do_you_know}
+)
