@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gateway.rules.actions import ActionFn, Topics, compile_action
@@ -16,6 +17,9 @@ from gateway.rules.conditions import CompiledCondition, OpeningHours, compile_co
 from gateway.rules.limits import CompiledLimits
 from gateway.rules.model import Rule
 from gateway.rules.templates import PERSONAL_NAMES, TemplateProblem
+
+
+_MISSING = object()
 
 
 class RuleProblem(ValueError):
@@ -28,6 +32,13 @@ class RuleProblem(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
+    # The hot path reads these plain fields rather than walking the pydantic model.
+    id: str
+    purpose: str | None
+    customer_present: bool
+    group: str | None
+    single: bool
+    hold: float | None
     rule: Rule
     personal: bool
     conditions: tuple[CompiledCondition, ...]
@@ -41,9 +52,12 @@ class CompiledRule:
     attributes: tuple[tuple[str, object], ...]
     slots: tuple[tuple[str, object], ...]
 
-    @property
-    def id(self) -> str:
-        return self.rule.id
+    def mismatch(self, attributes: Mapping[str, object]) -> tuple[str, object] | None:
+        """The first trigger attribute the event does not have, with the value wanted."""
+        for name, wanted in self.attributes:
+            if attributes.get(name, _MISSING) != wanted:
+                return name, wanted
+        return None
 
     def static_match(self, site: str, device: str, topic: str, zones: tuple[str, ...]) -> bool:
         """The part of the trigger that depends only on where the event came from (memoised)."""
@@ -85,6 +99,12 @@ def compile_rule(rule: Rule, topics: Topics, opening_hours: OpeningHours) -> Com
     fired_windows = [c.window or 0.0 for c in _walk(rule.conditions) if c.counter == "fired"]
     trigger = rule.trigger
     return CompiledRule(
+        id=rule.id,
+        purpose=rule.purpose,
+        customer_present=rule.customer == "present",
+        group=rule.group,
+        single=rule.mode == "single",
+        hold=rule.trigger.for_,
         rule=rule,
         personal=rule.purpose is not None,
         conditions=tuple(conditions),

@@ -11,7 +11,6 @@ Every change marks its key dirty; the adapter writes dirty keys after each batch
 from __future__ import annotations
 
 import bisect
-from collections import deque
 from typing import Any
 
 from gateway.model.event import Event
@@ -26,7 +25,7 @@ class Counters:
         self.retention_s = retention_s
         self.occupied_since: dict[str, float] = {}
         self.zone_devices: dict[str, set[str]] = {}
-        self.footfall: dict[str, deque[tuple[float, int]]] = {}
+        self.footfall: dict[str, WindowSum] = {}
         self.visits: dict[str, list[float]] = {}
         self.presence: dict[str, tuple[str, float]] = {}
         self.dirty: set[str] = set()
@@ -57,10 +56,10 @@ class Counters:
             self.dirty.add(key)
 
     def _add_footfall(self, place: str, at: float, count: int) -> None:
-        samples = self.footfall.setdefault(place, deque())
-        samples.append((at, count))
-        while samples and (samples[0][0] < at - self.retention_s or len(samples) > _MAX_SAMPLES):
-            samples.popleft()
+        samples = self.footfall.get(place)
+        if samples is None:
+            samples = self.footfall[place] = WindowSum()
+        samples.add(at, count, at - self.retention_s)
         self.dirty.add(f"footfall:{place}")
 
     def register_visit(self, customer_id: str, at: float, gap_s: float) -> bool:
@@ -100,18 +99,8 @@ class Counters:
 
     def footfall_in(self, site: str, zones: tuple[str, ...], window_s: float, now: float) -> int:
         """People counted in over the window, in the event's zone if it has one, else the site."""
-        place = f"zone:{zones[0]}" if zones else f"site:{site}"
-        samples = self.footfall.get(place)
-        if not samples:
-            return 0
-        cutoff = now - window_s
-        total = 0
-        for at, count in reversed(samples):
-            if at < cutoff:
-                break
-            if at <= now:
-                total += count
-        return total
+        samples = self.footfall.get(f"zone:{zones[0]}" if zones else f"site:{site}")
+        return samples.total(now - window_s, now) if samples is not None else 0
 
     def visits_in(self, customer_id: str, window_s: float, now: float) -> int:
         starts = self.visits.get(customer_id)
@@ -133,7 +122,8 @@ class Counters:
                 since = self.occupied_since.get(name)
                 out.append((key, None if since is None else {"since": since}))
             elif kind == "footfall":
-                out.append((key, {"samples": [list(s) for s in self.footfall.get(name, ())]}))
+                samples = self.footfall.get(name)
+                out.append((key, {"samples": samples.pairs() if samples is not None else []}))
             elif kind == "visits":
                 out.append((key, {"starts": self.visits.get(name, [])}))
         self.dirty.clear()
@@ -149,7 +139,9 @@ class Counters:
                 for zone in zones_of(site, device) if zones_of else ():
                     self.zone_devices.setdefault(zone, set()).add(name)
             elif kind == "footfall":
-                self.footfall[name] = deque((float(a), int(c)) for a, c in value["samples"])
+                window = self.footfall[name] = WindowSum()
+                for at, count in value["samples"]:
+                    window.add(float(at), int(count), float("-inf"))
             elif kind == "visits":
                 self.visits[name] = [float(s) for s in value["starts"]]
 
@@ -158,3 +150,42 @@ class Counters:
             self.dirty.add(f"visits:{customer_id}")
         for place in [p for p, (c, _) in self.presence.items() if c == customer_id]:
             del self.presence[place]
+
+
+class WindowSum:
+    """Timestamped counts with running totals: the sum over any window is two bisections."""
+
+    __slots__ = ("times", "totals", "_start")
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.totals: list[int] = []  # totals[i] = sum of counts up to and including i
+        self._start = 0  # entries before this index have left the retention window
+
+    def add(self, at: float, count: int, drop_before: float) -> None:
+        if self.times and at < self.times[-1]:
+            at = self.times[-1]  # out-of-order clocks: keep the list sorted
+        self.times.append(at)
+        self.totals.append((self.totals[-1] if self.totals else 0) + count)
+        self._start = max(bisect.bisect_left(self.times, drop_before, self._start), len(self.times) - _MAX_SAMPLES)
+        if self._start > len(self.times) // 2 and self._start > 64:
+            del self.times[: self._start]
+            base = self.totals[self._start - 1]
+            self.totals = [t - base for t in self.totals[self._start :]]
+            self._start = 0
+
+    def total(self, since: float, until: float) -> int:
+        """Sum of the counts with since <= time <= until."""
+        times = self.times
+        low = bisect.bisect_left(times, since, self._start)
+        high = bisect.bisect_right(times, until, low)
+        if high <= low:
+            return 0
+        return self.totals[high - 1] - (self.totals[low - 1] if low > 0 else 0)
+
+    def pairs(self) -> list[list[float]]:
+        out, previous = [], self.totals[self._start - 1] if self._start > 0 else 0
+        for at, running in zip(self.times[self._start :], self.totals[self._start :], strict=True):
+            out.append([at, running - previous])
+            previous = running
+        return out

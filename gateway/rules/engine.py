@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from gateway.model.event import Event
 from gateway.model.gate import ConsentLookup
@@ -37,8 +37,9 @@ class EngineConfig:
     topics: Topics = field(default_factory=Topics)
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
+    """One rule's verdict on one trigger (a NamedTuple: made for every candidate rule, so cheap)."""
+
     rule_id: str
     fired: bool
     reason: str
@@ -126,7 +127,7 @@ class Engine:
         attributes = event.attributes
         done_groups: dict[str, str] = {}
         for rule in candidates:
-            mismatch = next(((k, v) for k, v in rule.attributes if attributes.get(k, MISSING) != v), None)
+            mismatch = rule.mismatch(attributes) if rule.attributes else None
             timer_key = (rule.id, site, device)
             if mismatch is not None:
                 self.timers.pop(timer_key, None)
@@ -134,7 +135,7 @@ class Engine:
                 if self.explain:
                     decisions.append(Decision(rule.id, False, f"trigger: {mismatch[0]} is not {mismatch[1]!r}", event.id, now))
                 continue
-            hold = rule.rule.trigger.for_
+            hold = rule.hold
             if hold is not None:
                 if timer_key in self._held:
                     continue  # already fired for this stretch; re-armed once the trigger stops matching
@@ -209,41 +210,44 @@ class Engine:
     def _evaluate(
         self, rule: CompiledRule, facts: Facts, event_customer: str | None, trigger: str, done_groups: dict[str, str]
     ) -> Decision:
-        spec = rule.rule
         now = facts.now
+        rule_id, purpose = rule.id, rule.purpose
         customer: str | None = None
-        if rule.personal:
+        if purpose is not None:
             customer = event_customer
-            if customer is None and spec.customer == "present":
+            if customer is None and rule.customer_present:
                 customer = self.counters.present_customer(facts.site, facts.zones, now)
             if customer is None:
-                return Decision(rule.id, False, "no customer: the event is anonymous", trigger, now, purpose=spec.purpose)
-            assert spec.purpose is not None
-            if not self.consents.allows(customer, spec.purpose, now):
-                return Decision(rule.id, False, f"no consent for {spec.purpose}", trigger, now, customer, spec.purpose)
-        if spec.group is not None and spec.group in done_groups:
-            return Decision(rule.id, False, f"group {spec.group} already handled by {done_groups[spec.group]}", trigger, now, customer, spec.purpose)
-        if rule.limits.quiet and rule.limits.quiet_now(self.clock, now):
-            return Decision(rule.id, False, "quiet hours", trigger, now, customer, spec.purpose)
+                return Decision(rule_id, False, "no customer: the event is anonymous", trigger, now, None, purpose)
+            if not self.consents.allows(customer, purpose, now):
+                return Decision(rule_id, False, f"no consent for {purpose}", trigger, now, customer, purpose)
+        group = rule.group
+        if group is not None and group in done_groups:
+            return Decision(rule_id, False, f"group {group} already handled by {done_groups[group]}", trigger, now, customer, purpose)
+        limits = rule.limits
+        if limits.quiet and limits.quiet_now(self.clock, now):
+            return Decision(rule_id, False, "quiet hours", trigger, now, customer, purpose)
         facts.customer_id = customer
         facts.profile = (self.profiles.get(customer) or _EMPTY) if customer else _EMPTY
-        facts.rule_id = rule.id
+        facts.rule_id = rule_id
         facts.scope = scope = self._scope(rule.scope_kind, facts, customer)
-        for index, condition in enumerate(rule.conditions):
+        index = 0
+        for condition in rule.conditions:
+            index += 1
             if not condition.test(facts):
-                return Decision(rule.id, False, f"condition {index + 1} false: {condition.description}", trigger, now, customer, spec.purpose, scope)
-        if spec.mode == "single" and (rule.id, scope) in self.busy:
-            return Decision(rule.id, False, "busy: still running (mode single)", trigger, now, customer, spec.purpose, scope)
+                return Decision(rule_id, False, f"condition {index} false: {condition.description}", trigger, now, customer, purpose, scope)
+        if rule.single and (rule_id, scope) in self.busy:
+            return Decision(rule_id, False, "busy: still running (mode single)", trigger, now, customer, purpose, scope)
         visit = self.counters.visit_start(customer) if customer else None
-        blocked = self.limits.blocked(rule.id, scope, rule.limits, now, visit)
+        blocked = self.limits.blocked(rule_id, scope, limits, now, visit)
         if blocked is not None:
-            return Decision(rule.id, False, blocked, trigger, now, customer, spec.purpose, scope)
-        self.limits.record(rule.id, scope, rule.limits, now, visit)
-        if spec.group is not None:
-            done_groups[spec.group] = rule.id
-        firing = Firing(facts, rule.id, self.profiles)
+            return Decision(rule_id, False, blocked, trigger, now, customer, purpose, scope)
+        self.limits.record(rule_id, scope, limits, now, visit)
+        if group is not None:
+            done_groups[group] = rule_id
+        firing = Firing(facts, rule_id, self.profiles)
         outputs = tuple(action(firing) for action in rule.actions)
-        return Decision(rule.id, True, FIRED, trigger, now, customer, spec.purpose, scope, outputs)
+        return Decision(rule_id, True, FIRED, trigger, now, customer, purpose, scope, outputs)
 
     @staticmethod
     def _scope(kind: str, facts: Facts, customer: str | None) -> str:

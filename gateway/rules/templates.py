@@ -7,6 +7,7 @@ Templates compile once when the rules load; a syntax error is reported with the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,11 +38,7 @@ class Text:
             self._template: jinja2.Template | None = None
             self.names: frozenset[str] = frozenset()
             return
-        try:
-            self._template = _ENV.from_string(source)
-            self.names = frozenset(meta.find_undeclared_variables(_ENV.parse(source)))
-        except jinja2.TemplateSyntaxError as exc:
-            raise TemplateProblem(f"template error in {source!r}: {exc.message}") from exc
+        self._template, self.names = _compiled(source)
         unknown = self.names - KNOWN_NAMES
         if unknown:
             raise TemplateProblem(f"unknown name(s) {sorted(unknown)} in {source!r}; known: {sorted(KNOWN_NAMES)}")
@@ -54,6 +51,16 @@ class Text:
         except jinja2.TemplateError as exc:
             # A runtime slip (e.g. a filter on a wrong type) must not stop the rule: keep the text.
             return f"{self.source} [template error: {exc}]"
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(source: str) -> tuple[jinja2.Template, frozenset[str]]:
+    """Compiling costs about a millisecond and rule packs repeat their texts: compile each once.
+    (A pure function of the text; the sandboxed environment is immutable.)"""
+    try:
+        return _ENV.from_string(source), frozenset(meta.find_undeclared_variables(_ENV.parse(source)))
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateProblem(f"template error in {source!r}: {exc.message}") from exc
 
 
 class Structure:

@@ -115,3 +115,44 @@ async def test_consent_refusal(broker: Mosquitto, tmp_path: Path) -> None:
     assert [(a["rule"], a["outcome"], a["purpose"]) for a in audit] == [("greet-member", "no_consent", "personalisation")]
     assert "card:BB22" not in json.dumps(audit)
     assert db["profile_local"].count == 0  # no visit counted without consent for personalisation
+
+
+async def test_voice_intent_hook_and_mode(broker: Mosquitto, tmp_path: Path) -> None:
+    """The voice part calls `runtime.rules.on_intent(...)`; a rule with a delay runs as a task and
+    `mode: single` skips a second trigger meanwhile, while `queued` runs it afterwards."""
+    write_rules(tmp_path / "rules", """
+- id: hours
+  trigger: {intent: AskOpeningHours}
+  mode: single
+  limits: {scope: site}
+  actions:
+    - say: {text: "open until eight"}
+    - delay: 0.5s
+    - publish: {topic: "out/{{ site }}/done", payload: "hours"}
+- id: queue-me
+  trigger: {intent: Queue}
+  mode: queued
+  limits: {scope: site}
+  actions:
+    - publish: {topic: "out/{{ site }}/q", payload: "{{ slots.n }}"}
+    - delay: 0.2s
+""")
+    settings = live_settings(broker, tmp_path)
+    collector = Collector(broker.host, broker.port, ["hermes/tts/say", "out/#"])
+    try:
+        async with running_gateway(settings) as runtime:
+            rules = runtime.rules
+            assert rules is not None
+            rules.on_intent("kiosk1", "AskOpeningHours", {}, None)
+            rules.on_intent("kiosk1", "AskOpeningHours", {}, None)
+            (say,) = await wait_for_payloads(collector, "hermes/tts/say")
+            await wait_for_payloads(collector, "out/kiosk1/done")
+            for n in range(3):
+                rules.on_intent("kiosk1", "Queue", {"n": n}, None)
+            assert await wait_for_payloads(collector, "out/kiosk1/q", 3) == ["0", "1", "2"]
+            reasons = [d.reason for d in rules.recent if d.rule_id == "hours"]
+    finally:
+        collector.close()
+    assert say["text"] == "open until eight" and say["siteId"] == "kiosk1"
+    assert reasons == ["fired", "busy: still running (mode single)"]
+    assert payloads(collector, "hermes/tts/say") == [say]
