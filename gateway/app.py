@@ -20,6 +20,7 @@ from gateway.devices.normalise import Normaliser
 from gateway.devices.registry import load_profiles
 from gateway.ingest import Ingest
 from gateway.metrics import GatewayMetrics
+from gateway.model.deadletter import DeadLetterReason
 from gateway.model.gate import ConsentGate, NoConsents, StrictGate
 from gateway.mqtt import MqttClient, Will
 from gateway.store import Store
@@ -74,6 +75,10 @@ async def build_runtime(settings: Settings) -> Runtime:
     mqtt = MqttClient(settings.mqtt, will=Will(status_topic(settings), b"offline"))
     gate: ConsentGate = StrictGate(NoConsents())
     ingest = Ingest(store, normaliser, gate, mqtt.ack, settings.store.batch_max)
+    # A part's handler that raises on some input: that input is dead-lettered, the rest goes on.
+    mqtt.on_handler_error = lambda message, exc: ingest.submit_dead_letter(
+        message, DeadLetterReason.HANDLER_FAILED, f"{type(exc).__name__}: {exc}"
+    )
     runtime = Runtime(settings, store, mqtt, normaliser, ingest, gate)
     try:
         for spec in PART_BUILDERS:

@@ -32,6 +32,7 @@ from gateway.model.inbound import InboundMessage
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[InboundMessage], None]
+HandlerErrorSink = Callable[[InboundMessage, Exception], None]
 _MAX_PACKETS_PER_WAKEUP = 2000
 
 
@@ -73,6 +74,8 @@ class MqttClient:
         self._messages_seen = 0
         self._closing = False
         self.on_connected: list[Callable[[], None]] = []
+        # Where a message goes whose handler raised (the app dead-letters it); None: ack and drop.
+        self.on_handler_error: HandlerErrorSink | None = None
 
     # -- public API -------------------------------------------------------------------------
     def route(self, subscription: str, handler: MessageHandler, *, qos: int = 1, auto_ack: bool = False) -> None:
@@ -266,7 +269,17 @@ class MqttClient:
             log.warning("message on %s matches no route; acknowledged and dropped", message.topic)
             self.ack(message)
             return
-        route.handler(message)
+        try:
+            route.handler(message)
+        except Exception as exc:  # noqa: BLE001 - isolation boundary, see below
+            # An exception escaping into paho would leave its packet parser mid-packet and break
+            # the connection for every later message: one bad input must cost only itself.
+            log.exception("handler for %s failed on a %d-byte message", message.topic, len(message.payload))
+            if self.on_handler_error is not None:
+                self.on_handler_error(message, exc)  # settles (and acknowledges) the message
+            else:
+                self.ack(message)
+            return
         if route.auto_ack:
             self.ack(message)
 

@@ -23,6 +23,8 @@ class DeadLetterReason(StrEnum):
     SYNC_REJECTED = "sync_rejected"
     INVALID_AUDIO = "invalid_audio"
     INVALID_HERMES = "invalid_hermes"
+    # The part that handles the topic raised on this input (a bug, caught at the MQTT boundary).
+    HANDLER_FAILED = "handler_failed"
 
 
 class DeadLetter(BaseModel):
