@@ -208,7 +208,7 @@ class TtsService:
         sayFinished) so the sender does not wait for a reply that will never come."""
         try:
             raw = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
             return
         if not isinstance(raw, dict):
             return
