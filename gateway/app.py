@@ -23,6 +23,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.model.deadletter import DeadLetterReason
 from gateway.model.gate import ConsentGate, NoConsents, StrictGate
 from gateway.mqtt import MqttClient, Will
+from gateway.rules.service import RulesEngine
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ PART_BUILDERS: tuple[str, ...] = (
     "gateway.sync.part:build",
     "gateway.systemd:build",
     "gateway.tts.part:build",
+    "gateway.rules.part:build",
     # Last: it serves what the parts above attached to the Runtime.
     "gateway.api.part:build",
 )
@@ -58,6 +60,9 @@ class Runtime:
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     # The consent ledger, erasure and export (set by gateway.consent.part; None until it is built).
     consents: ConsentService | None = None
+    # The rules engine (set by gateway.rules.part): the voice part calls
+    # `runtime.rules.on_intent(site, intent_name, slots, customer_id)` for recognised intents.
+    rules: RulesEngine | None = None
 
 
 def status_topic(settings: Settings) -> str:

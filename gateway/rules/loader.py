@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from gateway.config.problems import ConfigProblem, problems_from_validation
 from gateway.config.yamlpos import PositionedYaml, YamlLoadError, load_yaml_file
@@ -21,8 +21,6 @@ from gateway.rules.conditions import OpeningHours
 from gateway.rules.index import RuleSet, Zones
 from gateway.rules.model import Name, Rule
 from gateway.rules.settings import RulesSettings
-
-from pydantic import TypeAdapter
 
 _ZONES = TypeAdapter(dict[Name, list[str]])
 
@@ -144,8 +142,23 @@ def _field(loc: tuple[str | int, ...], *more: str | int) -> str:
 
 
 def check_rules(settings: Any) -> list[ConfigProblem]:
-    """`touchgate check` hook (PART_CHECKS): every problem of the rules files."""
+    """`touchgate check` hook (PART_CHECKS): every problem of the rules files, and purposes the
+    privacy settings do not know (such a rule would never get consent, so never run)."""
     rules_settings: RulesSettings = settings.rules
     if not rules_settings.enabled:
         return []
-    return load_rules(rules_settings).problems
+    result = load_rules(rules_settings)
+    if result.rules is None:
+        return result.problems
+    privacy = getattr(settings, "privacy", None)
+    known = set(getattr(privacy, "purposes", None) or ())
+    problems = []
+    for rule in result.rules.rules.values():
+        for purpose, field in ((rule.purpose, "purpose"), *((a.emit_event.purpose, "emit_event.purpose") for a in rule.rule.actions if a.emit_event)):
+            if known and purpose is not None and purpose not in known:
+                file, _, line = result.rules.sources.get(rule.id, ":").rpartition(":")
+                problems.append(ConfigProblem(
+                    file=file, line=int(line) if line.isdigit() else None, field=f"{rule.id}.{field}",
+                    message=f"unknown purpose {purpose!r}; privacy.purposes has {sorted(known)}",
+                ))
+    return problems

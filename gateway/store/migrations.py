@@ -125,7 +125,45 @@ _V2_ERASURES = """
 """
 
 
-MIGRATIONS: list[Migration] = [_V1_INITIAL, _V2_ERASURES]
+_V3_RULES = """
+        -- Profile attributes kept locally (visit count, points, badges, rule-set values), laid
+        -- over the pulled ones in `profiles`.
+        CREATE TABLE profile_local (
+            customer_id TEXT PRIMARY KEY,
+            attributes TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        -- Caps and cooldowns per rule and scope; customer_id is set for per-customer scopes so
+        -- an erasure finds the rows.
+        CREATE TABLE rule_limits (
+            rule_id TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            customer_id TEXT,
+            state TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (rule_id, scope)
+        );
+        CREATE INDEX rule_limits_customer ON rule_limits(customer_id) WHERE customer_id IS NOT NULL;
+        -- Counters over windows (occupancy, footfall, visits).
+        CREATE TABLE rule_counters (
+            key TEXT PRIMARY KEY,
+            customer_id TEXT,
+            value TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX rule_counters_customer ON rule_counters(customer_id) WHERE customer_id IS NOT NULL;
+        -- How often each rule fired or was skipped, and why (no personal data).
+        CREATE TABLE rule_stats (
+            rule_id TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            last_at REAL NOT NULL,
+            PRIMARY KEY (rule_id, outcome)
+        );
+"""
+
+
+MIGRATIONS: list[Migration] = [_V1_INITIAL, _V2_ERASURES, _V3_RULES]
 
 
 def migrate(conn: sqlite3.Connection) -> tuple[int, int]:

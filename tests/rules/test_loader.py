@@ -108,3 +108,17 @@ def test_touchgate_check_reports_rule_problems(tmp_path: Path, capsys: pytest.Ca
     assert main(["check", "--config", str(config)]) == 1
     out = capsys.readouterr().out
     assert f"{tmp_path / 'rules' / 'rules.yaml'}:3: [0].actions: " in out
+
+
+def test_check_knows_the_purposes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_rules(tmp_path / "rules", """\
+    - id: typo
+      purpose: personalization
+      trigger: {kind: identify}
+      actions: [{say: {text: "hi {{ profile.first_name }}"}}]
+    """)
+    config = tmp_path / "touchgate.yaml"
+    config.write_text("rules:\n  dir: rules\n")
+    assert main(["check", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "rules.yaml:1: typo.purpose: unknown purpose 'personalization'" in out
