@@ -132,5 +132,7 @@ if ! cmp -s "$old_dir/deploy/touchgate.service" "$ROOT/etc/systemd/system/touchg
   install -m 0644 "$old_dir/deploy/touchgate.service" "$ROOT/etc/systemd/system/touchgate.service"
   service daemon-reload
 fi
+# The failed attempts may have used up the unit's start limit; the old release gets a clean slate.
+service reset-failed touchgate || true
 service start touchgate || true
 die "upgrade to $new failed and was rolled back; see journalctl -u touchgate"

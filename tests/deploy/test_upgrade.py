@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 from gateway.store import migrations
 from gateway.store.migrations import MIGRATIONS
-from tests.deploy.support import DEPLOY, PYTHON, copy_source, install, run, staged_env
+from tests.deploy.support import DEPLOY, PYTHON, build_wheel, copy_source, install, run, staged_env
 from tests.support.mosquitto import Mosquitto
 
 NOTIFY_LISTENER = Path(__file__).with_name("notify_listener.py")
@@ -78,8 +79,6 @@ def new_release_wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, P
     pyproject.write_text(pyproject.read_text().replace('version = "0.1.0"', 'version = "0.1.1"', 1))
     with (source / "gateway/store/migrations.py").open("a") as f:
         f.write(PROBE_MIGRATION)
-    from tests.deploy.support import build_wheel
-
     wheel = build_wheel(source, tmp_path_factory.mktemp("next-wheel"))
     assert "0.1.1" in wheel.name
     return source, wheel
@@ -98,7 +97,7 @@ def installed_with_data(root: Path, wheel: Path) -> int:
     return int(result.stdout.strip())
 
 
-def upgrade(root: Path, source: Path, wheel: Path, ready_cmd: str, broker_port: int) -> object:
+def upgrade(root: Path, source: Path, wheel: Path, ready_cmd: str, broker_port: int) -> subprocess.CompletedProcess[str]:
     env = staged_env(root, TOUCHGATE_MQTT__PORT=str(broker_port), TOUCHGATE_MQTT__CLIENT_ID=f"upgrade-{broker_port}")
     return run(
         [source / "deploy/upgrade.sh", "--root", root, "--wheel", wheel, "--no-deps", "--python", PYTHON, "--ready-cmd", ready_cmd],
@@ -126,7 +125,7 @@ def test_upgrade_migrates_switches_and_waits_for_ready(tmp_path: Path, project_w
     source, wheel = new_release_wheel
 
     result = upgrade(root, source, wheel, ready_command(root, 60), broker.port)
-    assert result.returncode == 0, result.stderr + result.stdout  # type: ignore[attr-defined]
+    assert result.returncode == 0, result.stderr + result.stdout
 
     new_release = (root / "opt/touchgate/current").readlink()
     assert new_release != old_release and new_release.name.startswith("0.1.1-")
@@ -147,7 +146,7 @@ def test_upgrade_rolls_back_when_the_new_release_never_becomes_ready(tmp_path: P
 
     result = upgrade(root, source, wheel, ready_command(root, 3), closed_port)
     assert result.returncode != 0
-    assert "rolled back" in result.stderr  # type: ignore[attr-defined]
+    assert "rolled back" in result.stderr
     assert (root / "opt/touchgate/current").readlink() == old_release
     # The old release gets its own schema back (it would refuse the newer one), data intact.
     database = root / "var/lib/touchgate/touchgate.db"
