@@ -32,6 +32,7 @@ class LedgerGate:
         self._ledger = ledger
         self._settings = settings
         self._sensitive = frozenset(settings.sensitive_attributes)
+        self._purposes = frozenset(settings.purposes)
         self._counts: Counter[DecisionKey] = Counter()
 
     def decide(self, event: Event) -> GateDecision:
@@ -41,7 +42,8 @@ class LedgerGate:
             return GateDecision(GateClass.ANONYMOUS, event, True)
         self._ledger.note_seen(customer_id, event.received_at)
         policy = self._settings.policy(event.purpose)
-        if self._ledger.allows(customer_id, event.purpose, event.received_at):
+        # A purpose outside the configured list cannot be consented to (`touchgate check` flags it).
+        if event.purpose in self._purposes and self._ledger.allows(customer_id, event.purpose, event.received_at):
             sync = policy.sends_sensitive or self._sensitive.isdisjoint(event.attributes)
             self._counts[(GateClass.CONSENTED, event.purpose, Handling.SYNCED if sync else Handling.LOCAL_ONLY)] += 1
             return GateDecision(GateClass.CONSENTED, event, sync)

@@ -101,7 +101,7 @@ class ConsentService:
         now = self._clock()
         plans = [self.ledger.plan(r) for r in records]
         for plan in plans:
-            if plan.outcome is Outcome.APPLY and plan.narrows:
+            if plan.outcome is Outcome.APPLY and plan.narrows and plan.record.purpose in self.settings.purposes:
                 self.ledger.put(plan.record)  # strict at once; see the module docstring
         privacy, pseudonymise = self.settings, self.pseudonymise
         # If the write fails, memory stays at least as strict as the store; the caller retries.

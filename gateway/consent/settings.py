@@ -9,7 +9,7 @@ import re
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, StringConstraints, model_validator
 
 Purpose = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 
@@ -52,13 +52,7 @@ class PurposePolicy(_Section):
     )
 
 
-def _default_purposes() -> dict[str, PurposePolicy]:
-    return {
-        "service": PurposePolicy(),
-        "personalisation": PurposePolicy(),
-        "analytics": PurposePolicy(),
-        "marketing": PurposePolicy(unconsented=Unconsented.DROP),
-    }
+DEFAULT_PURPOSES = ["service", "personalisation", "analytics", "marketing"]
 
 
 class RetentionSettings(_Section):
@@ -71,7 +65,13 @@ class RetentionSettings(_Section):
 
 
 class PrivacySettings(_Section):
-    purposes: dict[Purpose, PurposePolicy] = Field(default_factory=_default_purposes, min_length=1)
+    # A list, not a mapping: settings merge mappings with their defaults, and a configured list
+    # of purposes must be able to drop one.
+    purposes: list[Purpose] = Field(default_factory=lambda: list(DEFAULT_PURPOSES), min_length=1)
+    policies: dict[Purpose, PurposePolicy] = Field(
+        default_factory=lambda: {"marketing": PurposePolicy(unconsented=Unconsented.DROP)},
+        description="per purpose; a purpose without an entry keeps unconsented events stripped",
+    )
     sensitive_attributes: list[str] = Field(
         default_factory=lambda: ["transcript"],
         description="event attributes that leave only with a consent whose purpose sends_sensitive, and are "
@@ -89,6 +89,21 @@ class PrivacySettings(_Section):
     retention_interval_s: Seconds = Field(3600, description="how often the retention task runs")
     retention: RetentionSettings = RetentionSettings()
 
+    @model_validator(mode="after")
+    def _policies_name_known_purposes(self) -> PrivacySettings:
+        unknown = sorted(set(self.policies) - set(self.purposes))
+        if unknown:
+            raise ValueError(f"policies for purposes not in the purposes list: {unknown}")
+        if len(set(self.purposes)) != len(self.purposes):
+            raise ValueError("a purpose is listed twice")
+        return self
+
     def policy(self, purpose: str) -> PurposePolicy:
-        """The policy of a purpose; purposes not configured get the strictest one."""
-        return self.purposes.get(purpose) or PurposePolicy(unconsented=Unconsented.DROP)
+        """The policy of a purpose; an event whose purpose is not configured gets the strictest."""
+        if purpose not in self.purposes:
+            return _STRICTEST
+        return self.policies.get(purpose) or _DEFAULT_POLICY
+
+
+_DEFAULT_POLICY = PurposePolicy()
+_STRICTEST = PurposePolicy(unconsented=Unconsented.DROP)

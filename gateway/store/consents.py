@@ -73,7 +73,8 @@ def apply_consent_changes(
     now: float,
 ) -> AppliedConsents:
     """Apply changes in one transaction: last decision wins (older changes are skipped), a change
-    from the central service decided before the customer's erasure is skipped, each applied
+    from the central service decided before the customer's erasure is skipped, as is one for a
+    purpose this gateway does not know (it could never be used), each applied
     change is audited, and any consent that no longer allows its purpose now is enforced."""
     result = AppliedConsents()
     touched: dict[tuple[str, str], None] = {}
@@ -83,7 +84,7 @@ def apply_consent_changes(
             touched[key] = None
             previous_row = conn.execute(_SELECT + " WHERE customer_id = ? AND purpose = ?", key).fetchone()
             previous = _row_to_record(previous_row) if previous_row else None
-            skip = _skip_reason(conn, record, previous, pseudonymise)
+            skip = _skip_reason(conn, record, previous, pseudonymise, privacy.purposes)
             if skip is not None:
                 result.skipped[skip] = result.skipped.get(skip, 0) + 1
                 continue
@@ -121,8 +122,14 @@ def apply_consent_changes(
 
 
 def _skip_reason(
-    conn: sqlite3.Connection, record: ConsentRecord, previous: ConsentRecord | None, pseudonymise: Pseudonymise
+    conn: sqlite3.Connection,
+    record: ConsentRecord,
+    previous: ConsentRecord | None,
+    pseudonymise: Pseudonymise,
+    purposes: Sequence[str],
 ) -> str | None:
+    if record.purpose not in purposes:
+        return "unknown_purpose"
     if previous is not None:
         if record.changed_at < previous.changed_at:
             return "stale"

@@ -55,7 +55,8 @@ def delete_local_rows(conn: sqlite3.Connection, customer_id: str) -> dict[str, i
 def erase_customer(
     db: sqlite_utils.Database, customer_id: str, *, pseudonym: str, source: ConsentSource, now: float
 ) -> ErasureResult:
-    """One transaction: delete the rows, keep the erasure record, queue it upstream, audit it."""
+    """One transaction: delete the rows, keep the erasure record, queue it upstream (unless it
+    came from the central service), audit it."""
     with Transaction(db) as conn:
         deleted = delete_local_rows(conn, customer_id)
         cursor = conn.execute(
@@ -63,10 +64,11 @@ def erase_customer(
             (pseudonym, now, source.value, json.dumps(deleted, sort_keys=True)),
         )
         erasure_id = int(cursor.lastrowid or 0)
-        conn.execute(
-            "INSERT INTO erasures_outbox (erasure_id, customer_id, requested_at) VALUES (?,?,?)",
-            (erasure_id, customer_id, now),
-        )
+        if source is not ConsentSource.CENTRAL:  # an erasure that came from there needs no echo
+            conn.execute(
+                "INSERT INTO erasures_outbox (erasure_id, customer_id, requested_at) VALUES (?,?,?)",
+                (erasure_id, customer_id, now),
+            )
         append_audit(
             conn, "erasure", {"customer": pseudonym, "erasure_id": erasure_id, "source": source.value, "deleted": deleted}, now
         )

@@ -53,22 +53,23 @@ async def test_every_sample_message(broker: Mosquitto, tmp_path: Path) -> None:
         service = consents(runtime)
         assert service.inbox is not None
         card = json.dumps({"Time": "2026-11-28T10:02:44", "PN532": {"UID": "94D8FC5F", "DATA": ""}})
-        await publish(broker, [(CARD_TOPIC, card)])  # the customer taps a card: now known here
-        await settled(runtime, 1)
-        for sample in samples:
-            handled, letters = service.inbox.handled, rows(db, "SELECT COUNT(*) FROM dead_letters")[0][0]
-            await publish(broker, [(sample["topic"], sample["payload"])])
-            if sample["expect"] == "applied":
-                await wait_until(lambda h=handled: service.inbox.handled > h)  # type: ignore[misc]
-            else:
-                await wait_until(lambda n=letters: rows(db, "SELECT COUNT(*) FROM dead_letters")[0][0] > n)  # type: ignore[misc]
-                reason, detail = rows(db, "SELECT reason, detail FROM dead_letters ORDER BY id DESC LIMIT 1")[0]
-                assert reason == sample["expect"], (sample["name"], detail)
-                assert "94D8FC5F" not in detail and "00000000" not in detail
-            if sample["name"] == "consent button grants marketing and personalisation":
-                assert service.allows("card:94D8FC5F", "marketing") and service.allows("card:94D8FC5F", "personalisation")
-            if sample["name"].startswith("revocation"):
-                assert not service.allows("card:94D8FC5F", "marketing")
+        with Publisher(broker.host, broker.port, client_id="samples-pub") as pub:
+            await asyncio.to_thread(pub.publish_all, [(CARD_TOPIC, card)])  # a card tap: now known here
+            await settled(runtime, 1)
+            for sample in samples:
+                handled, letters = service.inbox.handled, rows(db, "SELECT COUNT(*) FROM dead_letters")[0][0]
+                await asyncio.to_thread(pub.publish_all, [(sample["topic"], sample["payload"])])
+                if sample["expect"] == "applied":
+                    await wait_until(lambda h=handled: service.inbox.handled > h)  # type: ignore[misc]
+                else:
+                    await wait_until(lambda n=letters: rows(db, "SELECT COUNT(*) FROM dead_letters")[0][0] > n)  # type: ignore[misc]
+                    reason, detail = rows(db, "SELECT reason, detail FROM dead_letters ORDER BY id DESC LIMIT 1")[0]
+                    assert reason == sample["expect"], (sample["name"], detail)
+                    assert "94D8FC5F" not in detail and "00000000" not in detail
+                if sample["name"] == "consent button grants marketing and personalisation":
+                    assert service.allows("card:94D8FC5F", "marketing") and service.allows("card:94D8FC5F", "personalisation")
+                if sample["name"].startswith("revocation"):
+                    assert not service.allows("card:94D8FC5F", "marketing")
     # The last sample erased the customer: nothing about them remains but the erasure to deliver.
     assert rows_mentioning(db, "94D8FC5F") == {"erasures_outbox": 1}
     kinds = [k for (k,) in rows(db, "SELECT kind FROM audit ORDER BY seq")]

@@ -113,7 +113,7 @@ def test_gate_classes_and_policies() -> None:
 
 
 def test_sends_sensitive_policy() -> None:
-    settings = PrivacySettings(purposes={"service": {"sends_sensitive": True}})
+    settings = PrivacySettings(policies={"service": {"sends_sensitive": True}})
     ledger = ConsentLedger(Pseudonymiser(KEY), identify_window_s=60)
     ledger.put(record("granted", 0, purpose="service"))
     assert LedgerGate(ledger, settings).decide(event("card:1", "service", transcript="hi")).sync
@@ -151,6 +151,8 @@ def test_settings_durations_and_errors() -> None:
     with pytest.raises(ValidationError):
         PrivacySettings(retention={"events": "two days"})
     with pytest.raises(ValidationError):
-        PrivacySettings(purposes={"marketing": {"unconsented": "sell"}})
+        PrivacySettings(policies={"marketing": {"unconsented": "sell"}})
+    with pytest.raises(ValidationError, match="not in the purposes list"):
+        PrivacySettings(purposes=["service"], policies={"marketing": {"unconsented": "drop"}})
     with pytest.raises(ValidationError):
         PrivacySettings(pseudonym_key="short")

@@ -76,10 +76,12 @@ def test_consent_changes_are_applied_audited_and_enforced(db: sqlite_utils.Datab
     # Revoking analytics (kept stripped) and marketing (dropped) for Alice.
     result = apply_consent_changes(
         db, [grant(ALICE, "analytics", 950.0, "revoked"), grant(ALICE, "marketing", 950.0, "revoked"),
-             grant(ALICE, "service", 800.0, "revoked")],  # older than the grant: stale
+             grant(ALICE, "service", 800.0, "revoked"),  # older than the grant: stale
+             grant(ALICE, "profiling", 950.0)],  # not a purpose of this gateway
         pseudonymise=pseudonymise, privacy=PRIVACY, now=1000.0,
     )
-    assert (result.applied, result.skipped, result.purged_outbox, result.events_changed) == (2, {"stale": 1}, 6, 6)
+    assert (result.applied, result.skipped, result.purged_outbox, result.events_changed) == (
+        2, {"stale": 1, "unknown_purpose": 1}, 6, 6)
     path = Path(db.conn.execute("PRAGMA database_list").fetchone()[2])
     outbox = rows(path, "SELECT purpose, COUNT(*) FROM outbox WHERE customer_id = ? GROUP BY purpose", (ALICE,))
     assert outbox == [("service", 3)]
@@ -237,3 +239,11 @@ async def test_retention_works_in_chunks(tmp_path: Path) -> None:
         assert deleted == {"events": 12_001}
     finally:
         await store.close()
+
+
+def test_erasure_from_the_central_service_is_not_sent_back(db: sqlite_utils.Database, pseudonymise: Pseudonymiser,
+                                                           tmp_path: Path) -> None:
+    populate(db)
+    erase_customer(db, ALICE, pseudonym=pseudonymise(ALICE), source=ConsentSource.CENTRAL, now=2000.0)
+    assert rows_mentioning(tmp_path / "touchgate.db", ALICE) == {}
+    assert rows(tmp_path / "touchgate.db", "SELECT source FROM erasures") == [("central",)]
