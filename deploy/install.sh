@@ -189,6 +189,7 @@ fetch_model() {
   [[ -n "$model_archive" ]] && args+=(--model-archive "$model_archive")
   [[ -n "$model_url" ]] && args+=(--url "$model_url")
   "$SRC/deploy/fetch-model.sh" "${args[@]}"
+  log "set voice.vosk_model_dir in $ETC_DIR/config.yaml to the model's folder in $APP_DIR/models/"
 }
 
 install_packages
