@@ -17,7 +17,6 @@ from gateway.config.problems import ConfigProblem, problems_from_validation
 from gateway.config.yamlpos import PositionedYaml, YamlLoadError, load_yaml_file
 from gateway.rules.actions import Topics
 from gateway.rules.compile import CompiledRule, RuleProblem, compile_rule
-from gateway.rules.conditions import OpeningHours
 from gateway.rules.index import RuleSet, Zones
 from gateway.rules.model import Name, Rule
 from gateway.rules.settings import RulesSettings
