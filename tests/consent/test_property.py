@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 
 from gateway.app import Runtime
 from gateway.consent.model import ConsentChange, ConsentSource, ConsentStatus
+from profile_service.launch import running_profile_service
+from profile_service.settings import ServiceSettings
 from tests.consent.support import PURPOSES, app_message, rows, rows_mentioning, write_profiles
 from tests.support.clients import Publisher
 from tests.support.gateway import gateway_settings, running_gateway, wait_until
@@ -91,13 +93,20 @@ END;
 example_ids = itertools.count()
 
 
-@settings(max_examples=12, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate], suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(stream=steps)
-async def test_nothing_personal_leaves_without_consent(broker: Mosquitto, tmp_path: Path, stream: list[tuple]) -> None:  # type: ignore[type-arg]
+@dataclass
+class Outcome:
+    oracle: Oracle
+    expected_synced: set[int]
+    unknown_consents: dict[str, int]
+    now: float
+
+
+async def run_stream(broker: Mosquitto, workdir: Path, stream: list[tuple], **overrides: object) -> tuple[Outcome, Path]:  # type: ignore[type-arg]
+    """Drive the real gateway through the steps, keeping the oracle in step; returns at the end
+    of the run (the gateway stopped) with what the oracle expects."""
     n = next(example_ids)
-    workdir = tmp_path / f"example{n}"
     base = gateway_settings(broker, workdir, device_profiles_dir=write_profiles(workdir / "profiles"),
-                            privacy={"refresh_check_s": 60, "expiry_check_s": 60})
+                            privacy={"refresh_check_s": 60, "expiry_check_s": 60}, **overrides)
     config = base.model_copy(update={"mqtt": base.mqtt.model_copy(update={"client_id": f"touchgate-prop-{n}"})})
     db = config.store.path
     oracle = Oracle()
@@ -117,8 +126,7 @@ async def test_nothing_personal_leaves_without_consent(broker: Mosquitto, tmp_pa
                     batch = []
                     for c, p in step[1]:
                         s = next(seq)
-                        now = time.time()
-                        if c is None or oracle.allows(c, p, now):
+                        if c is None or oracle.allows(c, p, time.time()):
                             expected_synced.add(s)
                         if c is not None:
                             oracle.seen.add(c)
@@ -167,10 +175,18 @@ async def test_nothing_personal_leaves_without_consent(broker: Mosquitto, tmp_pa
         now = time.time()
         still_allowed = {(c, p) for c in CUSTOMERS for p in PURPOSES if service.allows(f"app:{c}", p, now)}
         assert still_allowed == {(c, p) for c in CUSTOMERS for p in PURPOSES if oracle.allows(c, p, now)}
+        if config.sync.url is not None:
+            # Let sync deliver everything still queued (events and erasures) before stopping.
+            await wait_until(lambda: rows(db, "SELECT (SELECT COUNT(*) FROM outbox) + (SELECT COUNT(*) FROM erasures_outbox)")
+                             == [(0,)], timeout=30)
+    return Outcome(oracle, expected_synced, unknown_consents, now), db
 
+
+def check_local_store(outcome: Outcome, db: Path) -> None:
+    oracle, now = outcome.oracle, outcome.now
     captured = rows(db, "SELECT who, purpose, body FROM test_capture")
     synced = {json.loads(body)["attributes"]["seq"] for _, _, body in captured}
-    assert synced == expected_synced
+    assert synced == outcome.expected_synced
     for who, p, body in captured:
         assert who == json.loads(body)["customer_id"]
     # What is still queued, and every personal row kept, is covered by a consent valid now.
@@ -187,8 +203,45 @@ async def test_nothing_personal_leaves_without_consent(broker: Mosquitto, tmp_pa
             # A consent row may only be a refusal recorded after the erasure.
             assert all(s != "granted" for (s,) in rows(db, "SELECT status FROM consents WHERE customer_id = ?", (f"app:{c}",)))
     unknown = rows(db, "SELECT COUNT(*) FROM dead_letters WHERE reason = 'unknown_customer'")[0][0]
-    assert unknown == sum(unknown_consents.values())
+    assert unknown == sum(outcome.unknown_consents.values())
+
+
+SETTINGS = settings(deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@settings(SETTINGS, max_examples=12)
+@given(stream=steps)
+async def test_nothing_personal_reaches_the_outbox_without_consent(broker: Mosquitto, tmp_path: Path, stream: list[tuple]) -> None:  # type: ignore[type-arg]
+    outcome, db = await run_stream(broker, tmp_path / f"example{next(example_ids)}", stream)
+    check_local_store(outcome, db)
     assert rows(db, "SELECT COUNT(*) FROM dead_letters WHERE reason != 'unknown_customer'") == [(0,)]
+
+
+@settings(SETTINGS, max_examples=6)
+@given(stream=steps)
+async def test_nothing_personal_reaches_the_central_service_without_consent(
+    broker: Mosquitto, tmp_path: Path, stream: list[tuple]  # type: ignore[type-arg]
+) -> None:
+    workdir = tmp_path / f"central{next(example_ids)}"
+    workdir.mkdir(parents=True)
+    central_db = workdir / "central.db"
+    service_settings = ServiceSettings(port=0, db_path=central_db, site_tokens={"shop1": "token-shop1"})
+    async with running_profile_service(service_settings) as url:
+        sync = {"url": url, "token": "token-shop1", "linger_s": 0.02, "poll_interval_s": 0.2, "limits_interval_s": 0.2,
+                "backoff_initial_s": 0.05, "backoff_max_s": 0.2, "request_timeout_s": 5.0}
+        outcome, db = await run_stream(broker, workdir, stream, sync=sync)
+    check_local_store(outcome, db)
+    received = rows(central_db, "SELECT customer_id, body FROM events")
+    seqs = {json.loads(body)["attributes"]["seq"]: who for who, body in received}
+    # Everything the central service holds was sendable when it arrived at the gateway; and the
+    # anonymous events all arrived (so the sync path was really exercised).
+    assert set(seqs) <= outcome.expected_synced
+    queued_anonymous = {json.loads(b)["attributes"]["seq"] for (b,) in rows(db, "SELECT body FROM test_capture WHERE who IS NULL")}
+    assert {s for s, who in seqs.items() if who is None} == queued_anonymous
+    for c in outcome.oracle.erased_at:
+        if c not in outcome.oracle.granted_since_erasure:
+            assert rows(central_db, "SELECT COUNT(*) FROM events WHERE customer_id = ?", (f"app:{c}",)) == [(0,)]
 
 
 async def expire_check(runtime: Runtime) -> None:
