@@ -11,7 +11,7 @@ import logging
 import importlib
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.config.problems import ConfigError
 from gateway.config.settings import Settings
@@ -26,6 +26,9 @@ from gateway.mqtt import MqttClient, Will
 from gateway.rules.service import RulesEngine
 from gateway.store import Store
 
+if TYPE_CHECKING:  # the voice part (numpy, recognisers) is imported only when it is built
+    from gateway.voice.service import VoiceService
+
 log = logging.getLogger(__name__)
 
 # Each part's builder, as "module:function". A builder is `async def build(runtime) -> None`: it
@@ -37,6 +40,7 @@ PART_BUILDERS: tuple[str, ...] = (
     "gateway.systemd:build",
     "gateway.tts.part:build",
     "gateway.rules.part:build",
+    "gateway.voice.part:build",
     # Last: it serves what the parts above attached to the Runtime.
     "gateway.api.part:build",
 )
@@ -63,6 +67,8 @@ class Runtime:
     # The rules engine (set by gateway.rules.part): the voice part calls
     # `runtime.rules.on_intent(site, intent_name, slots, customer_id)` for recognised intents.
     rules: RulesEngine | None = None
+    # The voice service (set by gateway.voice.part): Hermes sessions, recognition, skills.
+    voice: VoiceService | None = None
 
 
 def status_topic(settings: Settings) -> str:

@@ -93,8 +93,9 @@ class CustomerSummary:
 class PrivacyActions(Protocol):
     """The consent part's erasure and export, as the privacy skill needs them."""
 
-    async def forget(self, customer_id: str) -> int:
-        """Erase every local row of the customer (and queue the erasure upstream); rows erased."""
+    async def forget(self, customer_id: str) -> int | None:
+        """Erase every local row of the customer (and queue the erasure upstream); rows erased,
+        or None where erasure is not available."""
         ...
 
     async def describe(self, customer_id: str) -> CustomerSummary: ...

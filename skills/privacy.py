@@ -17,6 +17,7 @@ what (data | information) do you (have | store | keep) about me
 TAP = {"en": "Please tap your loyalty card on the reader first, so I know who you are."}
 FORGOTTEN = {"en": "Done. I have erased everything stored about you here ({rows} records)."}
 KNOWN = {"en": "I keep {events} events about you{attributes}. Your consents: {consents}."}
+UNAVAILABLE = {"en": "I cannot erase data from here. A colleague can do it for you at the till."}
 NOTHING = {"en": "I keep no data about you."}
 
 
@@ -24,6 +25,8 @@ async def forget(ctx: SkillContext) -> Reply:
     if ctx.customer is None:
         return Reply(text(ctx, TAP))
     rows = await ctx.privacy.forget(ctx.customer.id)
+    if rows is None:
+        return Reply(text(ctx, UNAVAILABLE))
     return Reply(text(ctx, FORGOTTEN, rows=rows))
 
 

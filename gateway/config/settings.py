@@ -20,6 +20,7 @@ from gateway.rules.settings import RulesSettings
 from gateway.sync.settings import SyncSettings
 from gateway.consent.settings import PrivacySettings
 from gateway.api.settings import ApiSettings
+from gateway.voice.settings import VoiceSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,6 +75,7 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = PrivacySettings()
     api: ApiSettings = ApiSettings()
     rules: RulesSettings = RulesSettings()
+    voice: VoiceSettings = VoiceSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -124,4 +126,13 @@ def _resolve_paths(settings: Settings, base: Path, values: dict[str, object]) ->
     rules_values = values.get("rules")
     if isinstance(rules_values, dict) and "dir" in rules_values and not settings.rules.dir.is_absolute():
         updates["rules"] = settings.rules.model_copy(update={"dir": base / settings.rules.dir})
+    voice_values = values.get("voice")
+    if isinstance(voice_values, dict):
+        anchored = {
+            key: base / getattr(settings.voice, key)
+            for key in ("vosk_model_dir", "catalogue", "store_info")
+            if key in voice_values and getattr(settings.voice, key) is not None and not getattr(settings.voice, key).is_absolute()
+        }
+        if anchored:
+            updates["voice"] = settings.voice.model_copy(update=anchored)
     return settings.model_copy(update=updates) if updates else settings

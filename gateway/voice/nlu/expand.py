@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 from gateway.voice.nlu.ast import Alternatives, Node, Optional, RuleRef, Sequence, SlotRef, SlotValue, Template, Word
 
@@ -96,7 +97,7 @@ def _jsgf(node: Node, used_lists: set[str], used_rules: set[str]) -> str:
         case Word(spoken=spoken):
             return spoken
         case Sequence(items=items):
-            return " ".join(_jsgf(i, used_lists, used_rules) for i in items)
+            return " ".join(_jsgf(i, used_lists, used_rules) for i in items) if items else "<NULL>"
         case Alternatives(options=options):
             return "( " + " | ".join(_jsgf(o, used_lists, used_rules) for o in options) + " )"
         case Optional(item=item):
@@ -108,3 +109,70 @@ def _jsgf(node: Node, used_lists: set[str], used_rules: set[str]) -> str:
             used_lists.add(list_name)
             return f"<l_{list_name}>"
     raise TypeError(node)
+
+
+def prune(node: Node, known: Callable[[str], bool]) -> Node | None:
+    """`node` without the alternatives that use words the recogniser cannot say (None if nothing
+    is left). Used so one unknown product name does not take the whole grammar down."""
+    match node:
+        case Word(spoken=spoken):
+            return node if known(spoken) else None
+        case Sequence(items=items, value=value):
+            kept = [prune(i, known) for i in items]
+            if any(k is None for k in kept):
+                return None
+            return Sequence(tuple(k for k in kept if k is not None), value)
+        case Alternatives(options=options, value=value):
+            alive = tuple(o for o in (prune(o, known) for o in options) if o is not None)
+            return Alternatives(alive, value) if alive else None
+        case Optional(item=item):
+            inner = prune(item, known)
+            return Optional(inner) if inner is not None else Sequence(())
+    return node
+
+
+@dataclass(frozen=True)
+class GrammarSource:
+    """The templates, rules and lists a recogniser may use, unknown words removed."""
+
+    templates: list[Template]
+    rules: dict[str, Node]
+    lists: dict[str, list[SlotValue]]
+    unknown_words: set[str]
+
+
+def prune_grammar(
+    templates: Iterable[Template], rules: Mapping[str, Node], lists: Mapping[str, list[SlotValue]], known: Callable[[str], bool]
+) -> GrammarSource:
+    unknown: set[str] = set()
+
+    def check(word: str) -> bool:
+        ok = known(word)
+        if not ok:
+            unknown.add(word)
+        return ok
+
+    kept_lists = {
+        name: [SlotValue(s, v.value) for v in values if (s := prune(v.spoken, check)) is not None]
+        for name, values in lists.items()
+    }
+    kept_rules = {name: r for name, rule in rules.items() if (r := prune(rule, check)) is not None}
+
+    def usable(node: Node) -> bool:
+        match node:
+            case RuleRef(name=name):
+                return name in kept_rules
+            case SlotRef(list_name=name):
+                return bool(kept_lists.get(name))
+            case Sequence(items=items):
+                return all(usable(i) for i in items)
+            case Alternatives(options=options):
+                return any(usable(o) for o in options)
+        return True
+
+    kept_templates = []
+    for template in templates:
+        expression = prune(template.expression, check)
+        if isinstance(expression, Sequence) and expression.items and usable(expression):
+            kept_templates.append(Template(template.intent, expression, template.source, template.text))
+    return GrammarSource(kept_templates, kept_rules, kept_lists, unknown)

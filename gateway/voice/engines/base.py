@@ -1,0 +1,87 @@
+"""The speech-recogniser interface. Engines are blocking libraries: the voice part calls them
+from its ASR thread pool, never on the event loop.
+
+One `AsrEngine` per process holds the model (loaded once); each active site gets its own
+`Recogniser` from it. A recogniser collects one utterance's audio with `accept()` and decodes
+it in `finish()` against the grammar compiled from the skills' sentences; `dictate()` decodes
+the same audio again without the grammar (open dictation), where the engine has it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from gateway.voice.nlu.expand import GrammarSource
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    text: str
+    confidence: float  # 0..1
+    audio_s: float
+    decode_s: float
+    dictation: bool = False
+
+    @property
+    def rtf(self) -> float:
+        return self.decode_s / self.audio_s if self.audio_s > 0 else 0.0
+
+
+class EngineError(RuntimeError):
+    """The engine cannot start (model missing, grammar rejected)."""
+
+
+class Recogniser(Protocol):
+    def accept(self, pcm: bytes) -> None:
+        """Add 16 kHz mono 16-bit PCM to the current utterance."""
+
+    def finish(self) -> Transcript:
+        """Decode the utterance against the grammar; the recogniser is ready for the next one."""
+
+    def dictate(self) -> Transcript | None:
+        """Decode the last finished utterance without the grammar, or None if unsupported."""
+
+    def reset(self) -> None:
+        """Drop the current utterance (barge-in, abort)."""
+
+    def close(self) -> None:
+        """The site is done with it: back to the engine's pool."""
+
+
+class AsrEngine(Protocol):
+    name: str
+    unknown_words: set[str]
+    min_confidence: float  # transcripts below it are not turned into intents
+
+    def recogniser(self) -> Recogniser: ...
+
+
+class PcmBuffer:
+    """The utterance's audio, kept in memory only (never written anywhere)."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self.size = 0
+
+    def append(self, pcm: bytes) -> None:
+        self._chunks.append(pcm)
+        self.size += len(pcm)
+
+    def take(self) -> bytes:
+        data = b"".join(self._chunks)
+        self._chunks, self.size = [], 0
+        return data
+
+    @property
+    def seconds(self) -> float:
+        return self.size / 32000
+
+
+def grammar_words(source: GrammarSource) -> set[str]:
+    from gateway.voice.nlu.expand import words_of
+
+    words: set[str] = set()
+    for template in source.templates:
+        words |= words_of(template.expression, source.rules, source.lists)
+    return words

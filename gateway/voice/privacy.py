@@ -1,0 +1,73 @@
+"""The privacy skill's actions, backed by the consent part (erasure, export) and the store.
+
+`ConsentPrivacy` hands "forget me" to the consent part's erasure (every local row, queued
+upstream, audited) and answers "what do you know about me" from its export. Without a consent
+part, `StorePrivacy` can still describe, but erases nothing (`forget` returns None and the skill
+says so) – erasure belongs to the consent part alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import sqlite_utils
+
+from gateway.store.database import Store
+from skills.api import CustomerSummary
+
+if TYPE_CHECKING:
+    from gateway.consent.service import ConsentService
+
+
+class ConsentPrivacy:
+    def __init__(self, consents: ConsentService, after_forget: Callable[[str], None]) -> None:
+        self._consents = consents
+        self._after_forget = after_forget
+
+    async def forget(self, customer_id: str) -> int | None:
+        from gateway.consent.model import ConsentSource
+
+        result = await self._consents.forget(customer_id, ConsentSource.TOUCHPOINT)
+        self._after_forget(customer_id)
+        return result.total
+
+    async def describe(self, customer_id: str) -> CustomerSummary:
+        export = await self._consents.export(customer_id)
+        tables = export.tables
+        profile_rows = tables.get("profiles", [])
+        attributes = _attribute_names(profile_rows[0]) if profile_rows else []
+        consents = {str(r["purpose"]): str(r["status"]) for r in tables.get("consents", [])}
+        return CustomerSummary(len(tables.get("events", [])), attributes, consents)
+
+
+class StorePrivacy:
+    """Describe from the store's tables; no erasure (see the module docstring)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def forget(self, customer_id: str) -> int | None:
+        return None
+
+    async def describe(self, customer_id: str) -> CustomerSummary:
+        return await self._store.call(lambda db: describe_customer(db, customer_id))
+
+
+def describe_customer(db: sqlite_utils.Database, customer_id: str) -> CustomerSummary:
+    events = db.execute("SELECT count(*) FROM events WHERE customer_id = ?", [customer_id]).fetchone()[0]
+    row = db.execute("SELECT attributes FROM profiles WHERE customer_id = ?", [customer_id]).fetchone()
+    attributes = sorted(json.loads(row[0])) if row else []
+    consents = {p: s for p, s in db.execute("SELECT purpose, status FROM consents WHERE customer_id = ?", [customer_id])}
+    return CustomerSummary(int(events), attributes, consents)
+
+
+def _attribute_names(row: dict[str, Any]) -> list[str]:
+    raw = row.get("attributes")
+    if isinstance(raw, str):
+        try:
+            return sorted(json.loads(raw))
+        except json.JSONDecodeError:
+            return []
+    return sorted(raw) if isinstance(raw, dict) else []
