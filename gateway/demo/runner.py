@@ -8,14 +8,19 @@ import sys
 import tempfile
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from gateway.app import build_runtime, serve
 from gateway.cli import run_until_signalled, settings_or_exit
 from gateway.config.settings import Settings
 from gateway.demo.broker import BrokerChoice, demo_broker
+from gateway.demo.central import demo_central_service
 from gateway.demo.console import Console
 from gateway.demo.shop import simulate_shop
 from gateway.logs import setup_logging
 from gateway.mqtt import MqttClient
+from gateway.store import Store
+from gateway.store.sync_state import read_counters
 
 # Where the simulated shop's actions are shown: displays, staff pagers, speakers.
 ACTION_TOPICS = ("touchgate/+/display/#", "touchgate/+/staff", "hermes/tts/say", "touchgate/+/status")
@@ -36,10 +41,17 @@ def run_demo(config: Path | None, duration_s: float | None = None, broker: Broke
 
 
 async def _demo(settings: Settings, console: Console, duration_s: float | None, choice: BrokerChoice) -> None:
-    async with demo_broker(settings.mqtt.host, settings.mqtt.port, choice) as broker:
+    async with (
+        demo_broker(settings.mqtt.host, settings.mqtt.port, choice) as broker,
+        demo_central_service(settings.site_id, settings.store.path.parent) as central,
+    ):
         mqtt_settings = settings.mqtt.model_copy(update={"host": broker.host, "port": broker.port, "protocol": broker.protocol})
-        settings = settings.model_copy(update={"mqtt": mqtt_settings})
+        sync_settings = settings.sync.model_copy(
+            update={"url": central.url, "token": SecretStr(central.token), "poll_interval_s": 5.0, "linger_s": 1.0}
+        )
+        settings = settings.model_copy(update={"mqtt": mqtt_settings, "sync": sync_settings})
         console.banner(broker.kind, settings)
+        console.line("demo", f"central profile service: {central.url} (seeded with the demo customers)")
         runtime = await build_runtime(settings)
         runtime.ingest.on_committed.append(console.events)
         runtime.ingest.on_dead_letters.append(console.dead_letters)
@@ -53,7 +65,21 @@ async def _demo(settings: Settings, console: Console, duration_s: float | None, 
             await shop.wait_connected()
             console.line("ready", "the simulated shop starts publishing (Ctrl-C to stop)")
             sim = group.create_task(simulate_shop(shop.publish, settings.site_id, random.Random(42)))
+            status = group.create_task(_report_sync(runtime.store, console))
             if duration_s is not None:
                 await asyncio.sleep(duration_s)
-                for task in (sim, shop_task, gateway_task):
+                for task in (sim, status, shop_task, gateway_task):
                     task.cancel()
+
+
+async def _report_sync(store: Store, console: Console, every_s: float = 5.0) -> None:
+    """Every few seconds: how much went to the central service and how much still waits."""
+    while True:
+        await asyncio.sleep(every_s)
+        queued = await store.call(lambda db: db["outbox"].count)
+        counters = await store.call(read_counters)
+        console.line(
+            "sync",
+            f"sent to the central service: {counters.get('sent', 0)}, queued: {queued},"
+            f" changes pulled: {counters.get('changes_applied', 0)}",
+        )

@@ -10,7 +10,8 @@ from datetime import datetime
 
 Publish = Callable[[str, bytes], None]
 
-# Loyalty cards of the demo customers (the reference profile service is seeded with the same ids).
+# Loyalty cards of the demo customers (profile_service/demo_seed.json has the same ids); the
+# last one is unknown to the central service.
 DEMO_CARDS = ("94D8FC5F", "04A1B2C3", "7F00AA12")
 
 
@@ -55,7 +56,8 @@ async def simulate_shop(publish: Publish, site: str, rng: random.Random, period_
             )
         if tick % 7 == 0:
             now = datetime.now().replace(microsecond=0).isoformat()
-            publish(f"tele/cardreader_{site}/SENSOR", json.dumps({"Time": now, "PN532": {"UID": rng.choice(DEMO_CARDS), "DATA": ""}}).encode())
+            # The card reader stands at the entrance (its own site, as the rules' zones expect).
+            publish("tele/cardreader_entrance/SENSOR", json.dumps({"Time": now, "PN532": {"UID": rng.choice(DEMO_CARDS), "DATA": ""}}).encode())
         if tick % 11 == 0:
             # A broken sensor: shows the dead-letter path.
             publish(f"zigbee2mqtt/{site}/entrance-motion", b'{"occupancy": "maybe", "battery": 300}')
