@@ -63,12 +63,6 @@ class ConsentLedger:
     def record(self, customer_id: str, purpose: str) -> ConsentRecord | None:
         return self._records.get((customer_id, purpose))
 
-    def records_of(self, customer_id: str) -> list[ConsentRecord]:
-        return [self._records[(customer_id, p)] for p in sorted(self._purposes_of.get(customer_id, ()))]
-
-    def records(self) -> list[ConsentRecord]:
-        return list(self._records.values())
-
     def recently_seen(self, customer_id: str, at: float) -> bool:
         last = self._seen.get(customer_id)
         return last is not None and at - last <= self._window

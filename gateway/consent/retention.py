@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -27,7 +28,7 @@ async def enforce_retention(store: Store, settings: PrivacySettings, now: float)
         cutoff = now - ttl
         total = 0
         while True:
-            count = await store.call(lambda db, t=table, c=cutoff: delete_older_than(db, t, c, CHUNK))  # type: ignore[misc]
+            count = await store.call(functools.partial(delete_older_than, table=table, cutoff=cutoff, limit=CHUNK))
             total += count
             if count < CHUNK:
                 break

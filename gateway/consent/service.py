@@ -12,10 +12,14 @@ memory, so the gate never allows what a crash would forget.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
+
+import sqlite_utils
 
 from gateway.consent.gate import LedgerGate
 from gateway.consent.ledger import ConsentLedger, Outcome
@@ -153,8 +157,8 @@ class ConsentService:
     async def reload(self) -> None:
         """Load the ledger from the store (at start, and after another process changed it)."""
 
-        def read(db):  # type: ignore[no-untyped-def]
-            version = db.conn.execute("PRAGMA data_version").fetchone()[0]
+        def read(db: sqlite_utils.Database) -> tuple[int, list[ConsentRecord], list[tuple[str, float]], int]:
+            version = int(db.conn.execute("PRAGMA data_version").fetchone()[0])
             return version, load_consents(db), load_erased(db), latest_erasure_id(db)
 
         self._data_version, records, erased, last_id = await self._store.call(read)
@@ -175,7 +179,7 @@ class ConsentService:
             customer_id = customer_id or seen.get(pseudonym)
             if customer_id is not None:
                 self.ledger.forget(customer_id, self._clock())
-                await self._store.call(lambda db, c=customer_id: repeat_erasure(db, c))  # type: ignore[misc]
+                await self._store.call(functools.partial(repeat_erasure, customer_id=customer_id))
             self._last_erasure_id = max(self._last_erasure_id, erasure_id)
         return True
 
@@ -218,5 +222,10 @@ class ConsentService:
                 await asyncio.sleep(self.settings.audit_interval_s)
                 since = await self.flush_gate_counts(since)
         except asyncio.CancelledError:
-            await self.flush_gate_counts(since)  # the counts of the last interval, at shutdown
+            # The counts of the last interval, at shutdown; a failing store must not turn a clean
+            # stop into a crash, so it is logged and the stop goes on.
+            try:
+                await self.flush_gate_counts(since)
+            except sqlite3.Error as exc:
+                log.error("gate decision counts of the last %.0fs not audited: %s", self._clock() - since, exc)
             raise
