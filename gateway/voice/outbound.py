@@ -20,7 +20,7 @@ class HermesOut:
     def __init__(self, publish: Publish, clock: Callable[[], float] = time.monotonic) -> None:
         self._publish = publish
         self._clock = clock
-        self._last_error: dict[tuple[str, str, str], float] = {}
+        self._last_error: dict[tuple[str, str, str | None, str], float] = {}
         self.errors_published = 0
         self.errors_suppressed = 0
 
@@ -28,7 +28,7 @@ class HermesOut:
         self._publish(topic, message.to_json())
 
     def error(self, component: str, error: str, site_id: str, session_id: str | None = None, context: str | None = None) -> None:
-        key = (component, site_id, error.split(":")[0])
+        key = (component, site_id, session_id, error.split(":")[0])
         now = self._clock()
         if now - self._last_error.get(key, -ERROR_INTERVAL_S) < ERROR_INTERVAL_S:
             self.errors_suppressed += 1

@@ -11,6 +11,7 @@ status page, never to the outbox.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -269,6 +270,8 @@ class VoiceService:
         finally:
             if listening.recogniser is not None:
                 await loop.run_in_executor(self._pool, listening.recogniser.close)
+        if match is not None and match.text != transcript.text:
+            transcript = dataclasses.replace(transcript, text=match.text)  # the reading understood (n-best)
         if self._capture is not None and listening.capture:
             await loop.run_in_executor(self._pool, self._capture.save, session.site_id, b"".join(listening.capture))
         self._text_captured(session, transcript)
@@ -286,6 +289,10 @@ class VoiceService:
         if transcript.confidence < self.engine.min_confidence and not transcript.dictation:
             return None
         match = self.matcher.match(transcript.text, session.intent_filter)
+        for reading in transcript.alternatives:
+            if match is not None:
+                break
+            match = self.matcher.match(reading, session.intent_filter)
         if match is not None and match.confidence < self.settings.min_confidence:
             return None
         return match

@@ -22,6 +22,9 @@ class Transcript:
     audio_s: float
     decode_s: float
     dictation: bool = False
+    # Next-best readings, best first (engines with n-best output): the first that is a whole
+    # sentence of the skills wins over a best reading that is not.
+    alternatives: tuple[str, ...] = ()
 
     @property
     def rtf(self) -> float:

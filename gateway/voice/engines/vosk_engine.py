@@ -21,6 +21,7 @@ from gateway.voice.nlu.expand import GrammarSource, TooManySentences, prune_gram
 from gateway.voice.nlu.ast import Alternatives
 
 MAX_SENTENCES = 5000
+ALTERNATIVES = 5
 _RATE = 16000
 
 
@@ -71,6 +72,9 @@ class VoskRecogniser:
     def __init__(self, engine: VoskEngine) -> None:
         self._engine = engine
         self._recogniser = vosk.KaldiRecognizer(engine.model, _RATE, engine.grammar)
+        # n-best: Vosk's grammar lets phrases follow each other, so a click before "yes" can read
+        # as "no yes"; the next-best reading is then often the whole sentence.
+        self._recogniser.SetMaxAlternatives(ALTERNATIVES)
         self._recogniser.SetWords(True)
         self._buffer = PcmBuffer()  # kept for the dictation fallback only
         self._last = b""
@@ -114,6 +118,11 @@ class VoskRecogniser:
 
 
 def _transcript(result: dict, audio_s: float, decode_s: float, dictation: bool) -> Transcript:  # type: ignore[type-arg]
+    alternatives = result.get("alternatives")
+    if alternatives:
+        readings = [str(a.get("text", "")) for a in alternatives]
+        # With alternatives Vosk reports a total score, not a 0..1 confidence: the text counts.
+        return Transcript(readings[0], 1.0 if readings[0] else 0.0, audio_s, decode_s, dictation, tuple(readings[1:]))
     words = [w for w in result.get("result", []) if w.get("word") != "[unk]"]
     text = " ".join(w["word"] for w in result.get("result", [])) if "result" in result else result.get("text", "")
     confidence = sum(float(w.get("conf", 0.0)) for w in words) / len(words) if words else 0.0
