@@ -71,6 +71,8 @@ class ConsentService:
         self._data_version = 0
         self.changes_applied = 0
         self.inbox: ConsentInbox | None = None  # set by the part builder
+        # Parts that keep customers in memory (rules, voice identity) drop them on erasure.
+        self.on_erased: list[Callable[[str], None]] = []
 
     @classmethod
     async def open(cls, store: Store, settings: PrivacySettings, clock: Clock = time.time) -> ConsentService:
@@ -131,6 +133,8 @@ class ConsentService:
             lambda db: erase_customer(db, customer_id, pseudonym=pseudonym, source=source, now=now)
         )
         self._last_erasure_id = max(self._last_erasure_id, result.erasure_id)
+        for listener in self.on_erased:
+            listener(customer_id)
         log.info("customer erased", extra={"fields": {"customer": pseudonym, "rows": result.total, "source": source.value}})
         return result
 

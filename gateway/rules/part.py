@@ -53,6 +53,8 @@ async def build(runtime: Runtime) -> None:
         pseudonymise=pseudonymise, append_audit=append_audit,
     )
     runtime.rules = service
+    if runtime.consents is not None:
+        runtime.consents.on_erased.append(service.drop_from_memory)
     runtime.ingest.on_committed.append(service.on_committed)
     runtime.tasks.append(service.run())
 

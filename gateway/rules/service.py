@@ -135,7 +135,18 @@ class RulesEngine:
         self.engine.profiles.invalidate(customer_id)
 
     async def forget_customer(self, customer_id: str) -> int:
-        """Drop the customer from memory and delete their rules rows (for the erasure path)."""
+        """Drop the customer from memory and delete their rules rows."""
+        self.drop_from_memory(customer_id)
+
+        def delete(db: sqlite_utils.Database) -> int:
+            with Transaction(db) as conn:
+                return forget_customer_state(conn, customer_id)
+
+        return await self._store.call(delete)
+
+    def drop_from_memory(self, customer_id: str) -> None:
+        """The erasure path (the consent part's `on_erased`): its transaction already deleted the
+        rules rows; what is cached here must go too, or the next save would write it back."""
         self.engine.profiles.invalidate(customer_id)
         self.engine.counters.forget_customer(customer_id)
         self.engine.counters.dirty.discard(f"visits:{customer_id}")
@@ -143,12 +154,6 @@ class RulesEngine:
         for key in [k for k in self.engine.limits.states if k[1] == prefix]:
             del self.engine.limits.states[key]
             self.engine.limits.dirty.discard(key)
-
-        def delete(db: sqlite_utils.Database) -> int:
-            with Transaction(db) as conn:
-                return forget_customer_state(conn, customer_id)
-
-        return await self._store.call(delete)
 
     # -- running ---------------------------------------------------------------------------
     async def run(self) -> None:

@@ -8,6 +8,7 @@ pretends to come from the central service; the rules see the local ones laid ove
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,26 +20,32 @@ from gateway.store.database import Transaction
 def merge_profile_attributes(
     db: sqlite_utils.Database, customer_id: str, attributes: Mapping[str, Any], updated_at: float
 ) -> bool:
-    """Merge pulled attributes into the customer's profile (a key set to None is removed).
-    Older updates than the stored one are ignored, so a late or replayed pull cannot roll the
-    profile back. Returns whether anything was written. For the sync helper."""
+    """Merge pulled attributes into the customer's profile in its own transaction; see
+    `merge_profile_row`. Returns whether anything was written."""
     with Transaction(db) as conn:
-        row = conn.execute("SELECT attributes, updated_at FROM profiles WHERE customer_id = ?", (customer_id,)).fetchone()
-        current: dict[str, Any] = {}
-        if row is not None:
-            if float(row[1]) > updated_at:
-                return False
-            current = json.loads(row[0])
-        for key, value in attributes.items():
-            if value is None:
-                current.pop(key, None)
-            else:
-                current[key] = value
-        conn.execute(
-            "INSERT INTO profiles (customer_id, attributes, updated_at) VALUES (?,?,?)"
-            " ON CONFLICT(customer_id) DO UPDATE SET attributes=excluded.attributes, updated_at=excluded.updated_at",
-            (customer_id, json.dumps(current, separators=(",", ":"), sort_keys=True), updated_at),
-        )
+        return merge_profile_row(conn, customer_id, attributes, updated_at)
+
+
+def merge_profile_row(conn: sqlite3.Connection, customer_id: str, attributes: Mapping[str, Any], updated_at: float) -> bool:
+    """Merge attributes into the customer's profile inside the caller's transaction (a key set to
+    None is removed). Older updates than the stored one are ignored, so a late or replayed pull
+    cannot roll the profile back. Returns whether anything was written."""
+    row = conn.execute("SELECT attributes, updated_at FROM profiles WHERE customer_id = ?", (customer_id,)).fetchone()
+    current: dict[str, Any] = {}
+    if row is not None:
+        if float(row[1]) > updated_at:
+            return False
+        current = json.loads(row[0])
+    for key, value in attributes.items():
+        if value is None:
+            current.pop(key, None)
+        else:
+            current[key] = value
+    conn.execute(
+        "INSERT INTO profiles (customer_id, attributes, updated_at) VALUES (?,?,?)"
+        " ON CONFLICT(customer_id) DO UPDATE SET attributes=excluded.attributes, updated_at=excluded.updated_at",
+        (customer_id, json.dumps(current, separators=(",", ":"), sort_keys=True), updated_at),
+    )
     return True
 
 

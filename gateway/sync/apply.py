@@ -8,9 +8,8 @@ applied: the gate then holds no consents, so nothing personal is synced either.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import sqlite_utils
@@ -20,6 +19,7 @@ from gateway.consent.model import ConsentChange as LedgerChange
 from gateway.consent.model import ConsentSource
 from gateway.store import Store
 from gateway.store.database import Transaction
+from gateway.store.profiles import merge_profile_row
 from gateway.sync.puller import ChangeAppliers
 from gateway.sync.wire import ConsentChange, ErasureChange, ProfileChange
 
@@ -36,27 +36,24 @@ class ConsentPart(Protocol):
     async def forget(self, customer_id: str, source: Any) -> Any: ...
 
 
-def merge_pulled_profiles(db: sqlite_utils.Database, changes: Sequence[ProfileChange]) -> int:
-    """Merge pulled attributes into the local profiles (a null value removes the attribute), one
-    transaction. Merging the same change twice gives the same profile (idempotent)."""
+def merge_pulled_profiles(db: sqlite_utils.Database, changes: Sequence[ProfileChange]) -> list[str]:
+    """Merge pulled attributes into the local profiles in one transaction (a null value removes
+    the attribute; an older change than the stored profile is ignored, so replays are harmless).
+    Returns the customers whose profile changed."""
+    changed: list[str] = []
     with Transaction(db) as conn:
         for change in changes:
-            row = conn.execute("SELECT attributes FROM profiles WHERE customer_id = ?", (change.customer_id,)).fetchone()
-            merged: dict[str, Any] = json.loads(row[0]) if row else {}
-            for key, value in change.attributes.items():
-                if value is None:
-                    merged.pop(key, None)
-                else:
-                    merged[key] = value
-            conn.execute(
-                "INSERT INTO profiles (customer_id, attributes, updated_at) VALUES (?, ?, ?) ON CONFLICT(customer_id)"
-                " DO UPDATE SET attributes = excluded.attributes, updated_at = excluded.updated_at",
-                (change.customer_id, json.dumps(merged, separators=(",", ":")), change.changed_at),
-            )
-    return len(changes)
+            if merge_profile_row(conn, change.customer_id, change.attributes, change.changed_at):
+                changed.append(change.customer_id)
+    return changed
 
 
-def build_appliers(store: Store, consents: ConsentPart | None, site_id: str) -> ChangeAppliers:
+def build_appliers(
+    store: Store,
+    consents: ConsentPart | None,
+    site_id: str,
+    on_profile_changed: Callable[[str], None] = lambda customer_id: None,
+) -> ChangeAppliers:
     async def apply_consents(changes: Sequence[ConsentChange]) -> None:
         if consents is None:
             log.warning("no consent part: %d pulled consent changes not applied", len(changes))
@@ -77,7 +74,8 @@ def build_appliers(store: Store, consents: ConsentPart | None, site_id: str) -> 
             await consents.apply_changes(usable)
 
     async def apply_profiles(changes: Sequence[ProfileChange]) -> None:
-        await store.call(lambda db: merge_pulled_profiles(db, changes))
+        for customer_id in await store.call(lambda db: merge_pulled_profiles(db, changes)):
+            on_profile_changed(customer_id)  # e.g. the rules engine drops its cached copy
 
     async def apply_erasures(changes: Sequence[ErasureChange]) -> None:
         if consents is None:

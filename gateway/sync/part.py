@@ -43,7 +43,7 @@ async def _run_sync(runtime: Runtime, consents: Any, lookup: ConsentLookup) -> N
         runtime.ingest.on_committed.append(sender.wake)
         puller = ChangesPuller(
             runtime.store, transport, settings.sync, settings.site_id,
-            build_appliers(runtime.store, consents, settings.site_id),
+            build_appliers(runtime.store, consents, settings.site_id, lambda cid: _profile_changed(runtime, cid)),
         )
         erasures = ErasureSender(runtime.store, transport, settings.sync, settings.site_id)
         runtime.sync = SyncParts(sender, puller, erasures)  # type: ignore[attr-defined]
@@ -55,6 +55,11 @@ async def _run_sync(runtime: Runtime, consents: Any, lookup: ConsentLookup) -> N
         finally:
             with contextlib.suppress(ValueError):
                 runtime.ingest.on_committed.remove(sender.wake)
+
+
+def _profile_changed(runtime: Runtime, customer_id: str) -> None:
+    if runtime.rules is not None:
+        runtime.rules.invalidate_profile(customer_id)
 
 
 class SyncParts:

@@ -44,6 +44,8 @@ async def test_changes_feed_applied_and_cursor_persisted(broker: Mosquitto, cent
         )
         await wait_until(lambda: not consents.allows(CONSENTED, "service"), timeout=10)
         await wait_until(lambda: profile(db, CONSENTED) == {"tier": "gold", "visits": 3})
+        # The cursor is saved after the page's changes are applied: wait for it too.
+        await wait_until(lambda: state(db, "sync.changes_cursor") == str(last_seq + 2))
         cursor = state(db, "sync.changes_cursor")
         applied = state(db, "sync.count.changes_applied")
     assert cursor == str(last_seq + 2)
