@@ -75,6 +75,8 @@ class Mosquitto:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+            if self._proc.stderr is not None:
+                self._proc.stderr.close()
             self._proc = None
 
     def restart(self) -> None:
