@@ -11,6 +11,7 @@ from gateway.api.settings import ApiSettings
 from gateway.api.status import LiveView
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt import MqttClient
+from gateway.api.reader import StoreReader
 from gateway.store.database import Store
 
 
@@ -20,7 +21,8 @@ class ApiContext:
     broker_host: str
     broker_port: int
     settings: ApiSettings
-    store: Store
+    store: Store  # writes (the readiness probe)
+    reader: StoreReader  # everything else: off the writer thread
     mqtt: MqttClient
     metrics: GatewayMetrics
     ready: asyncio.Event

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from gateway.api.auth import Authenticator
 from gateway.api.context import ApiContext
+from gateway.api.reader import StoreReader
 from gateway.api.server import serve_api
 from gateway.api.services import OperatorServices
 from gateway.api.status import gateway_version
@@ -64,13 +65,14 @@ async def build(runtime: Runtime) -> None:
     wire_metrics(runtime, metrics)
     runtime.ingest.on_committed.append(log_committed_events)
     services = discover_services(runtime)
+    reader = StoreReader(runtime.settings.store.path)
     consents = getattr(runtime, "consents", None)
     if consents is not None:
         # The consent part's key: the same customer gets the same hash in every log line.
         use_pseudonymiser(consents.pseudonymise)
 
     async def read_snapshot() -> StoreSnapshot:
-        return await runtime.store.call(store_snapshot)
+        return await reader.call(store_snapshot)
 
     def last_sync() -> float | None:
         return services.central().last_success_at
@@ -109,6 +111,7 @@ async def build(runtime: Runtime) -> None:
         broker_port=runtime.settings.mqtt.port,
         settings=settings,
         store=runtime.store,
+        reader=reader,
         mqtt=runtime.mqtt,
         metrics=metrics,
         ready=runtime.ready,

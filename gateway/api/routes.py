@@ -113,7 +113,7 @@ async def metrics(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     if not ctx.settings.metrics:
         raise web.HTTPNotFound(text="metrics are turned off (api.metrics: false)")
-    ctx.metrics.store_snapshot(await ctx.store.call(store_snapshot))
+    ctx.metrics.store_snapshot(await ctx.reader.call(store_snapshot))
     body = generate_latest(ctx.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -123,27 +123,27 @@ async def status(request: web.Request) -> web.Response:
 
 
 async def current_status(ctx: ApiContext) -> StatusReport:
-    overview = await ctx.store.call(store_overview)
+    overview = await ctx.reader.call(store_overview)
     ctx.metrics.store_snapshot(overview.snapshot)
     return build_status(ctx.site, ctx.broker_host, ctx.broker_port, overview, ctx.live_view())
 
 
 async def devices(request: web.Request) -> web.Response:
-    rows = await ctx_of(request).store.call(list_devices)
+    rows = await ctx_of(request).reader.call(list_devices)
     return reply(DeviceList(items=[Device.model_validate(r) for r in rows]))
 
 
 async def dead_letters(request: web.Request) -> web.Response:
     q = parse_query(request, DeadLetterQuery)
     # One more than asked tells whether an older page exists.
-    rows = await ctx_of(request).store.call(lambda db: dead_letter_page(db, q.limit + 1, q.before, q.reason))
+    rows = await ctx_of(request).reader.call(lambda db: dead_letter_page(db, q.limit + 1, q.before, q.reason))
     page, more = rows[: q.limit], len(rows) > q.limit
     return reply(DeadLetterPage(items=[dead_letter_item(r) for r in page], next_before=page[-1]["id"] if more else None))
 
 
 async def consents(request: web.Request) -> web.Response:
     q = parse_query(request, ConsentQuery)
-    rows, total = await ctx_of(request).store.call(
+    rows, total = await ctx_of(request).reader.call(
         lambda db: consent_page(db, q.limit, q.offset, q.customer_id, q.purpose)
     )
     return reply(ConsentPage(items=[Consent.model_validate(r) for r in rows], total=total, limit=q.limit, offset=q.offset))

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
 
 from tests.api.conftest import TOKEN, ApiHarness, sample_messages
 from tests.support.gateway import wait_until
@@ -90,7 +90,8 @@ async def test_status_page_in_chromium(api: ApiHarness, browser: Browser, tmp_pa
     # Live: new events appear without a reload (the page re-reads /api/status every second).
     await api.publish([(BAD_TOPIC, '{"line_1_period_in": 1, "line_1_period_out": 0, "line_1_total_in": 1600, "line_1_total_out": 1500}')] * 3)
     expected = status["events"]["total"] + 3
-    await page.wait_for_function(f"document.getElementById('events-total').textContent === '{expected}'", timeout=10_000)
+    # (a locator assertion, not wait_for_function: the page's CSP rightly forbids eval)
+    await expect(page.locator("#events-total")).to_have_text(str(expected), timeout=10_000)
     fresh = await api.get_json("/api/status")
     assert fresh["events"]["total"] == expected
     assert await text_of(page, "outbox-depth") == str(fresh["outbox"]["depth"])

@@ -114,13 +114,14 @@ async def test_without_the_consent_part_export_and_erasure_answer_503(broker: Mo
 
         from gateway.api.auth import Authenticator
         from gateway.api.context import ApiContext
+        from gateway.api.reader import StoreReader
         from gateway.api.server import make_app
         from gateway.api.services import OperatorServices
 
         rt = api.runtime
         ctx = ApiContext(
             site="shop1", broker_host="127.0.0.1", broker_port=1, settings=rt.settings.api, store=rt.store,
-            mqtt=rt.mqtt, metrics=rt.metrics, ready=rt.ready, services=OperatorServices(),
+            mqtt=rt.mqtt, reader=StoreReader(rt.settings.store.path), metrics=rt.metrics, ready=rt.ready, services=OperatorServices(),
             auth=Authenticator("test-token-5f1c2a9e8b7d4c3a"),
         )
         async with TestServer(make_app(ctx), host="127.0.0.1") as server:
