@@ -267,18 +267,20 @@ class VoiceService:
                 if free is not None and free.text:
                     transcript = Transcript(free.text, free.confidence, transcript.audio_s, transcript.decode_s + free.decode_s, True)
                     match = self._understand(transcript, session)
+            if match is not None and match.text != transcript.text:
+                transcript = dataclasses.replace(transcript, text=match.text)  # the reading understood (n-best)
+            self._text_captured(session, transcript)
+            if not session.own:
+                self._end(session, TerminationReason.NOMINAL)  # announced only for our own sessions
+            else:
+                await self._answer(session, transcript, match, last_frame_at)
         finally:
+            # After the answer: closing prepares the recogniser for the next turn (PocketSphinx
+            # builds a fresh decoder), which must not delay this one.
             if listening.recogniser is not None:
                 await loop.run_in_executor(self._pool, listening.recogniser.close)
-        if match is not None and match.text != transcript.text:
-            transcript = dataclasses.replace(transcript, text=match.text)  # the reading understood (n-best)
-        if self._capture is not None and listening.capture:
-            await loop.run_in_executor(self._pool, self._capture.save, session.site_id, b"".join(listening.capture))
-        self._text_captured(session, transcript)
-        if not session.own:
-            self._end(session, TerminationReason.NOMINAL)  # announced only for our own sessions
-            return
-        await self._answer(session, transcript, match, last_frame_at)
+            if self._capture is not None and listening.capture:
+                await loop.run_in_executor(self._pool, self._capture.save, session.site_id, b"".join(listening.capture))
 
     async def _release_after(self, listening: Listening) -> None:
         listening.done = True

@@ -22,7 +22,8 @@ from gateway.voice.nlu.expand import GrammarSource, prune_grammar, to_jsgf
 from gateway.voice.settings import PocketSphinxSettings
 
 _SEARCH = "touchgate"
-_DICTATION = "dictation"
+_PHONES = "phones"
+_MAX_SPARES = 4
 
 
 def _model_paths() -> tuple[str, str, str]:
@@ -38,7 +39,7 @@ class PocketSphinxEngine:
         self._dictation = dictation
         self.min_confidence = settings.min_posterior
         self.max_phone_gap = settings.max_phone_gap
-        probe = self._decoder()
+        probe = self._bare_decoder()
         pruned = prune_grammar(source.templates, source.rules, source.lists, lambda w: probe.lookup_word(w) is not None)
         if not pruned.templates:
             raise EngineError("no sentence of the skills can be said with the PocketSphinx English dictionary")
@@ -48,51 +49,43 @@ class PocketSphinxEngine:
             probe.add_jsgf_string(_SEARCH, self.jsgf)
         except (RuntimeError, ValueError) as exc:
             raise EngineError(f"PocketSphinx refused the grammar: {exc}") from exc
-        self._idle = [probe]
         self._lock = threading.Lock()
+        del probe  # it has heard nothing, but a spare is built the same way as all the others
+        self._spares: list[pocketsphinx.Decoder] = [self._finish_decoder(self._bare_decoder())]
         self._dictation_decoder: pocketsphinx.Decoder | None = None
         self._dictation_lock = threading.Lock()
-        self._phone_loop: pocketsphinx.Decoder | None = None
-        self._phone_lock = threading.Lock()
 
-    def _decoder(self) -> pocketsphinx.Decoder:
+    def _bare_decoder(self) -> pocketsphinx.Decoder:
         hmm, dictionary, _ = _model_paths()
         s = self._settings
-        return pocketsphinx.Decoder(
-            hmm=hmm, dict=dictionary, lm=None, beam=s.beam, wbeam=s.wbeam, pbeam=s.pbeam, loglevel="FATAL"
-        )
+        return pocketsphinx.Decoder(hmm=hmm, dict=dictionary, lm=None, beam=s.beam, wbeam=s.wbeam, pbeam=s.pbeam, loglevel="FATAL")
+
+    def _finish_decoder(self, decoder: pocketsphinx.Decoder) -> pocketsphinx.Decoder:
+        decoder.add_jsgf_string(_SEARCH, self.jsgf)
+        if self.max_phone_gap is not None:
+            decoder.add_allphone_file(_PHONES, None)
+        return decoder
+
+    def fresh_decoder(self) -> pocketsphinx.Decoder:
+        """A decoder that has heard nothing yet. PocketSphinx carries cepstral-mean state from one
+        utterance to the next (and the Python API cannot reset it), so the same words decoded
+        after different ones give different results; a fresh decoder per utterance makes
+        recognition repeatable. Building one takes ~70 ms, so a spare is built after each turn."""
+        with self._lock:
+            if self._spares:
+                return self._spares.pop()
+        return self._finish_decoder(self._bare_decoder())
+
+    def make_spare(self) -> None:
+        with self._lock:
+            if len(self._spares) >= _MAX_SPARES:
+                return
+        decoder = self._finish_decoder(self._bare_decoder())
+        with self._lock:
+            self._spares.append(decoder)
 
     def recogniser(self) -> PocketSphinxRecogniser:
-        with self._lock:
-            decoder = self._idle.pop() if self._idle else None
-        if decoder is None:
-            decoder = self._decoder()
-            decoder.add_jsgf_string(_SEARCH, self.jsgf)
-        decoder.activate_search(_SEARCH)
-        return PocketSphinxRecogniser(self, decoder)
-
-    def release(self, decoder: pocketsphinx.Decoder) -> None:
-        """A site went idle: keep its decoder for the next site instead of loading another."""
-        with self._lock:
-            self._idle.append(decoder)
-
-    def phone_gap(self, pcm: bytes, grammar_score: float, frames: int) -> float:
-        """How much worse per frame the grammar's sentence scores than a free phone loop on the
-        same audio (one loop decoder shared by all sites: it runs at a real-time factor of ~0.02)."""
-        with self._phone_lock:
-            if self._phone_loop is None:
-                hmm, dictionary, _ = _model_paths()
-                self._phone_loop = pocketsphinx.Decoder(hmm=hmm, dict=dictionary, lm=None, loglevel="FATAL")
-                self._phone_loop.add_allphone_file("phones", None)
-                self._phone_loop.activate_search("phones")
-            loop = self._phone_loop
-            loop.start_utt()
-            loop.process_raw(pcm, False, True)
-            loop.end_utt()
-            hyp = loop.hyp()
-        if hyp is None or frames == 0:
-            return math.inf
-        return (_log(hyp.score) - grammar_score) * 1000 / frames
+        return PocketSphinxRecogniser(self)
 
     def dictate(self, pcm: bytes) -> str:
         """Open dictation with the wheel's English language model: one decoder shared by all sites
@@ -127,10 +120,17 @@ def _dither(pcm: bytes) -> bytes:
     return np.clip(samples + noise, -32768, 32767).astype("<i2").tobytes()
 
 
+def _decode(decoder: pocketsphinx.Decoder, search: str, pcm: bytes) -> pocketsphinx.Hypothesis | None:
+    decoder.activate_search(search)
+    decoder.start_utt()
+    decoder.process_raw(pcm, False, True)
+    decoder.end_utt()
+    return decoder.hyp()
+
+
 class PocketSphinxRecogniser:
-    def __init__(self, engine: PocketSphinxEngine, decoder: pocketsphinx.Decoder) -> None:
+    def __init__(self, engine: PocketSphinxEngine) -> None:
         self._engine = engine
-        self._decoder = decoder
         self._buffer = PcmBuffer()
         self._last: bytes = b""
 
@@ -144,17 +144,20 @@ class PocketSphinxRecogniser:
         started = time.perf_counter()
         text, confidence = "", 0.0
         if pcm:
-            decoder = self._decoder
+            engine = self._engine
+            decoder = engine.fresh_decoder()
             dithered = _dither(pcm)
-            decoder.start_utt()
-            decoder.process_raw(dithered, False, True)
-            decoder.end_utt()
-            hyp = decoder.hyp()
+            hyp = _decode(decoder, _SEARCH, dithered)
             if hyp is not None and hyp.hypstr:
                 text, confidence = hyp.hypstr, min(1.0, max(0.0, hyp.prob))
-                limit = self._engine.max_phone_gap
-                if limit is not None and self._engine.phone_gap(dithered, _log(hyp.score), decoder.n_frames()) > limit:
-                    confidence = 0.0  # forced onto speech the grammar does not cover
+                frames = decoder.n_frames()
+                if engine.max_phone_gap is not None and confidence >= engine.min_confidence:
+                    # The same audio through a free phone loop: how much worse per frame does the
+                    # grammar's sentence fit than any sequence of phones?
+                    phones = _decode(decoder, _PHONES, dithered)
+                    gap = (_log(phones.score) - _log(hyp.score)) * 1000 / frames if phones is not None and frames else math.inf
+                    if gap > engine.max_phone_gap:
+                        confidence = 0.0  # forced onto speech the grammar does not cover
         return Transcript(text, confidence, audio_s, time.perf_counter() - started)
 
     def dictate(self) -> Transcript | None:
@@ -169,5 +172,7 @@ class PocketSphinxRecogniser:
         self._last = b""
 
     def close(self) -> None:
+        """Called from the ASR pool after the turn: build the next spare decoder now, off the
+        turn's critical path."""
         self.reset()
-        self._engine.release(self._decoder)
+        self._engine.make_spare()

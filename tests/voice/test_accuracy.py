@@ -1,0 +1,48 @@
+"""Intent accuracy of PocketSphinx on every committed English utterance, through the same
+endpointing and recogniser path the gateway uses (frames as a speaker sends them)."""
+
+from __future__ import annotations
+
+from gateway.voice.engines.factory import load_engine
+from gateway.voice.listener import new_listening
+from gateway.voice.settings import VoiceSettings
+from gateway.voice.skillset import build_intent_model
+from gateway.voice.vad import VadState
+from gateway.voice.wav import read_wav_chunk
+from tests.voice.support import frames, utterances
+
+
+def test_pocketsphinx_accuracy_and_rejection() -> None:
+    settings = VoiceSettings()
+    model, _ = build_intent_model(settings)
+    engine = load_engine(settings, model)
+    recogniser = engine.recogniser()
+    in_grammar = right = rejected = off_grammar = 0
+    wrong: list[str] = []
+    for utterance in utterances("en"):
+        listening = new_listening("s", "x", settings.endpoint, 0.0)
+        state = VadState.WAITING
+        for frame in frames(utterance.pcm()):
+            state = listening.feed(read_wav_chunk(frame, settings.max_frame_bytes).pcm)
+            if state is not VadState.WAITING and state is not VadState.SPEECH:
+                break
+        assert state is VadState.ENDED, utterance.name  # endpointing ended every utterance
+        while not listening.queue.empty():
+            chunk = listening.queue.get_nowait()
+            assert chunk is not None
+            recogniser.accept(chunk)
+        transcript = recogniser.finish()
+        match = model.matcher.match(transcript.text) if transcript.confidence >= engine.min_confidence else None
+        got = match.intent if match else None
+        slots = {s.name: str(s.value) for s in match.slots} if match else {}
+        if utterance.intent is None:
+            off_grammar += 1
+            rejected += got is None
+        else:
+            in_grammar += 1
+            right += got == utterance.intent and slots == utterance.slots
+        if got != utterance.intent:
+            wrong.append(f"{utterance.name}: {transcript.text!r} → {got}")
+    assert in_grammar >= 25 and off_grammar >= 8
+    assert right / in_grammar >= 0.9, wrong
+    assert rejected == off_grammar, wrong  # off-grammar speech is never turned into an intent
