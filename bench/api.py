@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import json
 import sqlite3
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -123,4 +122,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

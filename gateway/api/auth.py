@@ -13,6 +13,8 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable
 
+from aiohttp.typedefs import Middleware
+
 from aiohttp import web
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,7 @@ class Authenticator:
     def clear_session(response: web.StreamResponse) -> None:
         response.del_cookie(SESSION_COOKIE, path="/")
 
-    def middleware(self) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    def middleware(self) -> Middleware:
         @web.middleware
         async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
             if request.path not in OPEN_PATHS and not self.is_authenticated(request):

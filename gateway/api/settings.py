@@ -19,7 +19,7 @@ class Section(BaseModel):
 class HomeAssistantSettings(Section):
     enabled: bool = True
     discovery_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_/-]{1,64}$")] = "homeassistant"
-    interval_s: float = Field(30.0, ge=1.0, le=3600.0, description="how often the health state is published")
+    interval_s: float = Field(default=30.0, ge=1.0, le=3600.0, description="how often the health state is published")
 
 
 class ApiSettings(Section):
@@ -28,12 +28,12 @@ class ApiSettings(Section):
 
     enabled: bool = False
     host: str = "127.0.0.1"
-    port: int = Field(8787, ge=0, le=65535, description="0 picks a free port (tests)")
-    token: SecretStr | None = Field(None, description="bearer token for every route but /healthz")
-    insecure_no_auth: bool = Field(False, description="serve without a token: only for a demo on one machine")
-    metrics: bool = Field(True, description="serve Prometheus text at /metrics")
-    status_refresh_s: float = Field(5.0, ge=1.0, le=600.0, description="how often the status page refreshes")
-    recent_items: int = Field(20, ge=1, le=1000, description="voice turns and rule firings kept for the page")
+    port: int = Field(default=8787, ge=0, le=65535, description="0 picks a free port (tests)")
+    token: SecretStr | None = Field(default=None, description="bearer token for every route but /healthz")
+    insecure_no_auth: bool = Field(default=False, description="serve without a token: only for a demo on one machine")
+    metrics: bool = Field(default=True, description="serve Prometheus text at /metrics")
+    status_refresh_s: float = Field(default=5.0, ge=1.0, le=600.0, description="how often the status page refreshes")
+    recent_items: int = Field(default=20, ge=1, le=1000, description="voice turns and rule firings kept for the page")
     homeassistant: HomeAssistantSettings = HomeAssistantSettings()
 
     @field_validator("token")

@@ -98,7 +98,8 @@ def dead_letter_page(
 ) -> list[Row]:
     """Newest first; the next page starts below the last id returned (a cursor, stable while new
     dead letters arrive, unlike an offset)."""
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[object] = []
     if before_id is not None:
         clauses.append("id < ?")
         params.append(before_id)
@@ -123,7 +124,8 @@ def consent_page(
     purpose: str | None = None,
 ) -> tuple[list[Row], int]:
     """Consents ordered by (customer, purpose), with the total count for paging."""
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[object] = []
     if customer_id is not None:
         clauses.append("customer_id = ?")
         params.append(customer_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ class ApiHarness:
             assert response.status == status, (path, response.status, body)
             return body
 
-    async def publish(self, messages: list[tuple[str, str | bytes]]) -> None:
+    async def publish(self, messages: Sequence[tuple[str, str | bytes]]) -> None:
         """Publish (QoS 1, PUBACKed) and wait until ingest has taken every one."""
         counters = self.runtime.ingest.counters
         before = counters.stored + counters.dead_letters

@@ -143,7 +143,10 @@ async def test_consents_are_paged_and_filtered(api: ApiHarness) -> None:
         for i in range(5)
         for purpose in ("analytics", "marketing")
     ]
-    await api.runtime.store.call(lambda db: db["consents"].insert_all(rows))
+    await api.runtime.store.call(lambda db: db.conn.executemany(
+        "INSERT INTO consents (customer_id, purpose, status, changed_at, source, expires_at)"
+        " VALUES (:customer_id, :purpose, :status, :changed_at, :source, :expires_at)", rows
+    ))
     first = await api.get_json("/api/consents?limit=4")
     assert first["total"] == 10 and len(first["items"]) == 4 and first["offset"] == 0
     everything = []

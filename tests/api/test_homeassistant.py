@@ -32,7 +32,7 @@ def configs(collector: Collector) -> dict[str, dict[str, object]]:
 def last_payload(collector: Collector, topic: str) -> bytes | None:
     with collector._lock:  # noqa: SLF001
         found = [m.payload for m in collector.messages if m.topic == topic]
-    return found[-1] if found else None
+    return bytes(found[-1]) if found else None
 
 
 async def test_discovery_health_and_availability(broker: Mosquitto, tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from yarl import URL
+
 from tests.api.conftest import TOKEN, ApiHarness
 
 HOSTILE_DEVICE = "<img src=x onerror=alert(1)>"
@@ -23,7 +25,7 @@ async def test_login_form_then_page_then_logout(api: ApiHarness) -> None:
     async with api.anon.post(api.url + "/login", data={"token": "not-the-token-at-all"}, allow_redirects=False) as response:
         assert response.status == 401
         assert "That token is not right." in await response.text()
-    assert not api.anon.cookie_jar.filter_cookies(api.url)
+    assert not api.anon.cookie_jar.filter_cookies(URL(api.url))
 
     async with api.anon.post(api.url + "/login", data={"token": TOKEN}, allow_redirects=False) as response:
         assert response.status == 303 and response.headers["Location"] == "/"
