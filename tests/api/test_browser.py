@@ -3,6 +3,7 @@ with the token, check the numbers against the API, watch them update live, save 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
 from tests.api.conftest import TOKEN, ApiHarness, sample_messages
 from tests.support.gateway import wait_until
+from tests.voice.support import HermesClient, frames, utterances
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -21,6 +23,7 @@ CHROMIUM_ARGS = [
 ]
 ENTRANCE_CARD = ("tele/cardreader_entrance/SENSOR", json.dumps({"PN532": {"UID": "0A0B0C0D", "DATA": ""}}))
 BAD_TOPIC = "milesight/shop1/24E124716C123456/uplink"
+HOURS = next(u for u in utterances("en") if u.name == "en_hours_1")
 
 
 @pytest.fixture
@@ -48,8 +51,16 @@ async def test_status_page_in_chromium(api: ApiHarness, browser: Browser, tmp_pa
     await api.publish(sample_messages() + [ENTRANCE_CARD, (BAD_TOPIC, "<not json>")])
     # The real rules engine: a card tap at the entrance fires the anonymous welcome.
     await wait_until(lambda: any(f.rule == "welcome-anyone" for f in api.runtime.metrics.rule_firings))
-    # What the voice part reports after a turn (text and intent, never audio).
-    api.runtime.metrics.voice_turn(0.72, 0.02, text="when do you close", intent="AskOpeningHours", site="kiosk1")
+    # A real voice turn: a recorded utterance over Hermes, recognised by PocketSphinx; the voice
+    # part reports it (text and intent, never audio).
+    speaker = HermesClient(api.broker.host, api.broker.port, client_id="page-speaker")
+    try:
+        session = await asyncio.to_thread(speaker.start_session, "kiosk1")
+        await asyncio.to_thread(speaker.stream, "kiosk1", frames(HOURS.pcm()))
+        await asyncio.to_thread(speaker.json_on, "hermes/dialogueManager/sessionEnded", 20.0, sessionId=session)
+    finally:
+        speaker.close()
+    await wait_until(lambda: len(api.runtime.metrics.voice_turns) == 1)
 
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
     problems: list[str] = []
@@ -82,8 +93,9 @@ async def test_status_page_in_chromium(api: ApiHarness, browser: Browser, tmp_pa
     assert await text_of(page, "broker") == "connected"
     assert await column(page, "devices", 2) == [d["device"] for d in status["devices"]]
     assert await column(page, "devices", 5) == [str(d["messages"]) for d in status["devices"]]
-    assert await column(page, "voice-turns", 3) == ["when do you close"]
-    assert await column(page, "voice-turns", 4) == ["AskOpeningHours"]
+    assert await column(page, "voice-turns", 2) == ["kiosk1"]
+    assert await column(page, "voice-turns", 3) == [HOURS.text] == [t["text"] for t in status["recent_voice_turns"]]
+    assert await column(page, "voice-turns", 4) == [HOURS.intent]
     assert "welcome-anyone" in await column(page, "rule-firings", 2)
     assert await column(page, "dead-letters", 2) == [BAD_TOPIC]
 
