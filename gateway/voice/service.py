@@ -262,7 +262,7 @@ class VoiceService:
         try:
             transcript = await finish(listening, self._pool)
             match = self._understand(transcript, session)
-            if match is None and self.settings.dictation_fallback and listening.recogniser is not None:
+            if match is None and self.settings.dictation and listening.recogniser is not None:
                 free = await loop.run_in_executor(self._pool, listening.recogniser.dictate)
                 if free is not None and free.text:
                     transcript = Transcript(free.text, free.confidence, transcript.audio_s, transcript.decode_s + free.decode_s, True)

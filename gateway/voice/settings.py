@@ -74,8 +74,11 @@ class VoiceSettings(_Section):
     pocketsphinx: PocketSphinxSettings = PocketSphinxSettings()
     session_timeout_s: float = Field(30.0, gt=1, le=600, description="a session with no answer ends this long after it started")
     identity_ttl_s: float = Field(120.0, gt=0, le=3600, description="an identify (card tap) binds the site's voice sessions this long")
-    dictation_fallback: bool = Field(
-        True, description="an utterance outside the grammar is decoded again with open dictation for textCaptured"
+    dictation_fallback: bool | None = Field(
+        None,
+        description="decode an utterance outside the grammar again with open dictation, for textCaptured; "
+        "default (null): on for Vosk, off for PocketSphinx, whose dictation model costs ~100 MB and "
+        "runs at a real-time factor of 0.2-0.5",
     )
     min_confidence: float = Field(0.0, ge=0, le=1, description="intents below this confidence are not recognised")
     max_frame_bytes: int = Field(64 * 1024, ge=1024, description="larger audio frames are refused")
@@ -87,6 +90,12 @@ class VoiceSettings(_Section):
         if self.engine == "vosk" and self.vosk_model_dir is None:
             raise ValueError("engine vosk needs vosk_model_dir")
         return self
+
+    @property
+    def dictation(self) -> bool:
+        if self.dictation_fallback is not None:
+            return self.dictation_fallback
+        return self.engine_name == "vosk"
 
     @property
     def engine_name(self) -> Literal["pocketsphinx", "vosk"]:

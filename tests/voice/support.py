@@ -62,8 +62,8 @@ def silence(seconds: float) -> bytes:
 class HermesClient(Collector):
     """A test speaker: collects every Hermes message and publishes frames and control messages."""
 
-    def __init__(self, host: str, port: int, client_id: str = "test-speaker") -> None:
-        super().__init__(host, port, ["hermes/#", "touchgate/+/staff"], client_id=client_id)
+    def __init__(self, host: str, port: int, client_id: str = "test-speaker", extra_topics: tuple[str, ...] = ()) -> None:
+        super().__init__(host, port, ["hermes/#", "touchgate/+/staff", *extra_topics], client_id=client_id)
         self.publisher = Publisher(host, port, client_id=f"{client_id}-pub")
 
     def send(self, topic: str, payload: dict[str, object] | bytes, qos: int = 1) -> None:
@@ -71,12 +71,15 @@ class HermesClient(Collector):
         self.publisher.publish(topic, body, qos=qos).wait_for_publish(10)
 
     def stream(self, site: str, wavs: list[bytes], realtime: float = 0.0) -> float:
-        """Publish frames (QoS 0, as satellites do); returns perf_counter after the last one."""
-        for wav in wavs:
-            self.publisher.publish(f"hermes/audioServer/{site}/audioFrame", wav, qos=0)
-            if realtime:
+        """Publish frames (QoS 0, as satellites do), `realtime` seconds apart; returns
+        perf_counter right after the last one was handed to the client."""
+        sent_at = time.perf_counter()
+        for index, wav in enumerate(wavs):
+            if realtime and index:
                 time.sleep(realtime)
-        return time.perf_counter()
+            self.publisher.publish(f"hermes/audioServer/{site}/audioFrame", wav, qos=0)
+            sent_at = time.perf_counter()
+        return sent_at
 
     def json_on(self, topic: str, timeout: float = 10.0, after: int = 0, **fields: object) -> dict[str, object]:
         """The first JSON message on `topic` (a filter) with these field values, among the

@@ -18,9 +18,9 @@ def load_engine(settings: VoiceSettings, model: IntentModel) -> AsrEngine:
         from gateway.voice.engines.vosk_engine import VoskEngine
 
         assert settings.vosk_model_dir is not None  # the settings validator guarantees it
-        return VoskEngine(settings.vosk_model_dir, source, settings.dictation_fallback)
+        return VoskEngine(settings.vosk_model_dir, source, settings.dictation)
     if model.language != "en":
         raise EngineError(f"PocketSphinx carries an English model only; language {model.language!r} needs a Vosk model")
     from gateway.voice.engines.pocketsphinx_engine import PocketSphinxEngine
 
-    return PocketSphinxEngine(source, settings.pocketsphinx, settings.dictation_fallback)
+    return PocketSphinxEngine(source, settings.pocketsphinx, settings.dictation)

@@ -11,19 +11,33 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pocketsphinx
 
-from gateway.voice.engines.base import EngineError, PcmBuffer, Transcript
+from gateway.voice.engines.base import EngineError, PcmBuffer, Transcript, grammar_words
 from gateway.voice.nlu.expand import GrammarSource, prune_grammar, to_jsgf
 from gateway.voice.settings import PocketSphinxSettings
 
 _SEARCH = "touchgate"
 _PHONES = "phones"
 _MAX_SPARES = 4
+
+
+def _read_dictionary(path: Path, wanted: set[str]) -> dict[str, list[str]]:
+    """word → its dictionary lines (the first pronunciation and variants such as `what(2)`),
+    for the wanted words only (the whole dictionary in Python objects would cost ~60 MB)."""
+    entries: dict[str, list[str]] = {}
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            word = line[: line.find(" ")].split("(")[0]
+            if word in wanted:
+                entries.setdefault(word, []).append(line.rstrip("\n"))
+    return entries
 
 
 def _model_paths() -> tuple[str, str, str]:
@@ -39,26 +53,34 @@ class PocketSphinxEngine:
         self._dictation = dictation
         self.min_confidence = settings.min_posterior
         self.max_phone_gap = settings.max_phone_gap
-        probe = self._bare_decoder()
-        pruned = prune_grammar(source.templates, source.rules, source.lists, lambda w: probe.lookup_word(w) is not None)
+        _, full_dictionary, _ = _model_paths()
+        pronunciations = _read_dictionary(Path(full_dictionary), grammar_words(source))
+        pruned = prune_grammar(source.templates, source.rules, source.lists, lambda w: w in pronunciations)
         if not pruned.templates:
             raise EngineError("no sentence of the skills can be said with the PocketSphinx English dictionary")
         self.unknown_words = pruned.unknown_words
         self.jsgf = to_jsgf(pruned.templates, pruned.rules, pruned.lists)
+        # A dictionary of the grammar's words only: each decoder loads it, and the full one
+        # (135k words) would cost ~25 MB and ~60 ms per decoder.
+        self._dictionary = tempfile.NamedTemporaryFile("w", prefix="touchgate-", suffix=".dict", encoding="utf-8")
+        for word in sorted(grammar_words(pruned)):
+            for line in pronunciations[word]:
+                self._dictionary.write(line + "\n")
+        self._dictionary.flush()
+        self._lock = threading.Lock()
         try:
-            probe.add_jsgf_string(_SEARCH, self.jsgf)
+            self._spares: list[pocketsphinx.Decoder] = [self._finish_decoder(self._bare_decoder())]
         except (RuntimeError, ValueError) as exc:
             raise EngineError(f"PocketSphinx refused the grammar: {exc}") from exc
-        self._lock = threading.Lock()
-        del probe  # it has heard nothing, but a spare is built the same way as all the others
-        self._spares: list[pocketsphinx.Decoder] = [self._finish_decoder(self._bare_decoder())]
         self._dictation_decoder: pocketsphinx.Decoder | None = None
         self._dictation_lock = threading.Lock()
 
     def _bare_decoder(self) -> pocketsphinx.Decoder:
-        hmm, dictionary, _ = _model_paths()
+        hmm, _, _ = _model_paths()
         s = self._settings
-        return pocketsphinx.Decoder(hmm=hmm, dict=dictionary, lm=None, beam=s.beam, wbeam=s.wbeam, pbeam=s.pbeam, loglevel="FATAL")
+        return pocketsphinx.Decoder(
+            hmm=hmm, dict=self._dictionary.name, lm=None, beam=s.beam, wbeam=s.wbeam, pbeam=s.pbeam, loglevel="FATAL"
+        )
 
     def _finish_decoder(self, decoder: pocketsphinx.Decoder) -> pocketsphinx.Decoder:
         decoder.add_jsgf_string(_SEARCH, self.jsgf)
