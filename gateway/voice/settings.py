@@ -18,6 +18,11 @@ class EndpointSettings(_Section):
     """When an utterance is over: voice activity by energy, then trailing silence."""
 
     silence_ms: int = Field(500, ge=100, le=3000, description="trailing silence that ends an utterance")
+    speculate_ms: int | None = Field(
+        300, ge=100, le=3000,
+        description="start recognising after this much trailing silence, before the endpoint, so the answer is "
+        "ready when the endpoint comes (discarded if speech resumes); null: recognise at the endpoint",
+    )
     min_speech_ms: int = Field(150, ge=20, le=2000, description="speech shorter than this is a click, not a word")
     max_utterance_s: float = Field(10.0, gt=0.5, le=60, description="longer speech is cut off with an error")
     no_speech_timeout_s: float = Field(6.0, gt=0.5, le=60, description="listening this long without speech ends the turn")

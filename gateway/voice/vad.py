@@ -62,6 +62,10 @@ class Endpointer:
     def elapsed_ms(self) -> int:
         return self._elapsed_ms
 
+    @property
+    def trailing_silence_ms(self) -> int:
+        return self._silence_ms if self.state is VadState.SPEECH else 0
+
     def _window(self, db: float) -> None:
         s = self.settings
         self._elapsed_ms += WINDOW_MS

@@ -4,7 +4,7 @@ endpointing and recogniser path the gateway uses (frames as a speaker sends them
 from __future__ import annotations
 
 from gateway.voice.engines.factory import load_engine
-from gateway.voice.listener import new_listening
+from gateway.voice.listener import Snapshot, new_listening
 from gateway.voice.settings import VoiceSettings
 from gateway.voice.skillset import build_intent_model
 from gateway.voice.vad import VadState
@@ -28,10 +28,12 @@ def test_pocketsphinx_accuracy_and_rejection() -> None:
                 break
         assert state is VadState.ENDED, utterance.name  # endpointing ended every utterance
         while not listening.queue.empty():
-            chunk = listening.queue.get_nowait()
-            assert chunk is not None
-            recogniser.accept(chunk)
-        transcript = recogniser.finish()
+            item = listening.queue.get_nowait()
+            if isinstance(item, Snapshot):
+                recogniser.snapshot()  # speculation in the trailing silence, as in the gateway
+            elif item is not None:
+                recogniser.accept(item)
+        transcript = recogniser.finish(listening.snapshot_holds)
         match = model.matcher.match(transcript.text) if transcript.confidence >= engine.min_confidence else None
         got = match.intent if match else None
         slots = {s.name: str(s.value) for s in match.slots} if match else {}

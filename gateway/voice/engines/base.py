@@ -39,8 +39,13 @@ class Recogniser(Protocol):
     def accept(self, pcm: bytes) -> None:
         """Add 16 kHz mono 16-bit PCM to the current utterance."""
 
-    def finish(self) -> Transcript:
-        """Decode the utterance against the grammar; the recogniser is ready for the next one."""
+    def snapshot(self) -> None:
+        """Decode what was accepted so far and keep the result (speculation during the trailing
+        silence); engines that decode as audio arrives do nothing."""
+
+    def finish(self, use_snapshot: bool = False) -> Transcript:
+        """Decode the utterance against the grammar – or, with `use_snapshot`, return the snapshot's
+        result (only silence came after it); the recogniser is ready for the next one."""
 
     def dictate(self) -> Transcript | None:
         """Decode the last finished utterance without the grammar, or None if unsupported."""
@@ -70,6 +75,11 @@ class PcmBuffer:
     def append(self, pcm: bytes) -> None:
         self._chunks.append(pcm)
         self.size += len(pcm)
+
+    def peek(self) -> bytes:
+        data = b"".join(self._chunks)
+        self._chunks = [data] if data else []
+        return data
 
     def take(self) -> bytes:
         data = b"".join(self._chunks)

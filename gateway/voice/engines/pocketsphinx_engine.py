@@ -25,7 +25,7 @@ from gateway.voice.settings import PocketSphinxSettings
 
 _SEARCH = "touchgate"
 _PHONES = "phones"
-_MAX_SPARES = 4
+_MAX_SPARES = 2
 
 
 def _read_dictionary(path: Path, wanted: set[str]) -> dict[str, list[str]]:
@@ -155,14 +155,29 @@ class PocketSphinxRecogniser:
         self._engine = engine
         self._buffer = PcmBuffer()
         self._last: bytes = b""
+        self._snapshot: tuple[int, Transcript] | None = None
 
     def accept(self, pcm: bytes) -> None:
         self._buffer.append(pcm)
 
-    def finish(self) -> Transcript:
+    def snapshot(self) -> None:
+        pcm = self._buffer.peek()
+        self._snapshot = (len(pcm), self._decode(pcm)) if pcm else None
+
+    def finish(self, use_snapshot: bool = False) -> Transcript:
         audio_s = self._buffer.seconds
+        snapshot, self._snapshot = self._snapshot, None
         pcm = self._buffer.take()
+        if use_snapshot and snapshot is not None:
+            # Only silence came after the snapshot: its result stands, decoded while we waited.
+            size, transcript = snapshot
+            self._last = pcm[:size]
+            return Transcript(transcript.text, transcript.confidence, audio_s, transcript.decode_s)
         self._last = pcm
+        return self._decode(pcm)
+
+    def _decode(self, pcm: bytes) -> Transcript:
+        audio_s = len(pcm) / 32000
         started = time.perf_counter()
         text, confidence = "", 0.0
         if pcm:
@@ -192,9 +207,11 @@ class PocketSphinxRecogniser:
     def reset(self) -> None:
         self._buffer.take()
         self._last = b""
+        self._snapshot = None
 
     def close(self) -> None:
-        """Called from the ASR pool after the turn: build the next spare decoder now, off the
-        turn's critical path."""
+        """Called from the ASR pool after the turn: build the next spare decoders now, off the
+        turn's critical path (a speculative decode may have used one more)."""
         self.reset()
+        self._engine.make_spare()
         self._engine.make_spare()

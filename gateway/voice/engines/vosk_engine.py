@@ -86,7 +86,10 @@ class VoskRecogniser:
         self._decode_s += time.perf_counter() - started
         self._buffer.append(pcm)
 
-    def finish(self) -> Transcript:
+    def snapshot(self) -> None:
+        """Vosk decodes as audio arrives: at the endpoint little is left to do."""
+
+    def finish(self, use_snapshot: bool = False) -> Transcript:
         started = time.perf_counter()
         result = json.loads(self._recogniser.FinalResult())
         self._recogniser.Reset()
