@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.config.problems import ConfigProblem, problems_from_validation
 from gateway.config.yamlpos import YamlLoadError, load_yaml_file
-from gateway.voice.nlu.ast import Node, SlotValue, Template
+from gateway.voice.nlu.ast import Alternatives, Node, Optional, Sequence, SlotRef, SlotValue, Template
 from gateway.voice.nlu.match import Matcher
 from gateway.voice.nlu.parse import TemplateError, parse_expression, parse_sentences
 from gateway.voice.settings import VoiceSettings
@@ -128,8 +128,6 @@ def _add_value(target: list[SlotValue], spoken: str, value: str | int | None, so
 
 
 def _unknown_lists(template: Template, lists: dict[str, list[SlotValue]]) -> list[ConfigProblem]:
-    from gateway.voice.nlu.ast import Alternatives, Optional, Sequence, SlotRef
-
     found: list[ConfigProblem] = []
 
     def walk(node: Node) -> None:

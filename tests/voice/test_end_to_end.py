@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
 
 from tests.support.gateway import gateway_settings, running_gateway
 from tests.support.mosquitto import Mosquitto

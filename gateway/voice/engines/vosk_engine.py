@@ -16,7 +16,7 @@ from pathlib import Path
 
 import vosk
 
-from gateway.voice.engines.base import EngineError, PcmBuffer, Transcript
+from gateway.voice.engines.base import EngineError, PcmBuffer, Transcript, grammar_words
 from gateway.voice.nlu.expand import GrammarSource, TooManySentences, prune_grammar, sentences_of
 from gateway.voice.nlu.ast import Alternatives
 
@@ -47,8 +47,6 @@ class VoskEngine:
         try:
             phrases = sentences_of(top, pruned.rules, pruned.lists, MAX_SENTENCES)
         except TooManySentences:
-            from gateway.voice.engines.base import grammar_words
-
             phrases = sorted(grammar_words(pruned))
         if known("[unk]"):
             phrases.append("[unk]")
