@@ -357,3 +357,62 @@ def draw_examples(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
 
     collect()
     return found
+
+
+# -- the admin HTTP API -----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ApiRequest:
+    method: str
+    path: str  # already percent-encoded where it must be
+    query: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...]
+    body: bytes | None
+
+
+API_ROUTES = (
+    ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/openapi.yaml"), ("GET", "/api/status"),
+    ("GET", "/api/devices"), ("GET", "/api/dead-letters"), ("GET", "/api/consents"), ("GET", "/api/rules"),
+    ("POST", "/api/rules/reload"), ("GET", "/api/customers/{id}"), ("DELETE", "/api/customers/{id}"),
+    ("GET", "/"), ("POST", "/login"), ("POST", "/logout"),
+)
+API_QUERY_KEYS = ("limit", "before", "reason", "offset", "customer_id", "purpose", "next", "x")
+_odd_numbers = st.sampled_from(("-1", "0", "1", "1000001", "1e9", "NaN", "inf", "9" * 400, "0x10", " 5", "", "1.5"))
+
+
+def api_request(token: str) -> st.SearchStrategy[ApiRequest]:
+    """Requests to the admin API: real routes with hostile path segments, query values, headers
+    and bodies, some with the right token (so validation is reached), some without."""
+    from urllib.parse import quote
+
+    segment = st.text(min_size=0, max_size=300).map(lambda t: quote(t, safe="")) | st.sampled_from(
+        ("card:94D8FC5F", "%00", "..%2F..%2Fetc%2Fpasswd", "%FF%FE", "a" * 5000, "%2F", "%20")
+    )
+    value = _odd_numbers | st.text(max_size=60)
+    auth = st.sampled_from(("good", "good", "good", "none", "wrong", "huge", "basic"))
+
+    @st.composite
+    def build(draw: st.DrawFn) -> ApiRequest:
+        method, template = draw(st.sampled_from(API_ROUTES))
+        if draw(st.integers(0, 9)) == 0:
+            method = draw(st.sampled_from(("PUT", "PATCH", "OPTIONS", "HEAD", "DELETE", "POST")))
+        path = template.replace("{id}", draw(segment))
+        if draw(st.integers(0, 14)) == 0:
+            path = "/" + draw(segment)  # a path that is no route at all
+        query = tuple(draw(st.lists(st.tuples(st.sampled_from(API_QUERY_KEYS), value), max_size=4)))
+        headers: list[tuple[str, str]] = []
+        kind = draw(auth)
+        if kind == "good":
+            headers.append(("Authorization", f"Bearer {token}"))
+        elif kind == "wrong":
+            headers.append(("Authorization", f"Bearer {draw(st.text(alphabet='abcdef0123456789', max_size=64))}"))
+        elif kind == "huge":
+            headers.append(("Authorization", "Bearer " + "x" * 6000))
+        elif kind == "basic":
+            headers.append(("Authorization", "Basic dXNlcjpwYXNz"))
+        body = None
+        if method in ("POST", "PUT", "PATCH", "DELETE") and draw(st.booleans()):
+            body = draw(st.binary(max_size=256) | json_values.map(lambda v: json.dumps(v).encode()))
+            headers.append(("Content-Type", draw(st.sampled_from(("application/json", "application/x-www-form-urlencoded", "text/plain")))))
+        return ApiRequest(method, path, query, tuple(headers), body)
+
+    return build()
