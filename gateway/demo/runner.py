@@ -19,6 +19,7 @@ from gateway.demo.console import Console
 from gateway.demo.shop import simulate_shop
 from gateway.logs import setup_logging
 from gateway.mqtt import MqttClient
+from gateway.voice.demo_speaker import DemoSpeaker
 from gateway.store import Store
 from gateway.store.sync_state import read_counters
 
@@ -58,6 +59,9 @@ async def _demo(settings: Settings, console: Console, duration_s: float | None, 
         shop = MqttClient(mqtt_settings.model_copy(update={"client_id": f"demo-shop-{settings.site_id}"}))
         for topic in ACTION_TOPICS:
             shop.route(topic, console.action, qos=1, auto_ack=True)
+        # A smart speaker that plays recorded utterances over Hermes at the entrance.
+        speaker = DemoSpeaker(shop.publish, "entrance", console.line)
+        speaker.attach(shop)
         async with asyncio.TaskGroup() as group:
             gateway_task = group.create_task(serve(runtime))
             shop_task = group.create_task(shop.run())
@@ -66,9 +70,10 @@ async def _demo(settings: Settings, console: Console, duration_s: float | None, 
             console.line("ready", "the simulated shop starts publishing (Ctrl-C to stop)")
             sim = group.create_task(simulate_shop(shop.publish, settings.site_id, random.Random(42)))
             status = group.create_task(_report_sync(runtime.store, console))
+            talk = group.create_task(speaker.run())
             if duration_s is not None:
                 await asyncio.sleep(duration_s)
-                for task in (sim, status, shop_task, gateway_task):
+                for task in (sim, status, talk, shop_task, gateway_task):
                     task.cancel()
 
 
