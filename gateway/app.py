@@ -27,6 +27,8 @@ from gateway.rules.service import RulesEngine
 from gateway.store import Store
 
 if TYPE_CHECKING:  # the voice part (numpy, recognisers) is imported only when it is built
+    from gateway.sync.part import SyncParts
+    from gateway.tts.service import TtsService
     from gateway.voice.service import VoiceService
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,11 @@ class Runtime:
     rules: RulesEngine | None = None
     # The voice service (set by gateway.voice.part): Hermes sessions, recognition, skills.
     voice: VoiceService | None = None
+    # The text-to-speech service (set by gateway.tts.part): the dialogue manager speaks through it.
+    tts: TtsService | None = None
+    # The sync part's sender, puller and erasure sender (set by gateway.sync.part once its task
+    # runs with a sync.url): the API reads the central link's state from it.
+    sync: SyncParts | None = None
 
 
 def status_topic(settings: Settings) -> str:

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from gateway.consent.service import ConsentService
     from gateway.rules.engine import Decision
     from gateway.rules.service import RulesEngine
-    from gateway.sync.part import SyncParts
 
 
 class ConsentCustomers:
@@ -49,10 +48,10 @@ class ConsentCustomers:
 
 def services_from_runtime(runtime: Runtime) -> OperatorServices:
     services = OperatorServices()
-    consents = getattr(runtime, "consents", None)
+    consents = runtime.consents
     if consents is not None:
         services.customers = ConsentCustomers(consents)
-    rules = getattr(runtime, "rules", None)
+    rules = runtime.rules
     if rules is not None:
         services.rules = EngineRules(rules)
         report_rule_firings(rules, runtime.metrics)
@@ -67,7 +66,7 @@ def central_probe(runtime: Runtime) -> Callable[[], CentralLink]:
     configured = runtime.settings.sync.url is not None
 
     def probe() -> CentralLink:
-        parts: SyncParts | None = getattr(runtime, "sync", None)
+        parts = runtime.sync
         if parts is None:
             return CentralLink(configured=configured)
         status = parts.sender.status

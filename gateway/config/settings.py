@@ -126,6 +126,10 @@ def _resolve_paths(settings: Settings, base: Path, values: dict[str, object]) ->
     rules_values = values.get("rules")
     if isinstance(rules_values, dict) and "dir" in rules_values and not settings.rules.dir.is_absolute():
         updates["rules"] = settings.rules.model_copy(update={"dir": base / settings.rules.dir})
+    sync_values = values.get("sync")
+    ca_file = settings.sync.ca_file
+    if isinstance(sync_values, dict) and "ca_file" in sync_values and ca_file is not None and not ca_file.is_absolute():
+        updates["sync"] = settings.sync.model_copy(update={"ca_file": base / ca_file})
     voice_values = values.get("voice")
     if isinstance(voice_values, dict):
         anchored = {

@@ -67,10 +67,10 @@ def write_ingest_batch(db: sqlite_utils.Database, batch: IngestBatch) -> None:
             rows = []
             for e in batch.outbox:
                 body = outbox_body(e)
-                rows.append((e.id, e.received_at, e.customer_id, e.purpose, body, len(body)))
+                rows.append((e.id, e.received_at, e.customer_id, e.purpose, e.kind, body, len(body)))
             conn.executemany(
-                "INSERT OR IGNORE INTO outbox (event_id, enqueued_at, customer_id, purpose, body, bytes)"
-                " VALUES (?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO outbox (event_id, enqueued_at, customer_id, purpose, kind, body, bytes)"
+                " VALUES (?,?,?,?,?,?,?)",
                 rows,
             )
         if batch.delivered:

@@ -163,7 +163,15 @@ _V3_RULES = """
 """
 
 
-MIGRATIONS: list[Migration] = [_V1_INITIAL, _V2_ERASURES, _V3_RULES]
+# The event kind beside each queued body, so sync can count what the central service accepted
+# per kind without parsing the JSON again; rows queued before this version get it from the body.
+_V4_OUTBOX_KIND = """
+        ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+        UPDATE outbox SET kind = COALESCE(json_extract(body, '$.kind'), '') WHERE json_valid(body);
+"""
+
+
+MIGRATIONS: list[Migration] = [_V1_INITIAL, _V2_ERASURES, _V3_RULES, _V4_OUTBOX_KIND]
 
 
 def migrate(conn: sqlite3.Connection) -> tuple[int, int]:

@@ -31,6 +31,7 @@ class OutboxItem:
     body: str
     bytes: int
     attempts: int
+    kind: str  # the event kind (also in the body): counted per kind once the service accepts it
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ class Dropped:
 def fetch_batch(db: sqlite_utils.Database, max_events: int, max_bytes: int, now: float) -> list[OutboxItem]:
     """The oldest due events, at most `max_events` and `max_bytes` (but always one if any is due)."""
     rows = db.conn.execute(
-        "SELECT rowid, event_id, enqueued_at, customer_id, purpose, body, bytes, attempts FROM outbox"
+        "SELECT rowid, event_id, enqueued_at, customer_id, purpose, body, bytes, attempts, kind FROM outbox"
         " WHERE next_attempt_at <= ? ORDER BY rowid LIMIT ?",
         (now, max_events),
     ).fetchall()
@@ -67,6 +68,19 @@ def fetch_batch(db: sqlite_utils.Database, max_events: int, max_bytes: int, now:
             break
         batch.append(OutboxItem(*row))
     return batch
+
+
+def make_due(db: sqlite_utils.Database, now: float) -> int:
+    """Everything waiting for a later attempt becomes due now (`touchgate sync drain`: the operator
+    asks for now). Returns how many rows were waiting."""
+    with Transaction(db) as conn:
+        return int(conn.execute("UPDATE outbox SET next_attempt_at = ? WHERE next_attempt_at > ?", (now, now)).rowcount)
+
+
+def next_attempt_at(db: sqlite_utils.Database) -> float | None:
+    """When the earliest queued event is due (None: the outbox is empty)."""
+    value = db.conn.execute("SELECT MIN(next_attempt_at) FROM outbox").fetchone()[0]
+    return None if value is None else float(value)
 
 
 def settle(

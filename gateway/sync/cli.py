@@ -1,9 +1,12 @@
-"""`touchgate sync status`: the outbox and what sync has counted, read from the database."""
+"""`touchgate sync status`: the outbox and what sync has counted, read from the database.
+`touchgate sync drain`: send everything queued to the central service now."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import sys
 import time
 from typing import Any
 
@@ -21,6 +24,13 @@ def register(subparsers: Any) -> None:
     add_config_argument(status)
     status.add_argument("--json", action="store_true", help="one JSON object")
     status.set_defaults(handler=cmd_status)
+    drain = commands.add_parser(
+        "drain", help="send everything queued to the central service now (exit 0 once the outbox is empty)"
+    )
+    add_config_argument(drain)
+    drain.add_argument("--timeout", type=float, default=300.0, metavar="S", help="give up after S seconds (exit 1)")
+    drain.add_argument("--json", action="store_true", help="one JSON object")
+    drain.set_defaults(handler=cmd_drain)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -52,3 +62,27 @@ def cmd_status(args: argparse.Namespace) -> int:
             else:
                 print(f"{key:22} {value}")
     return 0
+
+
+def cmd_drain(args: argparse.Namespace) -> int:
+    from gateway.cli import settings_or_exit
+    from gateway.sync.drain import drain_outbox
+    from gateway.sync.sender import DrainEnd
+
+    settings = settings_or_exit(args.config)
+    if settings.sync.url is None:
+        print("sync.url is not set: there is no central service to drain to", file=sys.stderr)
+        return 1
+    if args.timeout <= 0:
+        print("--timeout must be positive", file=sys.stderr)
+        return 1
+    report = asyncio.run(drain_outbox(settings, args.timeout))
+    if args.json:
+        print(json.dumps(report.as_dict()))
+    else:
+        print(f"sent {report.sent}, rejected {report.rejected}, purged {report.purged}; {report.left} left in the outbox")
+    if report.end is DrainEnd.TIMEOUT:
+        print(f"timed out after {args.timeout:g}s" + (f" (last error: {report.last_error})" if report.last_error else ""), file=sys.stderr)
+    elif report.end is DrainEnd.REFUSED:
+        print(f"the central service refused our requests ({report.last_error}): check sync.url and sync.token", file=sys.stderr)
+    return 0 if report.end is DrainEnd.EMPTY else 1

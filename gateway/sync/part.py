@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 async def build(runtime: Runtime) -> None:
     settings = runtime.settings
-    consents: Any = getattr(runtime, "consents", None)
+    consents = runtime.consents
     lookup: ConsentLookup = consents if consents is not None else NoConsents()
     if settings.sync.url is None:
         sender = OutboxSender(runtime.store, None, settings.sync, lookup, settings.store.dead_letter_raw_cap)
@@ -41,12 +41,14 @@ async def _run_sync(runtime: Runtime, consents: Any, lookup: ConsentLookup) -> N
     async with Transport(settings.sync) as transport:
         sender = OutboxSender(runtime.store, transport, settings.sync, lookup, settings.store.dead_letter_raw_cap)
         runtime.ingest.on_committed.append(sender.wake)
+        metrics = runtime.metrics
+        sender.on_settled.append(lambda settled: metrics.events_sent(settled.accepted_kinds))
         puller = ChangesPuller(
             runtime.store, transport, settings.sync, settings.site_id,
             build_appliers(runtime.store, consents, settings.site_id, lambda cid: _profile_changed(runtime, cid)),
         )
         erasures = ErasureSender(runtime.store, transport, settings.sync, settings.site_id)
-        runtime.sync = SyncParts(sender, puller, erasures)  # type: ignore[attr-defined]
+        runtime.sync = SyncParts(sender, puller, erasures)
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(sender.run(), name="sync-outbox")

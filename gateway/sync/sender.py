@@ -13,12 +13,22 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from pydantic import ValidationError
 
 from gateway.model.gate import ConsentLookup
 from gateway.store import Store
-from gateway.store.outbox import OutboxItem, defer, enforce_limits, fetch_batch, purge, settle
+from gateway.store.outbox import (
+    OutboxItem,
+    defer,
+    enforce_limits,
+    fetch_batch,
+    make_due,
+    next_attempt_at,
+    purge,
+    settle,
+)
 from gateway.sync.backoff import Backoff, Verdict, classify
 from gateway.sync.settings import SyncSettings
 from gateway.sync.transport import HttpOutcome, Transport
@@ -38,6 +48,28 @@ class SenderStatus:
     last_success_at: float | None = None
     last_error: str = ""
     retry_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What left the outbox after one attempt, for listeners (metrics per kind, drain progress)."""
+
+    accepted_kinds: tuple[str, ...] = ()  # one kind per event the central service accepted
+    rejected: int = 0  # refused for good: now dead letters
+    purged: int = 0  # consent no longer held at send time: deleted unsent
+
+    @property
+    def count(self) -> int:
+        return len(self.accepted_kinds) + self.rejected + self.purged
+
+
+SettledListener = Callable[[Settled], None]
+
+
+class DrainEnd(StrEnum):
+    EMPTY = "empty"  # the outbox is empty
+    TIMEOUT = "timeout"  # the deadline passed first (service down, slow, or events keep coming)
+    REFUSED = "refused"  # the service refused our requests (token, URL): see the log
 
 
 class OutboxSender:
@@ -63,6 +95,7 @@ class OutboxSender:
         self._retry_at = 0.0
         self._next_limits = 0.0
         self.status = SenderStatus(state="idle" if transport else "disabled")
+        self.on_settled: list[SettledListener] = []
 
     def wake(self, *_: object) -> None:
         """Called when new events were committed (an ingest listener)."""
@@ -92,6 +125,36 @@ class OutboxSender:
                 await self._sleep(wait, wakeable=False)
                 continue
             await self.send(batch)
+
+    async def drain(self, deadline: float) -> DrainEnd:
+        """Send everything queued, now (`touchgate sync drain`): no lingering, earlier deferrals
+        cancelled, the same batching, backoff and consent re-check as `run`; until the outbox is
+        empty, `deadline` (on this sender's clock) passes, or the service refuses our requests."""
+        if self._transport is None:
+            raise RuntimeError("draining needs a transport (sync.url)")
+        now = self._clock()
+        await self._enforce_limits(now)  # what is past its TTL or the budget is not sent
+        await self._store.call(lambda db: make_due(db, now))
+        while True:
+            now = self._clock()
+            if now >= deadline:
+                return DrainEnd.TIMEOUT
+            if now < self._retry_at:
+                await asyncio.sleep(min(self._retry_at, deadline) - now)
+                continue
+            batch = await self._store.call(
+                lambda db: fetch_batch(db, self._cap, self._settings.batch_max_bytes, now)
+            )
+            if not batch:
+                due = await self._store.call(next_attempt_at)
+                if due is None:
+                    return DrainEnd.EMPTY
+                # Only events the service left unanswered wait (a short while): wait for them.
+                await asyncio.sleep(max(LINGER_POLL_S, min(due, deadline) - now))
+                continue
+            await self.send(batch)
+            if self.status.state == "refused":
+                return DrainEnd.REFUSED
 
     async def send(self, batch: list[OutboxItem]) -> None:
         """One attempt at one batch, and whatever its answer means for each event in it."""
@@ -125,6 +188,7 @@ class OutboxSender:
         now = self._clock()
         retry_at = now + self._settings.backoff_initial_s
         await self._store.call(lambda db: settle(db, accepted, rejected, unanswered, retry_at, self._raw_cap))
+        self._report(Settled(tuple(by_id[i].kind for i in accepted), rejected=len(rejected)))
         for item, reason in rejected:
             log.warning("central service rejected event %s for good: %s", item.event_id, reason)
         if unanswered:
@@ -150,6 +214,7 @@ class OutboxSender:
         except ValidationError:
             pass
         await self._store.call(lambda db: settle(db, [], [(batch[0], reason)], [], 0.0, self._raw_cap))
+        self._report(Settled(rejected=1))
         log.warning("central service refused event %s: %s", batch[0].event_id, reason)
         self._cap = min(self._settings.batch_max_events, max(2, self._cap * 2))
 
@@ -179,6 +244,7 @@ class OutboxSender:
         if not revoked:
             return batch
         await self._store.call(lambda db: purge(db, revoked))
+        self._report(Settled(purged=len(revoked)))
         log.info("purged %d queued events whose consent no longer holds", len(revoked))
         gone = set(revoked)
         return [item for item in batch if item.event_id not in gone]
@@ -193,6 +259,10 @@ class OutboxSender:
                 dropped.budget, dropped.budget_bytes, dropped.ttl, dropped.ttl_bytes,
                 extra={"fields": {"event": "outbox_dropped", "budget": dropped.budget, "ttl": dropped.ttl}},
             )
+
+    def _report(self, settled: Settled) -> None:
+        for listener in self.on_settled:
+            listener(settled)
 
     def _is_full(self, batch: list[OutboxItem]) -> bool:
         return len(batch) >= self._cap or sum(i.bytes for i in batch) >= self._settings.batch_max_bytes * 0.9

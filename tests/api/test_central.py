@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
 from pathlib import Path
 
 from profile_service.launch import ProfileServiceProcess, service_command
@@ -22,6 +23,14 @@ def sync_section(url: str) -> dict[str, object]:
         "url": url, "token": SITE_TOKEN, "linger_s": 0.05, "request_timeout_s": 2.0, "backoff_initial_s": 0.05,
         "backoff_max_s": 0.4, "poll_interval_s": 0.2, "limits_interval_s": 0.2,
     }
+
+
+def central_event_kinds(db_path: Path) -> dict[str, int]:
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return {kind: int(n) for kind, n in conn.execute("SELECT kind, COUNT(*) FROM events GROUP BY kind")}
+    finally:
+        conn.close()
 
 
 async def metric(api: ApiHarness, name: str, **labels: str) -> float:
@@ -54,6 +63,11 @@ async def test_sync_status_counters_and_a_lost_link(broker: Mosquitto, tmp_path:
             assert central_status["counts"]["sent"] == int(sent) > 0
             assert status["outbox"]["depth"] == 0
             assert await metric(api, "touchgate_sync_results_total", result="sent") == int(sent)
+            # Events out per kind: what the central service holds from us, kind by kind.
+            central_kinds = central_event_kinds(tmp_path / "central.db")
+            assert central_kinds and sum(central_kinds.values()) == int(sent)
+            for kind, count in central_kinds.items():
+                assert await metric(api, "touchgate_events_out_total", kind=kind) == count, kind
             assert await metric(api, "touchgate_last_sync_success_timestamp_seconds") == central_status["last_success_at"]
 
             def has_last_sync(m: object) -> bool:
@@ -64,7 +78,7 @@ async def test_sync_status_counters_and_a_lost_link(broker: Mosquitto, tmp_path:
 
             central.stop()  # the link goes down: new events wait, the sender backs off
             await api.publish(messages[:3])
-            sync_parts = getattr(api.runtime, "sync", None)
+            sync_parts = api.runtime.sync  # the Runtime's declared field, set by the sync part
             assert sync_parts is not None
             await wait_until(lambda: bool(sync_parts.sender.status.last_error), timeout=15)
             down = (await api.get_json("/api/status"))["central"]

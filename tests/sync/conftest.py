@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from gateway.app import Runtime
+from gateway.sync.part import SyncParts
 from profile_service.launch import ProfileServiceProcess, service_command
 from tests.support.mosquitto import free_port
 from tests.sync.faulty_proxy import FaultyProxy
@@ -101,6 +104,12 @@ def local_rows(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tu
         conn.close()
 
 
+def sync_parts(runtime: Runtime) -> SyncParts:
+    """The sync part on the Runtime (set once its task runs with a sync.url)."""
+    assert runtime.sync is not None, "the sync part is not running"
+    return runtime.sync
+
+
 def sync_config(url: str, **overrides: Any) -> dict[str, Any]:
     """Fast settings for tests: small batches, short waits (the defaults suit a shop)."""
     values: dict[str, Any] = {
@@ -117,3 +126,32 @@ def sync_config(url: str, **overrides: Any) -> dict[str, Any]:
     }
     values.update(overrides)
     return values
+
+
+def make_ca_and_cert(folder: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1 it signed (openssl CLI)."""
+    ca_key, ca_crt = folder / "ca.key", folder / "ca.crt"
+    key, csr, crt, ext = folder / "server.key", folder / "server.csr", folder / "server.crt", folder / "san.ext"
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca_crt),
+        "-days", "2", "-subj", "/CN=Touchgate Test CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", "/CN=127.0.0.1")
+    ext.write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    run("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key), "-CAcreateserial",
+        "-out", str(crt), "-days", "2", "-extfile", str(ext))
+    return ca_crt, crt, key
+
+
+@pytest.fixture
+def tls_central(tmp_path: Path) -> Iterator[tuple[ProfileServiceProcess, Path]]:
+    ca, crt, key = make_ca_and_cert(tmp_path)
+    command = service_command(
+        free_port(), tmp_path / "central.db", {SITE: SITE_TOKEN}, extra=["--tls-cert", str(crt), "--tls-key", str(key)]
+    )
+    process = ProfileServiceProcess(command)
+    process.start()
+    yield process, ca
+    process.stop()

@@ -14,7 +14,7 @@ from gateway.store.outbox import enforce_limits, fetch_batch, outbox_stats
 from gateway.store.sync_state import read_counters
 from tests.support.gateway import gateway_settings, running_gateway, wait_until
 from tests.support.mosquitto import Mosquitto
-from tests.sync.conftest import Central, local_rows, sync_config
+from tests.sync.conftest import Central, local_rows, sync_config, sync_parts
 from tests.sync.faulty_proxy import Fault, FaultyProxy
 from tests.sync.shop import outbox_count, publish, shop_traffic
 
@@ -76,7 +76,7 @@ async def test_service_down_budget_bounded_then_rest_delivered(
         # The newest survived: the queued ids are the highest (UUIDv7: time-ordered) of all events.
         newest = [r[0] for r in local_rows(db, f"SELECT id FROM events ORDER BY id DESC LIMIT {remaining}")]
         assert {r[0] for r in local_rows(db, "SELECT event_id FROM outbox")} == set(newest)
-        assert runtime.sync.sender.status.state == "backoff"  # type: ignore[attr-defined]
+        assert sync_parts(runtime).sender.status.state == "backoff"
         await proxy.set_fault(Fault.NONE)
         await wait_until(lambda: outbox_count(db) == 0, timeout=20)
     assert set(central.event_ids()) == set(newest)

@@ -11,7 +11,7 @@ from pathlib import Path
 from gateway.consent.model import ConsentRecord, ConsentSource, ConsentStatus
 from tests.support.gateway import gateway_settings, running_gateway, wait_until
 from tests.support.mosquitto import Mosquitto
-from tests.sync.conftest import CONSENTED, OTHER_TOKEN, UNCONSENTED, Central, local_rows, sync_config
+from tests.sync.conftest import CONSENTED, OTHER_TOKEN, UNCONSENTED, Central, local_rows, sync_config, sync_parts
 from tests.sync.faulty_proxy import Fault, FaultyProxy
 from tests.sync.shop import card_tap, outbox_count, publish
 
@@ -51,7 +51,7 @@ async def test_changes_feed_applied_and_cursor_persisted(broker: Mosquitto, cent
     assert cursor == str(last_seq + 2)
     # Restart: the feed resumes at the cursor, nothing is applied twice.
     async with running_gateway(settings) as runtime:
-        sync = runtime.sync  # type: ignore[attr-defined]
+        sync = sync_parts(runtime)
         await wait_until(lambda: sync.puller.pages >= 2)
         assert state(db, "sync.changes_cursor") == cursor
         assert state(db, "sync.count.changes_applied") == applied
@@ -98,7 +98,7 @@ async def test_erasure_delivered_with_retries(
         proxy.all_paths = True
         await proxy.set_fault(Fault.ERROR_500, count=2)
         await consents.forget(CONSENTED, ConsentSource.TOUCHPOINT)
-        runtime.sync.erasures.wake()  # type: ignore[attr-defined]
+        sync_parts(runtime).erasures.wake()
         await wait_until(lambda: local_rows(db, "SELECT COUNT(*) FROM erasures_outbox")[0][0] == 0, timeout=15)
         assert proxy.hits["500"] == 2
     assert central.query("SELECT COUNT(*) FROM events WHERE customer_id = ?", (CONSENTED,))[0][0] == 0

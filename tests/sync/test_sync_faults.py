@@ -11,7 +11,7 @@ import pytest
 from gateway.app import Runtime
 from tests.support.gateway import gateway_settings, running_gateway, wait_until
 from tests.support.mosquitto import Mosquitto
-from tests.sync.conftest import CONSENTED, Central, local_rows, sync_config
+from tests.sync.conftest import CONSENTED, Central, local_rows, sync_config, sync_parts
 from tests.sync.faulty_proxy import Fault, FaultyProxy
 from tests.sync.shop import expected_central_ids, outbox_count, publish, shop_traffic, unconsented_local_ids
 
@@ -19,7 +19,8 @@ ANONYMOUS, PERSONAL_OK, PERSONAL_NO = 240, 40, 20
 
 
 async def consent_pulled(runtime: Runtime) -> None:
-    consents = runtime.consents  # type: ignore[attr-defined]
+    consents = runtime.consents
+    assert consents is not None
     await wait_until(lambda: consents.allows(CONSENTED, "service"), timeout=10)
 
 
@@ -60,7 +61,8 @@ async def test_fault_then_recovery_exactly_once(
         await wait_until(lambda: runtime.ingest.counters.stored >= ANONYMOUS + PERSONAL_OK + PERSONAL_NO, timeout=20)
         if fault is Fault.DOWN:
             await asyncio.sleep(1.0)  # the gateway keeps trying against a closed port
-            assert runtime.sync.sender.status.state == "backoff", (outbox_count(db), runtime.sync.sender.status, runtime.ingest.counters)  # type: ignore[attr-defined]
+            status = sync_parts(runtime).sender.status
+            assert status.state == "backoff", (outbox_count(db), status, runtime.ingest.counters)
             assert outbox_count(db) == ANONYMOUS + PERSONAL_OK
         await wait_until(lambda: proxy.hits[fault.value] >= (1 if fault is not Fault.DOWN else 0), timeout=15)
         if fault is Fault.PARTIAL:
@@ -86,7 +88,7 @@ async def test_retry_after_is_honoured(broker: Mosquitto, central: Central, prox
         await asyncio.to_thread(publish, broker.host, broker.port, shop_traffic(10, 0, 0))
         await wait_until(lambda: proxy.hits["429"] == 1, timeout=10)
         await wait_until(lambda: outbox_count(settings.store.path) == 0, timeout=10)
-        assert runtime.sync.sender.status.last_error == "HTTP 429"  # type: ignore[attr-defined]
+        assert sync_parts(runtime).sender.status.last_error == "HTTP 429"
     batches = [(at, fault) for at, path, fault in proxy.requests if path.startswith("/v1/events:batch")]
     refused = [at for at, fault in batches if fault == "429"]
     retried = [at for at, fault in batches if fault == "none" and at > refused[0]]
