@@ -35,6 +35,15 @@ class Progress:
         """A short status after the numbers (e.g. the current file or batch)."""
         self._bar.set_postfix_str(text, refresh=False)
 
+    def write(self, text: str, file: IO[str] | None = None) -> None:
+        """A line of output (default: standard output) while the bar may be drawn: the bar is
+        cleared and redrawn around it, so output and bar never share a line."""
+        out = file if file is not None else sys.stdout
+        if self._bar.disable:
+            print(text, file=out)
+        else:
+            tqdm.write(text, file=out)
+
     @property
     def done(self) -> int:
         return int(self._bar.n)

@@ -17,11 +17,12 @@ import sqlite_utils
 
 from gateway.cli import add_config_argument, settings_or_exit
 from gateway.config.settings import Settings
+from gateway.consent.export_file import write_customer_export
 from gateway.consent.model import ConsentSource
 from gateway.consent.pseudonym import Pseudonymiser
 from gateway.store.audit import verify_audit
 from gateway.store.database import connect
-from gateway.store.erasure import erase_customer, export_customer
+from gateway.store.erasure import erase_customer
 from gateway.store.pseudonym_key import load_or_create_pseudonym_key
 
 
@@ -65,20 +66,25 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     db, pseudonymise = _open(settings_or_exit(args.config))
+    pseudonym = pseudonymise(args.customer)
     try:
-        export = export_customer(db, args.customer, pseudonym=pseudonymise(args.customer), now=time.time())
+        if args.out is None:
+            write_customer_export(db, args.customer, pseudonym=pseudonym, now=time.time(), out=sys.stdout)
+            return 0
+        # Personal data: readable by the operator only. Written aside and renamed when complete,
+        # so an interrupted export never leaves a file that looks whole.
+        partial = args.out.with_name(args.out.name + ".partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                written = write_customer_export(db, args.customer, pseudonym=pseudonym, now=time.time(), out=out)
+            os.replace(partial, args.out)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
     finally:
         db.conn.close()
-    text = export.model_dump_json(indent=2)
-    if args.out is None:
-        sys.stdout.write(text + "\n")
-        return 0
-    # Personal data: readable by the operator only.
-    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text + "\n")
-    rows = sum(len(r) for r in export.tables.values())
-    print(f"wrote {rows} rows about {export.pseudonym} to {args.out}", file=sys.stderr)
+    print(f"wrote {sum(written.values())} rows about {pseudonym} to {args.out}", file=sys.stderr)
     return 0
 
 

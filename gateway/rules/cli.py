@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from gateway.progress import progress
 from gateway.rules.actions import Delay, Emit, Output, ProfileWrite, Publish
 from gateway.rules.loader import load_rules
 from gateway.rules.replay import replay
@@ -76,30 +77,33 @@ def cmd_test(args: argparse.Namespace) -> int:
     fired: Counter[str] = Counter()
     skipped: dict[str, Counter[str]] = {}
     bad = 0
-    for step in replay(rules, lines, engine_config(settings.rules)):
-        if step.error is not None:
-            bad += 1
-            print(f"{args.events}:{step.line}: {step.error}", file=sys.stderr)
-            continue
-        if not args.quiet and not args.json:
-            print(f"line {step.line}: {step.what}")
-        for d in step.decisions:
-            if d.fired:
-                fired[d.rule_id] += 1
-            else:
-                skipped.setdefault(d.rule_id, Counter())[d.outcome] += 1
-            if args.json:
-                print(json.dumps({
-                    "line": step.line, "rule": d.rule_id, "fired": d.fired, "reason": d.reason, "customer_id": d.customer_id,
-                    "scope": d.scope, "at": d.at, "outputs": [_describe(o) for o in d.outputs],
-                }, ensure_ascii=False))
-            elif not args.quiet:
+    with progress(len(lines), "replay", unit="lines") as bar:
+        for step in replay(rules, lines, engine_config(settings.rules)):
+            bar.advance(step.line - bar.done)
+            if step.error is not None:
+                bad += 1
+                bar.write(f"{args.events}:{step.line}: {step.error}", file=sys.stderr)
+                continue
+            if not args.quiet and not args.json:
+                bar.write(f"line {step.line}: {step.what}")
+            for d in step.decisions:
                 if d.fired:
-                    print(f"  FIRED  {d.rule_id}" + (f" for {d.customer_id}" if d.customer_id else ""))
-                    for output in d.outputs:
-                        print(f"           → {_describe(output)}")
+                    fired[d.rule_id] += 1
                 else:
-                    print(f"  no     {d.rule_id}: {d.reason}")
+                    skipped.setdefault(d.rule_id, Counter())[d.outcome] += 1
+                if args.json:
+                    bar.write(json.dumps({
+                        "line": step.line, "rule": d.rule_id, "fired": d.fired, "reason": d.reason, "customer_id": d.customer_id,
+                        "scope": d.scope, "at": d.at, "outputs": [_describe(o) for o in d.outputs],
+                    }, ensure_ascii=False))
+                elif not args.quiet:
+                    if d.fired:
+                        bar.write(f"  FIRED  {d.rule_id}" + (f" for {d.customer_id}" if d.customer_id else ""))
+                        for output in d.outputs:
+                            bar.write(f"           → {_describe(output)}")
+                    else:
+                        bar.write(f"  no     {d.rule_id}: {d.reason}")
+        bar.advance(len(lines) - bar.done)  # trailing blank and comment lines
     print("summary:", file=sys.stderr)
     for rule_id in sorted(rules.rules):
         reasons = ", ".join(f"{n} {why}" for why, n in sorted(skipped.get(rule_id, Counter()).items()))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from typing import Any
 
 import sqlite_utils
@@ -106,22 +107,42 @@ def repeat_erasure(db: sqlite_utils.Database, customer_id: str) -> dict[str, int
 def export_customer(db: sqlite_utils.Database, customer_id: str, *, pseudonym: str, now: float) -> CustomerExport:
     """All local data about the customer, and an audit entry saying it was exported."""
     with Transaction(db) as conn:
-        tables: dict[str, list[dict[str, Any]]] = {}
-        for table in customer_tables(conn):
-            cursor = conn.execute(f'SELECT * FROM "{table}" WHERE customer_id = ?', (customer_id,))
-            columns = [d[0] for d in cursor.description]
-            tables[table] = [_readable(dict(zip(columns, row, strict=True))) for row in cursor]
-        needle = customer_id.encode("utf-8")
-        cursor = conn.execute(
-            "SELECT id, received_at, topic, reason, detail, raw, raw_size FROM dead_letters"
-            " WHERE instr(raw, ?) > 0 OR instr(detail, ?) > 0 ORDER BY id",
-            (needle, customer_id),
-        )
-        columns = [d[0] for d in cursor.description]
-        tables["dead_letters"] = [_readable(dict(zip(columns, row, strict=True))) for row in cursor]
+        tables = {table: list(rows) for table, rows in customer_table_rows(conn, customer_id)}
         audit = audit_mentioning(db, pseudonym)
         append_audit(conn, "export", {"customer": pseudonym, "rows": {t: len(r) for t, r in tables.items()}}, now)
     return CustomerExport(customer_id=customer_id, exported_at=now, pseudonym=pseudonym, tables=tables, audit=audit)
+
+
+def customer_table_rows(conn: sqlite3.Connection, customer_id: str) -> Iterator[tuple[str, Iterator[dict[str, Any]]]]:
+    """Every table that may hold the customer's rows, each with its rows read lazily (readable:
+    JSON columns as JSON, bytes as text), dead letters last. Consume each table's rows before
+    moving on; `touchgate export` streams them to a file this way."""
+    for table in customer_tables(conn):
+        yield table, _rows(conn.execute(f'SELECT * FROM "{table}" WHERE customer_id = ?', (customer_id,)))
+    needle = customer_id.encode("utf-8")
+    yield "dead_letters", _rows(conn.execute(
+        "SELECT id, received_at, topic, reason, detail, raw, raw_size FROM dead_letters"
+        " WHERE instr(raw, ?) > 0 OR instr(detail, ?) > 0 ORDER BY id",
+        (needle, customer_id),
+    ))
+
+
+def customer_row_count(conn: sqlite3.Connection, customer_id: str) -> int:
+    """How many rows `customer_table_rows` yields (the size of an export, for a progress bar)."""
+    total = sum(
+        int(conn.execute(f'SELECT COUNT(*) FROM "{table}" WHERE customer_id = ?', (customer_id,)).fetchone()[0])
+        for table in customer_tables(conn)
+    )
+    needle = customer_id.encode("utf-8")
+    return total + int(conn.execute(
+        "SELECT COUNT(*) FROM dead_letters WHERE instr(raw, ?) > 0 OR instr(detail, ?) > 0", (needle, customer_id)
+    ).fetchone()[0])
+
+
+def _rows(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
+    columns = [d[0] for d in cursor.description]
+    for row in cursor:
+        yield _readable(dict(zip(columns, row, strict=True)))
 
 
 def _readable(row: dict[str, Any]) -> dict[str, Any]:

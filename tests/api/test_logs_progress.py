@@ -95,3 +95,18 @@ def test_progress_total_can_grow() -> None:
         bar.set_total(7)
         bar.advance(4)
     assert "7/7" in shown.getvalue()
+
+
+def test_lines_written_around_the_bar_stay_whole() -> None:
+    terminal = io.StringIO()  # output and bar on the same terminal
+    with progress(total=3, description="replay", unit="lines", stream=terminal, enabled=True) as bar:
+        bar.advance(1)
+        bar.write("line 1: footfall", file=terminal)
+        bar.advance(2)
+    lines = terminal.getvalue().replace("\r", "\n").splitlines()
+    assert "line 1: footfall" in lines  # on a line of its own, not glued to the bar
+
+    out, err = io.StringIO(), io.StringIO()  # not a terminal: plain lines, no bar
+    with progress(total=1, description="replay", stream=err) as bar:
+        bar.write("line 1: footfall", file=out)
+    assert out.getvalue() == "line 1: footfall\n" and err.getvalue() == ""
