@@ -45,6 +45,7 @@ class Surface(StrEnum):
     SENSOR = "sensor"  # device profiles -> ingest (QoS 1)
     CONSENT = "consent"  # touchgate/<site>/consent|erasure -> consent inbox (QoS 1)
     TTS = "tts"  # hermes/tts/say, playFinished -> TTS service (QoS 0)
+    HERMES = "hermes"  # Hermes dialogue, ASR, NLU, hotword control messages -> voice part (QoS 1)
     AUDIO = "audio"  # hermes/audioServer/<site>/audioFrame, binary WAV (voice part)
 
 
@@ -57,7 +58,7 @@ class FuzzMessage:
 
     @property
     def qos(self) -> int:
-        return 0 if self.surface in (Surface.TTS, Surface.AUDIO) else 1
+        return 0 if self.surface in (Surface.TTS, Surface.AUDIO) else 1  # as each part subscribes
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,21 @@ def tts_samples() -> list[Sample]:
     ]
 
 
+def hermes_samples() -> list[Sample]:
+    """Hermes control messages as Rhasspy satellites and skills send them (camelCase fields)."""
+    site = '"siteId": "kiosk1"'
+    return [
+        Sample(Surface.HERMES, "hermes/dialogueManager/startSession", f'{{{site}, "init": {{"type": "action", "canBeEnqueued": true}}}}'.encode()),
+        Sample(Surface.HERMES, "hermes/dialogueManager/startSession", f'{{{site}, "init": {{"type": "notification", "text": "Hello"}}}}'.encode()),
+        Sample(Surface.HERMES, "hermes/dialogueManager/continueSession", b'{"sessionId": "s1", "text": "Which size?", "intentFilter": ["AskPrice"]}'),
+        Sample(Surface.HERMES, "hermes/dialogueManager/endSession", b'{"sessionId": "s1", "text": "Goodbye"}'),
+        Sample(Surface.HERMES, "hermes/asr/startListening", f'{{{site}, "sessionId": "s1", "stopOnSilence": true}}'.encode()),
+        Sample(Surface.HERMES, "hermes/asr/stopListening", f'{{{site}, "sessionId": "s1"}}'.encode()),
+        Sample(Surface.HERMES, "hermes/nlu/query", f'{{"input": "when do you close", {site}, "sessionId": "s1"}}'.encode()),
+        Sample(Surface.HERMES, "hermes/hotword/default/detected", f'{{"modelId": "default", {site}}}'.encode()),
+    ]
+
+
 def silence_wav(frames: int = 512, rate: int = 16000) -> bytes:
     """A short 16 kHz mono WAV chunk, as a Hermes audio server sends in audioFrame."""
     out = io.BytesIO()
@@ -108,7 +124,7 @@ def audio_samples() -> list[Sample]:
 
 
 def all_samples() -> list[Sample]:
-    return device_samples() + consent_samples() + tts_samples() + audio_samples()
+    return device_samples() + consent_samples() + tts_samples() + hermes_samples() + audio_samples()
 
 
 # -- mutators: (payload, rng) -> payload ------------------------------------------------------
