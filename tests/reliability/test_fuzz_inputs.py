@@ -64,6 +64,8 @@ async def test_every_surface_fuzzed_stays_up_reconciles_and_memory_is_bounded(br
     rss: list[float] = []
     async with running_gateway(settings) as runtime:
         consents = runtime.consents
+        reasons: Counter[str] = Counter()
+        runtime.ingest.on_dead_letters.append(lambda letters: reasons.update(d.reason.value for d in letters))
         assert consents is not None and consents.inbox is not None
         sent: Counter[str] = Counter()
         for index, messages in enumerate(rounds):
@@ -90,10 +92,10 @@ async def test_every_surface_fuzzed_stays_up_reconciles_and_memory_is_bounded(br
         assert_alive(runtime)
         # Every rejected consent/erasure and Hermes message became a dead letter, through ingest.
         assert c.submitted_dead_letters > inbox.rejected, "no Hermes dead letters: did the TTS part see the fuzz?"
-        hermes = scalar(db, "SELECT COUNT(*) FROM dead_letters WHERE reason IN ('invalid_hermes', 'invalid_audio')")
-        assert hermes == c.submitted_dead_letters - inbox.rejected
+        # (Counted as committed: erasures in the fuzz legitimately delete dead letters naming the customer.)
+        assert reasons["invalid_hermes"] + reasons["invalid_audio"] == c.submitted_dead_letters - inbox.rejected, reasons
         # No part raised on any of it (a raise is caught at the MQTT boundary as handler_failed).
-        assert scalar(db, "SELECT COUNT(*) FROM dead_letters WHERE reason = 'handler_failed'") == 0
+        assert reasons["handler_failed"] == 0, reasons
         assert scalar(db, "SELECT COUNT(*) FROM dead_letters") <= c.dead_letters  # erasures remove some
     assert integrity(db) == "ok"
     assert rss[1] - rss[0] < 40, f"RSS grew {rss[1] - rss[0]:.1f} MB in the second round ({rss})"
