@@ -127,9 +127,13 @@ class Notify:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
+    """What to say; then end the session, or (`end_session=False`) listen for the customer's
+    answer, recognised only as one of `intent_filter` when given (a follow-up question)."""
+
     say: str | None
     end_session: bool = True
     notify: tuple[Notify, ...] = ()
+    intent_filter: tuple[str, ...] | None = None
 
 
 Handler = Callable[[SkillContext], Awaitable[Reply]]
@@ -138,12 +142,15 @@ Handler = Callable[[SkillContext], Awaitable[Reply]]
 @dataclass(frozen=True)
 class Skill:
     """`sentences`: language → sentences.ini text; `handlers`: intent name → handler; `lists`:
-    slot lists the skill brings (list name → language → values in template syntax, `said:value`)."""
+    slot lists the skill brings (list name → language → values in template syntax, `said:value`);
+    `external`: intents with sentences but no handler here – an external Hermes skill answers them
+    with `dialogueManager/endSession` or `continueSession`."""
 
     name: str
     sentences: Mapping[str, str]
     handlers: Mapping[str, Handler]
     lists: Mapping[str, Mapping[str, Sequence[str]]] = field(default_factory=dict)
+    external: frozenset[str] = frozenset()
 
 
 def text(ctx: SkillContext, by_lang: Mapping[str, str], **values: Any) -> str:

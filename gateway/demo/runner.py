@@ -59,8 +59,9 @@ async def _demo(settings: Settings, console: Console, duration_s: float | None, 
         shop = MqttClient(mqtt_settings.model_copy(update={"client_id": f"demo-shop-{settings.site_id}"}))
         for topic in ACTION_TOPICS:
             shop.route(topic, console.action, qos=1, auto_ack=True)
-        # A smart speaker that plays recorded utterances over Hermes at the entrance.
-        speaker = DemoSpeaker(shop.publish, "entrance", console.line)
+        # A smart speaker at the entrance: wake word, then recorded utterances over Hermes.
+        # Its replies (playBytes) are saved in the demo's data folder, played where there is a sound card.
+        speaker = DemoSpeaker(shop.publish, "entrance", console.line, settings.store.path.parent / "speaker-replies")
         speaker.attach(shop)
         async with asyncio.TaskGroup() as group:
             gateway_task = group.create_task(serve(runtime))

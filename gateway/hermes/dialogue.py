@@ -70,6 +70,18 @@ class DialogueSessionStarted(HermesMessage):
         return topics.DM_SESSION_STARTED
 
 
+class DialogueSessionQueued(HermesMessage):
+    """A startSession waits for its busy site (canBeEnqueued); sessionStarted follows later."""
+
+    sessionId: str
+    siteId: SiteId = DEFAULT_SITE
+    customData: str | None = None
+
+    @staticmethod
+    def topic() -> str:
+        return topics.DM_SESSION_QUEUED
+
+
 class TerminationReason(StrEnum):
     NOMINAL = "nominal"
     ABORTED_BY_USER = "abortedByUser"

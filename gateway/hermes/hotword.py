@@ -3,6 +3,7 @@ detect it locally and then stream audio); the dialogue manager starts a session 
 
 from __future__ import annotations
 
+from gateway.hermes import topics
 from gateway.hermes.base import DEFAULT_SITE, HermesMessage, SiteId
 
 
@@ -15,3 +16,14 @@ class HotwordDetected(HermesMessage):
     sessionId: str | None = None
     sendAudioCaptured: bool | None = None
     lang: str | None = None
+
+
+class HotwordToggle(HermesMessage):
+    """`hermes/hotword/toggleOff|toggleOn` for a site; `on` chooses the topic."""
+
+    siteId: SiteId = DEFAULT_SITE
+    reason: str = "dialogueSession"
+
+    @staticmethod
+    def topic_for(on: bool) -> str:
+        return topics.HOTWORD_TOGGLE_ON if on else topics.HOTWORD_TOGGLE_OFF

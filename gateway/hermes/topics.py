@@ -25,9 +25,14 @@ DM_CONTINUE_SESSION = "hermes/dialogueManager/continueSession"
 DM_END_SESSION = "hermes/dialogueManager/endSession"
 DM_SESSION_STARTED = "hermes/dialogueManager/sessionStarted"
 DM_SESSION_ENDED = "hermes/dialogueManager/sessionEnded"
+DM_SESSION_QUEUED = "hermes/dialogueManager/sessionQueued"
 DM_ERROR = "hermes/error/dialogueManager"
 
 HOTWORD_DETECTED_SUBSCRIPTION = "hermes/hotword/+/detected"
+# The dialogue manager turns a site's wake word off during its session (the satellite must not
+# wake on its own reply) and on again after it, as Rhasspy's does.
+HOTWORD_TOGGLE_OFF = "hermes/hotword/toggleOff"
+HOTWORD_TOGGLE_ON = "hermes/hotword/toggleOn"
 AUDIO_FRAME_SUBSCRIPTION = "hermes/audioServer/+/audioFrame"
 AUDIO_SESSION_FRAME_SUBSCRIPTION = "hermes/audioServer/+/+/audioSessionFrame"
 ERROR_PREFIX = "hermes/error/"

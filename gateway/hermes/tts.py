@@ -6,6 +6,7 @@ other Hermes services add their own, and a reply must not fail because of them.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -52,3 +53,11 @@ class TtsError(HermesMessage):
     context: str | None = None
     siteId: str = "default"
     sessionId: str | None = None
+
+
+class SayOutcome(StrEnum):
+    """How a say request ended, for an in-process caller (the dialogue manager)."""
+
+    PLAYED = "played"  # the speaker reported playFinished
+    TIMEOUT = "timeout"  # playBytes sent, no playFinished in time
+    FAILED = "failed"  # nothing was sent: synthesis failed or the site's queue was full

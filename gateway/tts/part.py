@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from gateway.config.problems import ConfigError, ConfigProblem
@@ -25,10 +26,15 @@ if TYPE_CHECKING:
 _SOURCE = "<settings>"
 
 
-def make_engines(settings: TtsSettings) -> dict[str, TtsEngine]:
+def languages_spoken(settings: TtsSettings, site_languages: Iterable[str] = ()) -> list[str]:
+    """English and German always; any other language a site is set to (voice.sites) too."""
+    return sorted(set(DEFAULT_ESPEAK_VOICES) | set(settings.voices) | set(site_languages))
+
+
+def make_engines(settings: TtsSettings, site_languages: Iterable[str] = ()) -> dict[str, TtsEngine]:
     """One engine per language: the configured voice, or espeak-ng's own voice for it."""
     engines: dict[str, TtsEngine] = {}
-    for language in sorted(set(DEFAULT_ESPEAK_VOICES) | set(settings.voices)):
+    for language in languages_spoken(settings, site_languages):
         voice = settings.voice(language)
         if voice.engine == "piper":
             assert voice.piper_model is not None  # guaranteed by VoiceSettings' validator
@@ -43,9 +49,9 @@ def make_engines(settings: TtsSettings) -> dict[str, TtsEngine]:
     return engines
 
 
-async def start_engines(settings: TtsSettings) -> dict[str, TtsEngine]:
+async def start_engines(settings: TtsSettings, site_languages: Iterable[str] = ()) -> dict[str, TtsEngine]:
     """Engines ready to speak (Piper models loaded), or ConfigError naming each voice that is not."""
-    engines = make_engines(settings)
+    engines = make_engines(settings, site_languages)
     problems: list[ConfigProblem] = []
     for language, engine in engines.items():
         try:
@@ -61,8 +67,9 @@ async def build(runtime: Runtime) -> None:
     settings = runtime.settings.tts
     if not settings.enabled:
         return
-    engines = await start_engines(settings)
-    synthesiser = Synthesiser(settings, engines, ReplyCache(settings.cache_entries, settings.cache_max_bytes))
+    voice = runtime.settings.voice  # the sites' languages: one mapping for every part
+    engines = await start_engines(settings, voice.languages())
+    synthesiser = Synthesiser(settings, engines, ReplyCache(settings.cache_entries, settings.cache_max_bytes), voice.language_of)
     mqtt = runtime.mqtt
     service = TtsService(
         settings, synthesiser,
@@ -73,6 +80,7 @@ async def build(runtime: Runtime) -> None:
     # its conversation; better not at all. The dialogue manager times out and says so.
     mqtt.route(TTS_SAY, service.on_say, qos=0, auto_ack=True)
     mqtt.route(PLAY_FINISHED_SUBSCRIPTION, service.on_play_finished, qos=0, auto_ack=True)
+    runtime.tts = service  # the dialogue manager speaks through it in-process
     runtime.tasks.append(service.run())
 
 
@@ -83,7 +91,7 @@ def check(settings: Settings) -> list[ConfigProblem]:
     if not tts.enabled:
         return []
     problems: list[ConfigProblem] = []
-    languages = sorted(set(DEFAULT_ESPEAK_VOICES) | set(tts.voices))
+    languages = languages_spoken(tts, settings.voice.languages())
     espeak_voices = [(lang, espeak_voice_name(lang, tts.voice(lang))) for lang in languages if tts.voice(lang).engine == "espeak-ng"]
     if espeak_voices:
         binary = shutil.which(tts.espeak_ng_path)

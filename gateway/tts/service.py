@@ -6,7 +6,9 @@ a second reply waits until the first has been played). A speaker that never answ
 is given the reply's duration plus `tts.play_finished_timeout_s`; then `hermes/error/tts` and
 `sayFinished` are published anyway, so whoever waits (the dialogue manager) never hangs.
 
-In-process callers (the dialogue manager) can use `submit()` and await the `SayOutcome`.
+In-process callers (the dialogue manager) use `submit()` and await the `SayOutcome`. They may
+also publish the same say on the broker for observers (displays, logs, Rhasspy tools): submitted
+with `published=True`, its copy arriving back over MQTT is recognised by its id and not spoken twice.
 """
 
 from __future__ import annotations
@@ -16,15 +18,14 @@ import json
 import logging
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from pydantic import ValidationError
 
 from gateway.hermes.playback import AudioPlayFinished, parse_play_finished_topic, play_bytes_topic
-from gateway.hermes.tts import TTS_ERROR, TTS_SAY_FINISHED, TtsError, TtsSay, TtsSayFinished
+from gateway.hermes.tts import TTS_ERROR, TTS_SAY_FINISHED, SayOutcome, TtsError, TtsSay, TtsSayFinished
 from gateway.model.deadletter import DeadLetterReason
 from gateway.model.inbound import InboundMessage
 from gateway.tts.engine import SynthesisError
@@ -35,12 +36,6 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[[str, bytes, int], None]
 DeadLetterSink = Callable[[InboundMessage, DeadLetterReason, str], None]
-
-
-class SayOutcome(StrEnum):
-    PLAYED = "played"  # the speaker reported playFinished
-    TIMEOUT = "timeout"  # playBytes sent, no playFinished in time
-    FAILED = "failed"  # nothing was sent: synthesis failed or the site's queue was full
 
 
 @dataclass
@@ -73,6 +68,8 @@ class TtsService:
         self._sites: dict[str, asyncio.Queue[_Job]] = {}
         self._in_hand: dict[str, int] = {}  # 1 while the site's worker is speaking a reply
         self._waiting: dict[tuple[str, str], asyncio.Future[None]] = {}
+        # Ids of says submitted in-process and published for observers: their MQTT copy is skipped.
+        self._echoes: OrderedDict[str, None] = OrderedDict()
         self.counters = TtsCounters()
 
     # -- MQTT handlers (called in the event loop) --------------------------------------------
@@ -85,6 +82,9 @@ class TtsService:
             log.warning("rejected tts/say: %s", detail)
             self._dead_letter(message, DeadLetterReason.INVALID_HERMES, f"hermes/tts/say: {detail}")
             self._answer_rejected(message.payload, detail)
+            return
+        if say.id is not None and say.id in self._echoes:
+            del self._echoes[say.id]  # ours, spoken already (submitted in-process)
             return
         self.submit(say, received_at=message.received_at)
 
@@ -104,8 +104,15 @@ class TtsService:
             waiter.set_result(None)
 
     # -- in-process API ---------------------------------------------------------------------
-    def submit(self, say: TtsSay, received_at: float | None = None) -> asyncio.Future[SayOutcome]:
-        """Queue `say` for its site; the future resolves once sayFinished has been published."""
+    def submit(self, say: TtsSay, received_at: float | None = None, published: bool = False) -> asyncio.Future[SayOutcome]:
+        """Queue `say` for its site; the future resolves once sayFinished has been published.
+        `published`: the caller also publishes it on hermes/tts/say (it must carry an id)."""
+        if published:
+            if say.id is None:
+                raise ValueError("a say published for observers needs an id")
+            self._echoes[say.id] = None
+            while len(self._echoes) > 1000:  # copies that never came back (broker down)
+                self._echoes.popitem(last=False)
         self.counters.requests += 1
         job = _Job(say, say.id or uuid.uuid4().hex, received_at or time.time(), asyncio.get_running_loop().create_future())
         self._inbox.put_nowait(job)

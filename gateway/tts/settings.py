@@ -50,9 +50,9 @@ class VoiceSettings(_Section):
 
 
 class SiteTtsSettings(_Section):
-    """What differs for one site (one speaker); unset fields take the section's values."""
+    """The output format of one site (one speaker); unset fields take the section's values. The
+    site's language is set once for every part, in `voice.sites.<siteId>.language`."""
 
-    language: Language | None = None
     sample_rate: int | None = Field(None, ge=8000, le=48000)
     sample_width: SampleWidth | None = None
     channels: Channels | None = None
@@ -60,14 +60,13 @@ class SiteTtsSettings(_Section):
 
 class TtsSettings(_Section):
     enabled: bool = True
-    language: Language = Field("en", description="language of sites not listed under sites")
     voices: dict[Language, VoiceSettings] = Field(
         default_factory=dict, description="voice per language; unlisted languages use espeak-ng's own voice"
     )
     sample_rate: int | None = Field(None, ge=8000, le=48000, description="output rate; unset: the engine's own")
     sample_width: SampleWidth = Field(2, description="bytes per sample: 1 (unsigned 8-bit), 2 or 4 (signed)")
     channels: Channels = 1
-    sites: dict[SiteId, SiteTtsSettings] = Field(default_factory=dict)
+    sites: dict[SiteId, SiteTtsSettings] = Field(default_factory=dict, description="output format per site")
     cache_entries: int = Field(64, ge=0, le=100_000, description="replies kept ready to send again (0: no cache)")
     cache_max_bytes: int = Field(32 * 1024 * 1024, ge=0, description="memory the reply cache may hold")
     play_finished_timeout_s: float = Field(
@@ -81,10 +80,6 @@ class TtsSettings(_Section):
     def voice(self, language: str) -> VoiceSettings:
         configured = self.voices.get(language)  # type: ignore[call-overload]
         return configured if configured is not None else VoiceSettings()
-
-    def language_of(self, site_id: str) -> Language:
-        site = self.sites.get(site_id)
-        return site.language if site is not None and site.language is not None else self.language
 
     def output_of(self, site_id: str) -> OutputFormat:
         site = self.sites.get(site_id) or SiteTtsSettings()

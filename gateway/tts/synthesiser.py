@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from gateway.tts.cache import CachedReply, ReplyCache, ReplyKey
@@ -36,8 +36,12 @@ def normalise_text(text: str) -> str:
 
 
 class Synthesiser:
-    def __init__(self, settings: TtsSettings, engines: Mapping[str, TtsEngine], cache: ReplyCache) -> None:
+    def __init__(
+        self, settings: TtsSettings, engines: Mapping[str, TtsEngine], cache: ReplyCache, language_of: Callable[[str], str]
+    ) -> None:
+        # language_of: the site's language, from the one mapping every part reads (voice.sites).
         self._settings = settings
+        self._language_of = language_of
         self._engines = engines
         self.cache = cache
 
@@ -46,7 +50,7 @@ class Synthesiser:
         tag = language_tag(requested)
         if tag is not None and tag in self._engines:
             return tag
-        return self._settings.language_of(site_id)
+        return self._language_of(site_id)
 
     async def reply(self, text: str, site_id: str, lang: str | None = None, volume: float | None = None) -> Reply:
         text = normalise_text(text)

@@ -117,3 +117,21 @@ def new_listening(site_id: str, session_id: str, settings: EndpointSettings, now
         site_id, session_id, Endpointer(settings), now, capture=[] if capture else None,
         speculate_ms=settings.speculate_ms if settings.speculate_ms is not None and settings.speculate_ms < settings.silence_ms else None,
     )
+
+
+def stop(listening: Listening) -> bool:
+    """Stop feeding the recogniser; True if it was still running (then `release` it)."""
+    if listening.done:
+        return False
+    listening.done = True
+    listening.queue.put_nowait(None)
+    return True
+
+
+async def release(listening: Listening, pool: Executor) -> None:
+    """Wait for the pump to end and close the recogniser (off the event loop)."""
+    if listening.worker is not None:
+        await listening.worker
+    recogniser = listening.recogniser
+    if recogniser is not None:
+        await asyncio.get_running_loop().run_in_executor(pool, recogniser.close)

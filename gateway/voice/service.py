@@ -1,22 +1,23 @@
-"""The voice service: Hermes in, sessions per site, recognition, intents, skills, Hermes out.
+"""The voice service: Hermes in, sessions per site, recognition, intents, skills, replies spoken.
 
-It plays the Rhasspy roles the shop needs – ASR, NLU and dialogue manager – so a Rhasspy
-satellite (wake word on the device, audio frames to us, `tts/say` back) works unmodified.
-The pure parts live elsewhere: the session state machine (`session.py`), endpointing (`vad.py`),
-templates (`nlu/`); this module only routes and publishes. Audio is held in memory for the
-utterance being recognised and dropped after; transcripts go to MQTT (the Hermes protocol) and the
-status page, never to the outbox.
+It plays the Rhasspy roles the shop needs – dialogue manager, ASR and NLU – so a Rhasspy
+satellite (wake word on the device, audio frames to us, a loudspeaker for `playBytes`) works
+unmodified. A turn: `hotword/<id>/detected` → `sessionStarted`, `hotword/toggleOff`,
+`asr/startListening` → audio → `textCaptured` → intent → skill → reply spoken (the TTS part sends
+`playBytes` and waits for `playFinished`) → `sessionEnded`, `hotword/toggleOn`.
+Pure parts live elsewhere (sessions `session.py`, endpointing `vad.py`, templates `nlu/`). Audio is
+held in memory for the utterance being recognised only; transcripts never go to the outbox.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import json
 import logging
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Executor
+from typing import Any
 
 from gateway.hermes.asr import AsrStartListening, AsrStopListening, AsrTextCaptured
 from gateway.hermes.audioserver import AudioFrame
@@ -24,56 +25,61 @@ from gateway.hermes.dialogue import (
     DialogueContinueSession,
     DialogueEndSession,
     DialogueSessionEnded,
+    DialogueSessionQueued,
     DialogueSessionStarted,
     DialogueStartSession,
     SessionInitNotification,
     SessionTermination,
     TerminationReason,
 )
-from gateway.hermes.hotword import HotwordDetected
-from gateway.hermes.intent import Intent, NluIntent, Slot, SlotRange
-from gateway.hermes.nlu import NluIntentNotRecognized, NluQuery
-from gateway.hermes.tts import TTS_SAY, TtsSay
+from gateway.hermes.hotword import HotwordDetected, HotwordToggle
+from gateway.hermes.nlu import NluQuery
+from gateway.hermes.tts import SayOutcome, TtsSay
 from gateway.voice.capture import DebugCapture
 from gateway.voice.engines.base import AsrEngine, Transcript
 from gateway.voice.identity import IdentityBindings
-from gateway.voice.listener import Listening, finish, new_listening, pump
-from gateway.voice.nlu.match import IntentMatch, Matcher, char_range
+from gateway.voice.intents import IntentOut
+from gateway.voice.language import LanguageKit
+from gateway.voice.listener import Listening, new_listening, pump, release, stop
+from gateway.voice.nlu.match import IntentMatch
+from gateway.voice.notify import Notifier
 from gateway.voice.outbound import HermesOut
 from gateway.voice.session import Phase, Session, SessionTable
 from gateway.voice.settings import VoiceSettings
-from gateway.voice.skillrunner import SkillFailed, SkillRunner
+from gateway.voice.skillrunner import SkillFailed
+from gateway.voice.speech import ReplySpeaker
+from gateway.voice.understand import understand
 from gateway.voice.vad import VadState
 from gateway.voice.wav import AudioFormatError, read_wav_chunk
-from skills.api import Notify, Reply
+from skills.api import Reply
 
 log = logging.getLogger(__name__)
 
 NOT_UNDERSTOOD = {"en": "Sorry, I did not understand that.", "de": "Entschuldigung, das habe ich nicht verstanden."}
 IntentListener = Callable[[Session, IntentMatch], None]
 TurnListener = Callable[[Session, Transcript, IntentMatch | None, float], None]
+TICK_S = 0.2  # how often session timeouts are checked
 
 
 class VoiceService:
     def __init__(
         self,
         settings: VoiceSettings,
-        engine: AsrEngine,
-        matcher: Matcher,
-        skills: SkillRunner,
+        kits: Mapping[str, LanguageKit],
         identity: IdentityBindings,
         out: HermesOut,
         publish_json: Callable[[str, bytes], None],
         pool: Executor,
+        speaker: ReplySpeaker,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.engine = engine
-        self.matcher = matcher
-        self.skills = skills
+        self.kits = kits
         self.identity = identity
         self.out = out
-        self._publish_json = publish_json
+        self.intents = IntentOut(out)
+        self.speaker = speaker
+        self._notifier = Notifier(settings.staff_topic, publish_json, out)
         self._pool = pool
         self._clock = clock
         self._capture = DebugCapture(settings.debug_capture) if settings.debug_capture.enabled else None
@@ -84,50 +90,72 @@ class VoiceService:
         self.on_turn: list[TurnListener] = []
         self.frames_refused = 0
 
+    @property
+    def engine(self) -> AsrEngine:
+        """The recogniser of `voice.language` (sites without a language of their own)."""
+        return self.kits[self.settings.language].engine
+
+    def kit(self, lang: str) -> LanguageKit:
+        return self.kits.get(lang) or self.kits[self.settings.language]
+
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
             self._group = group
             try:
                 while True:
-                    await asyncio.sleep(1.0)
-                    for session in self.sessions.expired(self._clock(), self.settings.session_timeout_s):
-                        self._end(session, TerminationReason.TIMEOUT)
+                    await asyncio.sleep(TICK_S)
+                    for session in self.sessions.expired(self._clock()):
+                        self._end(session, TerminationReason.TIMEOUT, f"no progress within {session.timeout_s:g} s")
             finally:
                 for site in list(self._listening):
                     self._stop_listening(site)
                 self._group = None
 
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        if self._group is None:
+            work.close()
+            raise RuntimeError("voice service is not running")
+        self._group.create_task(work)
+
     # -- sessions ---------------------------------------------------------------------------------
-    def start_session(self, message: DialogueStartSession) -> Session | None:
-        if isinstance(message.init, SessionInitNotification):
-            session, _ = self._open(message.siteId, own=True, custom_data=message.customData)
-            self._say(session, message.init.text)
-            self._end(session, TerminationReason.NOMINAL)
-            return None
-        session, _ = self._open(
-            message.siteId,
-            own=True,
-            custom_data=message.customData,
-            intent_filter=message.init.intentFilter,
-            send_intent_not_recognized=message.init.sendIntentNotRecognized,
+    def start_session(self, message: DialogueStartSession) -> None:
+        site = message.siteId
+        if self.sessions.at(site) is None:
+            self._begin(message)
+            return
+        # Notifications wait their turn too: they must not cut a customer off mid-sentence.
+        enqueue = isinstance(message.init, SessionInitNotification) or message.init.canBeEnqueued
+        queued = self.sessions.enqueue(site, message, self.settings.max_queued_per_site) if enqueue else None
+        if queued is None:
+            why = "its queue is full (voice.max_queued_per_site)" if enqueue else "the session cannot be enqueued"
+            self.out.error("dialogueManager", f"site {site} is busy and {why}: session dropped", site, context=message.customData)
+            return
+        self.out.send(DialogueSessionQueued.topic(), DialogueSessionQueued(sessionId=queued.session_id, siteId=site, customData=message.customData))
+
+    def _begin(self, message: DialogueStartSession, session_id: str | None = None) -> None:
+        init = message.init
+        if isinstance(init, SessionInitNotification):
+            session = self._open(message.siteId, own=True, session_id=session_id, lang=message.lang, custom_data=message.customData)
+            self._speak_then(session, init.text, lambda: self._end(session, TerminationReason.NOMINAL))
+            return
+        session = self._open(
+            message.siteId, own=True, session_id=session_id, lang=message.lang, custom_data=message.customData,
+            intent_filter=init.intentFilter, send_intent_not_recognized=init.sendIntentNotRecognized,
         )
-        if message.init.text:
-            self._say(session, message.init.text)
-        self._listen(session)
-        return session
+        self._speak_then(session, init.text, lambda: self._listen(session))
 
     def hotword_detected(self, message: HotwordDetected) -> None:
-        session, _ = self._open(message.siteId, own=True)
+        """A wake word: a new session, aborting (barge-in) whatever the site was doing."""
+        session = self._open(message.siteId, own=True, lang=message.lang)
         self._listen(session)
 
     def start_listening(self, message: AsrStartListening) -> None:
         """Another dialogue manager uses us as its recogniser."""
         session = self.sessions.get(message.sessionId) if message.sessionId else None
-        if session is None or not session.own:
-            session, _ = self._open(message.siteId, own=False, session_id=message.sessionId, announce=False)
-        else:
-            session.listen_again(message.intentFilter or session.intent_filter)
-        self._listen(session)
+        if session is not None and session.own:
+            return  # our own startListening, back from the broker: already listening
+        session = self._open(message.siteId, own=False, session_id=message.sessionId, announce=False, lang=message.lang)
+        self._listen(session, intent_filter=message.intentFilter)
 
     def stop_listening(self, message: AsrStopListening) -> None:
         listening = self._listening.get(message.siteId)
@@ -135,29 +163,35 @@ class VoiceService:
             self._utterance_over(listening, VadState.ENDED)
 
     def end_session(self, message: DialogueEndSession) -> None:
-        session = self.sessions.get(message.sessionId)
-        if session is None:
-            self.out.error("dialogueManager", f"no session {message.sessionId}", "default", message.sessionId)
-            return
-        if message.text:
-            self._say(session, message.text)
-        self._end(session, TerminationReason.NOMINAL)
+        session = self._session_for(message.sessionId, message.customData)
+        if session is not None:
+            self._speak_then(session, message.text, lambda: self._end(session, TerminationReason.NOMINAL))
 
     def continue_session(self, message: DialogueContinueSession) -> None:
-        session = self.sessions.get(message.sessionId)
+        session = self._session_for(message.sessionId, message.customData)
         if session is None:
-            self.out.error("dialogueManager", f"no session {message.sessionId}", "default", message.sessionId)
             return
-        if message.text:
-            self._say(session, message.text)
         session.send_intent_not_recognized = message.sendIntentNotRecognized
-        session.listen_again(message.intentFilter)
-        self._listen(session)
+        session.intent_filter = message.intentFilter
+        self._speak_then(session, message.text, lambda: self._listen(session))
 
-    def _open(self, site_id: str, *, own: bool, session_id: str | None = None, announce: bool = True, **options: object) -> tuple[Session, Session | None]:
+    def _session_for(self, session_id: str, custom_data: str | None) -> Session | None:
+        """Our session (an external skill answers it), its customData updated; or an error."""
+        session = self.sessions.get(session_id)
+        if session is None or not session.own:
+            self.out.error("dialogueManager", f"no session {session_id}", "default", session_id)
+            return None
+        if custom_data is not None:
+            session.custom_data = custom_data
+        return session
+
+    def _open(self, site_id: str, *, own: bool, session_id: str | None = None, announce: bool = True, lang: str | None = None, **options: object) -> Session:
         customer = self.identity.customer_at(site_id)
+        tag = (lang or "").replace("_", "-").split("-")[0].lower()
+        language = tag if tag in self.kits else self.settings.language_of(site_id)
         session, aborted = self.sessions.start(
-            site_id, self._clock(), self.settings.language, own=own, session_id=session_id, customer_id=customer, **options
+            site_id, self._clock(), language, own=own, session_id=session_id, customer_id=customer,
+            timeout_s=self.settings.session_timeout_of(site_id), **options,
         )
         if aborted is not None:  # barge-in: the new session wins
             self._stop_listening(site_id)
@@ -165,12 +199,19 @@ class VoiceService:
         if announce:
             started = DialogueSessionStarted(sessionId=session.session_id, siteId=site_id, customData=session.custom_data, lang=session.lang)
             self.out.send(started.topic(), started)
-        return session, aborted
+            if aborted is None or not aborted.own:
+                self._toggle_hotword(site_id, on=False)
+        return session
 
     def _end(self, session: Session, reason: TerminationReason, error: str | None = None) -> None:
         self._stop_listening(session.site_id, session.session_id)
         if self.sessions.finish(session, reason):
             self._announce_end(session, error)
+            if session.own:
+                self._toggle_hotword(session.site_id, on=True)
+        queued = self.sessions.next_queued(session.site_id)
+        if queued is not None:
+            self._begin(queued.request, queued.session_id)
 
     def _announce_end(self, session: Session, error: str | None = None) -> None:
         if not session.own:
@@ -182,13 +223,45 @@ class VoiceService:
         )
         self.out.send(ended.topic(), ended)
 
+    def _toggle_hotword(self, site_id: str, on: bool) -> None:
+        self.out.send(HotwordToggle.topic_for(on), HotwordToggle(siteId=site_id))
+
+    # -- speaking ---------------------------------------------------------------------------------
+    def _speak_then(self, session: Session, text: str | None, then: Callable[[], None]) -> None:
+        """Speak on the session's site; when the speaker has played it, `then` (at once when
+        there is nothing to say). A reply that was not played ends the session: `timeout` (no
+        playFinished) or `error` (not spoken)."""
+        if not text:
+            then()
+            return
+        self._stop_listening(session.site_id, session.session_id)
+        number = session.speaking(self._clock())
+        say = TtsSay(text=text, siteId=session.site_id, sessionId=session.session_id, lang=session.lang, id=uuid.uuid4().hex)
+        self._spawn(self._speak(session, say, number, then))
+
+    async def _speak(self, session: Session, say: TtsSay, number: int, then: Callable[[], None]) -> None:
+        outcome = await self.speaker.speak(say)
+        if not session.is_current_speech(number):
+            return  # the session ended or moved on meanwhile (barge-in, endSession)
+        if outcome is SayOutcome.PLAYED:
+            then()
+        elif outcome is SayOutcome.TIMEOUT:
+            self._end(session, TerminationReason.TIMEOUT, f"no playFinished from site {session.site_id}")
+        else:
+            self._end(session, TerminationReason.ERROR, "the reply could not be spoken")
+
     # -- audio ------------------------------------------------------------------------------------
-    def _listen(self, session: Session) -> None:
+    def _listen(self, session: Session, intent_filter: list[str] | None = None) -> None:
         self._stop_listening(session.site_id)
         if self._group is None:
             raise RuntimeError("voice service is not running")
-        listening = new_listening(session.site_id, session.session_id, self.settings.endpoint, self._clock(), self._capture is not None)
-        listening.worker = self._group.create_task(pump(listening, self._pool, self.engine.recogniser))
+        session.listen_again(intent_filter if intent_filter is not None else session.intent_filter, self._clock())
+        if session.own:  # tell the site (and any Hermes tool) that we listen now
+            start = AsrStartListening(siteId=session.site_id, sessionId=session.session_id, lang=session.lang, intentFilter=session.intent_filter)
+            self.out.send(start.topic(), start)
+        endpoint = self.settings.endpoint_of(session.site_id)
+        listening = new_listening(session.site_id, session.session_id, endpoint, self._clock(), self._capture is not None)
+        listening.worker = self._group.create_task(pump(listening, self._pool, self.kit(session.lang).engine.recogniser))
         self._listening[session.site_id] = listening
 
     def _stop_listening(self, site_id: str, session_id: str | None = None) -> None:
@@ -196,22 +269,14 @@ class VoiceService:
         if listening is None or (session_id is not None and listening.session_id != session_id):
             return
         del self._listening[site_id]
-        if not listening.done:
-            listening.done = True
-            listening.queue.put_nowait(None)
-            if self._group is not None:
-                self._group.create_task(self._release(listening))
-
-    async def _release(self, listening: Listening) -> None:
-        if listening.worker is not None:
-            await listening.worker
-        recogniser = listening.recogniser
-        if recogniser is not None:
-            await asyncio.get_running_loop().run_in_executor(self._pool, recogniser.close)
+        if stop(listening) and self._group is not None:
+            self._group.create_task(release(listening, self._pool))
 
     def audio_frame(self, frame: AudioFrame) -> None:
         listening = self._listening.get(frame.site_id)
         if frame.session_id is not None and (listening is None or listening.session_id != frame.session_id):
+            if self.sessions.get(frame.session_id) is not None:
+                return  # the session speaks or thinks: the satellite keeps streaming, we drop it
             self.frames_refused += 1
             self.out.error("asr", f"audio for unknown session {frame.session_id}", frame.site_id, frame.session_id)
             return
@@ -237,43 +302,39 @@ class VoiceService:
         del self._listening[listening.site_id]
         session = self.sessions.get(listening.session_id)
         if session is None or session.phase is not Phase.LISTENING:
-            listening.done = True
-            listening.queue.put_nowait(None)
-            self._group.create_task(self._release(listening))
+            stop(listening)
+            self._group.create_task(release(listening, self._pool))
             return
-        session.utterance_ended()
+        session.utterance_ended(self._clock())
         self._group.create_task(self._turn(session, listening, state))
 
     # -- a turn: recognise, understand, answer ------------------------------------------------------
     async def _turn(self, session: Session, listening: Listening, state: VadState) -> None:
         last_frame_at = listening.last_frame_at
         if state is VadState.TOO_LONG:
-            await self._release_after(listening)
+            stop(listening)
+            await release(listening, self._pool)
             error = f"utterance longer than {self.settings.endpoint.max_utterance_s:g} s"
             self.out.error("asr", error, session.site_id, session.session_id)
             self._end(session, TerminationReason.ERROR, error)
             return
         if state is VadState.NO_SPEECH or not listening.heard_speech:
-            await self._release_after(listening)
+            stop(listening)
+            await release(listening, self._pool)
             self._text_captured(session, Transcript("", 0.0, listening.audio_s, 0.0))
-            self._end(session, TerminationReason.TIMEOUT)
+            self._end(session, TerminationReason.TIMEOUT, "nobody spoke")
             return
         loop = asyncio.get_running_loop()
+        kit = self.kit(session.lang)
         try:
-            transcript = await finish(listening, self._pool)
-            match = self._understand(transcript, session)
-            if match is None and self.settings.dictation and listening.recogniser is not None:
-                free = await loop.run_in_executor(self._pool, listening.recogniser.dictate)
-                if free is not None and free.text:
-                    transcript = Transcript(free.text, free.confidence, transcript.audio_s, transcript.decode_s + free.decode_s, True)
-                    match = self._understand(transcript, session)
-            if match is not None and match.text != transcript.text:
-                transcript = dataclasses.replace(transcript, text=match.text)  # the reading understood (n-best)
+            transcript, match = await understand(kit, listening, self._pool, session.intent_filter, self.settings.min_confidence)
+            if session.phase is not Phase.RECOGNISING:
+                return  # ended meanwhile (barge-in, timeout)
             self._text_captured(session, transcript)
             if not session.own:
                 self._end(session, TerminationReason.NOMINAL)  # announced only for our own sessions
             else:
-                await self._answer(session, transcript, match, last_frame_at)
+                await self._answer(kit, session, transcript, match, last_frame_at)
         finally:
             # After the answer: closing prepares the recogniser for the next turn (PocketSphinx
             # builds a fresh decoder), which must not delay this one.
@@ -282,23 +343,6 @@ class VoiceService:
             if self._capture is not None and listening.capture:
                 await loop.run_in_executor(self._pool, self._capture.save, session.site_id, b"".join(listening.capture))
 
-    async def _release_after(self, listening: Listening) -> None:
-        listening.done = True
-        listening.queue.put_nowait(None)
-        await self._release(listening)
-
-    def _understand(self, transcript: Transcript, session: Session) -> IntentMatch | None:
-        if transcript.confidence < self.engine.min_confidence and not transcript.dictation:
-            return None
-        match = self.matcher.match(transcript.text, session.intent_filter)
-        for reading in transcript.alternatives:
-            if match is not None:
-                break
-            match = self.matcher.match(reading, session.intent_filter)
-        if match is not None and match.confidence < self.settings.min_confidence:
-            return None
-        return match
-
     def _text_captured(self, session: Session, transcript: Transcript) -> None:
         message = AsrTextCaptured(
             text=transcript.text, likelihood=transcript.confidence, seconds=round(transcript.audio_s, 3),
@@ -306,80 +350,45 @@ class VoiceService:
         )
         self.out.send(message.topic(), message)
 
-    async def _answer(self, session: Session, transcript: Transcript, match: IntentMatch | None, last_frame_at: float) -> None:
-        session.recognised()
+    async def _answer(self, kit: LanguageKit, session: Session, transcript: Transcript, match: IntentMatch | None, last_frame_at: float) -> None:
+        session.recognised(self._clock())
         if match is None:
-            self.not_recognised(transcript.text, session.site_id, session.session_id, session.custom_data)
+            self.intents.not_recognised(transcript.text, session.site_id, session.session_id, session.custom_data)
             for listener in self.on_turn:
                 listener(session, transcript, None, time.perf_counter() - last_frame_at)
             if session.send_intent_not_recognized:
-                return  # the skill that asked decides what happens next
-            self._say(session, NOT_UNDERSTOOD.get(session.lang, NOT_UNDERSTOOD["en"]))
-            self._end(session, TerminationReason.INTENT_NOT_RECOGNIZED)
+                return  # the skill that asked decides what happens next (or the session times out)
+            sorry = NOT_UNDERSTOOD.get(session.lang, NOT_UNDERSTOOD["en"])
+            self._speak_then(session, sorry, lambda: self._end(session, TerminationReason.INTENT_NOT_RECOGNIZED))
             return
-        self.publish_intent(match, session.site_id, session.session_id, session.custom_data, transcript.confidence)
+        self.intents.intent(match, session.site_id, session.session_id, session.custom_data, transcript.confidence, session.lang)
         for intent_listener in self.on_intent:
             intent_listener(session, match)
-        if not self.skills.handles(match.intent):
+        if not kit.skills.handles(match.intent):
             return  # an external skill answers with endSession/continueSession (or the session times out)
         try:
-            reply = await self.skills.run(session, match)
+            reply = await kit.skills.run(session, match)
         except SkillFailed as exc:
             self.out.error("dialogueManager", str(exc), session.site_id, session.session_id)
-            reply = Reply(self.skills.apology(session.lang))
-        self._deliver(session, reply)
+            reply = Reply(kit.skills.apology(session.lang))
+        if session.phase is Phase.HANDLING:  # not ended while the skill ran
+            self._deliver(session, reply)
         for listener in self.on_turn:
             listener(session, transcript, match, time.perf_counter() - last_frame_at)
 
     def _deliver(self, session: Session, reply: Reply) -> None:
         for notify in reply.notify:
-            self._notify(session, notify)
-        if reply.say:
-            self._say(session, reply.say)
-        if reply.end_session:
-            self._end(session, TerminationReason.NOMINAL)
-        else:
-            session.listen_again(session.intent_filter)
-            self._listen(session)
+            self._notifier.send(session, notify)
 
-    def _notify(self, session: Session, notify: Notify) -> None:
-        if notify.target != "staff":
-            self.out.error("dialogueManager", f"unknown notification target {notify.target}", session.site_id, session.session_id)
-            return
-        topic = self.settings.staff_topic.format(site=session.site_id)
-        self._publish_json(topic, json.dumps(dict(notify.payload)).encode())
+        def after() -> None:
+            if reply.end_session:
+                self._end(session, TerminationReason.NOMINAL)
+            else:
+                self._listen(session, list(reply.intent_filter) if reply.intent_filter is not None else None)
 
-    def _say(self, session: Session, text: str) -> None:
-        say = TtsSay(text=text, siteId=session.site_id, sessionId=session.session_id, lang=session.lang)
-        self.out.send(TTS_SAY, say)
+        self._speak_then(session, reply.say, after)
 
     # -- NLU as a service (hermes/nlu/query) ---------------------------------------------------------
     def nlu_query(self, query: NluQuery) -> None:
-        match = self.matcher.match(query.input, query.intentFilter)
-        if match is None:
-            self.not_recognised(query.input, query.siteId, query.sessionId, None, query.id)
-        else:
-            self.publish_intent(match, query.siteId, query.sessionId, None, query.asrConfidence, query.id)
-
-    def not_recognised(self, text: str, site_id: str, session_id: str | None, custom_data: str | None, request_id: str | None = None) -> None:
-        message = NluIntentNotRecognized(input=text, id=request_id, siteId=site_id, sessionId=session_id, customData=custom_data)
-        self.out.send(message.topic(), message)
-
-    def publish_intent(
-        self, match: IntentMatch, site_id: str, session_id: str | None, custom_data: str | None,
-        asr_confidence: float | None, request_id: str | None = None,
-    ) -> None:
-        slots = []
-        for slot in match.slots:
-            start, end = char_range(match.tokens, slot.start_token, slot.end_token)
-            kind = "Number" if isinstance(slot.value, int) else "Unknown"
-            slots.append(
-                Slot(entity=slot.list_name, slotName=slot.name, value={"kind": kind, "value": slot.value}, rawValue=slot.raw,
-                     range=SlotRange(start=start, end=end, rawStart=start, rawEnd=end))
-            )
-        message = NluIntent(
-            input=match.text, rawInput=match.text, intent=Intent(intentName=match.intent, confidenceScore=match.confidence),
-            slots=slots, id=request_id, siteId=site_id, sessionId=session_id, customData=custom_data,
-            asrConfidence=asr_confidence, lang=self.settings.language,
-        )
-        self.out.send(message.topic(), message)
+        lang = self.settings.language_of(query.siteId)
+        self.intents.answer_query(query, self.kit(lang).matcher, lang)

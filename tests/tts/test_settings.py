@@ -34,33 +34,42 @@ def test_bad_tts_config_names_line_and_field(tmp_path: Path) -> None:
         "      engine: piper\n"
         "  sites:\n"
         "    kiosk:\n"
-        "      language: fr\n"
+        "      language: de\n"
         "      sample_rate: 4000\n"
-        "  cache_entrys: 10\n",
+        "  cache_entrys: 10\n"
+        "voice:\n"
+        "  sites:\n"
+        "    kiosk:\n"
+        "      language: German\n",
     )
     found = problems_of(path)
     fields = {field: line for line, field, _ in found}
     assert fields["tts.voices.en"] == 4
+    # A site's language is set once for every part, under voice.sites: here it is refused.
     assert fields["tts.sites.kiosk.language"] == 8
     assert fields["tts.sites.kiosk.sample_rate"] == 9
     assert fields["tts.cache_entrys"] == 10
+    assert fields["voice.sites.kiosk.language"] == 14
     assert any("piper_model" in message for _, _, message in found)
 
 
 def test_sites_take_section_defaults(tmp_path: Path) -> None:
-    settings = load_settings(write(tmp_path, "tts:\n  language: de\n  sample_rate: 22050\n  sites:\n    desk: {language: en, channels: 2}\n"))
+    settings = load_settings(
+        write(tmp_path, "voice:\n  enabled: false\n  language: de\n  sites:\n    desk: {language: en}\n"
+                        "tts:\n  sample_rate: 22050\n  sites:\n    desk: {channels: 2}\n")
+    )
     tts = settings.tts
-    assert tts.language_of("desk") == "en" and tts.language_of("till") == "de"
+    assert settings.voice.language_of("desk") == "en" and settings.voice.language_of("till") == "de"
     assert tts.output_of("desk") == OutputFormat(sample_rate=22050, sample_width=2, channels=2)
     assert tts.output_of("till") == OutputFormat(sample_rate=22050, sample_width=2, channels=1)
     assert tts.voice("de").engine == "espeak-ng"
 
 
 def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TOUCHGATE_TTS__LANGUAGE", "de")
+    monkeypatch.setenv("TOUCHGATE_VOICE__LANGUAGE", "de")
     monkeypatch.setenv("TOUCHGATE_TTS__PLAY_FINISHED_TIMEOUT_S", "2.5")
-    settings = load_settings(write(tmp_path, "tts:\n  language: en\n"))
-    assert settings.tts.language == "de" and settings.tts.play_finished_timeout_s == 2.5
+    settings = load_settings(write(tmp_path, "voice:\n  language: en\n"))
+    assert settings.voice.language == "de" and settings.tts.play_finished_timeout_s == 2.5
 
 
 def test_check_finds_missing_voices_and_models(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 
 from gateway.config.settings import PROJECT_ROOT
+from gateway.hermes.playback import parse_play_bytes_topic, play_finished_topic
 from gateway.voice.wav import make_wav
 from tests.support.clients import Collector, Publisher
 
@@ -60,14 +61,29 @@ def silence(seconds: float) -> bytes:
 
 
 class HermesClient(Collector):
-    """A test speaker: collects every Hermes message and publishes frames and control messages."""
+    """A test speaker: collects every Hermes message and publishes frames and control messages.
+    Like a Rhasspy satellite's audio server it answers each `playBytes` with `playFinished`
+    (at once: the test does not wait for the audio to be played) unless `answer_play` is off."""
 
-    def __init__(self, host: str, port: int, client_id: str = "test-speaker", extra_topics: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, host: str, port: int, client_id: str = "test-speaker", extra_topics: tuple[str, ...] = (), answer_play: bool = True
+    ) -> None:
+        self.answer_play = answer_play
+        self.publisher: Publisher | None = None
         super().__init__(host, port, ["hermes/#", "touchgate/+/staff", *extra_topics], client_id=client_id)
         self.publisher = Publisher(host, port, client_id=f"{client_id}-pub")
 
+    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        super()._on_message(client, userdata, msg)
+        played = parse_play_bytes_topic(msg.topic)
+        if played is not None and self.answer_play and self.publisher is not None:
+            site, request_id = played
+            body = json.dumps({"id": request_id, "siteId": site}).encode()
+            self.publisher.publish(play_finished_topic(site), body, qos=1)  # from paho's thread: no wait
+
     def send(self, topic: str, payload: dict[str, object] | bytes, qos: int = 1) -> None:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        assert self.publisher is not None
         self.publisher.publish(topic, body, qos=qos).wait_for_publish(10)
 
     def stream(self, site: str, wavs: list[bytes], realtime: float = 0.0) -> float:
@@ -77,6 +93,7 @@ class HermesClient(Collector):
         for index, wav in enumerate(wavs):
             if realtime and index:
                 time.sleep(realtime)
+            assert self.publisher is not None
             self.publisher.publish(f"hermes/audioServer/{site}/audioFrame", wav, qos=0)
             sent_at = time.perf_counter()
         return sent_at
@@ -111,7 +128,8 @@ class HermesClient(Collector):
         return str(started["sessionId"])
 
     def close(self) -> None:
-        self.publisher.close()
+        if self.publisher is not None:
+            self.publisher.close()
         super().close()
 
 

@@ -32,6 +32,8 @@ async def test_dialogue_roles(broker: Mosquitto, tmp_path: Path) -> None:
             say = await asyncio.to_thread(on, "hermes/tts/say", 10.0, sessionId=started["sessionId"])
             captured = await asyncio.to_thread(on, "hermes/asr/textCaptured", 10.0, sessionId=started["sessionId"])
             assert "You can ask me" in str(say["text"]), captured
+            ended = await asyncio.to_thread(on, "hermes/dialogueManager/sessionEnded", 10.0, sessionId=started["sessionId"])
+            assert ended["termination"]["reason"] == "nominal"  # after the speaker played the reply
 
             # Another dialogue manager uses us as its recogniser: textCaptured only, no intent, no session messages.
             before = _count(client)
@@ -65,9 +67,11 @@ async def test_dialogue_roles(broker: Mosquitto, tmp_path: Path) -> None:
             ended = await asyncio.to_thread(on, "hermes/dialogueManager/sessionEnded", 10.0, before, sessionId=session)
             assert ended["termination"]["reason"] == "nominal" and ended["customData"] == "c1"
 
-            # Barge-in: a new session on a busy site aborts the old one.
+            # Barge-in: a wake word on a busy site aborts the old session.
             first = await asyncio.to_thread(client.start_session, "b")
-            second = await asyncio.to_thread(client.start_session, "b")
+            before = _count(client)
+            await asyncio.to_thread(client.send, "hermes/hotword/porcupine/detected", {"siteId": "b"})
+            second = (await asyncio.to_thread(on, "hermes/dialogueManager/sessionStarted", 10.0, before, siteId="b"))["sessionId"]
             aborted = await asyncio.to_thread(on, "hermes/dialogueManager/sessionEnded", 10.0, sessionId=first)
             assert aborted["termination"]["reason"] == "abortedByUser"
             # ... and nobody speaks: silence until no_speech_timeout ends the turn.
@@ -82,8 +86,12 @@ async def test_dialogue_roles(broker: Mosquitto, tmp_path: Path) -> None:
 
             # continueSession: ask again, restricted to one intent; what does not fit is not recognised.
             session = await asyncio.to_thread(client.start_session, "c")
+            await asyncio.to_thread(on, "hermes/asr/startListening", 10.0, sessionId=session)
+            before = _count(client)
             await asyncio.to_thread(client.send, "hermes/dialogueManager/continueSession", {"sessionId": session, "text": "Which product?", "intentFilter": ["WhereIsProduct"]})
             await asyncio.to_thread(on, "hermes/tts/say", 10.0, sessionId=session, text="Which product?")
+            # The question is played first; then the gateway listens again (and says so).
+            await asyncio.to_thread(on, "hermes/asr/startListening", 10.0, before, sessionId=session)
             await asyncio.to_thread(client.stream, "c", frames(BY_NAME["en_help_2"].pcm()))
             await asyncio.to_thread(on, "hermes/nlu/intentNotRecognized", 10.0, sessionId=session)
 

@@ -1,6 +1,15 @@
-"""Choosing and loading the configured engine (blocking: call it off the event loop)."""
+"""Choosing and loading the engine for each language (blocking: call it off the event loop).
+
+A language with a Vosk model (`voice.vosk_models`, or `voice.vosk_model_dir` for `voice.language`)
+is recognised by Vosk unless `voice.engine` is pocketsphinx; English without one falls back to
+PocketSphinx, whose wheel carries an English model. Any other language without a model is a
+configuration error naming the site that needs it.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
 
 from gateway.voice.engines.base import AsrEngine, EngineError
 from gateway.voice.nlu.expand import GrammarSource, prune_grammar
@@ -12,15 +21,37 @@ def grammar_source(model: IntentModel) -> GrammarSource:
     return prune_grammar(model.templates, model.rules, model.lists, lambda word: True)
 
 
+def engine_for(settings: VoiceSettings, language: str) -> tuple[Literal["pocketsphinx", "vosk"], Path | None]:
+    """Which engine recognises `language`, and its Vosk model; EngineError if none can."""
+    model_dir = settings.vosk_model_for(language)
+    if model_dir is not None and settings.engine != "pocketsphinx":
+        return "vosk", model_dir
+    if language == "en" and settings.engine != "vosk":
+        return "pocketsphinx", None
+    sites = sorted(site for site, s in settings.sites.items() if s.language == language)
+    where = f" (sites {', '.join(sites)})" if sites else ""
+    raise EngineError(
+        f"no recogniser for language {language!r}{where}: PocketSphinx carries an English model only; "
+        f"give a Vosk model in voice.vosk_models.{language}"
+    )
+
+
+def dictation_for(settings: VoiceSettings, language: str) -> bool:
+    """Open dictation as fallback: as configured, else on for Vosk and off for PocketSphinx."""
+    if settings.dictation_fallback is not None:
+        return settings.dictation_fallback
+    return engine_for(settings, language)[0] == "vosk"
+
+
 def load_engine(settings: VoiceSettings, model: IntentModel) -> AsrEngine:
     source = grammar_source(model)
-    if settings.engine_name == "vosk":
+    kind, model_dir = engine_for(settings, model.language)
+    dictation = dictation_for(settings, model.language)
+    if kind == "vosk":
         from gateway.voice.engines.vosk_engine import VoskEngine
 
-        assert settings.vosk_model_dir is not None  # the settings validator guarantees it
-        return VoskEngine(settings.vosk_model_dir, source, settings.dictation)
-    if model.language != "en":
-        raise EngineError(f"PocketSphinx carries an English model only; language {model.language!r} needs a Vosk model")
+        assert model_dir is not None
+        return VoskEngine(model_dir, source, dictation)
     from gateway.voice.engines.pocketsphinx_engine import PocketSphinxEngine
 
-    return PocketSphinxEngine(source, settings.pocketsphinx, settings.dictation)
+    return PocketSphinxEngine(source, settings.pocketsphinx, dictation)

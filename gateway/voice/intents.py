@@ -1,0 +1,47 @@
+"""Publishing what NLU found: `hermes/intent/<name>` with slots and their character ranges, or
+`hermes/nlu/intentNotRecognized`."""
+
+from __future__ import annotations
+
+from gateway.hermes.intent import Intent, NluIntent, Slot, SlotRange
+from gateway.hermes.nlu import NluIntentNotRecognized, NluQuery
+from gateway.voice.nlu.match import IntentMatch, Matcher, char_range
+from gateway.voice.outbound import HermesOut
+
+
+class IntentOut:
+    def __init__(self, out: HermesOut) -> None:
+        self._out = out
+
+    def not_recognised(
+        self, text: str, site_id: str, session_id: str | None, custom_data: str | None, request_id: str | None = None
+    ) -> None:
+        message = NluIntentNotRecognized(input=text, id=request_id, siteId=site_id, sessionId=session_id, customData=custom_data)
+        self._out.send(message.topic(), message)
+
+    def intent(
+        self, match: IntentMatch, site_id: str, session_id: str | None, custom_data: str | None,
+        asr_confidence: float | None, lang: str, request_id: str | None = None,
+    ) -> None:
+        slots = []
+        for slot in match.slots:
+            start, end = char_range(match.tokens, slot.start_token, slot.end_token)
+            kind = "Number" if isinstance(slot.value, int) else "Unknown"
+            slots.append(
+                Slot(entity=slot.list_name, slotName=slot.name, value={"kind": kind, "value": slot.value}, rawValue=slot.raw,
+                     range=SlotRange(start=start, end=end, rawStart=start, rawEnd=end))
+            )
+        message = NluIntent(
+            input=match.text, rawInput=match.text, intent=Intent(intentName=match.intent, confidenceScore=match.confidence),
+            slots=slots, id=request_id, siteId=site_id, sessionId=session_id, customData=custom_data,
+            asrConfidence=asr_confidence, lang=lang,
+        )
+        self._out.send(message.topic(), message)
+
+    def answer_query(self, query: NluQuery, matcher: Matcher, lang: str) -> None:
+        """hermes/nlu/query: NLU as a service for another dialogue manager."""
+        match = matcher.match(query.input, query.intentFilter)
+        if match is None:
+            self.not_recognised(query.input, query.siteId, query.sessionId, None, query.id)
+        else:
+            self.intent(match, query.siteId, query.sessionId, None, query.asrConfidence, lang, query.id)
