@@ -134,3 +134,21 @@ def test_relative_ca_file_is_anchored_at_the_config_folder(tmp_path: Path, writt
     absolute = str(tmp_path / "ca.pem")
     config = write_config(tmp_path / "etc", {"url": "https://central.example.com", "token": "t", "ca_file": absolute})
     assert load_settings(config).sync.ca_file == Path(absolute)
+
+
+def test_events_queued_before_the_kind_column_get_their_kind(tmp_path: Path) -> None:
+    """Schema v4 adds outbox.kind; rows already queued by an older gateway take it from their body."""
+    path = tmp_path / "touchgate.db"
+    db = connect(path)
+    db.conn.execute("ALTER TABLE outbox DROP COLUMN kind")  # the table as v3 left it
+    db.conn.execute("PRAGMA user_version = 3")
+    db.conn.executemany(
+        "INSERT INTO outbox (event_id, enqueued_at, purpose, body, bytes) VALUES (?,?,?,?,?)",
+        [("e1", 1.0, "analytics", '{"id":"e1","kind":"footfall"}', 29), ("e2", 2.0, "analytics", "not json", 8)],
+    )
+    db.conn.close()
+    db = connect(path)  # migrates
+    try:
+        assert db.conn.execute("SELECT event_id, kind FROM outbox ORDER BY event_id").fetchall() == [("e1", "footfall"), ("e2", "")]
+    finally:
+        db.conn.close()
