@@ -78,3 +78,24 @@ def test_tls_without_ca_refuses_to_start() -> None:
         MqttClient(MqttSettings(tls=True))
     with pytest.raises(MqttConfigError):
         MqttClient(MqttSettings(tls=False, ca_file=Path("/etc/ssl/ca.pem")))
+
+
+def test_every_relative_path_in_the_file_is_anchored_at_its_folder(tmp_path: Path) -> None:
+    config = tmp_path / "etc" / "config.yaml"
+    config.parent.mkdir()
+    config.write_text(
+        "device_profiles_dir: profiles\nstore: {path: data/gw.db}\n"
+        "mqtt: {tls: true, ca_file: certs/ca.pem, cert_file: certs/gw.pem, key_file: certs/gw.key}\n"
+        "rules: {dir: rules}\nsync: {url: 'https://central.example', token: t0ken, ca_file: certs/central.pem}\n"
+    )
+    settings = load_settings(config)
+    base = config.parent
+    assert settings.device_profiles_dir == base / "profiles"
+    assert settings.store.path == base / "data" / "gw.db"
+    assert (settings.mqtt.ca_file, settings.mqtt.cert_file, settings.mqtt.key_file) == (
+        base / "certs" / "ca.pem", base / "certs" / "gw.pem", base / "certs" / "gw.key"
+    )
+    assert settings.rules.dir == base / "rules"
+    assert settings.sync.ca_file == base / "certs" / "central.pem"
+    # Not written in the file: the default stays as it is.
+    assert settings.voice == load_settings(None).voice

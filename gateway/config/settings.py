@@ -117,26 +117,28 @@ def load_settings(config_file: Path | None) -> Settings:
 
 def _resolve_paths(settings: Settings, base: Path, values: dict[str, object]) -> Settings:
     """Anchor relative paths written in the file at the file's folder."""
-    updates: dict[str, object] = {}
-    if "device_profiles_dir" in values and not settings.device_profiles_dir.is_absolute():
-        updates["device_profiles_dir"] = base / settings.device_profiles_dir
-    store_values = values.get("store")
-    if isinstance(store_values, dict) and "path" in store_values and not settings.store.path.is_absolute():
-        updates["store"] = settings.store.model_copy(update={"path": base / settings.store.path})
-    rules_values = values.get("rules")
-    if isinstance(rules_values, dict) and "dir" in rules_values and not settings.rules.dir.is_absolute():
-        updates["rules"] = settings.rules.model_copy(update={"dir": base / settings.rules.dir})
-    sync_values = values.get("sync")
-    ca_file = settings.sync.ca_file
-    if isinstance(sync_values, dict) and "ca_file" in sync_values and ca_file is not None and not ca_file.is_absolute():
-        updates["sync"] = settings.sync.model_copy(update={"ca_file": base / ca_file})
-    voice_values = values.get("voice")
-    if isinstance(voice_values, dict):
-        anchored = {
-            key: base / getattr(settings.voice, key)
-            for key in ("vosk_model_dir", "catalogue", "store_info")
-            if key in voice_values and getattr(settings.voice, key) is not None and not getattr(settings.voice, key).is_absolute()
-        }
-        if anchored:
-            updates["voice"] = settings.voice.model_copy(update=anchored)
-    return settings.model_copy(update=updates) if updates else settings
+    anchored = _anchor(settings, base, values)
+    assert isinstance(anchored, Settings)
+    return anchored
+
+
+def _anchor(node: object, base: Path, values: object) -> object:
+    """Every `Path` value that the file itself set (found in `values`) and that is relative is
+    joined to `base`; recurses through nested sections and mappings of sections. Defaults and
+    environment overrides are left as they are (relative to the working directory)."""
+    if isinstance(node, BaseModel) and isinstance(values, dict):
+        updates = {}
+        for name in type(node).model_fields:
+            if name not in values:
+                continue
+            current = getattr(node, name)
+            fixed = _anchor(current, base, values[name])
+            if fixed is not current:
+                updates[name] = fixed
+        return node.model_copy(update=updates) if updates else node
+    if isinstance(node, dict) and isinstance(values, dict):
+        changed = {key: _anchor(item, base, values.get(key)) for key, item in node.items()}
+        return changed if any(changed[k] is not node[k] for k in node) else node
+    if isinstance(node, Path) and not node.is_absolute():
+        return base / node
+    return node
