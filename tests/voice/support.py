@@ -69,6 +69,7 @@ class HermesClient(Collector):
         self, host: str, port: int, client_id: str = "test-speaker", extra_topics: tuple[str, ...] = (), answer_play: bool = True
     ) -> None:
         self.answer_play = answer_play
+        self.answers_for: str | None = None  # a site: answer only its playBytes (several satellites on one broker)
         self.publisher: Publisher | None = None
         super().__init__(host, port, ["hermes/#", "touchgate/+/staff", *extra_topics], client_id=client_id)
         self.publisher = Publisher(host, port, client_id=f"{client_id}-pub")
@@ -76,7 +77,7 @@ class HermesClient(Collector):
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
         super()._on_message(client, userdata, msg)
         played = parse_play_bytes_topic(msg.topic)
-        if played is not None and self.answer_play and self.publisher is not None:
+        if played is not None and self.answer_play and self.publisher is not None and self.answers_for in (None, played[0]):
             site, request_id = played
             body = json.dumps({"id": request_id, "siteId": site}).encode()
             self.publisher.publish(play_finished_topic(site), body, qos=1)  # from paho's thread: no wait
