@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import tempfile
 import time
 import urllib.request
@@ -109,7 +110,8 @@ def fuzz_phase(workdir: Path, count: int, seed: int = 2024) -> dict[str, object]
                         info.wait_for_publish(120)  # type: ignore[attr-defined]
                     window.clear()
                     if gateway.proc is None or gateway.proc.poll() is not None:
-                        crashes += 1  # died by itself: note it and carry on with a new one
+                        crashes += 1  # died by itself: say why, and carry on with a new one
+                        print("gateway died:\n" + "\n".join(gateway.lines[-40:]), file=sys.stderr, flush=True)
                         gateway.start()
             for info in window:
                 info.wait_for_publish(120)  # type: ignore[attr-defined]

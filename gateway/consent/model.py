@@ -72,8 +72,9 @@ class ConsentMessage(BaseModel):
     customer_id: CustomerId
     purposes: list[Purpose] = Field(min_length=1, max_length=16)
     status: Literal[ConsentStatus.GRANTED, ConsentStatus.DENIED, ConsentStatus.REVOKED]
-    at: float | None = Field(None, description="when the customer decided (Unix seconds); default: on arrival")
-    expires_at: float | None = None
+    # Finite only: NaN/Infinity parse as floats and a NaN time reached SQLite as NULL.
+    at: float | None = Field(None, allow_inf_nan=False, description="when the customer decided (Unix seconds); default: on arrival")
+    expires_at: float | None = Field(None, allow_inf_nan=False)
     device: Name | None = None
 
 
@@ -83,7 +84,7 @@ class ErasureMessage(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     customer_id: CustomerId
-    at: float | None = None
+    at: float | None = Field(None, allow_inf_nan=False)
     device: Name | None = None
 
 
