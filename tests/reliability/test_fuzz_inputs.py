@@ -137,3 +137,22 @@ async def test_a_part_that_raises_costs_only_its_own_message(broker: Mosquitto, 
     rows = _rows(db, "SELECT topic, reason, detail FROM dead_letters ORDER BY id")
     assert [(t, r) for t, r, _ in rows] == [("reliability/broken/1", "handler_failed"), ("reliability/broken/2", "handler_failed")]
     assert "RecursionError" in str(rows[0][2])
+
+
+async def test_non_finite_consent_times_are_dead_lettered_not_fatal(broker: Mosquitto, tmp_path: Path) -> None:
+    """Found by the 100k fuzz: `"at": NaN` from a known customer reached SQLite as NULL, and the
+    IntegrityError stopped the whole gateway."""
+    settings = gateway_settings(broker, tmp_path)
+    tap = ("tele/cardreader_kiosk1/SENSOR", '{"Time":"2026-11-28T10:02:44","PN532":{"UID":"94D8FC5F","DATA":""}}')
+    bad = [
+        ("touchgate/kiosk1/consent", f'{{"customer_id": "card:94D8FC5F", "purposes": ["service"], "status": "granted", "at": {v}}}')
+        for v in ("NaN", "Infinity", "-Infinity")
+    ] + [("touchgate/kiosk1/erasure", '{"customer_id": "card:94D8FC5F", "at": NaN}')]
+    async with running_gateway(settings) as runtime:
+        c = runtime.ingest.counters
+        with Publisher(broker.host, broker.port, client_id="nan-consent") as pub:
+            await asyncio.to_thread(pub.publish_all, [tap, *bad, CANARY])
+        await wait_until(lambda: c.stored >= 2 and c.submitted_dead_letters >= len(bad) and c.in_flight() == 0)
+        assert_alive(runtime)
+    reasons = [r for (r,) in _rows(settings.store.path, "SELECT reason FROM dead_letters")]
+    assert reasons == ["invalid_consent"] * len(bad)
