@@ -40,7 +40,7 @@ T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 SETTINGS = web.AppKey("settings", ServiceSettings)
-SITE = "site"  # request key: the site the bearer token belongs to
+SITE = web.RequestKey("site", str)  # the site the bearer token belongs to
 
 _event_adapter: TypeAdapter[EventIn] = TypeAdapter(EventIn)
 _profile_adapter: TypeAdapter[dict[str, AttributeValue]] = TypeAdapter(dict[str, AttributeValue])
