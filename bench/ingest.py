@@ -32,6 +32,12 @@ from tests.support.mosquitto import Mosquitto
 
 TOPIC = "tele/shop1_bench/SENSOR"
 
+# Extra YAML for the gateway under test.
+PARTS = {
+    "full": "",
+    "sensors": "voice: {enabled: false}\ntts: {enabled: false}\n",
+}
+
 
 def payload(n: int, at: float | None = None) -> bytes:
     stamp = datetime.fromtimestamp(time.time() if at is None else at, timezone.utc).isoformat()
@@ -84,6 +90,7 @@ def role_gateway(config: Path, count: int, out: Path) -> None:
     from gateway.model.event import Event
 
     latencies: list[float] = []
+    receive_latencies: list[float] = []
     state = {"committed": 0, "ready_at": 0.0, "done_at": 0.0}
 
     def on_committed(events: list[Event]) -> None:
@@ -91,6 +98,7 @@ def role_gateway(config: Path, count: int, out: Path) -> None:
         for event in events:
             if event.device_time is not None:
                 latencies.append(now - event.device_time)
+                receive_latencies.append(event.received_at - event.device_time)
         state["committed"] += len(events)
         if state["committed"] >= count and not state["done_at"]:
             state["done_at"] = time.perf_counter()
@@ -118,6 +126,7 @@ def role_gateway(config: Path, count: int, out: Path) -> None:
                 "committed": state["committed"],
                 "eps": count / elapsed if elapsed else 0.0,
                 "latencies_ms": [x * 1000 for x in latencies],
+                "receive_latencies_ms": [x * 1000 for x in receive_latencies],
                 "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             }
         )
@@ -145,6 +154,12 @@ class GatewayChild:
 
 
 def publish(port: int, count: int, rate: float | None, client_id: str) -> None:
+    """Publish `count` QoS 1 messages, as fast as possible or paced at `rate` per second.
+
+    Paced publishing runs paho without its network thread: each message is written to the socket
+    in `publish()` itself and PUBACKs are read between messages, so the timestamp in the payload
+    is not skewed by the publisher's own threads waiting for the GIL.
+    """
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -152,16 +167,12 @@ def publish(port: int, count: int, rate: float | None, client_id: str) -> None:
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port)
+    if rate:
+        _publish_paced(client, count, rate)
+        return
     client.loop_start()
-    interval = 1.0 / rate if rate else 0.0
-    start = time.perf_counter()
     pending = []
     for n in range(count):
-        if interval:
-            target = start + n * interval
-            delay = target - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
         pending.append(client.publish(TOPIC, payload(n), qos=1))
         # paho message ids wrap at 65535: wait before the window could reuse one.
         if len(pending) >= 20_000:
@@ -171,6 +182,25 @@ def publish(port: int, count: int, rate: float | None, client_id: str) -> None:
     for info in pending:
         info.wait_for_publish(60)
     client.loop_stop()
+    client.disconnect()
+
+
+def _publish_paced(client: object, count: int, rate: float) -> None:
+    import paho.mqtt.client as paho
+
+    assert isinstance(client, paho.Client)
+    while not client.is_connected():
+        client.loop(0.05)
+    interval = 1.0 / rate
+    start = time.perf_counter()
+    infos = []
+    for n in range(count):
+        while (delay := start + n * interval - time.perf_counter()) > 0:
+            client.loop(min(delay, 0.002))  # read PUBACKs while waiting for the slot
+        infos.append(client.publish(TOPIC, payload(n), qos=1))
+    deadline = time.monotonic() + 60
+    while not all(info.is_published() for info in infos) and time.monotonic() < deadline:
+        client.loop(0.01)
     client.disconnect()
 
 
@@ -191,7 +221,7 @@ def wait_committed(db: Path, count: int, timeout: float = 300) -> None:
     raise TimeoutError("gateway did not commit everything")
 
 
-def one_run(workdir: Path, count: int, rate: float, seconds: float) -> dict[str, float]:
+def one_run(workdir: Path, count: int, rate: float, seconds: float, extra_config: str) -> dict[str, float]:
     with Mosquitto(workdir / "broker") as broker:
         port = broker.port
         # (a) baseline: create the session, queue N messages, time the drain.
@@ -204,6 +234,7 @@ def one_run(workdir: Path, count: int, rate: float, seconds: float) -> dict[str,
         config = workdir / "drain.yaml"
         config.write_text(
             f"site_id: shop1\nmqtt: {{port: {port}, client_id: bench-gw}}\nstore: {{path: {db}}}\nlog_level: WARNING\n"
+            + extra_config
         )
         GatewayChild(config, count, workdir / "setup.json").stop()
         publish(port, count, None, "bench-pub-b")
@@ -216,6 +247,7 @@ def one_run(workdir: Path, count: int, rate: float, seconds: float) -> dict[str,
         lat_db = workdir / "latency.db"
         lat_config.write_text(
             f"site_id: shop1\nmqtt: {{port: {port}, client_id: bench-gw-lat}}\nstore: {{path: {lat_db}}}\nlog_level: WARNING\n"
+            + extra_config
         )
         n_latency = int(rate * seconds)
         latency_child = GatewayChild(lat_config, n_latency, workdir / "latency.json")
@@ -229,6 +261,8 @@ def one_run(workdir: Path, count: int, rate: float, seconds: float) -> dict[str,
         "gateway_eps": float(drained["eps"]),  # type: ignore[arg-type]
         "p50_ms": percentile(latencies, 50),
         "p99_ms": percentile(latencies, 99),
+        # publish→read by the gateway: the part the broker, the network and the loop's reading add
+        "p99_receive_ms": percentile(timed["receive_latencies_ms"], 99),  # type: ignore[arg-type]
         "rss_mb": max(float(drained["rss_mb"]), float(timed["rss_mb"])),  # type: ignore[arg-type]
     }
 
@@ -244,6 +278,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rate", type=float, default=2000)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument(
+        "--parts",
+        choices=sorted(PARTS),
+        default="sensors",
+        help="which gateway: 'full' = every part on (voice, TTS, rules, consent, sync, API off as by default);"
+        " 'sensors' = a shop without speakers (voice and TTS off)",
+    )
     args = parser.parse_args()
     if args.role == "baseline":
         role_baseline(args.port, args.count, args.setup)
@@ -254,13 +295,15 @@ def main() -> None:
     runs = []
     for index in range(args.runs):
         with tempfile.TemporaryDirectory(prefix="touchgate-bench-") as tmp:
-            result = one_run(Path(tmp), args.count, args.rate, args.seconds)
+            result = one_run(Path(tmp), args.count, args.rate, args.seconds, PARTS[args.parts])
         result["ratio"] = result["gateway_eps"] / result["baseline_eps"]
         runs.append(result)
         print(f"run {index + 1}: " + json.dumps({k: round(v, 2) for k, v in result.items()}), file=sys.stderr)
     keys = ["baseline_eps", "gateway_eps", "ratio", "p50_ms", "p99_ms", "rss_mb"]
     summary: dict[str, object] = {k: round(median([r[k] for r in runs]), 3) for k in keys}
-    summary.update({"runs": args.runs, "count": args.count, "rate": args.rate, "machine": machine(), "per_run": runs})
+    summary.update(
+        {"runs": args.runs, "count": args.count, "rate": args.rate, "parts": args.parts, "machine": machine(), "per_run": runs}
+    )
     emit(summary)
 
 

@@ -7,8 +7,9 @@ Only this module knows all the parts. Each part offers a `build_*` function that
 from __future__ import annotations
 
 import asyncio
-import logging
+import gc
 import importlib
+import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,18 +34,20 @@ if TYPE_CHECKING:  # the voice part (numpy, recognisers) is imported only when i
 
 log = logging.getLogger(__name__)
 
-# Each part's builder, as "module:function". A builder is `async def build(runtime) -> None`: it
-# adds MQTT routes and ingest listeners, and appends the coroutines it needs to `runtime.tasks`.
+# Each part's builder, as "module:function", with the settings section whose `enabled` switches
+# it (None: always built). A builder is `async def build(runtime) -> None`: it adds MQTT routes
+# and ingest listeners, and appends the coroutines it needs to `runtime.tasks`. A part that is
+# switched off is not even imported, so a shop without speakers carries no speech libraries.
 # Order matters where parts depend on each other (consent before rules and sync).
-PART_BUILDERS: tuple[str, ...] = (
-    "gateway.consent.part:build",
-    "gateway.sync.part:build",
-    "gateway.systemd:build",
-    "gateway.tts.part:build",
-    "gateway.rules.part:build",
-    "gateway.voice.part:build",
+PART_BUILDERS: tuple[tuple[str, str | None], ...] = (
+    ("gateway.consent.part:build", None),
+    ("gateway.sync.part:build", None),
+    ("gateway.systemd:build", None),
+    ("gateway.tts.part:build", "tts"),
+    ("gateway.rules.part:build", "rules"),
+    ("gateway.voice.part:build", "voice"),
     # Last: it serves what the parts above attached to the Runtime.
-    "gateway.api.part:build",
+    ("gateway.api.part:build", "api"),
 )
 
 PartBuilder = Callable[["Runtime"], Awaitable[None]]
@@ -99,7 +102,9 @@ async def build_runtime(settings: Settings) -> Runtime:
     )
     runtime = Runtime(settings, store, mqtt, normaliser, ingest, gate)
     try:
-        for spec in PART_BUILDERS:
+        for spec, switch in PART_BUILDERS:
+            if switch is not None and not getattr(settings, switch).enabled:
+                continue
             module_name, _, function_name = spec.partition(":")
             builder: PartBuilder = getattr(importlib.import_module(module_name), function_name)
             await builder(runtime)
@@ -129,7 +134,12 @@ async def serve(runtime: Runtime) -> None:
         runtime.mqtt.publish(status_topic(settings), b"online", qos=1, retain=True)
         if not runtime.ready.is_set():
             log.info("ready", extra={"fields": {"event": "ready", "site": settings.site_id}})
+            # Everything built at start (models, grammars, rules) lives for the whole run: moving
+            # it out of the collector's generations keeps full collections from pausing the event
+            # loop for milliseconds on the ingest path.
+            gc.freeze()
         runtime.ready.set()
+
 
     runtime.mqtt.on_connected.append(announce)
     try:

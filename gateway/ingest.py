@@ -3,7 +3,7 @@
 Messages are collected as they arrive; a single flusher task commits whatever has accumulated in
 one transaction, then acknowledges those messages to the broker, then hands the committed events
 to listeners (rules, voice identity, metrics). While one batch is being committed the next one
-fills up, so the commit rate adapts to the load: that is the group commit.
+fills up (and is built), so the commit rate adapts to the load: that is the group commit.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,6 +24,11 @@ from gateway.store.database import Store
 from gateway.store.ingest_rows import IngestBatch, load_delivered, write_ingest_batch
 
 log = logging.getLogger(__name__)
+
+# Batches being committed at once: one fsyncing while the next is built.
+_MAX_IN_FLIGHT = 2
+_RETRY_MIN_S = 0.05
+_RETRY_MAX_S = 5.0
 
 CommittedListener = Callable[[list[Event]], None]
 DeadLetterListener = Callable[[list[DeadLetter]], None]
@@ -87,35 +92,69 @@ class Ingest:
         self._wakeup.set()
 
     async def run(self) -> None:
-        self._delivered = await self._store.call(load_delivered)
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._pending:
-                messages = self._pending[: self._batch_max]
-                del self._pending[: self._batch_max]
-                batch, tally = self._build_batch(messages)
-                await self._commit(batch)
-                self._delivered.update(batch.delivered)
-                for message in messages:
-                    self._ack(message)
-                self._after_commit(batch, tally)
+        """Build, commit, acknowledge; up to `_MAX_IN_FLIGHT` batches at once, so the next batch
+        is normalised while the previous one is being fsynced.
 
-    async def _commit(self, batch: IngestBatch) -> None:
-        """Commit the batch, retrying until it is stored. Disk full, I/O error, locked: the
-        messages stay unacknowledged (the broker keeps them) and nothing is dropped. The same batch
-        is retried, not rebuilt, so the gate decides (and counts) each event once."""
-        delay = 0.05
+        A batch is built and handed to the store with no `await` in between: the store then sees
+        writes in the order their gate decisions were made, which the consent part relies on (it
+        updates its ledger before it submits a purge). For the same reason a failed batch is not
+        retried as it was built: its messages go back to the queue and are decided again.
+        """
+        self._delivered = await self._store.call(load_delivered)
+        in_flight: deque[_Commit] = deque()
+        try:
+            await self._flush_forever(in_flight)
+        finally:
+            # A commit still running finishes in the store's thread; its messages were not
+            # acknowledged, and their redelivery is recognised through the `delivered` table.
+            for commit in in_flight:
+                commit.done.cancel()
+
+    async def _flush_forever(self, in_flight: deque[_Commit]) -> None:
+        retry_delay = _RETRY_MIN_S
         while True:
-            try:
-                await self._store.call(lambda db: write_ingest_batch(db, batch))
-                return
-            except sqlite3.OperationalError as exc:
-                self.counters.commit_failures += 1
-                size = len(batch.events) + len(batch.dead_letters)
-                log.error("commit of %d rows failed (%s); retrying in %.2fs", size, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+            while self._pending and len(in_flight) < _MAX_IN_FLIGHT:
+                in_flight.append(self._submit_batch())
+            if not in_flight:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                continue
+            head = in_flight[0]
+            if len(in_flight) < _MAX_IN_FLIGHT:
+                # Room for another batch: wake for new messages as well as for the commit.
+                self._wakeup.clear()
+                woken = asyncio.ensure_future(self._wakeup.wait())
+                await asyncio.wait((head.done, woken), return_when=asyncio.FIRST_COMPLETED)
+                woken.cancel()
+                if not head.done.done():
+                    continue
+            else:
+                await asyncio.wait((head.done,))
+            in_flight.popleft()
+            failure = head.done.exception()
+            if failure is None:
+                retry_delay = _RETRY_MIN_S
+                self._delivered.update(head.batch.delivered)
+                for message in head.messages:
+                    self._ack(message)
+                self._after_commit(head.batch, head.tally)
+                continue
+            if not isinstance(failure, sqlite3.OperationalError):
+                raise failure
+            # Disk full, I/O error, locked: nothing is acknowledged, so the broker keeps the
+            # messages; they are queued again (ahead of newer ones) and retried after a pause.
+            self.counters.commit_failures += 1
+            log.error("commit of %d messages failed (%s); retrying in %.2fs", len(head.messages), failure, retry_delay)
+            self._pending[:0] = head.messages
+            await asyncio.sleep(retry_delay)
+            retry_delay = min(retry_delay * 2, _RETRY_MAX_S)
+
+    def _submit_batch(self) -> _Commit:
+        messages = self._pending[: self._batch_max]
+        del self._pending[: self._batch_max]
+        batch, tally = self._build_batch(messages)
+        done = asyncio.ensure_future(self._store.call(lambda db: write_ingest_batch(db, batch)))
+        return _Commit(messages, batch, tally, done)
 
     def _build_batch(self, messages: list[InboundMessage]) -> tuple[IngestBatch, _Tally]:
         batch = IngestBatch()
@@ -174,6 +213,16 @@ def _call_isolated(listener: Callable[[list], None], items: list) -> None:  # ty
         listener(items)
     except Exception:  # noqa: BLE001 - isolation boundary: logged with traceback, ingest goes on
         log.exception("listener %r failed on %d items", listener, len(items))
+
+
+@dataclass(slots=True)
+class _Commit:
+    """A batch handed to the store: acknowledged and counted only once `done` succeeds."""
+
+    messages: list[InboundMessage]
+    batch: IngestBatch
+    tally: _Tally
+    done: asyncio.Future[None]
 
 
 @dataclass(slots=True)

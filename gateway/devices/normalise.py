@@ -219,11 +219,15 @@ class Normaliser:
             raise Rejected(DeadLetterReason.INVALID_EVENT, f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
 
 
+# One decoder for all messages: json.loads with arguments builds a new one per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _parse_json(text: str) -> Any:
     try:
         # Duplicate keys: the last one wins, as in most JSON parsers (RFC 8259 leaves it open);
         # detecting them would need object_pairs_hook, which doubles the parse cost.
-        return json.loads(text, parse_constant=_reject_constant)
+        return _DECODER.decode(text)
     except Rejected:
         raise
     except RecursionError as exc:

@@ -7,6 +7,8 @@ delivery is applied once by the service.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import asyncio
 import logging
 
@@ -16,8 +18,10 @@ from gateway.store import Store
 from gateway.store.outbox import QueuedErasure, delete_delivered_erasures, queued_erasures
 from gateway.sync.backoff import Backoff, Verdict, classify
 from gateway.sync.settings import SyncSettings
-from gateway.sync.transport import Transport
 from gateway.sync.wire import ErasureBatch, ErasureOut, ErasureResult
+
+if TYPE_CHECKING:  # aiohttp is loaded only by a gateway that syncs
+    from gateway.sync.transport import Transport
 
 log = logging.getLogger(__name__)
 

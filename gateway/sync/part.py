@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.model.gate import ConsentLookup, NoConsents
 from gateway.sync.apply import build_appliers
-from gateway.sync.erasures import ErasureSender
-from gateway.sync.puller import ChangesPuller
 from gateway.sync.sender import OutboxSender
-from gateway.sync.transport import Transport
 
 if TYPE_CHECKING:
     from gateway.app import Runtime
+    from gateway.sync.erasures import ErasureSender
+    from gateway.sync.puller import ChangesPuller
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +36,11 @@ async def build(runtime: Runtime) -> None:
 
 
 async def _run_sync(runtime: Runtime, consents: Any, lookup: ConsentLookup) -> None:
+    # aiohttp's client (~10 MB) is loaded only by a gateway that actually syncs.
+    from gateway.sync.erasures import ErasureSender
+    from gateway.sync.puller import ChangesPuller
+    from gateway.sync.transport import Transport
+
     settings = runtime.settings
     async with Transport(settings.sync) as transport:
         sender = OutboxSender(runtime.store, transport, settings.sync, lookup, settings.store.dead_letter_raw_cap)

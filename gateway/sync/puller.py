@@ -7,6 +7,8 @@ between applying a page and saving its cursor only means the page is applied aga
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,8 +22,10 @@ from gateway.store.database import Transaction
 from gateway.store.sync_state import bump_counters, get_cursor, set_cursor
 from gateway.sync.backoff import Backoff, Verdict, classify
 from gateway.sync.settings import SyncSettings
-from gateway.sync.transport import Transport
 from gateway.sync.wire import Change, ChangesPage, ConsentChange, ErasureChange, ProfileChange
+
+if TYPE_CHECKING:  # aiohttp is loaded only by a gateway that syncs
+    from gateway.sync.transport import Transport
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -30,9 +31,12 @@ from gateway.store.outbox import (
     settle,
 )
 from gateway.sync.backoff import Backoff, Verdict, classify
+from gateway.sync.outcome import HttpOutcome
 from gateway.sync.settings import SyncSettings
-from gateway.sync.transport import HttpOutcome, Transport
 from gateway.sync.wire import BatchResult, Problem
+
+if TYPE_CHECKING:
+    from gateway.sync.transport import Transport
 
 log = logging.getLogger(__name__)
 

@@ -11,27 +11,15 @@ import asyncio
 import gzip
 import ssl
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from gateway.sync.backoff import parse_retry_after
+from gateway.sync.outcome import HttpOutcome
 from gateway.sync.settings import SyncSettings
 
 USER_AGENT = "touchgate-sync/1"
-
-
-@dataclass(frozen=True, slots=True)
-class HttpOutcome:
-    status: int  # 0: no HTTP answer (refused, reset, timeout, TLS failure)
-    body: bytes
-    retry_after: float | None = None
-    error: str = ""
-
-    @property
-    def answered(self) -> bool:
-        return self.status != 0
 
 
 def ssl_context(settings: SyncSettings) -> ssl.SSLContext:
