@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import resource
+import select
 import signal
 import subprocess
 import sys
@@ -26,16 +27,17 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import yaml
 from _common import ROOT, emit, machine, median, percentile
 
 from tests.support.mosquitto import Mosquitto
 
 TOPIC = "tele/shop1_bench/SENSOR"
 
-# Extra YAML for the gateway under test.
-PARTS = {
-    "full": "",
-    "sensors": "voice: {enabled: false}\ntts: {enabled: false}\n",
+# Settings for the gateway under test, on top of the broker and database.
+PARTS: dict[str, dict[str, object]] = {
+    "full": {},
+    "sensors": {"voice": {"enabled": False}, "tts": {"enabled": False}},
 }
 
 
@@ -143,9 +145,11 @@ class GatewayChild:
             text=True,
         )
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
+        ready, _, _ = select.select([self.proc.stdout], [], [], 60)
+        line = self.proc.stdout.readline() if ready else ""
         if "READY" not in line:
-            raise RuntimeError(f"gateway child failed: {line!r}")
+            self.proc.kill()
+            raise RuntimeError(f"gateway child did not become ready: {line!r}")
 
     def stop(self) -> dict[str, object]:
         self.proc.send_signal(signal.SIGTERM)
@@ -221,7 +225,19 @@ def wait_committed(db: Path, count: int, timeout: float = 300) -> None:
     raise TimeoutError("gateway did not commit everything")
 
 
-def one_run(workdir: Path, count: int, rate: float, seconds: float, extra_config: str) -> dict[str, float]:
+def write_config(path: Path, port: int, client_id: str, db: Path, parts: dict[str, object]) -> Path:
+    config: dict[str, object] = {
+        "site_id": "shop1",
+        "log_level": "WARNING",
+        "mqtt": {"port": port, "client_id": client_id},
+        "store": {"path": str(db)},
+        **parts,
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def one_run(workdir: Path, count: int, rate: float, seconds: float, parts: dict[str, object]) -> dict[str, float]:
     with Mosquitto(workdir / "broker") as broker:
         port = broker.port
         # (a) baseline: create the session, queue N messages, time the drain.
@@ -231,11 +247,7 @@ def one_run(workdir: Path, count: int, rate: float, seconds: float, extra_config
 
         # (b) gateway: same, with the real gateway committing every event before its PUBACK.
         db = workdir / "drain.db"
-        config = workdir / "drain.yaml"
-        config.write_text(
-            f"site_id: shop1\nmqtt: {{port: {port}, client_id: bench-gw}}\nstore: {{path: {db}}}\nlog_level: WARNING\n"
-            + extra_config
-        )
+        config = write_config(workdir / "drain.yaml", port, "bench-gw", db, parts)
         GatewayChild(config, count, workdir / "setup.json").stop()
         publish(port, count, None, "bench-pub-b")
         drain = GatewayChild(config, count, workdir / "drain.json")
@@ -243,12 +255,8 @@ def one_run(workdir: Path, count: int, rate: float, seconds: float, extra_config
         drained = drain.stop()
 
         # (c) latency at a fixed rate, on a fresh database; (d) RSS of that process.
-        lat_config = workdir / "latency.yaml"
         lat_db = workdir / "latency.db"
-        lat_config.write_text(
-            f"site_id: shop1\nmqtt: {{port: {port}, client_id: bench-gw-lat}}\nstore: {{path: {lat_db}}}\nlog_level: WARNING\n"
-            + extra_config
-        )
+        lat_config = write_config(workdir / "latency.yaml", port, "bench-gw-lat", lat_db, parts)
         n_latency = int(rate * seconds)
         latency_child = GatewayChild(lat_config, n_latency, workdir / "latency.json")
         publish(port, n_latency, rate, "bench-pub-c")

@@ -99,3 +99,11 @@ def test_every_relative_path_in_the_file_is_anchored_at_its_folder(tmp_path: Pat
     assert settings.sync.ca_file == base / "certs" / "central.pem"
     # Not written in the file: the default stays as it is.
     assert settings.voice == load_settings(None).voice
+
+
+def test_a_duplicate_key_is_an_error_not_silently_dropped(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("mqtt:\n  port: 1884\nstore:\n  path: a.db\nmqtt:\n  tls: false\n")
+    out = run_check(config)
+    assert out.returncode == 1
+    assert f"{config}:5: (file): duplicate key 'mqtt' (first at line 1)" in out.stdout

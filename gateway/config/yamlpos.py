@@ -37,6 +37,10 @@ def _walk(node: yaml.Node, path: tuple[str | int, ...], lines: dict[tuple[str | 
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            if path + (key,) in lines:
+                # YAML would silently keep only the last one: a second `mqtt:` section would
+                # throw away the first without a word.
+                raise _DuplicateKey(key, lines[path + (key,)], key_node.start_mark.line + 1)
             lines[path + (key,)] = key_node.start_mark.line + 1
             _walk(value_node, path + (key,), lines)
     elif isinstance(node, yaml.SequenceNode):
@@ -57,8 +61,17 @@ def parse_yaml(text: str, file: str = "<string>") -> PositionedYaml:
         raise YamlLoadError(file, None, str(exc)) from exc
     lines: dict[tuple[str | int, ...], int] = {}
     if node is not None:
-        _walk(node, (), lines)
+        try:
+            _walk(node, (), lines)
+        except _DuplicateKey as dup:
+            raise YamlLoadError(file, dup.line, f"duplicate key {dup.key!r} (first at line {dup.first_line})") from None
     return PositionedYaml(data=data, lines=lines)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, first_line: int, line: int) -> None:
+        super().__init__(key)
+        self.key, self.first_line, self.line = key, first_line, line
 
 
 def load_yaml_file(path: Path) -> PositionedYaml:
