@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+
 from pydantic import ValidationError
 
 from gateway.devices.profile import DeviceProfile, Resource, TimeSource

@@ -57,8 +57,8 @@ class DeviceProfile(Section):
         default_factory=list,
         description="payload keys that must exist for this profile to claim a message (several device types share a topic)",
     )
-    kind: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.]*$")]
-    purpose: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+    kind: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.]*$", max_length=64)]
+    purpose: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
     customer: str | None = Field(None, description="dotted path of the pseudonymous customer id (identify events)")
     customer_prefix: str = Field("", description="namespace put before the raw id, e.g. 'card:'")
     device_time: TimeSource | None = None
