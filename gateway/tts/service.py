@@ -2,7 +2,10 @@
 speaker's `playFinished` → `hermes/tts/sayFinished`.
 
 One worker per site speaks that site's requests in order (a speaker plays one reply at a time, so
-a second reply waits until the first has been played). A speaker that never answers playFinished
+a second reply waits until the first has been played). siteIds come from the network, so workers
+are bounded: a worker ends when its site's queue is empty, and at most `tts.max_active_sites`
+sites have one at a time; a say for another site beyond that gets `hermes/error/tts` and
+`sayFinished` at once. A speaker that never answers playFinished
 is given the reply's duration plus `tts.play_finished_timeout_s`; then `hermes/error/tts` and
 `sayFinished` are published anyway, so whoever waits (the dialogue manager) never hangs.
 
@@ -72,6 +75,11 @@ class TtsService:
         self._echoes: OrderedDict[str, None] = OrderedDict()
         self.counters = TtsCounters()
 
+    @property
+    def active_sites(self) -> int:
+        """Sites with a worker now: one speaking or with replies queued (idle workers end)."""
+        return len(self._sites)
+
     # -- MQTT handlers (called in the event loop) --------------------------------------------
     def on_say(self, message: InboundMessage) -> None:
         try:
@@ -125,6 +133,10 @@ class TtsService:
                 site = job.say.siteId
                 queue = self._sites.get(site)
                 if queue is None:
+                    if len(self._sites) >= self._settings.max_active_sites:
+                        # siteIds come from the network: a worker per site at once is bounded too.
+                        self._fail(job, f"{len(self._sites)} sites are speaking already (tts.max_active_sites); try again later")
+                        continue
                     queue = self._sites[site] = asyncio.Queue()
                     self._in_hand[site] = 0
                     group.create_task(self._site_worker(site, queue), name=f"tts-{site}")

@@ -75,6 +75,9 @@ class TtsSettings(_Section):
     synthesis_timeout_s: float = Field(10.0, gt=0, le=120)
     max_text_chars: int = Field(1000, ge=1, le=100_000)
     max_pending_per_site: int = Field(8, ge=1, le=1000, description="say requests waiting per site, besides the one being spoken")
+    max_active_sites: int = Field(
+        64, ge=1, le=10_000, description="sites speaking or with replies queued at once; a say for one more is refused"
+    )
     espeak_ng_path: str = "espeak-ng"
 
     def voice(self, language: str) -> VoiceSettings:

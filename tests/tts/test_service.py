@@ -178,3 +178,28 @@ async def test_piper_voice_where_configured(broker: Mosquitto, tmp_path: Path, s
         # German has no Piper voice configured: espeak-ng's German voice speaks it.
         german_s = wav_params(satellite.play_bytes("k")[0].payload)[3] / 22050
         assert german_s == pytest.approx(espeak_seconds("de", "Wir haben bis zehn Uhr geöffnet."), rel=0.01)
+
+
+async def test_workers_are_bounded_however_many_sites_are_named(broker: Mosquitto, tmp_path: Path, satellite: Satellite) -> None:
+    """siteIds come from the network: ever-new ones must not leave a worker each behind, and no
+    more than max_active_sites speak at once."""
+    tts = {"max_active_sites": 3, "play_finished_timeout_s": 0.3}
+    async with running_gateway(gateway_settings(broker, tmp_path, tts=tts)) as runtime:
+        assert runtime.tts is not None
+        for n in range(10):
+            satellite.say(text="Welcome.", siteId=f"site-{n}", id=f"a{n}")
+        await satellite.wait_for(lambda: len(satellite.json_on(TTS_SAY_FINISHED)) == 10)
+        played = {parse_play_bytes_topic(m.topic)[0] for m in satellite.play_bytes()}  # type: ignore[index]
+        refused = [e for e in satellite.json_on(TTS_ERROR) if "max_active_sites" in e["error"]]
+        assert len(played) == 3 and len(refused) == 7
+        assert {e["siteId"] for e in refused}.isdisjoint(played)
+        # Their replies timed out (nobody answered playFinished): the workers are gone...
+        await satellite.wait_for(lambda: runtime.tts is not None and runtime.tts.active_sites == 0)
+        # ...so yet other sites are spoken to, one after another, and none is left behind.
+        for n in range(10, 30):
+            satellite.say(text="Welcome.", siteId=f"site-{n}", id=f"b{n}")
+            await satellite.wait_for(lambda: satellite.play_bytes(f"site-{n}"))  # noqa: B023
+            satellite.play_finished(f"site-{n}", f"b{n}")
+            await satellite.wait_for(lambda: len(satellite.json_on(TTS_SAY_FINISHED)) == n + 1)  # noqa: B023
+        assert len(satellite.json_on(TTS_ERROR)) == 10  # the 7 refused and 3 timeouts of the first round
+        await satellite.wait_for(lambda: runtime.tts is not None and runtime.tts.active_sites == 0)
