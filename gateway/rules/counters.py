@@ -6,18 +6,34 @@
 - presence: which customer was identified in a zone or site lately (not persisted: short-lived).
 
 Every change marks its key dirty; the adapter writes dirty keys after each batch.
+
+Sites, devices and zones come from MQTT topics, so the keys are the network's choice: ever-new
+site names must not grow memory without bound. Every `_PRUNE_EVERY` observations (and at once when
+a map passes its cap) `prune` drops what no window can see any more (a footfall series with no
+sample within the retention, presence that has expired, a visit list whose last start is past the
+retention, an occupancy older than the retention), then, if a map is still over its cap, the
+entries least recently seen, down to 90 % of the cap (`MAX_PLACES`, `MAX_DEVICES`, `MAX_CUSTOMERS`).
 """
 
 from __future__ import annotations
 
 import bisect
-from typing import Any
+import heapq
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from gateway.model.event import Event
 
 # Nothing older than this is kept (the longest window a rule may ask about is bounded by it).
 RETENTION_S = 35 * 86400.0
 _MAX_SAMPLES = 20_000
+# Caps on the keyed maps; a shop has a few sites, tens of zones, hundreds of devices.
+MAX_PLACES = 5_000  # footfall series and presence entries (site:… and zone:…)
+MAX_DEVICES = 20_000  # occupied devices
+MAX_CUSTOMERS = 100_000  # customers with visits in the retention window
+_PRUNE_EVERY = 4096
+
+V = TypeVar("V")
 
 
 class Counters:
@@ -29,9 +45,59 @@ class Counters:
         self.visits: dict[str, list[float]] = {}
         self.presence: dict[str, tuple[str, float]] = {}
         self.dirty: set[str] = set()
+        self._until_prune = _PRUNE_EVERY
+
+    # -- bounding memory -------------------------------------------------------------------
+    def prune(self, now: float) -> None:
+        """Drop what no window can see any more, then the least recently seen beyond the caps."""
+        cutoff = now - self.retention_s
+        for place in [p for p, w in self.footfall.items() if w.last_at() < cutoff]:
+            self._drop_footfall(place)
+        for place, _ in _oldest_beyond(self.footfall, MAX_PLACES, lambda w: w.last_at()):
+            self._drop_footfall(place)
+        for place in [p for p, (_, until) in self.presence.items() if until < now]:
+            del self.presence[place]
+        for place, _ in _oldest_beyond(self.presence, MAX_PLACES, lambda v: v[1]):
+            del self.presence[place]
+        for device_key in [d for d, since in self.occupied_since.items() if since < cutoff]:
+            self._drop_occupied(device_key)
+        # Beyond the cap, the longest occupied go first: most likely sensors stuck "occupied".
+        for device_key, _ in _oldest_beyond(self.occupied_since, MAX_DEVICES, lambda since: since):
+            self._drop_occupied(device_key)
+        # zone_devices only serves to find occupied devices: the others can go.
+        for zone in list(self.zone_devices):
+            devices = self.zone_devices[zone] = {d for d in self.zone_devices[zone] if d in self.occupied_since}
+            if not devices:
+                del self.zone_devices[zone]
+        for customer in [c for c, starts in self.visits.items() if not starts or starts[-1] < cutoff]:
+            self._drop_visits(customer)
+        for customer, _ in _oldest_beyond(self.visits, MAX_CUSTOMERS, lambda starts: starts[-1]):
+            self._drop_visits(customer)
+        self._until_prune = _PRUNE_EVERY
+
+    def _drop_footfall(self, place: str) -> None:
+        del self.footfall[place]
+        self.dirty.add(f"footfall:{place}")
+
+    def _drop_occupied(self, device_key: str) -> None:
+        del self.occupied_since[device_key]
+        self.dirty.add(f"occupied:{device_key}")
+
+    def _drop_visits(self, customer_id: str) -> None:
+        del self.visits[customer_id]
+        self.dirty.add(f"visits:{customer_id}")
+
+    def _over_cap(self) -> bool:
+        return (
+            len(self.footfall) > MAX_PLACES or len(self.presence) > MAX_PLACES
+            or len(self.occupied_since) > MAX_DEVICES or len(self.visits) > MAX_CUSTOMERS
+        )
 
     # -- observing events ------------------------------------------------------------------
     def observe(self, event: Event, zones: tuple[str, ...]) -> None:
+        self._until_prune -= 1
+        if self._until_prune <= 0 or self._over_cap():
+            self.prune(event.received_at)
         kind = event.kind
         if kind == "occupancy":
             occupied = event.attributes.get("occupancy")
@@ -123,9 +189,10 @@ class Counters:
                 out.append((key, None if since is None else {"since": since}))
             elif kind == "footfall":
                 samples = self.footfall.get(name)
-                out.append((key, {"samples": samples.pairs() if samples is not None else []}))
+                out.append((key, None if samples is None else {"samples": samples.pairs()}))
             elif kind == "visits":
-                out.append((key, {"starts": self.visits.get(name, [])}))
+                starts = self.visits.get(name)
+                out.append((key, None if starts is None else {"starts": starts}))
         self.dirty.clear()
         return out
 
@@ -152,6 +219,17 @@ class Counters:
             del self.presence[place]
 
 
+def _oldest_beyond(entries: dict[str, V], cap: int, seen: Callable[[V], float]) -> list[tuple[str, V]]:
+    """The entries to evict once `entries` is over `cap`: those `seen` least recently, down to 90 %
+    of the cap, so that a stream of new names prunes once per cap/10 names, not on every one."""
+    if len(entries) <= cap:
+        return []
+    excess = len(entries) - cap * 9 // 10
+    if excess <= 0:
+        return []
+    return heapq.nsmallest(excess, entries.items(), key=lambda item: seen(item[1]))
+
+
 class WindowSum:
     """Timestamped counts with running totals: the sum over any window is two bisections."""
 
@@ -173,6 +251,9 @@ class WindowSum:
             base = self.totals[self._start - 1]
             self.totals = [t - base for t in self.totals[self._start :]]
             self._start = 0
+
+    def last_at(self) -> float:
+        return self.times[-1] if len(self.times) > self._start else float("-inf")
 
     def total(self, since: float, until: float) -> int:
         """Sum of the counts with since <= time <= until."""
