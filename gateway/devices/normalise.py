@@ -6,7 +6,6 @@ topic→profiles lookup is cached.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from collections.abc import Sequence
@@ -34,30 +33,49 @@ class Rejected(Exception):
         self.reason, self.detail = reason, detail
 
 
+# A resource as the hot loop reads it: (resource, path into the payload, required). The path is a
+# tuple of keys, split once here rather than per message; () is the payload itself (source ".").
+_CompiledResource = tuple[Resource, tuple[str, ...], bool]
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledProfile:
     profile: DeviceProfile
     topic: TopicFilter
+    when_present: tuple[tuple[str, ...], ...]
+    resources: tuple[_CompiledResource, ...]
+    customer: tuple[str, ...] | None
+    device_time: tuple[TimeSource, tuple[str, ...]] | None
+
+    @classmethod
+    def of(cls, profile: DeviceProfile) -> CompiledProfile:
+        return cls(
+            profile,
+            TopicFilter.parse(profile.topic),
+            tuple(_split_path(k) for k in profile.when_present),
+            tuple((r, _split_path(r.source), r.required) for r in profile.resources),
+            _split_path(profile.customer) if profile.customer is not None else None,
+            (profile.device_time, _split_path(profile.device_time.source)) if profile.device_time else None,
+        )
 
 
 def _reject_constant(name: str) -> Any:
     raise Rejected(DeadLetterReason.INVALID_JSON, f"non-finite number {name} is not allowed")
 
 
-def _lookup(payload: Any, path: str) -> Any:
-    if path == ".":
-        return payload
+def _lookup(payload: Any, path: tuple[str, ...]) -> Any:
     node = payload
-    for part in _split_path(path):
-        if not isinstance(node, dict) or part not in node:
+    for part in path:
+        if not isinstance(node, dict):
             return _MISSING
-        node = node[part]
+        node = node.get(part, _MISSING)
+        if node is _MISSING:
+            return node
     return node
 
 
-@functools.lru_cache(maxsize=1024)
 def _split_path(path: str) -> tuple[str, ...]:
-    return tuple(path.split("."))
+    return () if path == "." else tuple(path.split("."))
 
 
 _MISSING = object()
@@ -95,8 +113,8 @@ def _convert(resource: Resource, raw: Any) -> AttributeValue:
     return int(round(value)) if kind == "int" else float(value)
 
 
-def _device_time(spec: TimeSource, payload: Any) -> float | None:
-    raw = _lookup(payload, spec.source)
+def _device_time(spec: TimeSource, path: tuple[str, ...], payload: Any) -> float | None:
+    raw = _lookup(payload, path)
     if raw is _MISSING or raw is None:
         return None
     try:
@@ -118,7 +136,7 @@ class Normaliser:
     """Holds compiled profiles; `normalise` is the per-message entry point."""
 
     def __init__(self, profiles: Sequence[DeviceProfile], default_site: str, max_payload_bytes: int, raw_cap: int) -> None:
-        self._profiles = [CompiledProfile(p, TopicFilter.parse(p.topic)) for p in profiles]
+        self._profiles = [CompiledProfile.of(p) for p in profiles]
         self._default_site = default_site
         self._max_payload = max_payload_bytes
         self._raw_cap = raw_cap
@@ -176,27 +194,26 @@ class Normaliser:
                 if json_payload is _MISSING:
                     json_payload = _parse_json(text)
                 payload = json_payload
-            if profile.when_present and not (
-                isinstance(payload, dict) and all(_lookup(payload, k) is not _MISSING for k in profile.when_present)
-            ):
+            if compiled.when_present and not _has_all(payload, compiled.when_present):
                 continue
-            return self._build(message, profile, names, payload)
+            return self._build(message, compiled, names, payload)
         raise Rejected(DeadLetterReason.NO_PROFILE_MATCH, "the payload fits none of the profiles for this topic")
 
-    def _build(self, message: InboundMessage, profile: DeviceProfile, names: dict[str, str], payload: Any) -> Event:
+    def _build(self, message: InboundMessage, compiled: CompiledProfile, names: dict[str, str], payload: Any) -> Event:
+        profile = compiled.profile
         if profile.format == "json" and not isinstance(payload, dict):
             raise Rejected(DeadLetterReason.WRONG_TYPE, f"expected a JSON object, got {type(payload).__name__}")
         attributes: dict[str, AttributeValue] = {}
-        for resource in profile.resources:
-            raw = _lookup(payload, resource.source)
+        for resource, path, required in compiled.resources:
+            raw = _lookup(payload, path)
             if raw is _MISSING or raw is None:
-                if resource.required:
+                if required:
                     raise Rejected(DeadLetterReason.MISSING_FIELD, f"{resource.name}: {resource.source!r} is missing")
                 continue
             attributes[resource.name] = _convert(resource, raw)
         customer_id: str | None = None
-        if profile.customer is not None:
-            raw_customer = _lookup(payload, profile.customer)
+        if compiled.customer is not None:
+            raw_customer = _lookup(payload, compiled.customer)
             if raw_customer is _MISSING or raw_customer in (None, ""):
                 raise Rejected(DeadLetterReason.MISSING_FIELD, f"customer id {profile.customer!r} is missing")
             if not isinstance(raw_customer, (str, int)) or isinstance(raw_customer, bool):
@@ -205,7 +222,7 @@ class Normaliser:
         try:
             return Event(
                 received_at=message.received_at,
-                device_time=_device_time(profile.device_time, payload) if profile.device_time else None,
+                device_time=_device_time(*compiled.device_time, payload) if compiled.device_time else None,
                 site=names.get("site", self._default_site),
                 device=names.get("device", message.topic),
                 kind=profile.kind,
@@ -218,6 +235,15 @@ class Normaliser:
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             raise Rejected(DeadLetterReason.INVALID_EVENT, f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+
+
+def _has_all(payload: Any, paths: tuple[tuple[str, ...], ...]) -> bool:
+    if not isinstance(payload, dict):
+        return False
+    for path in paths:
+        if _lookup(payload, path) is _MISSING:
+            return False
+    return True
 
 
 # One decoder for all messages: json.loads with arguments builds a new one per call.
