@@ -21,7 +21,7 @@ class IngestBatch:
     delivered: dict[int, bytes] = field(default_factory=dict)
 
 
-def event_row(event: Event) -> tuple[object, ...]:
+def event_row(event: Event, attributes_json: str | None = None) -> tuple[object, ...]:
     return (
         event.id,
         event.received_at,
@@ -33,8 +33,18 @@ def event_row(event: Event) -> tuple[object, ...]:
         event.customer_id,
         event.profile,
         event.topic,
-        json.dumps(event.attributes, separators=(",", ":")),
+        json.dumps(event.attributes, separators=(",", ":")) if attributes_json is None else attributes_json,
     )
+
+
+# The outbox body ends with the attributes (the Event's last field), so the events row can take
+# its attributes JSON from the body instead of serialising them a second time. A JSON string
+# never holds an unescaped `"`, so the first `,"attributes":` is the key itself.
+_ATTRIBUTES_KEY = ',"attributes":'
+
+
+def _attributes_of_body(body: str) -> str:
+    return body[body.index(_ATTRIBUTES_KEY) + len(_ATTRIBUTES_KEY) : -1]
 
 
 def outbox_body(event: Event) -> str:
@@ -45,12 +55,20 @@ def outbox_body(event: Event) -> str:
 def write_ingest_batch(db: sqlite_utils.Database, batch: IngestBatch) -> None:
     """Commit a batch in one transaction (one fsync). INSERT OR IGNORE: a redelivered message
     after a crash carries a new event id, but replays of the same event stay single."""
+    # Bodies first: an event that is both stored and queued (the same object) reuses its
+    # attributes JSON from the body. Keyed by id(): the batch keeps every event alive meanwhile.
+    outbox_rows = []
+    attributes_json: dict[int, str] = {}
+    for e in batch.outbox:
+        body = outbox_body(e)
+        attributes_json[id(e)] = _attributes_of_body(body)
+        outbox_rows.append((e.id, e.received_at, e.customer_id, e.purpose, e.kind, body, len(body)))
     with Transaction(db) as conn:
         if batch.events:
             conn.executemany(
                 "INSERT OR IGNORE INTO events (id, received_at, device_time, site, device, kind, purpose,"
                 " customer_id, profile, topic, attributes) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [event_row(e) for e in batch.events],
+                [event_row(e, attributes_json.get(id(e))) for e in batch.events],
             )
             # One upsert per device per batch, not per event.
             seen: dict[tuple[str, str], list[object]] = {}
@@ -63,15 +81,11 @@ def write_ingest_batch(db: sqlite_utils.Database, batch: IngestBatch) -> None:
                 " profile=excluded.profile, messages=messages+excluded.messages",
                 [(site, device, *entry) for (site, device), entry in seen.items()],
             )
-        if batch.outbox:
-            rows = []
-            for e in batch.outbox:
-                body = outbox_body(e)
-                rows.append((e.id, e.received_at, e.customer_id, e.purpose, e.kind, body, len(body)))
+        if outbox_rows:
             conn.executemany(
                 "INSERT OR IGNORE INTO outbox (event_id, enqueued_at, customer_id, purpose, kind, body, bytes)"
                 " VALUES (?,?,?,?,?,?,?)",
-                rows,
+                outbox_rows,
             )
         if batch.delivered:
             conn.executemany("INSERT OR REPLACE INTO delivered (mid, digest) VALUES (?,?)", batch.delivered.items())
