@@ -176,6 +176,7 @@ class MqttClient:
             self._client.connect(s.host, s.port, keepalive=s.keepalive_s, clean_start=False, properties=props)
         else:
             self._client.connect(s.host, s.port, keepalive=s.keepalive_s)
+        _drop_wakeup_pipe(self._client)
 
     def _on_socket_open(self, client: paho.Client, userdata: object, sock: socket.socket) -> None:
         assert self._loop is not None
@@ -302,6 +303,18 @@ class MqttClient:
             self._client.disconnect()
             self._client.loop_write()
         self._connected.clear()
+
+
+def _drop_wakeup_pipe(client: paho.Client) -> None:
+    """paho writes a byte to a socketpair for every packet it queues (every PUBACK) to wake the
+    select() of its own network thread. There is no such thread here (the event loop learns of
+    pending writes through on_socket_register_write), so that is one wasted send() system call
+    per message on the ingest path. paho recreates the pair on each connect; it tolerates None."""
+    for name in ("_sockpairR", "_sockpairW"):
+        sock = getattr(client, name, None)
+        if sock is not None:
+            sock.close()
+            setattr(client, name, None)
 
 
 def _tls_pending(sock: object) -> bool:
