@@ -171,6 +171,7 @@ def soak_phase(workdir: Path, minutes: float, rate: float) -> dict[str, object]:
     summary = result.summary()
     summary["soak_crashes"] = int(result.crashed)
     summary["soak_rss_samples_mb"] = [round(s.rss_mb, 1) for s in result.samples]
+    summary["soak_rss_file_samples_mb"] = [round(s.file_mb, 1) for s in result.samples]
     summary["soak_p99_samples_ms"] = [None if s.p99_ms is None else round(s.p99_ms, 1) for s in result.samples]
     return summary
 

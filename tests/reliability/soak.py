@@ -49,6 +49,8 @@ REPLIES = ("Welcome to the shop.", "We are open until eight tonight.", "The coff
 class Sample:
     t: float  # seconds since the soak began
     rss_mb: float
+    # Of rss: pages mapped from files (shared libraries, the WAL index); the rest is the heap.
+    file_mb: float
     p99_ms: float | None  # of the probes answered since the previous sample
     probes: int
 
@@ -64,13 +66,15 @@ class SoakResult:
     voice_turns_finished: int = 0
     crashed: bool = False
 
-    def rss_growth_mb_per_hour(self, warmup_fraction: float = 0.25) -> float:
-        """Least-squares slope of RSS over time after the warm-up (caches filling up, lazy
-        imports), in MB per hour."""
+    def rss_growth_mb_per_hour(self, warmup_fraction: float = 0.25, part: str = "rss") -> float:
+        """Least-squares slope of RSS (or of its `part`: "heap" or "file") over time after the
+        warm-up (caches filling up, lazy imports), in MB per hour."""
         points = [s for s in self.samples if s.t >= self.seconds * warmup_fraction]
         if len(points) < 3:
             return float("nan")
-        slope = statistics.linear_regression([p.t for p in points], [p.rss_mb for p in points]).slope
+        values = {"rss": [p.rss_mb for p in points], "file": [p.file_mb for p in points]}
+        values["heap"] = [r - f for r, f in zip(values["rss"], values["file"], strict=True)]
+        slope = statistics.linear_regression([p.t for p in points], values[part]).slope
         return slope * 3600.0
 
     def p99_ms(self) -> float | None:
@@ -88,6 +92,8 @@ class SoakResult:
             "rss_start_mb": round(self.samples[0].rss_mb, 1) if self.samples else None,
             "rss_end_mb": round(self.samples[-1].rss_mb, 1) if self.samples else None,
             "rss_growth_mb_per_hour": round(self.rss_growth_mb_per_hour(), 2),
+            "rss_heap_growth_mb_per_hour": round(self.rss_growth_mb_per_hour(part="heap"), 2),
+            "rss_file_growth_mb_per_hour": round(self.rss_growth_mb_per_hour(part="file"), 2),
             "p99_ms_median_of_samples": round(statistics.median(values), 2) if values else None,
             "p99_ms_worst_sample": round(max(values), 2) if values else None,
             "voice_turns": self.voice_turns,
@@ -226,7 +232,8 @@ def run_soak(
             if now >= next_sample:
                 latencies = probe.take_latencies()
                 p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) >= 2 else None
-                result.samples.append(Sample(now - began, process.memory_info().rss / 2**20, p99, len(latencies)))
+                memory = process.memory_info()
+                result.samples.append(Sample(now - began, memory.rss / 2**20, memory.shared / 2**20, p99, len(latencies)))
                 next_sample += sample_s
             time.sleep(min(0.01, max(0.0, min(next_probe, next_turn, next_sample) - time.monotonic())))
     finally:
