@@ -46,8 +46,9 @@ PART_BUILDERS: tuple[tuple[str, str | None], ...] = (
     ("gateway.tts.part:build", "tts"),
     ("gateway.rules.part:build", "rules"),
     ("gateway.voice.part:build", "voice"),
-    # Last: it serves what the parts above attached to the Runtime.
-    ("gateway.api.part:build", "api"),
+    # Last: it serves what the parts above attached to the Runtime. Always built: Home Assistant
+    # discovery and the metrics live there too, and it starts its HTTP server only if enabled.
+    ("gateway.api.part:build", None),
 )
 
 PartBuilder = Callable[["Runtime"], Awaitable[None]]
