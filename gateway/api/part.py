@@ -10,10 +10,7 @@ import logging
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from gateway.api.auth import Authenticator
-from gateway.api.context import ApiContext
 from gateway.api.reader import StoreReader
-from gateway.api.server import serve_api
 from gateway.api.services import OperatorServices
 from gateway.api.status import gateway_version
 from gateway.config.problems import ConfigError, ConfigProblem
@@ -103,6 +100,11 @@ async def build(runtime: Runtime) -> None:
     problems = settings.start_problems()
     if problems:
         raise ConfigError([ConfigProblem(file="<settings>", field=f, message=m) for f, m in problems])
+    # The HTTP server (aiohttp.web) is loaded only when the admin API is switched on.
+    from gateway.api.auth import Authenticator
+    from gateway.api.context import ApiContext
+    from gateway.api.server import serve_api
+
     if settings.token is None:
         log.warning("admin API has NO authentication (api.insecure_no_auth)", extra={"fields": {"event": "api_insecure"}})
     ctx = ApiContext(
