@@ -23,8 +23,11 @@ demo: venv
 test: venv
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+# Each benchmark prints its figures as one JSON line last; reliability.py (long) runs on its own.
+BENCHES := ingest sync rules privacy voice tts api
+
 bench: venv
-	$(BIN)/python bench/ingest.py
+	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info
