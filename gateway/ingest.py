@@ -73,7 +73,7 @@ class Ingest:
         self._batch_max = batch_max
         self._pending: list[InboundMessage] = []
         # packet id -> digest of the last committed message with that id (mirror of `delivered`)
-        self._delivered: dict[int, bytes] = {}
+        self._delivered = _DeliveredMirror()
         self._wakeup = asyncio.Event()
         self.counters = IngestCounters()
         self.on_committed: list[CommittedListener] = []
@@ -100,7 +100,7 @@ class Ingest:
         updates its ledger before it submits a purge). For the same reason a failed batch is not
         retried as it was built: its messages go back to the queue and are decided again.
         """
-        self._delivered = await self._store.call(load_delivered)
+        self._delivered = _DeliveredMirror(await self._store.call(load_delivered))
         in_flight: deque[_Commit] = deque()
         try:
             await self._flush_forever(in_flight)
@@ -164,7 +164,7 @@ class Ingest:
         for message in messages:
             if message.qos > 0:
                 digest = message.digest()
-                if message.dup and self._delivered.get(message.mid) == digest:
+                if message.dup and self._delivered.matches(message.mid, digest):
                     # Committed before a crash, PUBACK lost: already stored, only acknowledge.
                     tally.skipped += 1
                     continue
@@ -213,6 +213,40 @@ def _call_isolated(listener: Callable[[list], None], items: list) -> None:  # ty
         listener(items)
     except Exception:  # noqa: BLE001 - isolation boundary: logged with traceback, ingest goes on
         log.exception("listener %r failed on %d items", listener, len(items))
+
+
+class _DeliveredMirror:
+    """Packet id → digest of the last committed message with that id, in two fixed arrays.
+
+    MQTT packet ids are 1..65535, so this is at most 65,535 entries; as a dict it held an int and
+    a bytes object per id, long-lived objects made one per message that pinned the allocator's
+    arenas (the heap only grew during a drain) and reached several MB. Here it is 576 KiB, once.
+    """
+
+    __slots__ = ("_digests", "_known")
+
+    def __init__(self, rows: dict[int, bytes] | None = None) -> None:
+        self._digests = bytearray(_MID_COUNT * _DIGEST_SIZE)
+        self._known = bytearray(_MID_COUNT)
+        if rows:
+            self.update(rows)
+
+    def update(self, rows: dict[int, bytes]) -> None:
+        digests, known = self._digests, self._known
+        for mid, digest in rows.items():
+            if len(digest) != _DIGEST_SIZE:
+                raise ValueError(f"digest of packet id {mid} has {len(digest)} bytes, not {_DIGEST_SIZE}")
+            start = mid * _DIGEST_SIZE
+            digests[start : start + _DIGEST_SIZE] = digest
+            known[mid] = 1
+
+    def matches(self, mid: int, digest: bytes) -> bool:
+        start = mid * _DIGEST_SIZE
+        return self._known[mid] == 1 and self._digests[start : start + _DIGEST_SIZE] == digest
+
+
+_MID_COUNT = 65536
+_DIGEST_SIZE = 8  # InboundMessage.digest()
 
 
 @dataclass(slots=True)
