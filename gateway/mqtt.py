@@ -72,6 +72,11 @@ class MqttClient:
         self._misc_task: asyncio.Task[None] | None = None
         self._pending_subscribe: int | None = None
         self._messages_seen = 0
+        # Backpressure: QoS 1/2 messages handed on but not yet acknowledged. Reading stops at
+        # `_read_limit` and resumes once half are acknowledged; see `_read_ready`.
+        self._unacked = 0
+        self._read_limit = 2 * settings.receive_maximum
+        self._reading_paused = False
         self._closing = False
         self.on_connected: list[Callable[[], None]] = []
         # Where a message goes whose handler raised (the app dead-letters it); None: ack and drop.
@@ -107,6 +112,10 @@ class MqttClient:
     def ack(self, message: InboundMessage) -> None:
         if message.qos > 0:
             self._client.ack(message.mid, message.qos)
+            # max(): an ack for a message of a previous connection must not count twice.
+            self._unacked = max(0, self._unacked - 1)
+            if self._reading_paused and self._unacked <= self._read_limit // 2:
+                self._resume_reading()
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -184,6 +193,9 @@ class MqttClient:
         raw = sock if isinstance(sock, socket.socket) else None
         if raw is not None and raw.family in (socket.AF_INET, socket.AF_INET6):
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # A new connection: the broker redelivers whatever was unacknowledged on the last one.
+        self._unacked = 0
+        self._reading_paused = False
         self._loop.add_reader(sock, self._read_ready, sock)
         self._misc_task = self._loop.create_task(self._misc_loop())
 
@@ -212,11 +224,35 @@ class MqttClient:
         """
         client = self._client
         for _ in range(_MAX_PACKETS_PER_WAKEUP):
+            if self._unacked >= self._read_limit:
+                self._pause_reading(sock)
+                return
             before = self._messages_seen
             if client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 return
             if self._messages_seen == before and not _tls_pending(client.socket()):
                 return
+
+    def _pause_reading(self, sock: socket.socket) -> None:
+        """Stop reading while too many messages wait for their commit. A broker should stop at our
+        Receive Maximum by itself, but Mosquitto with `max_inflight_messages 0` sends a whole
+        queued backlog at once, which would all be held in memory; unread, it stays in the socket
+        and the broker (TCP flow control). Pings are not read meanwhile either: a pause longer
+        than the keepalive (a store that keeps failing) ends in a reconnect and a redelivery,
+        which the ingest's `delivered` table recognises."""
+        assert self._loop is not None
+        self._reading_paused = True
+        self._loop.remove_reader(sock)
+
+    def _resume_reading(self) -> None:
+        assert self._loop is not None
+        self._reading_paused = False
+        sock = self._client.socket()
+        if sock is None:
+            return
+        self._loop.add_reader(sock, self._read_ready, sock)
+        # TLS may hold decrypted bytes already, which the socket does not signal: read once now.
+        self._loop.call_soon(self._read_ready, sock)
 
     async def _misc_loop(self) -> None:
         while self._client.loop_misc() == MQTTErrorCode.MQTT_ERR_SUCCESS:
@@ -264,6 +300,8 @@ class MqttClient:
 
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
         self._messages_seen += 1
+        if msg.qos > 0:
+            self._unacked += 1
         message = InboundMessage(msg.topic, msg.payload, msg.qos, msg.mid, time.time(), bool(msg.retain), bool(msg.dup))
         route = self._route_for(message.topic)
         if route is None:
