@@ -21,6 +21,7 @@ from typing import Any
 from gateway.metrics import GatewayMetrics, StoreSnapshot
 from gateway.model.inbound import InboundMessage
 from gateway.mqtt import MqttClient
+from gateway.waiting import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,4 @@ class HomeAssistantAnnouncer:
             document = health_document(snapshot, self._last_sync())
             self._mqtt.publish(self.topics.health, json.dumps(document), qos=1, retain=True)
             self._publish_now.clear()
-            try:
-                await asyncio.wait_for(self._publish_now.wait(), self._interval_s)
-            except TimeoutError:
-                pass
+            await wait_set(self._publish_now, self._interval_s)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.config.settings import PROJECT_ROOT
+from gateway.waiting import within
 
 DEMO_SEED = PROJECT_ROOT / "profile_service" / "demo_seed.json"
 
@@ -39,7 +40,7 @@ async def demo_central_service(site: str, data_dir: Path) -> AsyncIterator[Centr
         stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     try:
-        url = await asyncio.wait_for(_listening_url(proc), 30)
+        url = await within(_listening_url(proc), 30)
         drain = asyncio.create_task(_discard(proc))
         try:
             yield CentralService(url, token)

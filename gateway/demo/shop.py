@@ -39,7 +39,7 @@ async def simulate_shop(publish: Publish, site: str, rng: random.Random, period_
                 json.dumps({"line_1_period_in": period_in, "line_1_period_out": period_out, "line_1_total_in": total_in, "line_1_total_out": total_out}).encode(),
             )
         if tick % 4 == 0:
-            publish(f"shellies/shellydw2-D8BFC01A2B3C/sensor/state", rng.choice([b"open", b"close"]))
+            publish("shellies/shellydw2-D8BFC01A2B3C/sensor/state", rng.choice([b"open", b"close"]))
             publish(
                 f"zigbee2mqtt/{site}/fitting-room-1-door",
                 json.dumps({"battery": 91, "contact": rng.random() < 0.5, "linkquality": 100, "voltage": 3005}).encode(),

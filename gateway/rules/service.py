@@ -35,6 +35,7 @@ from gateway.store.database import Store, Transaction
 from gateway.store.ingest_rows import IngestBatch, write_ingest_batch
 from gateway.store.profiles import load_profiles
 from gateway.store.rule_state import AuditAppend, RuleStateWrite, forget_customer_state, load_rule_state, write_rule_state
+from gateway.waiting import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -179,11 +180,7 @@ class RulesEngine:
     async def _watch(self) -> None:
         poll = self.settings.reload_poll_s
         while True:
-            try:
-                await asyncio.wait_for(self._reload_requested.wait(), poll if poll > 0 else None)
-                forced = True
-            except TimeoutError:
-                forced = False
+            forced = await wait_set(self._reload_requested, poll if poll > 0 else None)
             self._reload_requested.clear()
             if forced or await asyncio.to_thread(file_stamps, self.settings.dir) != self._stamps:
                 await self.reload()

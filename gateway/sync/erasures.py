@@ -19,6 +19,7 @@ from gateway.store.outbox import QueuedErasure, delete_delivered_erasures, queue
 from gateway.sync.backoff import Backoff, Verdict, classify
 from gateway.sync.settings import SyncSettings
 from gateway.sync.wire import ErasureBatch, ErasureOut, ErasureResult
+from gateway.waiting import wait_set
 
 if TYPE_CHECKING:  # aiohttp is loaded only by a gateway that syncs
     from gateway.sync.transport import Transport
@@ -52,10 +53,7 @@ class ErasureSender:
             delay = await self.deliver_once()
             if delay is None:
                 continue
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), delay)
-            except TimeoutError:
-                pass
+            await wait_set(self._wakeup, delay)
             self._wakeup.clear()
 
     async def deliver_once(self) -> float | None:

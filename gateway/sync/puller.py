@@ -23,6 +23,7 @@ from gateway.store.sync_state import bump_counters, get_cursor, set_cursor
 from gateway.sync.backoff import Backoff, Verdict, classify
 from gateway.sync.settings import SyncSettings
 from gateway.sync.wire import Change, ChangesPage, ConsentChange, ErasureChange, ProfileChange
+from gateway.waiting import wait_set
 
 if TYPE_CHECKING:  # aiohttp is loaded only by a gateway that syncs
     from gateway.sync.transport import Transport
@@ -69,10 +70,7 @@ class ChangesPuller:
             delay = await self.poll_once()
             if delay is None:
                 continue  # more pages are waiting
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), delay)
-            except TimeoutError:
-                pass
+            await wait_set(self._wakeup, delay)
             self._wakeup.clear()
 
     async def poll_once(self) -> float | None:

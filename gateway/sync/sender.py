@@ -34,6 +34,7 @@ from gateway.sync.backoff import Backoff, Verdict, classify
 from gateway.sync.outcome import HttpOutcome
 from gateway.sync.settings import SyncSettings
 from gateway.sync.wire import BatchResult, Problem
+from gateway.waiting import wait_set
 
 if TYPE_CHECKING:
     from gateway.sync.transport import Transport
@@ -276,8 +277,5 @@ class OutboxSender:
         if not wakeable:
             await asyncio.sleep(seconds)
             return
-        try:
-            await asyncio.wait_for(self._wakeup.wait(), seconds)
-        except TimeoutError:
-            pass
+        await wait_set(self._wakeup, seconds)
         self._wakeup.clear()

@@ -14,6 +14,7 @@ import shutil
 
 from gateway.tts.engine import SynthesisError
 from gateway.tts.wav import Pcm, WavError, read_wav
+from gateway.waiting import within
 
 
 class EspeakEngine:
@@ -48,7 +49,7 @@ class EspeakEngine:
         except OSError as exc:
             raise SynthesisError(f"cannot start {self._binary}: {exc}") from exc
         try:
-            out, err = await asyncio.wait_for(process.communicate(text.encode("utf-8")), self._timeout_s)
+            out, err = await within(process.communicate(text.encode("utf-8")), self._timeout_s)
         except TimeoutError:
             raise SynthesisError(f"espeak-ng took longer than {self._timeout_s}s") from None
         finally:

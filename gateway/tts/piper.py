@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.tts.engine import SynthesisError
 from gateway.tts.wav import AudioFormat, Pcm
+from gateway.waiting import within
 
 
 class PiperEngine:
@@ -60,7 +61,7 @@ class PiperEngine:
             raise SynthesisError("Piper engine used before start()")
         loop = asyncio.get_running_loop()
         try:
-            return await asyncio.wait_for(loop.run_in_executor(self._executor, self._synthesize, text), self._timeout_s)
+            return await within(loop.run_in_executor(self._executor, self._synthesize, text), self._timeout_s)
         except TimeoutError:
             raise SynthesisError(f"Piper took longer than {self._timeout_s}s") from None
 

@@ -34,6 +34,7 @@ from gateway.model.inbound import InboundMessage
 from gateway.tts.engine import SynthesisError
 from gateway.tts.settings import TtsSettings
 from gateway.tts.synthesiser import Synthesiser
+from gateway.waiting import within
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ class TtsService:
             )
             timeout = reply.duration_s + self._settings.play_finished_timeout_s
             try:
-                await asyncio.wait_for(waiter, timeout)
+                await within(waiter, timeout)
                 outcome = SayOutcome.PLAYED
                 self.counters.played += 1
             except TimeoutError:

@@ -26,6 +26,7 @@ from gateway.hermes.playback import parse_play_bytes_topic, play_finished_topic
 from gateway.model.inbound import InboundMessage
 from gateway.mqtt import MqttClient
 from gateway.voice.wav import make_wav
+from gateway.waiting import within
 
 AUDIO_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "audio"
 DEMO_UTTERANCES = ("en_where_milk", "en_hours_1", "en_offers_1", "en_points_1", "en_staff_1", "en_off_weather", "en_help_2")
@@ -141,7 +142,7 @@ class DemoSpeaker:
         self._line("speaker", f"wake word, then plays {path.stem}")
         detected = {"siteId": self._site, "modelId": WAKEWORD, "currentSensitivity": 0.5}
         self._publish(f"hermes/hotword/{WAKEWORD}/detected", json.dumps(detected).encode(), qos=1)
-        await asyncio.wait_for(self._started.wait(), timeout_s)
+        await within(self._started.wait(), timeout_s)
         step = FRAME_SAMPLES * 2
         for offset in range(0, len(pcm), step):
             if self._ended.is_set():
@@ -149,7 +150,7 @@ class DemoSpeaker:
             frame = AudioFrame(self._site, make_wav(pcm[offset : offset + step]))
             self._publish(frame.topic(), frame.wav, qos=0)
             await asyncio.sleep(FRAME_SAMPLES / 16000)  # in real time, as a microphone records
-        await asyncio.wait_for(self._ended.wait(), timeout_s)
+        await within(self._ended.wait(), timeout_s)
         self.turns += 1
 
 

@@ -3,13 +3,13 @@ gives the customer an apology and the operator a Hermes error, never a dead dial
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 
 from gateway.voice.nlu.match import IntentMatch
 from gateway.voice.profiles import Profiles
 from gateway.voice.session import Session
+from gateway.waiting import within
 from skills.api import Handler, IntentInfo, PrivacyActions, Reply, SessionInfo, ShopData, SkillContext
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class SkillRunner:
             now=datetime.now().astimezone(),
         )
         try:
-            return await asyncio.wait_for(handler(ctx), SKILL_TIMEOUT_S)
+            return await within(handler(ctx), SKILL_TIMEOUT_S)
         except TimeoutError as exc:
             raise SkillFailed(f"skill for {match.intent} took longer than {SKILL_TIMEOUT_S}s") from exc
         except Exception as exc:  # noqa: BLE001 - isolation boundary: logged, reported, apologised for

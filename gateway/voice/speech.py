@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from gateway.hermes.tts import TTS_SAY, SayOutcome, TtsError, TtsSay, TtsSayFinished
 from gateway.model.inbound import InboundMessage
+from gateway.waiting import within
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class MqttSpeaker:
         self._waiting[say.id] = (say, done)
         try:
             self._publish(TTS_SAY, say.to_json())
-            return await asyncio.wait_for(done, self._timeout_s)
+            return await within(done, self._timeout_s)
         except TimeoutError:
             log.warning("no sayFinished for %s on %s within %.1fs", say.id, say.siteId, self._timeout_s)
             return SayOutcome.TIMEOUT

@@ -10,6 +10,7 @@ from typing import Any
 
 from gateway.app import Runtime, build_runtime, serve
 from gateway.config.settings import Settings
+from gateway.waiting import within
 from tests.support.mosquitto import Mosquitto
 
 
@@ -32,12 +33,12 @@ async def running_gateway(settings: Settings, timeout: float = 10) -> AsyncItera
     runtime = await build_runtime(settings)
     task = asyncio.create_task(serve(runtime))
     try:
-        await asyncio.wait_for(runtime.ready.wait(), timeout)
+        await within(runtime.ready.wait(), timeout)
         yield runtime
     finally:
         task.cancel()
         # A gateway that does not stop is a bug: fail with the pending tasks' stacks instead of
-        # hanging the whole suite (seen once, not yet explained: see the closing note).
+        # hanging the whole suite (it happened when asyncio.wait_for lost a cancellation: gateway/waiting.py).
         done, _ = await asyncio.wait({task}, timeout=30)
         if not done:
             stacks = "\n".join(f"{t.get_name()}: {t.get_stack(limit=5)}" for t in asyncio.all_tasks())
