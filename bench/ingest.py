@@ -93,7 +93,7 @@ def role_gateway(config: Path, count: int, out: Path) -> None:
 
     latencies: list[float] = []
     receive_latencies: list[float] = []
-    state = {"committed": 0, "ready_at": 0.0, "done_at": 0.0}
+    state = {"committed": 0, "ready_at": 0.0, "done_at": 0.0, "rss_ready_mb": 0.0}
 
     def on_committed(events: list[Event]) -> None:
         now = time.time()
@@ -114,6 +114,7 @@ def role_gateway(config: Path, count: int, out: Path) -> None:
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
         await runtime.ready.wait()
         state["ready_at"] = started
+        state["rss_ready_mb"] = _current_rss_mb()
         print("READY", flush=True)
         try:
             await task
@@ -130,9 +131,18 @@ def role_gateway(config: Path, count: int, out: Path) -> None:
                 "latencies_ms": [x * 1000 for x in latencies],
                 "receive_latencies_ms": [x * 1000 for x in receive_latencies],
                 "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "rss_ready_mb": state["rss_ready_mb"],
             }
         )
     )
+
+
+def _current_rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 # -- orchestration ---------------------------------------------------------------------------
@@ -231,8 +241,9 @@ def write_config(path: Path, port: int, client_id: str, db: Path, parts: dict[st
         "log_level": "WARNING",
         "mqtt": {"port": port, "client_id": client_id},
         "store": {"path": str(db)},
-        **parts,
     }
+    for section, values in parts.items():  # merged: a part's settings must not drop the store path
+        config[section] = {**config.get(section, {}), **values}  # type: ignore[dict-item]
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -272,6 +283,9 @@ def one_run(workdir: Path, count: int, rate: float, seconds: float, parts: dict[
         # publish→read by the gateway: the part the broker, the network and the loop's reading add
         "p99_receive_ms": percentile(timed["receive_latencies_ms"], 99),  # type: ignore[arg-type]
         "rss_mb": max(float(drained["rss_mb"]), float(timed["rss_mb"])),  # type: ignore[arg-type]
+        # RSS once ready, before any message: what imports and start-up cost, apart from the load
+        "rss_ready_mb": float(drained["rss_ready_mb"]),  # type: ignore[arg-type]
+        "rss_drain_mb": float(drained["rss_mb"]),  # type: ignore[arg-type]
     }
 
 

@@ -131,23 +131,32 @@ class Ingest:
             else:
                 await asyncio.wait((head.done,))
             in_flight.popleft()
-            failure = head.done.exception()
+            # Not kept while waiting for the next messages: a settled batch is ~1 MB of events.
+            failure = self._settle(head, retry_delay)
+            del head
             if failure is None:
                 retry_delay = _RETRY_MIN_S
-                self._delivered.update(head.batch.delivered)
-                for message in head.messages:
-                    self._ack(message)
-                self._after_commit(head.batch, head.tally)
                 continue
-            if not isinstance(failure, sqlite3.OperationalError):
-                raise failure
-            # Disk full, I/O error, locked: nothing is acknowledged, so the broker keeps the
-            # messages; they are queued again (ahead of newer ones) and retried after a pause.
-            self.counters.commit_failures += 1
-            log.error("commit of %d messages failed (%s); retrying in %.2fs", len(head.messages), failure, retry_delay)
-            self._pending[:0] = head.messages
             await asyncio.sleep(retry_delay)
             retry_delay = min(retry_delay * 2, _RETRY_MAX_S)
+
+    def _settle(self, commit: _Commit, retry_delay: float) -> sqlite3.OperationalError | None:
+        """Acknowledge and announce a committed batch, or queue a failed one's messages again."""
+        failure = commit.done.exception()
+        if failure is None:
+            self._delivered.update(commit.batch.delivered)
+            for message in commit.messages:
+                self._ack(message)
+            self._after_commit(commit.batch, commit.tally)
+            return None
+        if not isinstance(failure, sqlite3.OperationalError):
+            raise failure
+        # Disk full, I/O error, locked: nothing is acknowledged, so the broker keeps the messages;
+        # they are queued again (ahead of newer ones) and retried after a pause.
+        self.counters.commit_failures += 1
+        log.error("commit of %d messages failed (%s); retrying in %.2fs", len(commit.messages), failure, retry_delay)
+        self._pending[:0] = commit.messages
+        return failure
 
     def _submit_batch(self) -> _Commit:
         messages = self._pending[: self._batch_max]
