@@ -34,7 +34,14 @@ from gateway.rules.settings import RulesSettings
 from gateway.store.database import Store, Transaction
 from gateway.store.ingest_rows import IngestBatch, write_ingest_batch
 from gateway.store.profiles import load_profiles
-from gateway.store.rule_state import AuditAppend, RuleStateWrite, forget_customer_state, load_rule_state, write_rule_state
+from gateway.store.rule_state import (
+    AuditAppend,
+    RuleStateWrite,
+    forget_customer_state,
+    load_footfall,
+    load_rule_state,
+    write_rule_state,
+)
 from gateway.waiting import wait_set
 
 log = logging.getLogger(__name__)
@@ -112,9 +119,12 @@ class RulesEngine:
         service = cls(settings, result.rules, store, publish, consents, gate, **kw)
         service._stamps = result.files
         now = service._clock()
-        limits, counters = await store.call(lambda db: load_rule_state(db, now - RETENTION_S))
+        (limits, counters), footfall = await store.call(
+            lambda db: (load_rule_state(db, now - RETENTION_S), load_footfall(db, now - RETENTION_S))
+        )
         service.engine.limits.restore(limits)
         service.engine.counters.restore(counters, service.engine.rules.zones.of)
+        service.engine.counters.restore_footfall(footfall)
         log.info("rules loaded", extra={"fields": {"rules": len(result.rules), "caps_restored": len(limits)}})
         return service
 
@@ -277,7 +287,8 @@ class RulesEngine:
         engine = self.engine
         write = RuleStateWrite(
             at=self._clock(), limits=engine.limits.take_dirty(), counters=engine.counters.take_dirty(),
-            profiles=list(engine.profiles.take_dirty()), stats=self._stats, audit=self._audit,
+            footfall=list(engine.counters.take_footfall()), profiles=list(engine.profiles.take_dirty()),
+            stats=self._stats, audit=self._audit,
         )
         self._stats, self._audit = {}, []
         emitted = self.runner.take_emitted()
@@ -318,7 +329,8 @@ def _merge(older: RuleStateWrite, newer: RuleStateWrite) -> RuleStateWrite:
         stats[key] = stats.get(key, 0) + n
     return RuleStateWrite(
         at=newer.at, limits=older.limits + newer.limits, counters=older.counters + newer.counters,
-        profiles=older.profiles + newer.profiles, stats=stats, audit=older.audit + newer.audit,
+        footfall=older.footfall + newer.footfall, profiles=older.profiles + newer.profiles, stats=stats,
+        audit=older.audit + newer.audit,
     )
 
 

@@ -1,6 +1,9 @@
 """Queries of the rules' own state: caps/cooldowns per rule and scope, windowed counters, and
 decision counts. Written after each batch of events in one transaction (with the local profile
-changes and the audit entries of the batch), read once at start."""
+changes and the audit entries of the batch), read once at start.
+
+Footfall series have a table of their own, one row per sample (`rule_footfall`): a batch appends
+its new samples and deletes those that left the window, instead of rewriting the series."""
 
 from __future__ import annotations
 
@@ -25,13 +28,16 @@ class RuleStateWrite:
     at: float
     limits: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     counters: list[tuple[str, Any]] = field(default_factory=list)
+    # (place, keep_from, [(seq, at, count), ...]): gateway.rules.counters.FootfallWrite;
+    # keep_from None deletes the whole series
+    footfall: list[tuple[str, int | None, list[tuple[int, float, int]]]] = field(default_factory=list)
     profiles: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)
     stats: dict[tuple[str, str], int] = field(default_factory=dict)
     # (kind, detail) audit entries; appended with the consent part's chained log
     audit: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.limits or self.counters or self.profiles or self.stats or self.audit)
+        return bool(self.limits or self.counters or self.footfall or self.profiles or self.stats or self.audit)
 
 
 AuditAppend = Any  # (conn, kind, detail, at) -> int; gateway.store.audit.append_audit
@@ -61,6 +67,17 @@ def write_rule_state(db: sqlite_utils.Database, write: RuleStateWrite, append_au
                     " ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
                     (key, _customer_of(key), json.dumps(value), write.at),
                 )
+        for place, keep_from, samples in write.footfall:
+            if keep_from is None:
+                conn.execute("DELETE FROM rule_footfall WHERE place = ?", (place,))
+                continue
+            conn.execute("DELETE FROM rule_footfall WHERE place = ? AND seq < ?", (place, keep_from))
+            if samples:
+                # OR REPLACE: a write retried after a failed commit may repeat samples.
+                conn.executemany(
+                    "INSERT OR REPLACE INTO rule_footfall (place, seq, at, count) VALUES (?,?,?,?)",
+                    [(place, seq, at, count) for seq, at, count in samples],
+                )
         if write.profiles:
             save_local_attributes(conn, write.profiles, write.at)
         if write.stats:
@@ -87,10 +104,22 @@ def load_rule_state(
     return limits, counters
 
 
+def load_footfall(db: sqlite_utils.Database, newer_than: float) -> dict[str, list[tuple[int, float, int]]]:
+    """Each place's footfall samples at or after `newer_than`, as (seq, at, count) in seq order."""
+    series: dict[str, list[tuple[int, float, int]]] = {}
+    rows = db.conn.execute(
+        "SELECT place, seq, at, count FROM rule_footfall WHERE at >= ? ORDER BY place, seq", (newer_than,)
+    )
+    for place, seq, at, count in rows:
+        series.setdefault(place, []).append((int(seq), float(at), int(count)))
+    return series
+
+
 def prune_rule_state(db: sqlite_utils.Database, older_than: float) -> int:
     with Transaction(db) as conn:
         gone = conn.execute("DELETE FROM rule_limits WHERE updated_at < ?", (older_than,)).rowcount
         gone += conn.execute("DELETE FROM rule_counters WHERE updated_at < ?", (older_than,)).rowcount
+        gone += conn.execute("DELETE FROM rule_footfall WHERE at < ?", (older_than,)).rowcount
     return gone
 
 

@@ -12,15 +12,15 @@ def test_series_without_samples_in_their_window_are_dropped() -> None:
     counters = Counters(retention_s=3600.0)
     for n in range(100):
         counters.observe(event("footfall", at=T0, site=f"gone-{n}", period_in=1), ())
-    counters.take_dirty()
+    counters.take_footfall()
     later = T0 + 7200.0  # past the retention of every gone-* sample
     for n in range(counters_module._PRUNE_EVERY):
         counters.observe(event("footfall", at=later + n / 10, site="main", period_in=2), ())
     assert set(counters.footfall) == {"site:main"}
     assert counters.footfall_in("main", (), 3600.0, later + 500) == 2 * counters_module._PRUNE_EVERY
-    written = dict(counters.take_dirty())
+    written = {place: keep_from for place, keep_from, _ in counters.take_footfall()}
     # The dropped series are deleted from the store too (None), not kept there as empty rows.
-    assert written["footfall:site:gone-7"] is None and written["footfall:site:main"] is not None
+    assert written["site:gone-7"] is None and written["site:main"] == 0
 
 
 def test_ever_new_sites_are_capped_keeping_the_most_recent() -> None:

@@ -31,7 +31,7 @@ def test_rule_state_round_trip_and_erasure(tmp_path: Path) -> None:
     write = RuleStateWrite(
         at=1000.0,
         limits=[("r", "customer:c1", {"fired": [990.0]}), ("r", "device:s/d", {"fired": [995.0]})],
-        counters=[("visits:c1", {"starts": [900.0]}), ("footfall:site:s", {"samples": [[990.0, 4]]})],
+        counters=[("visits:c1", {"starts": [900.0]}), ("occupied:s/d", {"since": 990.0})],
         stats={("r", "fired"): 2},
     )
     write_rule_state(db, write)
@@ -44,4 +44,4 @@ def test_rule_state_round_trip_and_erasure(tmp_path: Path) -> None:
     with Transaction(db) as conn:
         assert forget_customer_state(conn, "c1") == 2
     limits, counters = load_rule_state(db, 0.0)
-    assert [scope for _, scope, _ in limits] == ["device:s/d"] and [k for k, _ in counters] == ["footfall:site:s"]
+    assert [scope for _, scope, _ in limits] == ["device:s/d"] and [k for k, _ in counters] == ["occupied:s/d"]
