@@ -63,6 +63,7 @@ async def build(runtime: Runtime) -> None:
     runtime.ingest.on_committed.append(log_committed_events)
     services = discover_services(runtime)
     reader = StoreReader(runtime.settings.store.path)
+    runtime.tasks.append(reader.run())
     consents = runtime.consents
     if consents is not None:
         # The consent part's key: the same customer gets the same hash in every log line.
