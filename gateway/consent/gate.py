@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from gateway.consent.ledger import ConsentLedger
 from gateway.consent.settings import PrivacySettings, Unconsented
-from gateway.model.event import Event
+from gateway.model.event import Event, with_changes
 from gateway.model.gate import GateClass, GateDecision
 
 
@@ -57,7 +57,7 @@ class LedgerGate:
         attributes = event.attributes
         if not self._sensitive.isdisjoint(attributes):
             attributes = {k: v for k, v in attributes.items() if k not in self._sensitive}
-        return event.model_copy(update={"customer_id": None, "attributes": attributes})
+        return with_changes(event, customer_id=None, attributes=attributes)
 
     def take_counts(self) -> dict[str, int]:
         """The decisions since the last call, as "class/purpose/handling" → count (for the audit log)."""

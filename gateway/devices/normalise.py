@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 
@@ -125,11 +125,9 @@ def _device_time(spec: TimeSource, path: tuple[str, ...], payload: Any) -> float
         parsed = datetime.fromisoformat(str(raw))
     except (TypeError, ValueError) as exc:
         raise Rejected(DeadLetterReason.WRONG_TYPE, f"device time {raw!r}: {exc}") from exc
-    if parsed.tzinfo is None:
-        # Tasmota and Zigbee2MQTT send local wall-clock time without an offset; the gateway's
-        # clock zone is the shop's, so read it as local time.
-        parsed = parsed.astimezone()
-    return parsed.astimezone(timezone.utc).timestamp()
+    # Tasmota and Zigbee2MQTT send local wall-clock time without an offset; the gateway's clock
+    # zone is the shop's, and `timestamp()` reads a naive time as local time (an aware one exactly).
+    return parsed.timestamp()
 
 
 class Normaliser:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import dataclasses
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic.dataclasses import dataclass
 
 from gateway.model.ids import new_event_id
 
@@ -13,15 +15,17 @@ Purpose = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_len
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
-class Event(BaseModel):
+# A validated pydantic dataclass with slots rather than a BaseModel: the same validation, but
+# ~400 bytes an event instead of ~1,500 (no instance __dict__, no per-instance set of the fields
+# given). Thousands of events are alive while batches are committed; on a Pi that is megabytes.
+@dataclass(frozen=True, slots=True, kw_only=True, config=ConfigDict(extra="forbid"))
+class Event:
     """One normalised happening in the shop.
 
     `customer_id` is pseudonymous (a loyalty card or app id), never a name; an event without it is
     anonymous. `purpose` is what the event may be used for, and decides at the consent gate whether
     a personal event may leave the shop.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(default_factory=new_event_id)
     received_at: float
@@ -38,3 +42,24 @@ class Event(BaseModel):
     @property
     def is_personal(self) -> bool:
         return self.customer_id is not None
+
+
+_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """Validate an event given as a mapping (a replay file, a test); ValidationError if it is not one."""
+    return _ADAPTER.validate_python(data)
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    return _ADAPTER.dump_python(event)
+
+
+def event_json(event: Event, exclude: set[str] | None = None) -> str:
+    return _ADAPTER.dump_json(event, exclude=exclude).decode()
+
+
+def with_changes(event: Event, **changes: Any) -> Event:
+    """A copy with some fields changed, validated again (the event stays frozen)."""
+    return dataclasses.replace(event, **changes)

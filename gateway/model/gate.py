@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Protocol
 
-from gateway.model.event import Event
+from gateway.model.event import Event, with_changes
 
 
 class GateClass(StrEnum):
@@ -49,7 +49,7 @@ class StrictGate:
             return GateDecision(GateClass.ANONYMOUS, event, True)
         if self._consents.allows(event.customer_id, event.purpose, event.received_at):
             return GateDecision(GateClass.CONSENTED, event, True)
-        return GateDecision(GateClass.UNCONSENTED, event.model_copy(update={"customer_id": None}), False)
+        return GateDecision(GateClass.UNCONSENTED, with_changes(event, customer_id=None), False)
 
 
 class NoConsents:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gateway.model.event import AttributeValue, Event, Purpose
+from gateway.model.event import AttributeValue, Purpose, event_from_dict
 from gateway.rules.engine import Decision, Engine, EngineConfig
 from gateway.rules.index import RuleSet
 
@@ -116,7 +116,7 @@ def _step(engine: Engine, consents: MemoryConsents, number: int, data: dict[str,
         return Step(number, f"time passes to {t.at:.0f}", tuple(engine.advance(t.at)))
     if kind != "event":
         raise ValueError(f"unknown line type {kind!r}: event, profile, consent, intent or tick")
-    event = Event.model_validate({k: v for k, v in data.items() if k != "type"})
+    event = event_from_dict({k: v for k, v in data.items() if k != "type"})
     who = f" ({event.customer_id})" if event.customer_id else ""
     attrs = json.dumps(event.attributes, ensure_ascii=False, separators=(",", ":"))
     return Step(number, f"{event.kind} {event.site}/{event.device}{who} {attrs}", tuple(engine.process(event)))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 
 from gateway.model.deadletter import DeadLetter
-from gateway.model.event import Event
+from gateway.model.event import Event, event_json
 from gateway.store.database import Transaction
 
 
@@ -48,7 +48,7 @@ def _attributes_of_body(body: str) -> str:
 
 def outbox_body(event: Event) -> str:
     """The JSON the central service receives for an event (its sync API's event shape)."""
-    return event.model_dump_json(exclude={"profile", "topic"})
+    return event_json(event, exclude={"profile", "topic"})
 
 
 def write_ingest_batch(db: sqlite_utils.Database, batch: IngestBatch) -> None:

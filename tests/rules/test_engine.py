@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gateway.model.event import with_changes
 from gateway.rules.actions import Delay, Emit, ProfileWrite, Publish
 from tests.rules.support import T0, engine_for, event, fired, reasons
 
@@ -146,7 +147,7 @@ def test_priority_orders_evaluation(tmp_path: Path) -> None:
     - {id: topic, trigger: {kind: occupancy, topic: "zigbee2mqtt/+/d1"}, actions: [{say: {text: t}}]}
     """
     engine, _ = engine_for(tmp_path, rules)
-    decisions = engine.process(event().model_copy(update={"topic": "zigbee2mqtt/shop1/d1"}))
+    decisions = engine.process(with_changes(event(), topic="zigbee2mqtt/shop1/d1"))
     assert fired(decisions) == ["high", "low", "topic"]
 
 
