@@ -18,6 +18,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -29,6 +30,9 @@ from gateway.config.settings import MqttSettings
 from gateway.devices.topics import TopicFilter
 from gateway.model.inbound import InboundMessage
 from gateway.mqtt_socket import CoalescingSocket, PahoClient, drop_wakeup_pipe
+
+if TYPE_CHECKING:
+    from paho.mqtt.client import SocketLike  # a typing-only Protocol in paho
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +197,7 @@ class MqttClient:
         assert self._loop is not None
         return CoalescingSocket(sock, self._loop, on_drained=self._client.loop_write)
 
-    def _on_socket_open(self, client: paho.Client, userdata: object, sock: socket.socket) -> None:
+    def _on_socket_open(self, client: paho.Client, userdata: object, sock: SocketLike) -> None:
         assert self._loop is not None
         # Nagle on loopback turns a 1 ms p99 into 40 ms.
         raw = sock.raw if isinstance(sock, CoalescingSocket) else sock if isinstance(sock, socket.socket) else None
@@ -205,7 +209,7 @@ class MqttClient:
         self._loop.add_reader(sock, self._read_ready, sock)
         self._misc_task = self._loop.create_task(self._misc_loop())
 
-    def _on_socket_close(self, client: paho.Client, userdata: object, sock: socket.socket) -> None:
+    def _on_socket_close(self, client: paho.Client, userdata: object, sock: SocketLike) -> None:
         assert self._loop is not None
         self._loop.remove_reader(sock)
         self._loop.remove_writer(sock)
@@ -213,7 +217,7 @@ class MqttClient:
             self._misc_task.cancel()
             self._misc_task = None
 
-    def _on_register_write(self, client: paho.Client, userdata: object, sock: socket.socket) -> None:
+    def _on_register_write(self, client: paho.Client, userdata: object, sock: SocketLike) -> None:
         assert self._loop is not None
         if isinstance(sock, CoalescingSocket):
             # It takes whatever paho writes (up to its cap, then calls loop_write again once drained)
@@ -222,12 +226,12 @@ class MqttClient:
         else:
             self._loop.add_writer(sock, self._client.loop_write)
 
-    def _on_unregister_write(self, client: paho.Client, userdata: object, sock: socket.socket) -> None:
+    def _on_unregister_write(self, client: paho.Client, userdata: object, sock: SocketLike) -> None:
         assert self._loop is not None
         if not isinstance(sock, CoalescingSocket):
             self._loop.remove_writer(sock)
 
-    def _read_ready(self, sock: socket.socket) -> None:
+    def _read_ready(self, sock: SocketLike) -> None:
         """Read packets while they keep coming (paho parses one packet per `loop_read`).
 
         A call that yields no message means the socket is drained (or the packet was not a
@@ -251,7 +255,7 @@ class MqttClient:
             # The limit stopped us with bytes already read: the socket will not signal them again.
             self._loop.call_soon(self._read_ready, sock)
 
-    def _pause_reading(self, sock: socket.socket) -> None:
+    def _pause_reading(self, sock: SocketLike) -> None:
         """Stop reading while too many messages wait for their commit. A broker should stop at our
         Receive Maximum by itself, but Mosquitto with `max_inflight_messages 0` sends a whole
         queued backlog at once, which would all be held in memory; unread, it stays in the socket

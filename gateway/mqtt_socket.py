@@ -25,7 +25,7 @@ _WRITE_CAP = 1 << 20
 class CoalescingSocket:
     """Duck-types the parts of `socket.socket` paho uses; anything else goes to the real socket."""
 
-    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop, on_drained: Callable[[], None]) -> None:
+    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop, on_drained: Callable[[], object]) -> None:
         self.raw = sock
         self._loop = loop
         self._on_drained = on_drained

@@ -42,7 +42,7 @@ async def running_profile_service(settings: ServiceSettings) -> AsyncIterator[st
     try:
         await site.start()
         server = site._server  # noqa: SLF001 - aiohttp offers no public accessor for the bound port
-        port = server.sockets[0].getsockname()[1] if server is not None else settings.port  # type: ignore[union-attr]
+        port = server.sockets[0].getsockname()[1] if server is not None else settings.port  # type: ignore[attr-defined]
         yield service_url(settings, port)
     finally:
         await runner.cleanup()

@@ -107,7 +107,7 @@ def load_settings(config_file: Path | None) -> Settings:
             raise ConfigError([ConfigProblem(file=str(config_file), line=1, message="the top level must be a mapping")])
         values = doc.data
     try:
-        settings = Settings(**values)
+        settings = Settings.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(problems_from_validation(exc, doc, config_file or "<environment>")) from exc
     if config_file is not None:

@@ -6,6 +6,7 @@ microseconds, so it is done at most once per second of event time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -43,5 +44,5 @@ def in_window(minute: int, start: int | None, end: int | None) -> bool:
     return minute >= start or minute < end
 
 
-def weekday_index(names: list[str] | None) -> frozenset[int] | None:
+def weekday_index(names: Sequence[str] | None) -> frozenset[int] | None:
     return None if names is None else frozenset(WEEKDAYS.index(n) for n in names)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -22,7 +23,7 @@ class RulesSettings(BaseModel):
     reload_poll_s: float = Field(1.0, ge=0, description="how often the files are checked for changes; 0 = only on SIGHUP")
     timezone: str | None = Field(None, description="IANA zone for time conditions and quiet hours; default: the system's")
     opening_hours: dict[Weekday, list[str]] = Field(
-        default_factory=lambda: {day: ["08:00-20:00"] for day in WEEKDAYS[:6]},
+        default_factory=lambda: {cast(Weekday, day): ["08:00-20:00"] for day in WEEKDAYS[:6]},
         description="per weekday, HH:MM-HH:MM ranges the shop is open (the `open` condition)",
     )
     presence_ttl_s: float = Field(900.0, gt=0, description="how long an identify binds a customer to its zone/site")

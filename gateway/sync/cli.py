@@ -56,7 +56,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(report))
     else:
         for key, value in report.items():
-            if key == "counters":
+            if key == "counters" and isinstance(value, dict):
                 for name, count in value.items():
                     print(f"  {name:22} {count}")
             else:

@@ -6,12 +6,14 @@ want another. soxr's resampler is band-limited, so downsampling does not fold hi
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import soxr
 
 from gateway.tts.wav import AudioFormat, Pcm
 
-_DTYPES = {1: np.dtype("u1"), 2: np.dtype("<i2"), 4: np.dtype("<i4")}
+_DTYPES: dict[int, np.dtype[Any]] = {1: np.dtype("u1"), 2: np.dtype("<i2"), 4: np.dtype("<i4")}
 _SCALE = {1: 128.0, 2: 32768.0, 4: 2147483648.0}
 
 

@@ -53,7 +53,7 @@ class PiperEngine:
             raise SynthesisError("Piper voice configured but piper-tts is not installed (pip install piper-tts)") from exc
         try:
             return PiperVoice.load(self._model, config_path=self._config)
-        except (OSError, ValueError, KeyError, TypeError, *_onnx_errors()) as exc:
+        except (OSError, ValueError, KeyError, TypeError) + _onnx_errors() as exc:
             raise SynthesisError(f"cannot load Piper voice {self._model}: {exc}") from exc
 
     async def synthesize(self, text: str) -> Pcm:
@@ -71,7 +71,7 @@ class PiperEngine:
         config = SynthesisConfig(length_scale=self._length_scale)
         try:
             chunks = list(self._voice.synthesize(text, syn_config=config))
-        except (ValueError, KeyError, RuntimeError, *_onnx_errors()) as exc:
+        except (ValueError, KeyError, RuntimeError) + _onnx_errors() as exc:
             raise SynthesisError(f"Piper failed on {text!r}: {exc}") from exc
         if not chunks:
             raise SynthesisError(f"Piper produced no audio for {text!r}")

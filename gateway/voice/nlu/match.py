@@ -90,9 +90,9 @@ class Matcher:
                 for candidate in self.lists.get(list_name, ()):
                     for end in self._walk(candidate.spoken, tokens, _State(state.pos, [], state.slots)):
                         raw = " ".join(tokens[state.pos : end.pos])
-                        value: str | int = candidate.value if candidate.value is not None else " ".join(end.meaning)
-                        slot = SlotMatch(slot_name, list_name, value, raw, state.pos, end.pos)
-                        yield _State(end.pos, state.meaning + [str(value)], end.slots + [slot])
+                        slot_value: str | int = candidate.value if candidate.value is not None else " ".join(end.meaning)
+                        slot = SlotMatch(slot_name, list_name, slot_value, raw, state.pos, end.pos)
+                        yield _State(end.pos, state.meaning + [str(slot_value)], end.slots + [slot])
 
     def _sequence(self, items: tuple[Node, ...], index: int, tokens: list[str], state: _State) -> Iterator[_State]:
         if index == len(items):
