@@ -14,7 +14,6 @@ either side. Runs several times and reports medians; the last line is one JSON o
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import select
 import signal
@@ -23,7 +22,6 @@ import sys
 import tempfile
 import threading
 import time
-from array import array
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -33,6 +31,9 @@ from _common import ROOT, emit, machine, median, percentile
 from tests.support.mosquitto import Mosquitto
 
 TOPIC = "tele/shop1_bench/SENSOR"
+# The gateway under test runs from a file of its own, so that its process holds the gateway and
+# nothing of this orchestrator (its RSS is one of the figures).
+GATEWAY_ROLE = Path(__file__).with_name("_ingest_gateway.py")
 
 # Settings for the gateway under test, on top of the broker and database.
 PARTS: dict[str, dict[str, object]] = {
@@ -86,86 +87,12 @@ def role_baseline(port: int, count: int, setup: bool) -> None:
     print(json.dumps({"eps": count / (done - started) if done else 0.0, "received": received}))
 
 
-def role_gateway(config: Path, count: int, out: Path) -> None:
-    from gateway.app import build_runtime, serve
-    from gateway.config.settings import load_settings
-    from gateway.model.event import Event
-
-    # Plain doubles, not lists of float objects: this runs inside the gateway process, and 30,000
-    # latencies as Python floats would add megabytes to the RSS the benchmark reports as the gateway's.
-    latencies = array("d")
-    receive_latencies = array("d")
-    state = {"committed": 0, "ready_at": 0.0, "done_at": 0.0, "rss_ready_mb": 0.0}
-
-    def on_committed(events: list[Event]) -> None:
-        now = time.time()
-        for event in events:
-            if event.device_time is not None:
-                latencies.append(now - event.device_time)
-                receive_latencies.append(event.received_at - event.device_time)
-        state["committed"] += len(events)
-        if state["committed"] >= count and not state["done_at"]:
-            state["done_at"] = time.perf_counter()
-
-    async def main() -> None:
-        runtime = await build_runtime(load_settings(config))
-        runtime.ingest.on_committed.append(on_committed)
-        task = asyncio.create_task(serve(runtime))
-        started = time.perf_counter()
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, task.cancel)
-        await runtime.ready.wait()
-        state["ready_at"] = started
-        state["rss_ready_mb"] = _current_rss_mb()
-        print("READY", flush=True)
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-
-    asyncio.run(main())
-    # Peak RSS first: building the report below allocates too, and that is not the gateway's.
-    peak_rss_mb = _peak_rss_mb()
-    elapsed = state["done_at"] - state["ready_at"] if state["done_at"] else 0.0
-    out.write_text(
-        json.dumps(
-            {
-                "committed": state["committed"],
-                "eps": count / elapsed if elapsed else 0.0,
-                "latencies_ms": [x * 1000 for x in latencies],
-                "receive_latencies_ms": [x * 1000 for x in receive_latencies],
-                "rss_mb": peak_rss_mb,
-                "rss_ready_mb": state["rss_ready_mb"],
-            }
-        )
-    )
-
-
-def _status_mb(field: str) -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
-def _current_rss_mb() -> float:
-    return _status_mb("VmRSS:")
-
-
-def _peak_rss_mb() -> float:
-    """This process's own peak RSS. Not `getrusage().ru_maxrss`: Linux carries the parent's peak
-    across fork and exec into it, so a child started by a 65 MB orchestrator reports at least 65 MB
-    whatever it uses itself (measured: a 11 MB child of a 211 MB parent reported 211 MB)."""
-    return _status_mb("VmHWM:")
-
-
 # -- orchestration ---------------------------------------------------------------------------
 class GatewayChild:
     def __init__(self, config: Path, count: int, out: Path) -> None:
         self.out = out
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--role", "gateway", "--config", str(config), "--count", str(count), "--out", str(out)],
+            [sys.executable, str(GATEWAY_ROLE), "--config", str(config), "--count", str(count), "--out", str(out)],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -306,7 +233,7 @@ def one_run(workdir: Path, count: int, rate: float, seconds: float, parts: dict[
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--role", choices=["baseline", "gateway"])
+    parser.add_argument("--role", choices=["baseline"])
     parser.add_argument("--port", type=int)
     parser.add_argument("--count", type=int, default=30_000)
     parser.add_argument("--setup", action="store_true")
@@ -325,9 +252,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.role == "baseline":
         role_baseline(args.port, args.count, args.setup)
-        return
-    if args.role == "gateway":
-        role_gateway(args.config, args.count, args.out)
         return
     runs = []
     for index in range(args.runs):
