@@ -3,7 +3,6 @@ and a Hermes client that runs a session the way a Rhasspy satellite does."""
 
 from __future__ import annotations
 
-import io
 import json
 import time
 import wave
@@ -132,13 +131,3 @@ class HermesClient(Collector):
         if self.publisher is not None:
             self.publisher.close()
         super().close()
-
-
-def wav_bytes(pcm: bytes, rate: int = 16000, channels: int = 1, width: int = 2) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(width)
-        w.setframerate(rate)
-        w.writeframes(pcm)
-    return out.getvalue()

@@ -9,8 +9,7 @@ from gateway.hermes.dialogue import TerminationReason
 from gateway.voice.session import Phase, SessionError, SessionTable
 from gateway.voice.settings import EndpointSettings
 from gateway.voice.vad import Endpointer, VadState
-from gateway.voice.wav import AudioFormatError, read_wav_chunk
-from tests.voice.support import wav_bytes
+from gateway.voice.wav import AudioFormatError, make_wav, read_wav_chunk
 
 
 def tone(seconds: float, rate: int = 16000, amplitude: float = 8000) -> np.ndarray:
@@ -20,7 +19,7 @@ def tone(seconds: float, rate: int = 16000, amplitude: float = 8000) -> np.ndarr
 
 def test_other_rates_and_stereo_become_16k_mono() -> None:
     mono44 = tone(1.0, 44100)
-    chunk = read_wav_chunk(wav_bytes(np.repeat(mono44, 2).tobytes(), rate=44100, channels=2), 1 << 20)
+    chunk = read_wav_chunk(make_wav(np.repeat(mono44, 2).tobytes(), rate=44100, channels=2), 1 << 20)
     assert abs(chunk.seconds - 1.0) < 0.001
     samples = np.frombuffer(chunk.pcm, dtype="<i2")
     assert 7000 < samples.max() <= 8000  # the tone survives
@@ -29,11 +28,11 @@ def test_other_rates_and_stereo_become_16k_mono() -> None:
 @pytest.mark.parametrize(
     ("wav", "words"),
     [
-        (wav_bytes(b"\x00" * 100, width=1), "8-bit"),
-        (wav_bytes(b"\x00" * 600, channels=3), "3 channels"),
-        (wav_bytes(b"\x00" * 100, rate=4000), "outside"),
-        (wav_bytes(b"\x00" * 100)[:20], "unreadable"),
-        (wav_bytes(b"\x00" * 100)[:-10], "truncated"),
+        (make_wav(b"\x00" * 100, width=1), "8-bit"),
+        (make_wav(b"\x00" * 600, channels=3), "3 channels"),
+        (make_wav(b"\x00" * 100, rate=4000), "outside"),
+        (make_wav(b"\x00" * 100)[:20], "unreadable"),
+        (make_wav(b"\x00" * 100)[:-10], "truncated"),
         (b"OggS" + b"\x00" * 40, "not a WAV"),
     ],
 )
@@ -45,7 +44,7 @@ def test_bad_frames_are_refused_with_the_reason(wav: bytes, words: str) -> None:
 
 def test_oversized_frames_are_refused() -> None:
     with pytest.raises(AudioFormatError, match="larger than"):
-        read_wav_chunk(wav_bytes(b"\x00" * 5000), 4096)
+        read_wav_chunk(make_wav(b"\x00" * 5000), 4096)
 
 
 def feed(endpointer: Endpointer, pcm: np.ndarray) -> VadState:

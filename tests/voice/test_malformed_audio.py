@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import sqlite_utils
 
+from gateway.voice.wav import make_wav
 from tests.support.gateway import gateway_settings, running_gateway, wait_until
 from tests.support.mosquitto import Mosquitto
-from tests.voice.support import HermesClient, frames, utterances, wav_bytes
+from tests.voice.support import HermesClient, frames, utterances
 
 MILK = next(u for u in utterances("en") if u.name == "en_where_milk")
 
@@ -34,14 +35,14 @@ async def test_malformed_audio_gets_hermes_errors_and_the_gateway_goes_on(broker
             # 8-bit samples: refused with the reason, and the session ends in error.
             session = await asyncio.to_thread(client.start_session, "s1")
             before = _count(client)
-            await asyncio.to_thread(client.stream, "s1", [wav_bytes(b"\x80" * 2048, width=1)])
+            await asyncio.to_thread(client.stream, "s1", [make_wav(b"\x80" * 2048, width=1)])
             error = await _error_after(client, before, "asr", sessionId=session)
             assert "8-bit" in str(error["error"]) and error["siteId"] == "s1"
             ended = await asyncio.to_thread(client.json_on, "hermes/dialogueManager/sessionEnded", 10.0, sessionId=session)
             assert ended["termination"]["reason"] == "error"
 
             # A truncated header, and a frame whose data is shorter than its header says.
-            good = wav_bytes(b"\x00\x01" * 1024)
+            good = make_wav(b"\x00\x01" * 1024)
             for broken, words in ((good[:30], "unreadable WAV"), (good[:-100], "truncated WAV")):
                 session = await asyncio.to_thread(client.start_session, "s2")
                 before = _count(client)
@@ -84,7 +85,7 @@ async def test_malformed_audio_gets_hermes_errors_and_the_gateway_goes_on(broker
             stereo = np.repeat(resampled, 2).tobytes()
             session = await asyncio.to_thread(client.start_session, "s6")
             step = 2048 * 4
-            await asyncio.to_thread(client.stream, "s6", [wav_bytes(stereo[i : i + step], rate=44100, channels=2) for i in range(0, len(stereo), step)])
+            await asyncio.to_thread(client.stream, "s6", [make_wav(stereo[i : i + step], rate=44100, channels=2) for i in range(0, len(stereo), step)])
             intent = await asyncio.to_thread(client.json_on, "hermes/intent/WhereIsProduct", 10.0, sessionId=session)
             assert intent["slots"][0]["value"]["value"] == "milk"
         db = sqlite_utils.Database(settings.store.path)
