@@ -17,9 +17,9 @@ from pydantic import ValidationError
 from gateway.store import Store
 from gateway.store.outbox import QueuedErasure, delete_delivered_erasures, queued_erasures
 from gateway.sync.backoff import Backoff, Verdict, classify
+from gateway.sync.rounds import run_rounds
 from gateway.sync.settings import SyncSettings
 from gateway.sync.wire import ErasureBatch, ErasureOut, ErasureResult
-from gateway.waiting import wait_set
 
 if TYPE_CHECKING:  # aiohttp is loaded only by a gateway that syncs
     from gateway.sync.transport import Transport
@@ -49,12 +49,7 @@ class ErasureSender:
         self._wakeup.set()
 
     async def run(self) -> None:
-        while True:
-            delay = await self.deliver_once()
-            if delay is None:
-                continue
-            await wait_set(self._wakeup, delay)
-            self._wakeup.clear()
+        await run_rounds(self.deliver_once, self._wakeup)
 
     async def deliver_once(self) -> float | None:
         """One batch. Returns the wait before the next try, or None when more are queued."""

@@ -21,9 +21,9 @@ from gateway.store import Store
 from gateway.store.database import Transaction
 from gateway.store.sync_state import bump_counters, get_cursor, set_cursor
 from gateway.sync.backoff import Backoff, Verdict, classify
+from gateway.sync.rounds import run_rounds
 from gateway.sync.settings import SyncSettings
 from gateway.sync.wire import Change, ChangesPage, ConsentChange, ErasureChange, ProfileChange
-from gateway.waiting import wait_set
 
 if TYPE_CHECKING:  # aiohttp is loaded only by a gateway that syncs
     from gateway.sync.transport import Transport
@@ -66,12 +66,7 @@ class ChangesPuller:
         self._wakeup.set()
 
     async def run(self) -> None:
-        while True:
-            delay = await self.poll_once()
-            if delay is None:
-                continue  # more pages are waiting
-            await wait_set(self._wakeup, delay)
-            self._wakeup.clear()
+        await run_rounds(self.poll_once, self._wakeup)
 
     async def poll_once(self) -> float | None:
         """Fetch and apply one page. Returns the wait before the next poll, or None if the feed
