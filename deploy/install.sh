@@ -20,40 +20,28 @@ SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=deploy/lib.sh
 source "$SRC/deploy/lib.sh"
 
-ROOT=""
-PYTHON=python3
-PIP_ARGS=()
-wheel=""
 model=""
 model_archive=""
 model_url=""
 site_id=""
 start=1
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
-
-while (($#)); do
+# take_install_option ARGS...: the options only install.sh takes (see parse_options in lib.sh).
+# shellcheck disable=SC2317  # called through parse_options, which shellcheck cannot follow
+take_install_option() {
   case "$1" in
-    --root) ROOT="$(realpath -m "$2")"; shift 2 ;;
-    --wheel) wheel="$(realpath "$2")"; shift 2 ;;
-    --wheelhouse) PIP_ARGS+=(--no-index --find-links "$(realpath "$2")"); shift 2 ;;
-    --no-deps) PIP_ARGS+=(--no-deps); shift ;;
-    --model) model="$2"; shift 2 ;;
-    --model-archive) model_archive="$(realpath "$2")"; shift 2 ;;
-    --model-url) model_url="$2"; shift 2 ;;
-    --site-id) site_id="$2"; shift 2 ;;
-    --no-start) start=0; shift ;;
-    --python) PYTHON="$2"; shift 2 ;;
-    -h|--help) usage ;;
-    *) echo "install: unknown argument '$1'" >&2; usage ;;
+    --model) model="$2"; TAKEN=2 ;;
+    --model-archive) model_archive="$(realpath "$2")"; TAKEN=2 ;;
+    --model-url) model_url="$2"; TAKEN=2 ;;
+    --site-id) site_id="$2"; TAKEN=2 ;;
+    --no-start) start=0; TAKEN=1 ;;
   esac
-done
+}
+parse_options install take_install_option "$@"
 
 [[ -z "$model" || "$model" == en || "$model" == de ]] || die "--model must be en or de"
 [[ -z "$site_id" || "$site_id" =~ ^[A-Za-z0-9_.-]{1,64}$ ]] || die "--site-id: letters, digits, '_', '.', '-'"
-if ! staged && [[ "$(id -u)" -ne 0 ]]; then
-  die "run as root (sudo), or use --root DIR to stage an installation"
-fi
+need_root "to stage an installation"
 
 # 1. Debian packages. espeak-ng (spoken answers) only with a voice model.
 install_packages() {

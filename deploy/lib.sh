@@ -4,7 +4,8 @@
 # and /opt/touchgate/current -> the release that runs. A new release is built beside the old one,
 # so switching (and switching back) is one rename of a symlink.
 
-# Callers set: ROOT ("" on a real system), SRC (the source tree), PYTHON, PIP_ARGS (array).
+# Callers set SRC (the source tree); parse_options sets ROOT ("" on a real system), PYTHON, PIP_ARGS
+# (array) and wheel (a sourcing test sets ROOT, PYTHON and PIP_ARGS itself).
 APP_DIR=/opt/touchgate
 # shellcheck disable=SC2034  # used by the scripts that source this file
 ETC_DIR=/etc/touchgate
@@ -15,6 +16,43 @@ log() { echo "touchgate: $*"; }
 die() { echo "touchgate: $*" >&2; exit 1; }
 
 staged() { [[ -n "$ROOT" ]]; }
+
+# usage: the script's header comment, from its second line down to `set -euo pipefail`.
+usage() { sed -n '2,/^set -euo pipefail$/p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+
+# parse_options NAME TAKE_OWN ARGS...: the command line of install.sh or upgrade.sh (NAME). The
+# options both take are read here, into ROOT, wheel, PIP_ARGS and PYTHON; TAKE_OWN ARGS... reads
+# the script's own, setting TAKEN to the words it used (0: not its option). An unknown option, or
+# -h/--help, prints the usage. Not done on sourcing: tests source this file with their own PYTHON.
+parse_options() {
+  local name="$1" take_own="$2"
+  shift 2
+  ROOT=""
+  PYTHON=python3
+  PIP_ARGS=()
+  wheel=""
+  while (($#)); do
+    TAKEN=0
+    case "$1" in
+      --root) ROOT="$(realpath -m "$2")"; TAKEN=2 ;;
+      --wheel) wheel="$(realpath "$2")"; TAKEN=2 ;;
+      --wheelhouse) PIP_ARGS+=(--no-index --find-links "$(realpath "$2")"); TAKEN=2 ;;
+      --no-deps) PIP_ARGS+=(--no-deps); TAKEN=1 ;;
+      --python) PYTHON="$2"; TAKEN=2 ;;
+      -h|--help) usage ;;
+      *) "$take_own" "$@" ;;
+    esac
+    ((TAKEN)) || { echo "$name: unknown argument '$1'" >&2; usage; }
+    shift "$TAKEN"
+  done
+}
+
+# need_root WHAT_ELSE: on a real system the scripts run as root; a staging root needs no root.
+need_root() {
+  if ! staged && [[ "$(id -u)" -ne 0 ]]; then
+    die "run as root (sudo), or use --root DIR $1"
+  fi
+}
 
 # build_wheel OUTDIR: the project's wheel from SRC, built from a clean copy so the source tree
 # gets no build/ or egg-info litter. Offline when setuptools and wheel are installed.

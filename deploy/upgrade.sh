@@ -17,33 +17,21 @@ SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=deploy/lib.sh
 source "$SRC/deploy/lib.sh"
 
-ROOT=""
-PYTHON=python3
-PIP_ARGS=()
-wheel=""
 ready_timeout=240
 ready_cmd=""
 keep=2
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
-
-while (($#)); do
+# take_upgrade_option ARGS...: the options only upgrade.sh takes (see parse_options in lib.sh).
+# shellcheck disable=SC2317  # called through parse_options, which shellcheck cannot follow
+take_upgrade_option() {
   case "$1" in
-    --root) ROOT="$(realpath -m "$2")"; shift 2 ;;
-    --wheel) wheel="$(realpath "$2")"; shift 2 ;;
-    --wheelhouse) PIP_ARGS+=(--no-index --find-links "$(realpath "$2")"); shift 2 ;;
-    --no-deps) PIP_ARGS+=(--no-deps); shift ;;
-    --ready-timeout) ready_timeout="$2"; shift 2 ;;
-    --ready-cmd) ready_cmd="$2"; shift 2 ;;
-    --keep) keep="$2"; shift 2 ;;
-    --python) PYTHON="$2"; shift 2 ;;
-    -h|--help) usage ;;
-    *) echo "upgrade: unknown argument '$1'" >&2; usage ;;
+    --ready-timeout) ready_timeout="$2"; TAKEN=2 ;;
+    --ready-cmd) ready_cmd="$2"; TAKEN=2 ;;
+    --keep) keep="$2"; TAKEN=2 ;;
   esac
-done
-if ! staged && [[ "$(id -u)" -ne 0 ]]; then
-  die "run as root (sudo), or use --root DIR for a staged installation"
-fi
+}
+parse_options upgrade take_upgrade_option "$@"
+need_root "for a staged installation"
 
 old="$(current_release)"
 [[ -n "$old" ]] || die "no installed release in $APP_DIR: run deploy/install.sh first"
