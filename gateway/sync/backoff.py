@@ -6,6 +6,10 @@ from __future__ import annotations
 import random
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway.sync.settings import SyncSettings
 
 
 class Verdict(StrEnum):
@@ -66,3 +70,8 @@ class Backoff:
 
     def reset(self) -> None:
         self.failures = 0
+
+
+def sync_backoff(settings: SyncSettings) -> Backoff:
+    """The backoff of a sync part (events, changes, erasures), with the limits from its settings."""
+    return Backoff(settings.backoff_initial_s, settings.backoff_max_s, settings.retry_after_max_s)

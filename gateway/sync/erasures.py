@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from gateway.store import Store
 from gateway.store.outbox import QueuedErasure, delete_delivered_erasures, queued_erasures
-from gateway.sync.backoff import Backoff, Verdict, classify
+from gateway.sync.backoff import Verdict, classify, sync_backoff
 from gateway.sync.rounds import run_rounds
 from gateway.sync.settings import SyncSettings
 from gateway.sync.wire import ErasureBatch, ErasureOut, ErasureResult
@@ -40,7 +40,7 @@ class ErasureSender:
         self._transport = transport
         self._settings = settings
         self._site_id = site_id
-        self.backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s, settings.retry_after_max_s)
+        self.backoff = sync_backoff(settings)
         self._wakeup = asyncio.Event()
         self.last_error = ""
 

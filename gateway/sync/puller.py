@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from gateway.store import Store
 from gateway.store.database import Transaction
 from gateway.store.sync_state import bump_counters, get_cursor, set_cursor
-from gateway.sync.backoff import Backoff, Verdict, classify
+from gateway.sync.backoff import Verdict, classify, sync_backoff
 from gateway.sync.rounds import run_rounds
 from gateway.sync.settings import SyncSettings
 from gateway.sync.wire import Change, ChangesPage, ConsentChange, ErasureChange, ProfileChange
@@ -56,7 +56,7 @@ class ChangesPuller:
         self._settings = settings
         self._site_id = site_id
         self._appliers = appliers
-        self.backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s, settings.retry_after_max_s)
+        self.backoff = sync_backoff(settings)
         self._wakeup = asyncio.Event()
         self.last_error = ""
         self.pages = 0

@@ -30,7 +30,7 @@ from gateway.store.outbox import (
     purge,
     settle,
 )
-from gateway.sync.backoff import Backoff, Verdict, classify
+from gateway.sync.backoff import Backoff, Verdict, classify, sync_backoff
 from gateway.sync.outcome import HttpOutcome
 from gateway.sync.settings import SyncSettings
 from gateway.sync.wire import BatchResult, Problem
@@ -94,7 +94,7 @@ class OutboxSender:
         self._consents = consents
         self._raw_cap = raw_cap
         self._clock = clock
-        self.backoff = backoff or Backoff(settings.backoff_initial_s, settings.backoff_max_s, settings.retry_after_max_s)
+        self.backoff = backoff or sync_backoff(settings)
         self._wakeup = asyncio.Event()
         self._cap = settings.batch_max_events  # shrinks while a refused batch is narrowed down
         self._retry_at = 0.0
