@@ -18,7 +18,7 @@ die() { echo "touchgate: $*" >&2; exit 1; }
 staged() { [[ -n "$ROOT" ]]; }
 
 # usage: the script's header comment, from its second line down to `set -euo pipefail`.
-usage() { sed -n '2,/^set -euo pipefail$/p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,/^set -euo pipefail$/{/^set -euo pipefail$/d;p}' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 # parse_options NAME TAKE_OWN ARGS...: the command line of install.sh or upgrade.sh (NAME). The
 # options both take are read here, into ROOT, wheel, PIP_ARGS and PYTHON; TAKE_OWN ARGS... reads
