@@ -131,7 +131,7 @@ class Ingest:
             else:
                 await asyncio.wait((head.done,))
             in_flight.popleft()
-            # Not kept while waiting for the next messages: a settled batch is ~1 MB of events.
+            # Not kept while waiting for the next messages: a settled batch holds hundreds of KB.
             failure = self._settle(head, retry_delay)
             del head
             if failure is None:
