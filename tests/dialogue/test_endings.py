@@ -4,6 +4,7 @@ queued where they may be; timeouts per site. Real Mosquitto, real recogniser, re
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,11 +71,23 @@ async def test_each_ending_has_its_reason(broker: Mosquitto, tmp_path: Path) -> 
             ended = await run(broken.ended, session)
             assert ended["termination"]["reason"] == "error" and "malformed audio" in str(ended["termination"]["error"])
             for sat in sats.values():  # the wake word is handed back after every session (barge-in: once)
-                topics = sat.topics_since(0)
-                assert topics.count("hermes/hotword/toggleOff") == topics.count("hermes/hotword/toggleOn") >= 1
+                await run(_wake_word_handed_back, sat)
     finally:
         for sat in sats.values():
             sat.close()
+
+
+def _wake_word_handed_back(sat: Satellite, timeout: float = 5.0) -> None:
+    """Every toggleOff has its toggleOn. The toggleOn follows sessionEnded on the wire, so it may still
+    be on its way when the test has just seen sessionEnded: wait for it, within a bound."""
+    deadline = time.monotonic() + timeout
+    while True:
+        topics = sat.topics_since(0)
+        if topics.count("hermes/hotword/toggleOff") == topics.count("hermes/hotword/toggleOn") >= 1:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{sat.site}: wake word toggles not paired: {topics}")
+        time.sleep(0.01)
 
 
 async def test_one_session_per_site_others_queued(broker: Mosquitto, tmp_path: Path) -> None:
