@@ -1,24 +1,21 @@
 """The HTTP API of the reference profile service (aiohttp), as openapi.yaml describes it.
 
 Request bodies may be gzip-compressed (`Content-Encoding: gzip`; aiohttp inflates them). Every
-answer other than 2xx carries a `Problem` body. SQLite work runs on one writer thread, off the loop.
+answer other than 2xx carries a `Problem` body. Storage is a `ProfileStore` (SQLite or PostgreSQL,
+as the settings choose); a worker holds no state of its own beyond its connections.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
-import sqlite3
-from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from profile_service import storage
 from profile_service.models import (
     AttributeValue,
     BatchEnvelope,
@@ -34,6 +31,7 @@ from profile_service.models import (
 )
 from profile_service.seed import load_seed
 from profile_service.settings import ServiceSettings
+from profile_service.store import ProfileStore, open_store
 
 log = logging.getLogger("profile_service")
 T = TypeVar("T")
@@ -46,22 +44,7 @@ _event_adapter: TypeAdapter[EventIn] = TypeAdapter(EventIn)
 _profile_adapter: TypeAdapter[dict[str, AttributeValue]] = TypeAdapter(dict[str, AttributeValue])
 
 
-class Database:
-    """The SQLite connection and the one thread that uses it."""
-
-    def __init__(self, path: Path) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="profile-db")
-        self.conn: sqlite3.Connection = self._executor.submit(storage.connect, path).result()
-
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, self.conn, *args)
-
-    def close(self) -> None:
-        self._executor.submit(self.conn.close).result()
-        self._executor.shutdown(wait=True)
-
-
-DATABASE = web.AppKey("database", Database)
+STORE = web.AppKey("store", ProfileStore)
 
 
 def problem(status: int, error: str, detail: str = "", headers: dict[str, str] | None = None) -> web.Response:
@@ -133,8 +116,8 @@ async def post_events(request: web.Request) -> web.Response:
             first = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"])
             rejected.append(Rejection(id=event_id, reason=f"invalid_event: {where}: {first['msg']}"))
-    accepted, refused = await request.app[DATABASE].call(
-        storage.store_events, request[SITE], valid, settings.known_customers_only, len(rejected)
+    accepted, refused = await request.app[STORE].store_events(
+        request[SITE], valid, settings.known_customers_only, len(rejected)
     )
     return reply(BatchResult(accepted=accepted, rejected=rejected + refused))
 
@@ -152,13 +135,13 @@ async def get_changes(request: web.Request) -> web.Response:
         return problem(400, "invalid_cursor", "since and limit are integers")
     if since < 0 or limit < 1:
         return problem(400, "invalid_cursor", "since ≥ 0 and limit ≥ 1")
-    changes, cursor, more = await request.app[DATABASE].call(storage.changes_since, since, limit)
+    changes, cursor, more = await request.app[STORE].changes_since(since, limit)
     return reply(ChangesPage(changes=changes, cursor=str(cursor), more=more))
 
 
 async def post_erasures(request: web.Request) -> web.Response:
     batch = await read_model(request, ErasureBatch)
-    accepted = await request.app[DATABASE].call(storage.erase, request[SITE], batch.erasures)
+    accepted = await request.app[STORE].erase(request[SITE], batch.erasures)
     return reply(ErasureResult(accepted=accepted))
 
 
@@ -167,7 +150,7 @@ async def admin_seed(request: web.Request) -> web.Response:
         seed = await read_model(request, Seed)
     except _HttpProblem as exc:
         return exc.response
-    count = await request.app[DATABASE].call(storage.apply_seed, seed)
+    count = await request.app[STORE].apply_seed(seed)
     return web.json_response({"customers": count})
 
 
@@ -176,7 +159,7 @@ async def admin_profile(request: web.Request) -> web.Response:
         attributes = _profile_adapter.validate_json(await request.read())
     except ValidationError as exc:
         return problem(400, "invalid_body", str(exc.errors(include_url=False))[:2000])
-    await request.app[DATABASE].call(storage.admin_set_profile, request.match_info["customer_id"], attributes)
+    await request.app[STORE].admin_set_profile(request.match_info["customer_id"], attributes)
     return web.json_response({"ok": True})
 
 
@@ -185,12 +168,12 @@ async def admin_consent(request: web.Request) -> web.Response:
         consent = await read_model(request, ConsentIn)
     except _HttpProblem as exc:
         return exc.response
-    await request.app[DATABASE].call(storage.admin_set_consent, request.match_info["customer_id"], consent)
+    await request.app[STORE].admin_set_consent(request.match_info["customer_id"], consent)
     return web.json_response({"ok": True})
 
 
 async def admin_stats(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[DATABASE].call(storage.counters))
+    return web.json_response(await request.app[STORE].counters())
 
 
 async def openapi(request: web.Request) -> web.FileResponse:
@@ -201,16 +184,19 @@ def create_app(settings: ServiceSettings) -> web.Application:
     app = web.Application(middlewares=[auth_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
 
-    async def database_context(app: web.Application) -> Any:
-        database = Database(settings.db_path)
-        if settings.seed_file is not None and await database.call(storage.is_empty):
-            seeded = await database.call(storage.apply_seed, load_seed(settings.seed_file))
-            log.info("seeded %d customers from %s", seeded, settings.seed_file)
-        app[DATABASE] = database
-        yield
-        database.close()
+    async def store_context(app: web.Application) -> AsyncIterator[None]:
+        store = await open_store(settings)
+        try:
+            if settings.seed_file is not None:
+                seeded = await store.seed_if_empty(load_seed(settings.seed_file))
+                if seeded is not None:
+                    log.info("seeded %d customers from %s", seeded, settings.seed_file)
+            app[STORE] = store
+            yield
+        finally:
+            await store.close()
 
-    app.cleanup_ctx.append(database_context)
+    app.cleanup_ctx.append(store_context)
     app.router.add_post("/v1/events:batch", post_events)
     app.router.add_get("/v1/changes", get_changes)
     app.router.add_post("/v1/erasures", post_erasures)

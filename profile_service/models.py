@@ -26,7 +26,8 @@ class EventIn(Strict):
     """One event as a gateway sends it (the gateway's outbox body)."""
 
     id: EventId
-    received_at: float
+    # Finite and within timestamps databases hold: the time partitions events (PostgreSQL).
+    received_at: Annotated[float, Field(ge=0, lt=1e11, allow_inf_nan=False)]
     device_time: float | None = None
     site: Name
     device: Name
