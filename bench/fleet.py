@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import random
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +30,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -100,6 +103,21 @@ def post_consents(url: str, customers: list[str], per_s: float, stop: threading.
             done[1] += 1  # a killed worker's connection: the CRM would retry
 
 
+def cpu_s(pids: list[int], with_children: bool = False) -> float:
+    """User + system CPU seconds used so far by these processes (and their children)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            group = [process, *(process.children(recursive=True) if with_children else [])]
+            for member in group:
+                times = member.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
 def central_rows(database_url: str | None, db_path: Path) -> tuple[set[tuple[str, str]], int]:
     """(site, id) of every stored event, and the number of stored rows."""
     if database_url is None:
@@ -134,8 +152,20 @@ def run_one(args: argparse.Namespace, spec: str, template: Path, work: Path, que
     command = service_command(port, folder / "central.db", tokens, seed(folder / "seed.json", erasable), ADMIN,
                               database_url=database_url, extra=["--reuse-port"] if workers > 1 else [])
     processes = [ProfileServiceProcess(command) for _ in range(workers)]
-    for process in processes:
-        process.start(timeout=60)
+    try:
+        for process in processes:
+            process.start(timeout=60)
+        return _drive(args, spec, kill, folder, sites, tokens, port, processes, queued, erasable, cluster, database_url)
+    finally:
+        for process in processes:
+            process.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _drive(args: argparse.Namespace, spec: str, kill: bool, folder: Path, sites: list[str], tokens: dict[str, str],
+           port: int, processes: list[ProfileServiceProcess], queued: dict[str, list[str]], erasable: list[str],
+           cluster: PostgresCluster | None, database_url: str | None) -> dict[str, Any]:
+    storage, workers = spec.split(":")[0], len(processes)
     url = f"http://127.0.0.1:{port}"
     rng = random.Random(11)
     erasures: dict[str, list[tuple[float, str]]] = {}
@@ -149,7 +179,7 @@ def run_one(args: argparse.Namespace, spec: str, template: Path, work: Path, que
     pipes, children = [], []
     for index in range(args.shop_processes):
         receiver, sender = context.Pipe(duplex=False)
-        child = context.Process(target=shop_process, args=(plans[index :: args.shop_processes], url, args.poll_s, start_at,
+        child = context.Process(daemon=True, target=shop_process, args=(plans[index :: args.shop_processes], url, args.poll_s, start_at,
                                                             set(erasable), deadline, sender))
         child.start()
         pipes.append(receiver)
@@ -158,12 +188,15 @@ def run_one(args: argparse.Namespace, spec: str, template: Path, work: Path, que
     consent_counts = [0, 0]
     poster = threading.Thread(target=post_consents, args=(url, erasable, args.consents_per_s, stop, consent_counts))
     time.sleep(max(0.0, start_at - time.time()))
+    server = [cluster.server_pid()] if database_url and cluster else []
+    cpu_before = cpu_s(server, with_children=True) + cpu_s([p.proc.pid for p in processes if p.proc])
     poster.start()
     killed_at = None
     if kill:
         time.sleep(args.kill_after_s)
         victim = processes[0]
         assert victim.proc is not None
+        cpu_before -= cpu_s([victim.proc.pid])  # its CPU up to the kill still counts (it vanishes with it)
         victim.proc.kill()  # SIGKILL: whatever batch it was writing is cut off
         killed_at = time.time() - start_at
         victim.proc.wait()
@@ -172,6 +205,7 @@ def run_one(args: argparse.Namespace, spec: str, template: Path, work: Path, que
     reports: dict[str, ShopReport] = {}
     for pipe in pipes:
         reports.update(pipe.recv())
+    central_cpu = cpu_s(server, with_children=True) + cpu_s([p.proc.pid for p in processes if p.proc]) - cpu_before
     for child in children:
         child.join()
     stop.set()
@@ -189,11 +223,13 @@ def run_one(args: argparse.Namespace, spec: str, template: Path, work: Path, que
             applied = [r.erasures_applied.get(customer) for s, r in reports.items() if s != site]
             spreads.append(max((a - erased_at) if a is not None else float("inf") for a in applied))
     batches = [ms for r in reports.values() for ms in r.batch_ms]
-    shutil.rmtree(folder, ignore_errors=True)
     return {
         "storage": storage, "workers": workers, "worker_killed_at_s": round(killed_at, 2) if killed_at else None,
         "gateways": len(sites), "events": len(expected), "seconds": round(elapsed, 2),
         "central_eps": round(len(expected & stored) / elapsed), "batches": len(batches),
+        # CPU the central side (workers + PostgreSQL) spent, whatever else ran on the machine:
+        # events per CPU-second is what sizing needs.
+        "central_cpu_s": round(central_cpu, 1), "central_events_per_cpu_s": round(len(expected & stored) / max(central_cpu, 1e-9)),
         "batch_p50_ms": round(percentile(batches, 50), 1), "batch_p99_ms": round(percentile(batches, 99), 1),
         "duplicates": rows - len(stored), "lost": len(expected - stored), "unexpected": len(stored - expected),
         "shops_not_drained": sum(d is None for d in drained),
@@ -216,6 +252,7 @@ def main() -> None:
     parser.add_argument("--kill-after-s", type=float, default=4.0)
     parser.add_argument("--timeout-s", type=float, default=300.0)
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up the cluster and workers on `kill`
     loop_s = loop_time_s()
     load_before = os.getloadavg()
     rng = random.Random(5)

@@ -7,8 +7,11 @@ as the settings choose); a worker holds no state of its own beyond its connectio
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import hmac
 import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -25,6 +28,7 @@ from profile_service.models import (
     ErasureBatch,
     ErasureResult,
     EventIn,
+    ValidBatch,
     Problem,
     Rejection,
     Seed,
@@ -38,7 +42,10 @@ T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 SETTINGS = web.AppKey("settings", ServiceSettings)
-SITE = web.RequestKey("site", str)  # the site the bearer token belongs to
+SITES_BY_TOKEN = web.AppKey("sites_by_token", dict[bytes, str])
+SITE = web.RequestKey("site", str)
+BATCH_SLOTS = web.AppKey("batch_slots", asyncio.Semaphore)
+JITTER = web.AppKey("jitter", random.Random)  # spreads the retries of shops told to wait  # the site the bearer token belongs to
 
 _event_adapter: TypeAdapter[EventIn] = TypeAdapter(EventIn)
 _profile_adapter: TypeAdapter[dict[str, AttributeValue]] = TypeAdapter(dict[str, AttributeValue])
@@ -55,11 +62,15 @@ def reply(model: BaseModel, status: int = 200) -> web.Response:
     return web.Response(body=model.model_dump_json(), status=status, content_type="application/json")
 
 
-async def read_model(request: web.Request, model: type[T]) -> T:
+async def read_body(request: web.Request) -> bytes:
     try:
-        raw = await request.read()
+        return await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise _HttpProblem(problem(413, "too_large", str(exc))) from exc
+
+
+async def read_model(request: web.Request, model: type[T]) -> T:
+    raw = await read_body(request)
     try:
         return model.model_validate_json(raw)  # type: ignore[attr-defined, no-any-return]
     except ValidationError as exc:
@@ -69,6 +80,12 @@ async def read_model(request: web.Request, model: type[T]) -> T:
 class _HttpProblem(Exception):
     def __init__(self, response: web.Response) -> None:
         self.response = response
+
+
+def _token_digest(token: str) -> bytes:
+    """Sites are found by the SHA-256 of their token: one dict lookup however many shops the chain
+    has, and what a lookup's timing could reveal is a digest, not the token."""
+    return hashlib.sha256(token.encode()).digest()
 
 
 def _token_matches(presented: str, expected: str) -> bool:
@@ -88,21 +105,52 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if admin is None or not token or not _token_matches(token, admin.get_secret_value()):
             return problem(401, "unauthorized", "admin token required", {"WWW-Authenticate": "Bearer"})
         return await handler(request)
-    for site, expected in settings.site_tokens.items():
-        if token and _token_matches(token, expected.get_secret_value()):
-            request[SITE] = site
-            try:
-                return await handler(request)
-            except _HttpProblem as exc:
-                return exc.response
+    site = request.app[SITES_BY_TOKEN].get(_token_digest(token)) if token else None
+    if site is not None:
+        request[SITE] = site
+        try:
+            return await handler(request)
+        except _HttpProblem as exc:
+            return exc.response
     return problem(401, "unauthorized", "unknown or missing bearer token", {"WWW-Authenticate": "Bearer"})
 
 
 async def post_events(request: web.Request) -> web.Response:
+    """Busy workers say so at once (503 + Retry-After) rather than queueing batches the gateways
+    will have given up on (their timeout) and sent again: that queue only grows."""
+    slots = request.app[BATCH_SLOTS]
+    if slots.locked():
+        pause = request.app[JITTER].randint(1, 3)
+        return problem(503, "busy", "too many batches in progress; retry after the pause", {"Retry-After": str(pause)})
+    async with slots:
+        return await _post_events(request)
+
+
+async def _post_events(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
+    try:
+        # The common case, every event valid, in one pass of pydantic's JSON parser; a batch with
+        # a bad event is read again event by event, so each is judged on its own.
+        valid = ValidBatch.model_validate_json(await read_body(request)).events
+        if len(valid) > settings.max_batch_events:
+            return problem(413, "too_many_events", f"at most {settings.max_batch_events} events per batch")
+        rejected: list[Rejection] = []
+    except ValidationError:
+        valid, rejected, refusal = await _events_one_by_one(request, settings.max_batch_events)
+        if refusal is not None:
+            return refusal
+    accepted, refused = await request.app[STORE].store_events(
+        request[SITE], valid, settings.known_customers_only, len(rejected)
+    )
+    return reply(BatchResult(accepted=accepted, rejected=rejected + refused))
+
+
+async def _events_one_by_one(
+    request: web.Request, max_events: int
+) -> tuple[list[EventIn], list[Rejection], web.Response | None]:
     envelope = await read_model(request, BatchEnvelope)
-    if len(envelope.events) > settings.max_batch_events:
-        return problem(413, "too_many_events", f"at most {settings.max_batch_events} events per batch")
+    if len(envelope.events) > max_events:
+        return [], [], problem(413, "too_many_events", f"at most {max_events} events per batch")
     valid: list[EventIn] = []
     rejected: list[Rejection] = []
     for raw in envelope.events:
@@ -112,14 +160,11 @@ async def post_events(request: web.Request) -> web.Response:
             event_id = raw.get("id")
             if not isinstance(event_id, str):
                 # Without an id the gateway cannot tell which event was bad: refuse the batch.
-                return problem(400, "event_without_id", "every event needs a string id")
+                return [], [], problem(400, "event_without_id", "every event needs a string id")
             first = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"])
             rejected.append(Rejection(id=event_id, reason=f"invalid_event: {where}: {first['msg']}"))
-    accepted, refused = await request.app[STORE].store_events(
-        request[SITE], valid, settings.known_customers_only, len(rejected)
-    )
-    return reply(BatchResult(accepted=accepted, rejected=rejected + refused))
+    return valid, rejected, None
 
 
 async def get_changes(request: web.Request) -> web.Response:
@@ -183,6 +228,9 @@ async def openapi(request: web.Request) -> web.FileResponse:
 def create_app(settings: ServiceSettings) -> web.Application:
     app = web.Application(middlewares=[auth_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
+    app[BATCH_SLOTS] = asyncio.Semaphore(settings.max_concurrent_batches)
+    app[JITTER] = random.Random()
+    app[SITES_BY_TOKEN] = {_token_digest(t.get_secret_value()): site for site, t in settings.site_tokens.items()}
 
     async def store_context(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings)

@@ -44,6 +44,12 @@ class BatchEnvelope(Strict):
     events: list[dict[str, Any]]
 
 
+class ValidBatch(Strict):
+    """A batch whose events are all valid (the usual case, read in one pass)."""
+
+    events: list[EventIn]
+
+
 class Rejection(Strict):
     id: str
     reason: str

@@ -33,7 +33,17 @@ class ServiceSettings(BaseSettings):
     known_customers_only: bool = Field(False, description="reject events of customers the service does not know")
     max_batch_events: int = Field(10_000, ge=1, description="larger batches are refused with 413")
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="largest request body, after decompression")
+    max_concurrent_batches: int = Field(
+        8, ge=1, le=1000, description="event batches one worker works on at once; more are told 503 + Retry-After"
+    )
     changes_page_max: int = Field(1000, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _distinct_site_tokens(self) -> ServiceSettings:
+        tokens = [t.get_secret_value() for t in self.site_tokens.values()]
+        if len(set(tokens)) != len(tokens):
+            raise ValueError("site_tokens: each site needs a token of its own")
+        return self
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ServiceSettings:

@@ -91,6 +91,10 @@ class PostgresCluster:
                            capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def server_pid(self) -> int:
+        """The postmaster's pid (its backends are its children)."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
