@@ -42,6 +42,7 @@ class ShopReport:
     erasures_queued: dict[str, float] = field(default_factory=dict)  # customer -> when erased here
     erasures_applied: dict[str, float] = field(default_factory=dict)  # customer -> when pulled here
     consents_applied: int = 0
+    batches_not_taken: int = 0  # 503 busy, connection reset (a killed worker), timeouts
     errors: list[str] = field(default_factory=list)
 
 
@@ -54,17 +55,21 @@ class AllConsented:
 
 
 class TimedTransport(Transport):
-    """The real transport; each POST of events is timed (gzip, request, answer)."""
+    """The real transport; each POST of events is timed (gzip, request, answer) when it was
+    taken (2xx); the other answers (503 busy, resets after a kill) are counted."""
 
-    def __init__(self, settings: SyncSettings, samples: list[float]) -> None:
+    def __init__(self, settings: SyncSettings, report: ShopReport) -> None:
         super().__init__(settings)
-        self._samples = samples
+        self._report = report
 
     async def post_json(self, path: str, body: bytes) -> HttpOutcome:
         started = time.perf_counter()
         outcome = await super().post_json(path, body)
         if path.startswith("/v1/events"):
-            self._samples.append((time.perf_counter() - started) * 1000)
+            if 200 <= outcome.status < 300:
+                self._report.batch_ms.append((time.perf_counter() - started) * 1000)
+            else:
+                self._report.batches_not_taken += 1
         return outcome
 
 
@@ -96,7 +101,7 @@ async def _run_shop(
             report.erasures_applied.setdefault(change.customer_id, now)
 
     try:
-        async with TimedTransport(settings, report.batch_ms) as transport:
+        async with TimedTransport(settings, report) as transport:
             sender = OutboxSender(store, transport, settings, AllConsented(), raw_cap=4096)
             sender.on_settled.append(on_settled)
             puller = ChangesPuller(store, transport, settings, plan.site, ChangeAppliers(consents, profiles, erasures))

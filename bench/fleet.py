@@ -227,6 +227,7 @@ def _drive(args: argparse.Namespace, spec: str, kill: bool, folder: Path, sites:
         "storage": storage, "workers": workers, "worker_killed_at_s": round(killed_at, 2) if killed_at else None,
         "gateways": len(sites), "events": len(expected), "seconds": round(elapsed, 2),
         "central_eps": round(len(expected & stored) / elapsed), "batches": len(batches),
+        "batches_not_taken": sum(r.batches_not_taken for r in reports.values()),
         # CPU the central side (workers + PostgreSQL) spent, whatever else ran on the machine:
         # events per CPU-second is what sizing needs.
         "central_cpu_s": round(central_cpu, 1), "central_events_per_cpu_s": round(len(expected & stored) / max(central_cpu, 1e-9)),
