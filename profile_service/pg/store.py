@@ -90,6 +90,10 @@ class PostgresStore:
             await self._maintenance
         await self._pool.close()
 
+    async def maintain(self, now: float) -> list[str]:
+        """One round of partition upkeep (also run every maintenance_interval_s); the partitions dropped."""
+        return await self._partitions.maintain(now)
+
     async def seed_if_empty(self, seed: Seed) -> int | None:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *SEED_LOCK)

@@ -55,7 +55,7 @@ async def test_partitions_by_day_strays_moved_and_retention_drops_whole_days(pos
         assert partition_of(postgres_url, "old") == partition_name(day_of(now - 3 * DAY_S))
         assert partition_of(postgres_url, "future") == "events_default"  # outside the window: no table of its own
         # Nine days on: "future" gets its partition (moved out of the default), "old" is past retention.
-        dropped = await store._partitions.maintain(now + 9 * DAY_S)  # noqa: SLF001 - the clock is the test's
+        dropped = await store.maintain(now + 9 * DAY_S)
         assert partition_name(day_of(now - 3 * DAY_S)) in dropped and partition_name(day_of(now)) in dropped
         assert partition_of(postgres_url, "future") == partition_name(day_of(now + 10 * DAY_S))
         assert [r[0] for r in query(postgres_url, "SELECT id FROM events ORDER BY id")] == ["future"]
