@@ -25,6 +25,7 @@ from gateway.rules.replay import MemoryConsents
 from gateway.store.database import connect
 from gateway.store.ingest_rows import IngestBatch, write_ingest_batch
 from tests.rules.support import T0, rules_from
+from tests.support.fuzz import draw_examples
 from tests.support.schema_fuzz import (
     COMMAND_MODELS,
     HERMES_TOPICS,
@@ -40,7 +41,9 @@ from tests.support.schema_fuzz import (
 )
 
 PROFILES = shipped_profiles()
-FUZZ = settings(max_examples=400, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+# Model payloads cost more to draw (nested JSON): fewer here, 100k+ in bench/reliability.py.
+FUZZ_MODELS = settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +79,7 @@ def test_every_profile_message_is_stored_or_dead_lettered(message: tuple[str, by
     write_ingest_batch(db, batch)  # the store takes whatever normalising let through
 
 
-@FUZZ
+@FUZZ_MODELS
 @given(data=st.data())
 def test_every_hermes_model_parses_or_says_why(data: st.DataObject) -> None:
     model = data.draw(st.sampled_from(hermes_models()))
@@ -87,7 +90,7 @@ def test_every_hermes_model_parses_or_says_why(data: st.DataObject) -> None:
         assert str(exc)
 
 
-@FUZZ
+@FUZZ_MODELS
 @given(message=command_messages())
 def test_consent_and_erasure_messages_parse_or_are_rejected(message: tuple[str, bytes]) -> None:
     topic, payload = message
@@ -104,25 +107,27 @@ def test_consent_and_erasure_messages_parse_or_are_rejected(message: tuple[str, 
 
 
 SHIPPED_RULES = (Path(__file__).resolve().parents[1] / "rules" / "shop.yaml").read_text()
+TEMPLATE_ATTRIBUTES = ["illuminance", "temperature", "count", "value"]
 
 
-@settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(
-    templates=st.lists(rule_template(["illuminance", "temperature", "count", "value"]), min_size=1, max_size=4),
-    attributes=st.lists(hostile_attributes(), min_size=1, max_size=4),
-    shipped=st.booleans(),
-    data=st.data(),
-)
-def test_rule_templates_over_fuzzed_attributes_never_escape(
-    templates: list[str], attributes: list[dict[str, Any]], shipped: bool, data: st.DataObject, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    text = SHIPPED_RULES if shipped else generated_rules(templates)
-    engine = Engine(rules_from(tmp_path_factory.mktemp("rules"), text), MemoryConsents(), EngineConfig(timezone="UTC"))
-    for n, attrs in enumerate(attributes):
-        kind = data.draw(st.sampled_from(["occupancy", "identify", "footfall", "climate"]))
-        try:
-            event = Event(received_at=T0 + n * 60, site=SITE, device="shop1/coffee-shelf", kind=kind, purpose="analytics", attributes=attrs)
-        except ValueError:
-            continue  # not an event the normaliser could make (e.g. a non-finite float)
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory: pytest.TempPathFactory) -> list[Engine]:
+    """The shipped rules, and 40 generated arithmetic/filter templates (one rule each): built
+    once, then fed fuzzed events (their caps and counters carry over, as in a long run)."""
+    templates = draw_examples(rule_template(TEMPLATE_ATTRIBUTES), 40)
+    return [
+        Engine(rules_from(tmp_path_factory.mktemp("rules"), text), MemoryConsents(), EngineConfig(timezone="UTC"))
+        for text in (SHIPPED_RULES, generated_rules(templates))
+    ]
+
+
+@FUZZ
+@given(attributes=hostile_attributes(), kind=st.sampled_from(["occupancy", "identify", "footfall", "climate"]), at=st.integers(0, 10**6))
+def test_rule_templates_over_fuzzed_attributes_never_escape(attributes: dict[str, Any], kind: str, at: int, engines: list[Engine]) -> None:
+    try:
+        event = Event(received_at=T0 + at, site=SITE, device="shop1/coffee-shelf", kind=kind, purpose="analytics", attributes=attributes)
+    except ValueError:
+        return  # not an event the normaliser could make (e.g. a non-finite float)
+    for engine in engines:
         for decision in engine.process(event):
             assert decision.fired or decision.reason
