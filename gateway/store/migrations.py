@@ -204,13 +204,13 @@ _V6_OUTBOX_AGE = """
 # last message taken on each sensor topic, so a retained state the broker replays on every
 # (re)subscribe is recognised and stored once.
 _V7_QUARANTINE = """
-        CREATE TABLE in_flight (
+        CREATE TABLE IF NOT EXISTS in_flight (
             key BLOB PRIMARY KEY,
             topic TEXT NOT NULL,
             attempts INTEGER NOT NULL,
             first_at REAL NOT NULL
         );
-        CREATE TABLE topic_last (
+        CREATE TABLE IF NOT EXISTS topic_last (
             topic TEXT PRIMARY KEY,
             digest BLOB NOT NULL
         );
