@@ -203,6 +203,10 @@ class Ingest:
             batch.merge(one)
             tally.merge(one_tally)
             done = key
+        if done is not None:
+            # The last suspect is worked on: its marker goes before the run's commit, so a kill
+            # during the commit (its fsync is the likeliest moment) blames no message.
+            await self.quarantine.finish(done)
         return self._commit(messages, batch, tally)
 
     def _is_suspect(self, message: InboundMessage) -> bool:
