@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from gateway.cli import add_config_argument, settings_or_exit
+from gateway.commandline import add_config_argument, settings_or_exit
 from gateway.config.settings import Settings
 from gateway.consent.export_file import write_customer_export
 from gateway.consent.model import ConsentSource

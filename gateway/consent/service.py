@@ -17,7 +17,6 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 import sqlite_utils
 
@@ -45,8 +44,6 @@ from gateway.store.erasure import (
 )
 from gateway.store.pseudonym_key import load_or_create_pseudonym_key
 
-if TYPE_CHECKING:
-    from gateway.consent.inbox import ConsentInbox
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +67,6 @@ class ConsentService:
         self._last_erasure_id = 0
         self._data_version = 0
         self.changes_applied = 0
-        self.inbox: ConsentInbox | None = None  # set by the part builder
         # Parts that keep customers in memory (rules, voice identity) drop them on erasure.
         self.on_erased: list[Callable[[str], None]] = []
 

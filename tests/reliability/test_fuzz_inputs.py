@@ -63,7 +63,7 @@ async def test_every_surface_fuzzed_stays_up_reconciles_and_memory_is_bounded(br
     ]
     rss: list[float] = []
     async with running_gateway(settings) as runtime:
-        consents = runtime.consents
+        consents = runtime.service("consent")
         reasons: Counter[str] = Counter()
         runtime.ingest.on_dead_letters.append(lambda letters: reasons.update(d.reason.value for d in letters))
         assert consents is not None and consents.inbox is not None
