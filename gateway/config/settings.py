@@ -48,6 +48,15 @@ class MqttSettings(Section):
     reconnect_min_s: float = Field(0.2, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
 
+    def start_problems(self) -> list[tuple[str, str]]:
+        """(field, message) for each reason the client must not start (MqttClient refuses the same)."""
+        if self.tls and self.ca_file is None:
+            return [("mqtt.ca_file", "mqtt.tls needs mqtt.ca_file: the broker's certificate must be verified")]
+        if not self.tls and (self.ca_file is not None or self.cert_file is not None):
+            field = "mqtt.ca_file" if self.ca_file is not None else "mqtt.cert_file"
+            return [(field, "mqtt.ca_file/cert_file are set but mqtt.tls is false: refusing plaintext")]
+        return []
+
 
 class StoreSettings(Section):
     path: Path = Path("touchgate.db")
@@ -110,6 +119,21 @@ def load_settings(config_file: Path | None) -> Settings:
         settings = Settings.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(problems_from_validation(exc, doc, config_file or "<environment>")) from exc
+    # Rules across fields, checked here so `touchgate check` and `touchgate run` refuse the same
+    # files, each problem with the line of the field it names.
+    crossed = [*settings.mqtt.start_problems(), *settings.api.start_problems()]
+    if crossed:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    file=str(config_file or "<environment>"),
+                    line=doc.line_of(tuple(field.split("."))) if doc is not None else None,
+                    field=field,
+                    message=message,
+                )
+                for field, message in crossed
+            ]
+        )
     if config_file is not None:
         settings = _resolve_paths(settings, config_file.parent, values)
     return settings
