@@ -13,7 +13,7 @@ from typing import ClassVar, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from gateway.tts.wav import AudioFormat
+from gateway.audio import AudioFormat
 
 Language = Literal["en", "de"]
 SampleWidth = Literal[1, 2, 4]

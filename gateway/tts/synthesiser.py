@@ -6,11 +6,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from gateway.audio import AudioFormat, convert, write_wav
 from gateway.tts.cache import CachedReply, ReplyCache, ReplyKey
-from gateway.tts.convert import convert
 from gateway.tts.engine import SynthesisError, TtsEngine
 from gateway.tts.settings import TtsSettings
-from gateway.tts.wav import AudioFormat, write_wav
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,7 +50,7 @@ from gateway.voice.skillrunner import SkillFailed
 from gateway.voice.speech import ReplySpeaker
 from gateway.voice.understand import understand
 from gateway.voice.vad import VadState
-from gateway.voice.wav import AudioFormatError, read_wav_chunk
+from gateway.audio import AudioFormatError, read_frame
 from skills.api import Reply
 
 log = logging.getLogger(__name__)
@@ -281,7 +281,7 @@ class VoiceService:
             self.out.error("asr", f"audio for unknown session {frame.session_id}", frame.site_id, frame.session_id)
             return
         try:
-            chunk = read_wav_chunk(frame.wav, self.settings.max_frame_bytes)
+            chunk = read_frame(frame.wav, self.settings.max_frame_bytes)
         except AudioFormatError as exc:
             self.frames_refused += 1
             self.out.error("asr", f"malformed audio: {exc}", frame.site_id, listening.session_id if listening else None)

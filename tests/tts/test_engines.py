@@ -15,7 +15,7 @@ from gateway.tts.espeak import EspeakEngine
 from gateway.tts.piper import PiperEngine
 from gateway.tts.settings import TtsSettings
 from gateway.tts.synthesiser import Synthesiser, language_tag
-from gateway.tts.wav import Pcm, write_wav
+from gateway.audio import Pcm, write_wav
 from gateway.voice.settings import VoiceSettings
 from tests.tts.speech import recognise
 
