@@ -32,7 +32,7 @@ from gateway.hermes.dialogue import (
     SessionTermination,
     TerminationReason,
 )
-from gateway.hermes.hotword import HotwordDetected, HotwordToggle
+from gateway.hermes.hotword import HotwordDetected, HotwordToggleOff, HotwordToggleOn
 from gateway.hermes.nlu import NluQuery
 from gateway.hermes.tts import SayOutcome, TtsSay
 from gateway.voice.capture import DebugCapture
@@ -224,7 +224,8 @@ class VoiceService:
         self.out.send(ended.topic(), ended)
 
     def _toggle_hotword(self, site_id: str, on: bool) -> None:
-        self.out.send(HotwordToggle.topic_for(on), HotwordToggle(siteId=site_id))
+        toggle = (HotwordToggleOn if on else HotwordToggleOff)(siteId=site_id)
+        self.out.send(toggle.topic(), toggle)
 
     # -- speaking ---------------------------------------------------------------------------------
     def _speak_then(self, session: Session, text: str | None, then: Callable[[], None]) -> None:
