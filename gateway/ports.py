@@ -13,6 +13,7 @@ What always exists is not a port but part of the core (gateway/part.py): publish
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -26,7 +27,7 @@ from gateway.model.inbound import InboundMessage
 T = TypeVar("T")
 
 __all__ = [
-    "CONSENT_FEED", "CONSENT_GATE", "CONSENT_LOOKUP", "CENTRAL_LINK", "CUSTOMER_RECORDS", "INTENT_SINK", "PROFILE_CHANGES",
+    "AUDIT_APPEND", "AuditAppend", "CONSENT_FEED", "CONSENT_GATE", "CONSENT_LOOKUP", "CENTRAL_LINK", "CUSTOMER_RECORDS", "INTENT_SINK", "PROFILE_CHANGES",
     "PSEUDONYMISE", "RULE_CATALOGUE", "SPEAKER", "CentralLinkState", "CommittedListener", "ConsentFeed", "ConsentGate",
     "ConsentLookup", "CustomerRecords", "DeadLetterListener", "DeadLetterSink", "ErasureSummary", "IntentSink",
     "Port", "Ports", "ProfileChanges", "Pseudonymise", "Publish", "RuleCatalogue", "Speaker",
@@ -47,6 +48,9 @@ DeadLetterListener = Callable[[list[DeadLetter]], None]
 
 # -- consent ---------------------------------------------------------------------------------
 Pseudonymise = Callable[[str], str]
+# Append one entry to the hash-chained audit log, inside the caller's transaction: (conn, kind,
+# detail, at) -> seq. What a part audits commits with the change it audits.
+AuditAppend = Callable[[sqlite3.Connection, str, dict[str, Any], float], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +148,7 @@ class Port(Generic[T]):
 CONSENT_LOOKUP: Port[ConsentLookup] = Port("consent lookup")
 CONSENT_GATE: Port[ConsentGate] = Port("consent gate")
 PSEUDONYMISE: Port[Pseudonymise] = Port("pseudonymiser")
+AUDIT_APPEND: Port[AuditAppend] = Port("audit log")
 CONSENT_FEED: Port[ConsentFeed] = Port("consent feed")
 CUSTOMER_RECORDS: Port[CustomerRecords] = Port("customer records (erasure, export)")
 INTENT_SINK: Port[IntentSink] = Port("intent sink")

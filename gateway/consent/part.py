@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.config.problems import ConfigProblem
 from gateway.part import Built, Core, PartBase, RouteSpec
-from gateway.ports import CONSENT_FEED, CONSENT_GATE, CONSENT_LOOKUP, CUSTOMER_RECORDS, PSEUDONYMISE, ErasureSummary, Ports
+from gateway.ports import AUDIT_APPEND, CONSENT_FEED, CONSENT_GATE, CONSENT_LOOKUP, CUSTOMER_RECORDS, PSEUDONYMISE, ErasureSummary, Ports
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,7 +44,7 @@ class ConsentRecords:
 class ConsentPart(PartBase):
     name = "consent"
     section = "privacy"
-    provides = (CONSENT_LOOKUP, CONSENT_FEED, CONSENT_GATE, PSEUDONYMISE, CUSTOMER_RECORDS)
+    provides = (AUDIT_APPEND, CONSENT_LOOKUP, CONSENT_FEED, CONSENT_GATE, PSEUDONYMISE, CUSTOMER_RECORDS)
 
     def enabled(self, settings: Settings) -> bool:
         return True  # without it nothing personal could ever be consented to, or erased
@@ -60,6 +60,7 @@ class ConsentPart(PartBase):
         register(subparsers)
 
     async def build(self, core: Core, ports: Ports) -> Built:
+        from gateway.consent.audit_log import append_audit
         from gateway.consent.inbox import CONSENT_SUBSCRIPTION, ERASURE_SUBSCRIPTION, ConsentInbox
         from gateway.consent.retention import run_retention
         from gateway.consent.service import ConsentService
@@ -77,6 +78,7 @@ class ConsentPart(PartBase):
                 run_retention(core.store, settings),
             ],
             offers={
+                AUDIT_APPEND: append_audit,
                 CONSENT_LOOKUP: service,
                 CONSENT_FEED: service,
                 CONSENT_GATE: service.gate,

@@ -31,10 +31,10 @@ from gateway.consent.model import (
 )
 from gateway.consent.pseudonym import Pseudonymiser
 from gateway.consent.settings import PrivacySettings
-from gateway.store.audit import record_audit
-from gateway.store.consents import AppliedConsents, apply_consent_changes, expire_consents, is_known_customer, load_consents
+from gateway.consent.audit_log import record_audit
+from gateway.consent.consent_rows import AppliedConsents, apply_consent_changes, expire_consents, is_known_customer, load_consents
 from gateway.store.database import Store
-from gateway.store.erasure import (
+from gateway.consent.erasure_rows import (
     erase_customer,
     erasures_after,
     export_customer,
@@ -42,7 +42,7 @@ from gateway.store.erasure import (
     load_erased,
     repeat_erasure,
 )
-from gateway.store.pseudonym_key import load_or_create_pseudonym_key
+from gateway.consent.key_row import load_or_create_pseudonym_key
 
 
 log = logging.getLogger(__name__)

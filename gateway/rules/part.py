@@ -15,7 +15,7 @@ from gateway.config.problems import ConfigProblem
 from gateway.model.gate import ConsentGate, NoConsents, StrictGate
 from gateway.part import Built, Core, PartBase
 from gateway.ports import (
-    CONSENT_GATE, CONSENT_LOOKUP, CUSTOMER_RECORDS, INTENT_SINK, PROFILE_CHANGES, PSEUDONYMISE, RULE_CATALOGUE, Ports,
+    AUDIT_APPEND, CONSENT_GATE, CONSENT_LOOKUP, CUSTOMER_RECORDS, INTENT_SINK, PROFILE_CHANGES, PSEUDONYMISE, RULE_CATALOGUE, Ports,
 )
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class RuleCatalogue:
 class RulesPart(PartBase):
     name = "rules"
     section = "rules"
-    uses = (CONSENT_LOOKUP, CONSENT_GATE, PSEUDONYMISE, CUSTOMER_RECORDS)
+    uses = (AUDIT_APPEND, CONSENT_LOOKUP, CONSENT_GATE, PSEUDONYMISE, CUSTOMER_RECORDS)
     provides = (INTENT_SINK, PROFILE_CHANGES, RULE_CATALOGUE)
 
     def check(self, settings: Settings) -> list[ConfigProblem]:
@@ -82,7 +82,6 @@ class RulesPart(PartBase):
 
     async def build(self, core: Core, ports: Ports) -> Built:
         from gateway.rules.service import RulesEngine
-        from gateway.store.audit import append_audit
 
         consents = ports.optional(CONSENT_LOOKUP) or NoConsents()
         gate: ConsentGate = ports.optional(CONSENT_GATE) or StrictGate(NoConsents())
@@ -94,7 +93,7 @@ class RulesPart(PartBase):
 
         service = await RulesEngine.open(
             core.settings.rules, core.store, core.publish, consents, lambda: gate,
-            pseudonymise=pseudonymise, append_audit=append_audit,
+            pseudonymise=pseudonymise, append_audit=ports.optional(AUDIT_APPEND),
         )
         records = ports.optional(CUSTOMER_RECORDS)
         if records is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from gateway.store.audit import verify_audit
+from gateway.consent.audit_log import verify_audit
 from gateway.store.database import connect
 from gateway.store.profiles import profile_view
 from tests.rules.live import card_tap, consent, live_settings, publish, seed_profiles, wait_for_payloads, payloads
