@@ -15,6 +15,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from gateway.backoff import Backoff
 from gateway.devices.normalise import Normaliser
 from gateway.model.deadletter import DeadLetter, DeadLetterReason
 from gateway.model.event import Event
@@ -111,7 +112,7 @@ class Ingest:
                 commit.done.cancel()
 
     async def _flush_forever(self, in_flight: deque[_Commit]) -> None:
-        retry_delay = _RETRY_MIN_S
+        backoff = Backoff(_RETRY_MIN_S, _RETRY_MAX_S)
         while True:
             while self._pending and len(in_flight) < _MAX_IN_FLIGHT:
                 in_flight.append(self._submit_batch())
@@ -132,15 +133,16 @@ class Ingest:
                 await asyncio.wait((head.done,))
             in_flight.popleft()
             # Not kept while waiting for the next messages: a settled batch holds hundreds of KB.
-            failure = self._settle(head, retry_delay)
+            failure = self._settle(head)
             del head
             if failure is None:
-                retry_delay = _RETRY_MIN_S
+                backoff.reset()
                 continue
-            await asyncio.sleep(retry_delay)
-            retry_delay = min(retry_delay * 2, _RETRY_MAX_S)
+            delay = backoff.next_delay()
+            log.info("retrying the commit in %.2fs", delay)
+            await asyncio.sleep(delay)
 
-    def _settle(self, commit: _Commit, retry_delay: float) -> sqlite3.OperationalError | None:
+    def _settle(self, commit: _Commit) -> sqlite3.OperationalError | None:
         """Acknowledge and announce a committed batch, or queue a failed one's messages again."""
         failure = commit.done.exception()
         if failure is None:
@@ -154,7 +156,7 @@ class Ingest:
         # Disk full, I/O error, locked: nothing is acknowledged, so the broker keeps the messages;
         # they are queued again (ahead of newer ones) and retried after a pause.
         self.counters.commit_failures += 1
-        log.error("commit of %d messages failed (%s); retrying in %.2fs", len(commit.messages), failure, retry_delay)
+        log.error("commit of %d messages failed (%s); queued again", len(commit.messages), failure)
         self._pending[:0] = commit.messages
         return failure
 

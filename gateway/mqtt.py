@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import socket
 import ssl
 import time
@@ -26,6 +25,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from gateway.backoff import Backoff
 from gateway.config.settings import MqttSettings
 from gateway.devices.topics import TopicFilter
 from gateway.model.inbound import InboundMessage
@@ -123,7 +123,8 @@ class MqttClient:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
-        delay = self._settings.reconnect_min_s
+        # Jitter keeps a shop full of gateways from reconnecting in lockstep.
+        backoff = Backoff(self._settings.reconnect_min_s, self._settings.reconnect_max_s)
         try:
             while True:
                 started = time.monotonic()
@@ -134,11 +135,9 @@ class MqttClient:
                 else:
                     await self._disconnected.wait()
                     if time.monotonic() - started > 10:
-                        delay = self._settings.reconnect_min_s
+                        backoff.reset()  # a connection that held: start again from the shortest wait
                 self._disconnected.clear()
-                # Jitter keeps a shop full of gateways from reconnecting in lockstep.
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, self._settings.reconnect_max_s)
+                await asyncio.sleep(backoff.next_delay())
         finally:
             self._shutdown()
 
