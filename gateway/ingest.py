@@ -12,7 +12,7 @@ import asyncio
 import logging
 import sqlite3
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from gateway.backoff import Backoff
@@ -92,6 +92,15 @@ class Ingest:
         self.counters.submitted_dead_letters += 1
         self._wakeup.set()
 
+    def submit_events(self, events: Sequence[Event]) -> asyncio.Future[None]:
+        """Events made inside the gateway (a rule's `emit_event`): through the same consent gate
+        into the next batch, then to the same `on_committed` listeners as any other. The future
+        resolves once they are committed (a failed commit is retried like any other)."""
+        produced = _Produced(list(events), asyncio.get_running_loop().create_future())
+        self._pending.append(produced)  # type: ignore[arg-type]
+        self._wakeup.set()
+        return produced.committed
+
     async def run(self) -> None:
         """Build, commit, acknowledge; up to `_MAX_IN_FLIGHT` batches at once, so the next batch
         is normalised while the previous one is being fsynced.
@@ -148,7 +157,11 @@ class Ingest:
         if failure is None:
             self._delivered.update(commit.batch.delivered)
             for message in commit.messages:
-                self._ack(message)
+                if isinstance(message, _Produced):
+                    if not message.committed.done():
+                        message.committed.set_result(None)
+                else:
+                    self._ack(message)
             self._after_commit(commit.batch, commit.tally)
             return None
         if not isinstance(failure, sqlite3.OperationalError):
@@ -170,7 +183,6 @@ class Ingest:
     def _build_batch(self, messages: list[InboundMessage]) -> tuple[IngestBatch, _Tally]:
         batch = IngestBatch()
         tally = _Tally()
-        counts = tally.by_gate_class
         delivered = batch.delivered
         for message in messages:
             if message.qos > 0:
@@ -183,19 +195,28 @@ class Ingest:
             if isinstance(message, _Rejected):
                 batch.dead_letters.append(self._normaliser.dead_letter(message.message, message.reason, message.detail))
                 continue
+            if isinstance(message, _Produced):
+                for event in message.events:
+                    self._gated(event, batch, tally)
+                continue
             result = self._normaliser.normalise(message)
             if isinstance(result, DeadLetter):
                 batch.dead_letters.append(result)
                 continue
-            decision = self.gate.decide(result)
-            counts[decision.gate_class.value] += 1
-            if decision.local is not None:
-                batch.events.append(decision.local)
-            else:
-                tally.dropped += 1
-            if decision.sync:
-                batch.outbox.append(result)
+            self._gated(result, batch, tally)
         return batch, tally
+
+    def _gated(self, event: Event, batch: IngestBatch, tally: _Tally) -> None:
+        """The one place a gate decision becomes part of a batch: stored as decided (maybe
+        stripped, or dropped), and queued for sync only when the gate allows it."""
+        decision = self.gate.decide(event)
+        tally.by_gate_class[decision.gate_class.value] += 1
+        if decision.local is not None:
+            batch.events.append(decision.local)
+        else:
+            tally.dropped += 1
+        if decision.sync:
+            batch.outbox.append(event)
 
     def _after_commit(self, batch: IngestBatch, tally: _Tally) -> None:
         c = self.counters
@@ -277,6 +298,17 @@ class _Tally:
     skipped: int = 0
     dropped: int = 0
     by_gate_class: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True, slots=True)
+class _Produced:
+    """Events made inside the gateway; QoS 0 in the queue: nothing to acknowledge or deduplicate."""
+
+    events: list[Event]
+    committed: asyncio.Future[None]
+    qos: int = 0
+    mid: int = 0
+    dup: bool = False
 
 
 @dataclass(frozen=True, slots=True)

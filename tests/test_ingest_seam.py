@@ -122,3 +122,20 @@ async def test_a_parts_rejected_input_is_a_dead_letter_acknowledged_after_commit
     assert all(rows >= n for n, rows in enumerate(acks.rows_at_ack, 1))
     assert DeadLetterReason.INVALID_HERMES.value in reasons and len(reasons) == 2
     assert {d.reason for d in letters} >= {DeadLetterReason.INVALID_HERMES}
+
+
+async def test_events_made_inside_the_gateway_pass_the_same_gate_and_reach_the_listeners(tmp_path: Path) -> None:
+    """A rule's emitted events: the one gate-to-batch path, the same on_committed listeners."""
+    gate = AllowListGate({"card:A"})
+    committed: list[Event] = []
+    async with running_ingest(tmp_path, gate) as (ingest, acks, store):
+        ingest.on_committed.append(committed.extend)
+        made = [
+            Event(received_at=time.time(), site="door", device="rule:greet", kind="greeted", purpose="analytics", customer_id=c)
+            for c in ("card:A", "card:B")
+        ]
+        await within(ingest.submit_events(made), 10)
+        queued = await store.call(lambda db: [r[0] for r in db.execute("SELECT event_id FROM outbox")])
+    assert set(gate.decided) == {e.id for e in made}
+    assert sorted(e.customer_id or "-" for e in committed) == ["-", "card:A"]  # B's id stripped by the gate
+    assert queued == [made[0].id] and acks.acked == []  # nothing to acknowledge

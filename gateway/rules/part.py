@@ -1,8 +1,9 @@
 """The rules part: rules run on committed events and on voice intents, and publish their actions.
 
-Uses the consent part's lookup, gate and pseudonymiser when it is there (without it nothing
-personal is consented); offers the intent sink (voice), profile changes (sync) and the rule
-catalogue (the admin API).
+Uses the consent part's lookup, pseudonymiser and audit log when it is there (without it nothing
+personal is consented); events the rules emit go through ingest (`core.ingest.submit_events`),
+so the consent gate decides them and every `on_committed` listener sees them. Offers the intent
+sink (voice), profile changes (sync) and the rule catalogue (the admin API).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gateway.config.problems import ConfigProblem
-from gateway.model.gate import ConsentGate, NoConsents, StrictGate
+from gateway.model.gate import NoConsents
 from gateway.part import Built, Core, PartBase
 from gateway.ports import (
-    AUDIT_APPEND, CONSENT_GATE, CONSENT_LOOKUP, CUSTOMER_RECORDS, INTENT_SINK, PROFILE_CHANGES, PSEUDONYMISE, RULE_CATALOGUE, Ports,
+    AUDIT_APPEND, CONSENT_LOOKUP, CUSTOMER_RECORDS, INTENT_SINK, PROFILE_CHANGES, PSEUDONYMISE, RULE_CATALOGUE, Ports,
 )
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class RuleCatalogue:
 class RulesPart(PartBase):
     name = "rules"
     section = "rules"
-    uses = (AUDIT_APPEND, CONSENT_LOOKUP, CONSENT_GATE, PSEUDONYMISE, CUSTOMER_RECORDS)
+    uses = (AUDIT_APPEND, CONSENT_LOOKUP, PSEUDONYMISE, CUSTOMER_RECORDS)
     provides = (INTENT_SINK, PROFILE_CHANGES, RULE_CATALOGUE)
 
     def check(self, settings: Settings) -> list[ConfigProblem]:
@@ -84,7 +85,6 @@ class RulesPart(PartBase):
         from gateway.rules.service import RulesEngine
 
         consents = ports.optional(CONSENT_LOOKUP) or NoConsents()
-        gate: ConsentGate = ports.optional(CONSENT_GATE) or StrictGate(NoConsents())
         keyed = ports.optional(PSEUDONYMISE)
 
         def pseudonymise(customer_id: str) -> str:
@@ -92,7 +92,7 @@ class RulesPart(PartBase):
             return keyed(customer_id) if keyed is not None else "(no pseudonymiser)"
 
         service = await RulesEngine.open(
-            core.settings.rules, core.store, core.publish, consents, lambda: gate,
+            core.settings.rules, core.store, core.publish, consents, core.ingest.submit_events,
             pseudonymise=pseudonymise, append_audit=ports.optional(AUDIT_APPEND),
         )
         records = ports.optional(CUSTOMER_RECORDS)
