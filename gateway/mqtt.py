@@ -156,15 +156,14 @@ class MqttClient:
         client.max_inflight_messages_set(100)
         if s.username is not None:
             client.username_pw_set(s.username, s.password.get_secret_value() if s.password else None)
-        if s.tls:
-            if s.ca_file is None:
-                raise MqttConfigError("mqtt.tls needs mqtt.ca_file: the broker's certificate must be verified")
+        refused = s.start_problems()  # the rules Settings validates (a section made in code skips that)
+        if refused:
+            raise MqttConfigError(refused[0][1])
+        if s.tls and s.ca_file is not None:
             context = ssl.create_default_context(cafile=str(s.ca_file))
             if s.cert_file is not None:
                 context.load_cert_chain(str(s.cert_file), str(s.key_file) if s.key_file else None)
             client.tls_set_context(context)
-        elif s.ca_file is not None or s.cert_file is not None:
-            raise MqttConfigError("mqtt.ca_file/cert_file are set but mqtt.tls is false: refusing plaintext")
         if will is not None:
             client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
         client.wrap_socket = self._wrap_socket

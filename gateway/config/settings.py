@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gateway.config.problems import ConfigError, ConfigProblem, problems_from_validation
@@ -86,6 +87,18 @@ class Settings(BaseSettings):
     rules: RulesSettings = RulesSettings()
     voice: VoiceSettings = VoiceSettings()
 
+    @model_validator(mode="after")
+    def _sections_agree(self) -> Settings:
+        """Rules across fields, as validation errors at the field they name (so the file's line
+        is reported like any other: gateway/config/problems.py)."""
+        errors = [
+            InitErrorDetails(type=PydanticCustomError("cross_field", message), loc=tuple(field.split(".")), input=None)
+            for field, message in self.mqtt.start_problems()
+        ]
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -119,9 +132,10 @@ def load_settings(config_file: Path | None) -> Settings:
         settings = Settings.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(problems_from_validation(exc, doc, config_file or "<environment>")) from exc
-    # Rules across fields, checked here so `touchgate check` and `touchgate run` refuse the same
-    # files, each problem with the line of the field it names.
-    crossed = [*settings.mqtt.start_problems(), *settings.api.start_problems()]
+    # The API's start rules are checked here rather than in a validator: a Settings object with
+    # the API on and no token is legal in code (the api part refuses to start it), but a file
+    # that says so must fail `touchgate check` exactly where `touchgate run` would.
+    crossed = settings.api.start_problems()
     if crossed:
         raise ConfigError(
             [
