@@ -31,6 +31,13 @@ def check_id(kind: str, value: str) -> str:
     return value
 
 
+def language_tag(lang: str | None) -> str | None:
+    """The language of a Hermes `lang` field: "de-DE", "de_DE", "DE" -> "de"; None or "" -> None."""
+    if not lang:
+        return None
+    return lang.replace("_", "-").split("-", 1)[0].strip().lower() or None
+
+
 class TopicTemplate:
     """A topic with named id levels, e.g. `hermes/intent/{intentName}`."""
 

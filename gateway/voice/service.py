@@ -32,6 +32,7 @@ from gateway.hermes.dialogue import (
     SessionTermination,
     TerminationReason,
 )
+from gateway.hermes.base import language_tag
 from gateway.hermes.hotword import HotwordDetected, HotwordToggleOff, HotwordToggleOn
 from gateway.hermes.nlu import NluQuery
 from gateway.hermes.tts import SayOutcome, TtsSay
@@ -187,8 +188,8 @@ class VoiceService:
 
     def _open(self, site_id: str, *, own: bool, session_id: str | None = None, announce: bool = True, lang: str | None = None, **options: object) -> Session:
         customer = self.identity.customer_at(site_id)
-        tag = (lang or "").replace("_", "-").split("-")[0].lower()
-        language = tag if tag in self.kits else self.settings.language_of(site_id)
+        tag = language_tag(lang)
+        language = tag if tag is not None and tag in self.kits else self.settings.language_of(site_id)
         session, aborted = self.sessions.start(
             site_id, self._clock(), language, own=own, session_id=session_id, customer_id=customer,
             timeout_s=self.settings.session_timeout_of(site_id), **options,
