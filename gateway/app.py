@@ -20,7 +20,7 @@ from typing import Any
 from gateway.assembly import enabled_parts
 from gateway.config.problems import ConfigError
 from gateway.config.settings import Settings
-from gateway.devices.normalise import Normaliser
+from gateway.devices.normalise import Normaliser, TimeWindow
 from gateway.devices.registry import load_profiles
 from gateway.ingest import Ingest
 from gateway.metrics import GatewayMetrics
@@ -88,7 +88,11 @@ async def build_gateway(settings: Settings, parts: Sequence[Part] | None = None)
         raise ConfigError(problems)
     ordered = enabled_parts(settings, parts)  # before anything is opened: a missing port costs nothing
     normaliser = Normaliser(
-        profiles, settings.site_id, settings.ingest.max_payload_bytes, settings.store.dead_letter_raw_cap
+        profiles,
+        settings.site_id,
+        settings.ingest.max_payload_bytes,
+        settings.store.dead_letter_raw_cap,
+        TimeWindow.years(settings.ingest.device_time_min_year, settings.ingest.device_time_max_year),
     )
     store = await Store.open(settings.store.path)
     mqtt = MqttClient(settings.mqtt, will=Will(status_topic(settings), b"offline"))
