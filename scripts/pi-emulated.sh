@@ -104,8 +104,11 @@ IN_TREE_ENV=()
 in_tree() {
   local root="$1" net="$2" limit="$3"
   shift 3
-  local flags=(--mount --pid --fork --kill-child)
-  [[ "$net" == isolated ]] && flags+=(--net)
+  local flags=(--mount --fork --kill-child)
+  # Isolated runs start daemons: in their own pid namespace, all of them die with it. Installs
+  # do not, and must not: systemctl recognises a chroot (and then does nothing instead of
+  # failing, as in an image build) by PID 1's root differing from its own.
+  [[ "$net" == isolated ]] && flags+=(--net --pid)
   # shellcheck disable=SC2016  # expanded by the inner shell, from its arguments
   timeout "$limit" unshare "${flags[@]}" -- bash -euo pipefail -c '
     root="$1"; net="$2"; cache="$3"; shift 3
@@ -222,7 +225,6 @@ fresh_pi() {
 install_online() {
   local tree="$1"
   say "online install: deploy/install.sh --site-id $SITE --speech --no-start (Debian packages from the arm64 archive, wheels from PyPI)"
-  mkdir -p "$cache/pip-cache"
   # Only for pip behind this machine's TLS-intercepting proxy (its CA is in the copied bundle);
   # a Pi on a shop's Internet line needs neither.
   IN_TREE_ENV=(PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DEFAULT_TIMEOUT=120)

@@ -603,7 +603,7 @@ def files_written_by(user: str, since: float) -> list[str]:
     (ReadWritePaths=/var/lib/touchgate; PrivateTmp= would hide /tmp)."""
     uid = pwd.getpwnam(user).pw_uid
     found = []
-    for top in ("/etc", "/opt", "/usr", "/var", "/root", "/home", "/srv"):
+    for top in ("/etc", "/opt", "/var", "/root", "/home", "/srv"):  # /usr is root's alone
         for dirpath, dirnames, filenames in os.walk(top):
             if dirpath.startswith("/var/lib/touchgate"):
                 dirnames.clear()
@@ -679,7 +679,9 @@ if __name__ == "__main__":
         sys.exit(main())
     except SmokeFailure as failure:
         print(f"smoke: FAILED: {failure}", file=sys.stderr, flush=True)
-        for log in sorted(Path("/root/smoke/logs").glob("*.log")):
+        for log in [*sorted(Path("/root/smoke/logs").glob("*.log")), Path("/var/log/mosquitto/mosquitto.log")]:
+            if not log.exists():
+                continue
             print(f"--- {log} (last lines)", file=sys.stderr)
             print("\n".join(log.read_text(errors="replace").splitlines()[-25:]), file=sys.stderr)
         sys.exit(1)
