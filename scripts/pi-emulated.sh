@@ -104,11 +104,9 @@ IN_TREE_ENV=()
 in_tree() {
   local root="$1" net="$2" limit="$3"
   shift 3
-  local flags=(--mount --fork --kill-child)
-  # Isolated runs start daemons: in their own pid namespace, all of them die with it. Installs
-  # do not, and must not: systemctl recognises a chroot (and then does nothing instead of
-  # failing, as in an image build) by PID 1's root differing from its own.
-  [[ "$net" == isolated ]] && flags+=(--net --pid)
+  # Its own pid namespace: every process started in the tree dies with it.
+  local flags=(--mount --pid --fork --kill-child)
+  [[ "$net" == isolated ]] && flags+=(--net)
   # shellcheck disable=SC2016  # expanded by the inner shell, from its arguments
   timeout "$limit" unshare "${flags[@]}" -- bash -euo pipefail -c '
     root="$1"; net="$2"; cache="$3"; shift 3
@@ -222,12 +220,18 @@ fresh_pi() {
   cp "$SRC/tests/data/audio/en_where_milk.wav" "$tree/root/smoke/"
 }
 
+# install.sh calls systemctl daemon-reload/enable. In a chroot systemctl does what it can offline
+# (enable: the symlinks) and ignores the rest, as in an image build, once it knows it is in one;
+# it tells by comparing PID 1's root with its own, which it cannot see from a pid namespace (or
+# where PID 1 forbids it). SYSTEMD_OFFLINE=1 tells it directly.
+SYSTEMCTL_OFFLINE=(SYSTEMD_OFFLINE=1)
+
 install_online() {
   local tree="$1"
   say "online install: deploy/install.sh --site-id $SITE --speech --no-start (Debian packages from the arm64 archive, wheels from PyPI)"
   # Only for pip behind this machine's TLS-intercepting proxy (its CA is in the copied bundle);
   # a Pi on a shop's Internet line needs neither.
-  IN_TREE_ENV=(PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DEFAULT_TIMEOUT=120)
+  IN_TREE_ENV=("${SYSTEMCTL_OFFLINE[@]}" PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DEFAULT_TIMEOUT=120)
   in_tree "$tree" host 40m /root/touchgate/deploy/install.sh --site-id "$SITE" --speech --no-start \
     >"$tree.install.log" 2>&1 || { tail -n 40 "$tree.install.log" >&2; die "online install failed (log: $tree.install.log)"; }
   IN_TREE_ENV=()
@@ -241,7 +245,7 @@ install_offline() {
   cp -r "$wheelhouse" "$tree/root/offline/wheels"
   # Every HTTPS request (PyPI above all) goes to a proxy that is not there: the Python side of
   # the install can only succeed from the wheelhouse. apt uses its plain-http mirror.
-  IN_TREE_ENV=(https_proxy=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 PIP_INDEX_URL=https://pypi.invalid/simple)
+  IN_TREE_ENV=("${SYSTEMCTL_OFFLINE[@]}" https_proxy=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 PIP_INDEX_URL=https://pypi.invalid/simple)
   in_tree "$tree" host 40m /root/touchgate/deploy/install.sh --site-id "$SITE" --speech --no-start \
     --wheelhouse /root/offline/wheels \
     >"$tree.install.log" 2>&1 || { tail -n 40 "$tree.install.log" >&2; die "offline install failed (log: $tree.install.log)"; }

@@ -378,9 +378,16 @@ tts:
 """)
     with SECRETS.open("a") as env:
         env.write(f"TOUCHGATE_SYNC__TOKEN={token}\n")
-    result = run([TOUCHGATE, "check", "--config", CONFIG])
+    result = run([TOUCHGATE, "check", "--config", CONFIG], env=operator_env())
     check("configuration OK" in result.stdout, f"touchgate check: {result.stdout}{result.stderr}")
-    ok("touchgate check --config /etc/touchgate/config.yaml: configuration OK")
+    ok("touchgate check --config /etc/touchgate/config.yaml (with secrets.env's environment): configuration OK")
+
+
+def operator_env() -> dict[str, str]:
+    """The environment for the operator's commands (check, status, audit): the service's secrets
+    too. The sync token lives in secrets.env, which only systemd reads; without it every command
+    that loads the config refuses it ("sync.url needs sync.token")."""
+    return {**os.environ, **environment_file(SECRETS)}
 
 
 def add_accounts(devices: list[Device]) -> None:
@@ -563,7 +570,7 @@ def voice_turn(observer: Client, speaker: Client, site: str) -> None:
 
 
 def status(samples: int) -> None:
-    result = run([TOUCHGATE, "status", "--config", CONFIG])
+    result = run([TOUCHGATE, "status", "--config", CONFIG], env=operator_env())
     text = result.stdout
     stored = rows("SELECT COUNT(*) FROM events")[0][0]
     check(f"{stored} stored" in text and "outbox        0 events" in text, f"touchgate status:\n{text}")
@@ -631,8 +638,9 @@ def main() -> int:
     began = time.time()
     token = secrets.token_urlsafe(24)
     samples = load_samples()
-    devices = {s["topic"]: account_for(s["topic"]) for s in samples}
-    unique = {d.account: d for d in devices.values()}
+    # One account (and password) per device, however many topics it publishes on.
+    unique: dict[str, Device] = {}
+    devices = {s["topic"]: unique.setdefault((d := account_for(s["topic"])).account, d) for s in samples}
     speaker = Device("entrance", "speaker", "entrance")
     observer = Device("smoke-observer", "gateway", "")
     add_accounts([*unique.values(), speaker, observer])
@@ -665,7 +673,7 @@ def main() -> int:
         check(code == 0, f"the gateway exited {code} on SIGTERM:\n{gateway.log.read_text()[-3000:]}")
         check(gateway.notified("STOPPING=1"), "the gateway did not say STOPPING=1")
         ok("clean stop: SIGTERM -> STOPPING=1, exit 0")
-    verdict = run([TOUCHGATE, "audit", "verify", "--config", CONFIG])
+    verdict = run([TOUCHGATE, "audit", "verify", "--config", CONFIG], env=operator_env())
     ok(f"touchgate audit verify: {verdict.stdout.strip().splitlines()[-1] if verdict.stdout.strip() else 'ok'}")
     stray = files_written_by("touchgate", began)
     check(not stray, f"the service user wrote outside /var/lib/touchgate: {stray}")
