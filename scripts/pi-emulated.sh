@@ -216,7 +216,7 @@ fresh_pi() {
     --exclude='*.egg-info' --exclude=__pycache__ --exclude='*.db*' -cf - . | tar -C "$tree/root/touchgate" -xf -
   # The smoke test's inputs: a recording of a customer's question (from the test corpus).
   mkdir -p "$tree/root/smoke"
-  cp "$SRC/scripts/pi/smoke.py" "$tree/root/smoke/"
+  cp "$SRC"/scripts/pi/*.py "$tree/root/smoke/"
   cp "$SRC/tests/data/audio/en_where_milk.wav" "$tree/root/smoke/"
 }
 

@@ -16,310 +16,41 @@ Only the release's own venv and the standard library are used: nothing from test
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
 import pwd
 import secrets
-import select
-import shlex
 import signal
-import socket
 import sqlite3
-import ssl
 import subprocess
 import sys
-import threading
 import time
-import wave
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as paho
 import yaml
-from paho.mqtt.enums import CallbackAPIVersion
+
+from smoke_support import CA, START_TIMEOUT_S, Client, SmokeFailure, check, ok, run, tls_context, wait_for, wav_frames, wav_info, words_of
+from systemd_unit import environment_file, started_like_systemd
 
 RELEASE = Path("/opt/touchgate/current")
 TOUCHGATE = RELEASE / "venv/bin/touchgate"
 ETC = Path("/etc/touchgate")
 CONFIG = ETC / "config.yaml"
 SECRETS = ETC / "secrets.env"
-CA = ETC / "ca"
 DATABASE = Path("/var/lib/touchgate/touchgate.db")
 BROKER_SH = RELEASE / "deploy/broker.sh"
 MAKE_CERTS = RELEASE / "deploy/make-certs.sh"
 HERE = Path(__file__).resolve().parent
 CENTRAL_PORT = 8780
-# Generous bounds: a hang fails the run instead of eating CI's budget; nothing here is a timing.
-START_TIMEOUT_S = 900.0
-WAIT_S = 600.0
 
 # The customer the central service knows, with consent for `service` (card taps' purpose), and one
 # it has never heard of: the gate must keep the second one's identity on the Pi.
 CONSENTED_CARD = "94D8FC5F"
 UNKNOWN_CARD = "0BADCAFE"
-
-# The reply's words, decoded back with PocketSphinx (as tests/dialogue/speech.py does).
-REPLY_GRAMMAR = """#JSGF V1.0;
-grammar replies;
-public <reply> = you will find (milk | bread | coffee | tea | sugar | rice | pasta | apples | bananas | chocolate | water | wine | batteries | toothpaste) in aisle (one | two | three | four | five | six | seven | eight | nine | ten | eleven | twelve | thirteen | fourteen)
-    | sorry i did not understand that;
-"""
-
-
-def ok(message: str) -> None:
-    print(f"ok: {message}", flush=True)
-
-
-class SmokeFailure(Exception):
-    pass
-
-
-def check(condition: bool, message: str) -> None:
-    if not condition:
-        raise SmokeFailure(message)
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = WAIT_S, every: float = 0.5) -> Any:
-    """Poll `probe` until it returns something truthy (a positive signal), or fail naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise SmokeFailure(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
-
-
-def run(command: list[str | Path], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([str(c) for c in command], capture_output=True, text=True, **kwargs)
-    if result.returncode != 0:
-        raise SmokeFailure(f"{shlex.join(str(c) for c in command)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-# --- systemd's side of a unit ----------------------------------------------------------------
-
-
-@dataclass
-class Unit:
-    """The [Service] settings of a unit file that decide how its process starts."""
-
-    path: Path
-    settings: dict[str, list[str]] = field(default_factory=dict)
-
-    @classmethod
-    def read(cls, path: Path) -> Unit:
-        unit = cls(path)
-        section = ""
-        for raw in path.read_text().splitlines():
-            line = raw.strip()
-            if not line or line.startswith(("#", ";")):
-                continue
-            if line.startswith("["):
-                section = line
-                continue
-            if section == "[Service]" and "=" in line:
-                key, value = line.split("=", 1)
-                unit.settings.setdefault(key.strip(), []).append(value.strip())
-        return unit
-
-    def one(self, key: str, default: str | None = None) -> str | None:
-        values = self.settings.get(key)
-        return values[-1] if values else default
-
-
-def environment_file(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            values[key.strip()] = value.strip().strip('"').strip("'")
-    return values
-
-
-@dataclass
-class Service:
-    name: str
-    process: subprocess.Popen[bytes]
-    notes: list[str]
-    log: Path
-
-    def notified(self, line: str) -> bool:
-        return any(line in note.split("\n") for note in list(self.notes))
-
-
-def command_line(value: str) -> list[str]:
-    # systemd prefixes: "-" (failure ignored), "@", "+", "!" (privileges): none change what runs here.
-    return shlex.split(value.lstrip("-@+!:"))
-
-
-@contextmanager
-def started_like_systemd(unit_path: Path, name: str, logs: Path) -> Iterator[Service]:
-    """Start a unit's ExecStart as systemd would (Type=notify: wait for READY=1) and stop it with
-    SIGTERM on leaving. Sandboxing (ProtectSystem=, PrivateTmp=, ...) needs systemd itself and is
-    not reproduced; systemd-analyze verify checks those lines."""
-    unit = Unit.read(unit_path)
-    user = unit.one("User")
-    group = unit.one("Group", user)
-    account = pwd.getpwnam(user) if user else None
-    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
-           "INVOCATION_ID": secrets.token_hex(16)}
-    if account is not None:
-        env |= {"USER": account.pw_name, "LOGNAME": account.pw_name, "HOME": account.pw_dir, "SHELL": account.pw_shell}
-    for item in unit.settings.get("EnvironmentFile", []):
-        optional, file = item.startswith("-"), Path(item.lstrip("-"))
-        if file.exists():
-            env |= environment_file(file)
-        elif not optional:
-            raise SmokeFailure(f"{unit_path}: EnvironmentFile {file} is missing")
-    for item in unit.settings.get("Environment", []):
-        for pair in shlex.split(item):
-            key, _, value = pair.partition("=")
-            env[key] = value
-    for state in (unit.one("StateDirectory") or "").split():
-        directory = Path("/var/lib") / state
-        directory.mkdir(parents=True, exist_ok=True)
-        if account is not None:
-            os.chown(directory, account.pw_uid, account.pw_gid)
-        directory.chmod(int(unit.one("StateDirectoryMode", "0755") or "0755", 8))
-    for pre in unit.settings.get("ExecStartPre", []):
-        subprocess.run(command_line(pre), check=not pre.startswith("-"), env=env)
-    notify = unit.one("Type") == "notify"
-    scratch = Path(f"/run/smoke-notify-{name}")
-    scratch.mkdir(parents=True, exist_ok=True)
-    address = str(scratch / "notify")
-    notes: list[str] = []
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(address)
-    os.chmod(address, 0o777)  # the service user must be able to send to it
-    if notify:
-        env["NOTIFY_SOCKET"] = address
-        watchdog = unit.one("WatchdogSec")
-        if watchdog:
-            env["WATCHDOG_USEC"] = str(int(float(watchdog.rstrip("s")) * 1_000_000))
-    stop_reading = threading.Event()
-
-    def read_notes() -> None:
-        while not stop_reading.is_set():
-            if select.select([sock], [], [], 0.2)[0]:
-                notes.append(sock.recv(4096).decode(errors="replace"))
-
-    reader = threading.Thread(target=read_notes, daemon=True)
-    reader.start()
-    log = logs / f"{name}.log"
-    umask = int(unit.one("UMask", "0022") or "0022", 8)
-    exec_start = command_line(unit.one("ExecStart") or "")
-    # WATCHDOG_PID is the main process's own pid, known only once it runs: a shell sets it and execs.
-    command = ["/bin/sh", "-c", 'WATCHDOG_PID=$$; export WATCHDOG_PID; exec "$@"', "sh", *exec_start] if "WATCHDOG_USEC" in env else exec_start
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, env=env, cwd=unit.one("WorkingDirectory", "/"), stdout=out, stderr=subprocess.STDOUT,
-            user=account.pw_uid if account else None, group=group, extra_groups=[] if account else None, umask=umask,
-        )
-    service = Service(name, process, notes, log)
-    try:
-        if notify:
-            wait_for(f"{name}: READY=1 (log: {log})", lambda: service.notified("READY=1") or process.poll() is not None,
-                     timeout=START_TIMEOUT_S, every=0.2)
-            check(process.poll() is None, f"{name} exited with {process.returncode} before READY=1:\n{log.read_text()[-3000:]}")
-        ok(f"{name} started as the unit does ({shlex.join(exec_start)}, user {user or 'root'}" + (", READY=1" if notify else "") + ")")
-        yield service
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        stop_reading.set()
-        reader.join()
-        sock.close()
-
-
-# --- MQTT clients ------------------------------------------------------------------------------
-
-
-class Client:
-    """A blocking paho client that keeps every message it receives."""
-
-    def __init__(self, client_id: str, port: int, username: str | None = None, password: str | None = None,
-                 tls: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> None:
-        self.messages: list[paho.MQTTMessage] = []
-        self.lock = threading.Lock()
-        self.connack: Any = None
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
-        if username is not None:
-            self.client.username_pw_set(username, password)
-        if tls is not None:
-            self.client.tls_set_context(tls)
-        self.client.on_message = self._on_message
-        self.client.on_connect = self._on_connect
-        self.client.connect(host, port, keepalive=60)
-        self.client.loop_start()
-        wait_for(f"CONNACK for {client_id} on port {port}", lambda: self.connack is not None, timeout=120, every=0.05)
-
-    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        self.connack = reason
-
-    def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
-        with self.lock:
-            self.messages.append(message)
-
-    @property
-    def accepted(self) -> bool:
-        return not self.connack.is_failure
-
-    def subscribe(self, topic: str) -> None:
-        result, mid = self.client.subscribe(topic, qos=1)
-        check(result == paho.MQTT_ERR_SUCCESS, f"subscribe {topic}: {result}")
-
-    def publish(self, topic: str, payload: bytes | str, qos: int = 1) -> None:
-        info = self.client.publish(topic, payload, qos=qos)
-        if qos:
-            info.wait_for_publish(timeout=120)
-            check(info.is_published(), f"no PUBACK for {topic}")
-
-    def count(self) -> int:
-        with self.lock:
-            return len(self.messages)
-
-    def first(self, topic_prefix: str, after: int = 0, **fields: Any) -> dict[str, Any] | None:
-        with self.lock:
-            found = self.messages[after:]
-        for message in found:
-            if not message.topic.startswith(topic_prefix):
-                continue
-            try:
-                body = json.loads(message.payload)
-            except ValueError:
-                continue
-            if isinstance(body, dict) and all(body.get(k) == v for k, v in fields.items()):
-                return body
-        return None
-
-    def wait_json(self, topic_prefix: str, after: int = 0, timeout: float = WAIT_S, **fields: Any) -> dict[str, Any]:
-        return wait_for(f"{topic_prefix} {fields}", lambda: self.first(topic_prefix, after, **fields), timeout=timeout, every=0.1)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-def tls_context(certfile: Path | None = None, keyfile: Path | None = None) -> ssl.SSLContext:
-    """Devices verify the broker against the shop's CA, host name included."""
-    context = ssl.create_default_context(cafile=str(CA / "ca.crt"))
-    if certfile is not None:
-        context.load_cert_chain(str(certfile), str(keyfile))
-    return context
-
 
 # --- the operator's steps ----------------------------------------------------------------------
 
@@ -411,55 +142,6 @@ def rows(sql: str, *args: Any, path: Path = DATABASE) -> list[tuple[Any, ...]]:
             return list(db.execute(sql, args))
         except sqlite3.OperationalError:
             return []  # the schema is not there yet
-
-
-def wav_info(payload: bytes) -> tuple[int, float]:
-    with wave.open(io.BytesIO(payload)) as reader:
-        check(reader.getcomptype() == "NONE" and reader.getnframes() > 0, "the reply is not a PCM WAV with audio")
-        return reader.getframerate(), reader.getnframes() / reader.getframerate()
-
-
-def wav_frames(path: Path, samples: int = 1024, trailing_silence_s: float = 1.5) -> list[bytes]:
-    """Cut a 16 kHz mono recording into the WAV frames a Rhasspy satellite sends, with the quiet
-    that follows a question (the endpoint needs trailing silence)."""
-    with wave.open(str(path)) as reader:
-        check((reader.getframerate(), reader.getnchannels(), reader.getsampwidth()) == (16000, 1, 2), f"{path}: not 16 kHz mono")
-        pcm = reader.readframes(reader.getnframes())
-    pcm += b"\0\0" * int(16000 * trailing_silence_s)
-    frames = []
-    for start in range(0, len(pcm), samples * 2):
-        buffer = io.BytesIO()
-        with wave.open(buffer, "wb") as writer:
-            writer.setnchannels(1)
-            writer.setsampwidth(2)
-            writer.setframerate(16000)
-            writer.writeframes(pcm[start : start + samples * 2])
-        frames.append(buffer.getvalue())
-    return frames
-
-
-def words_of(wav_bytes: bytes) -> str | None:
-    """PocketSphinx (arm64) decodes the spoken reply with a grammar of the shop's answers."""
-    import numpy as np
-    import soxr
-    from pocketsphinx import Decoder
-
-    with wave.open(io.BytesIO(wav_bytes)) as reader:
-        rate, channels, width = reader.getframerate(), reader.getnchannels(), reader.getsampwidth()
-        raw = reader.readframes(reader.getnframes())
-    check(width == 2, f"reply sample width {width}")
-    audio = np.frombuffer(raw, dtype="<i2").reshape(-1, channels).mean(axis=1).astype(np.float32)
-    if rate != 16000:
-        audio = soxr.resample(audio, rate, 16000)
-    pcm = np.clip(audio, -32768, 32767).astype("<i2").tobytes()
-    decoder = Decoder(bestpath=False, cmn="batch", dither=True, seed=7, loglevel="FATAL")
-    decoder.add_jsgf_string("replies", REPLY_GRAMMAR)
-    decoder.activate_search("replies")
-    decoder.start_utt()
-    decoder.process_raw(pcm, full_utt=True)
-    decoder.end_utt()
-    hyp = decoder.hyp()
-    return hyp.hypstr if hyp is not None else None
 
 
 # --- the checks ----------------------------------------------------------------------------------
