@@ -1,4 +1,5 @@
-"""Help: what the speaker can do."""
+"""Help: what the speaker can do. Also the reply to speech no skill understood (the voice part
+says REJECTED when an utterance is off-topic), so a customer learns what to ask."""
 
 from __future__ import annotations
 
@@ -6,21 +7,33 @@ from skills.api import Reply, Skill, SkillContext, text
 
 SENTENCES_EN = """
 [Help]
-help [me]
-what can you do
-what can i ask [you]
+[<hp_polite>] help [me] [please]
+[<hp_polite>] (what | how) can you (do | help [me] with | help)
+[<hp_polite>] what (can | could | should) i (ask | say) [you | to you]
+[<hp_polite>] what (are you | is this) [thing] [for]
+[<hp_polite>] what do you do
+[<hp_polite>] how does (this | it) work
+[<hp_polite>] (what | which) (questions | things) can i ask [you]
+[<hp_polite>] what are (you able to do | your options)
+[<hp_polite>] (i don't know | i'm not sure) what to (say | ask)
+hp_polite = (hello | hi | excuse me | hey | so | okay)
 """
 
 SENTENCES_DE = """
 [Help]
-hilfe
-was kannst du
+[<de_hp_hallo>] hilfe [bitte]
+[<de_hp_hallo>] was (kannst du | können sie) [alles] [tun | machen]
+[<de_hp_hallo>] was kann ich (dich | sie) fragen
+[<de_hp_hallo>] wie funktioniert (das | das hier)
+[<de_hp_hallo>] wobei (kannst du | können sie) [mir] helfen
+de_hp_hallo = (hallo | entschuldigung | bitte)
 """
 
 HELP = {
     "en": "You can ask me where a product is, when we are open, about today's offers, your loyalty points, "
     "or to call a colleague. Say forget me to erase your data.",
-    "de": "Fragen Sie mich, wo ein Produkt ist, wann wir geöffnet haben, oder ob ich einen Kollegen rufen soll.",
+    "de": "Fragen Sie mich, wo ein Produkt ist, wann wir geöffnet haben, nach den Angeboten von heute, nach Ihren "
+    "Treuepunkten, oder ob ich einen Kollegen rufen soll. Sagen Sie vergiss mich, um Ihre Daten zu löschen.",
 }
 
 

@@ -6,9 +6,30 @@ from skills.api import Reply, Skill, SkillContext, text
 
 SENTENCES_EN = """
 [GetPointsBalance]
-how many [loyalty] points do i have
-what is my [loyalty] points balance
-(check | tell me) my [loyalty] points
+[<lp_polite>] how many [<lp_kind>] points (do i have | have i got | i have | are on my (card | account) | did i (collect | earn | get)) [<lp_where>]
+[<lp_polite>] (what's | what is) my [<lp_kind>] [points | point] balance
+[<lp_polite>] (what's | what is) on my [<lp_kind>] (card | account)
+[<lp_polite>] (check | tell me | show me | give me | read) my [<lp_kind>] (points | point balance | points balance | balance) [please]
+[<lp_polite>] (can | could) you check my [<lp_kind>] (points | balance | card)
+[<lp_polite>] how much (points | credit) (do i have | have i got) [<lp_where>]
+[<lp_polite>] do i have (any | enough) [<lp_kind>] points
+[<lp_polite>] (i'd | i would) like to know my [<lp_kind>] (points | balance)
+[my] [<lp_kind>] (points | points balance | point balance | balance) [please]
+lp_kind = (loyalty | bonus | reward | rewards | club | store | customer)
+lp_where = (on my (card | account) | so far | now)
+lp_polite = (please | excuse me | hello | hi | (can | could) you tell me | tell me)
+"""
+
+SENTENCES_DE = """
+[GetPointsBalance]
+[<de_lp_bitte>] wie viele <de_lp_punkte> (habe ich | hab ich) [noch | auf meiner karte | auf meinem konto]
+[<de_lp_bitte>] wie (ist | lautet) mein (punktestand | kontostand)
+[<de_lp_bitte>] was (ist | steht) auf meiner (karte | kundenkarte)
+[<de_lp_bitte>] (zeig | zeigen sie | sag | sagen sie) mir [bitte] meine <de_lp_punkte>
+[mein] (punktestand | kontostand) [bitte]
+[meine] <de_lp_punkte> [bitte]
+de_lp_punkte = (punkte | treuepunkte | bonuspunkte | payback punkte)
+de_lp_bitte = (bitte | hallo | entschuldigung | können sie mir sagen | sagen sie mir)
 """
 
 TAP = {"en": "Please tap your loyalty card on the reader first.", "de": "Bitte halten Sie zuerst Ihre Kundenkarte an das Lesegerät."}
@@ -28,4 +49,4 @@ async def balance(ctx: SkillContext) -> Reply:
     return Reply(text(ctx, BALANCE, points=points if isinstance(points, int) else 0))
 
 
-SKILL = Skill(name="loyalty", sentences={"en": SENTENCES_EN}, handlers={"GetPointsBalance": balance})
+SKILL = Skill(name="loyalty", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, handlers={"GetPointsBalance": balance})

@@ -7,9 +7,31 @@ from skills.api import Offer, Reply, Skill, SkillContext, text
 
 SENTENCES_EN = """
 [GetOffers]
-what are [the | today's | your] offers [today]
-(are there | do you have) any (offers | deals | specials) [today]
-what is on (offer | sale) [today]
+[<of_polite>] what are [the | today's | your | this week's | the current | your current] [special] <of_deals> [<of_when>]
+[<of_polite>] (are there | do you have | have you got | got | is there | you got) any [special] <of_deals> [<of_when>]
+[<of_polite>] any [special] <of_deals> [<of_when>]
+[<of_polite>] (what's | what is) (on (offer | sale | special | promotion) | discounted | reduced | cheap) [<of_when>]
+[<of_polite>] (is | are) (anything | there any things | any things) on (offer | sale | special) [<of_when>]
+[<of_polite>] anything (on (offer | sale | special) | discounted | reduced) [<of_when>]
+[<of_polite>] (tell me about | show me | what about) [the | today's | your] [special] <of_deals> [<of_when>]
+[<of_polite>] what (deal | offer | bargain) (do you have | have you got) [<of_when>]
+[<of_polite>] do you have (anything | something) on (offer | sale | special)
+[(today's | the | your)] [special] <of_deals> [<of_when>] [please]
+of_deals = (offer | offers | deal | deals | special | specials | bargain | bargains | discount | discounts | promotion | promotions | sale | sales)
+of_when = (today | this week | right now | now | at the moment)
+of_polite = (please | excuse me | hello | hi | (can | could) you tell me | do you know | tell me)
+"""
+
+SENTENCES_DE = """
+[GetOffers]
+[<de_of_bitte>] (welche | was für) (angebote | sonderangebote | aktionen | rabatte) (gibt es | habt ihr | haben sie) [<de_of_wann>]
+[<de_of_bitte>] (gibt es | habt ihr | haben sie) [<de_of_wann>] (angebote | sonderangebote | aktionen | rabatte | etwas im angebot | was im angebot)
+[<de_of_bitte>] was ist [<de_of_wann>] im angebot
+[<de_of_bitte>] was ist [<de_of_wann>] (reduziert | günstig | billiger)
+[<de_of_bitte>] (zeig | zeigen sie) mir die angebote
+[die] (angebote | sonderangebote) [<de_of_wann>] [bitte]
+de_of_wann = (heute | diese woche | gerade | im moment | zurzeit)
+de_of_bitte = (bitte | hallo | entschuldigung | sagen sie mir | können sie mir sagen)
 """
 
 NONE = {"en": "There are no special offers today.", "de": "Heute gibt es keine Angebote."}
@@ -33,4 +55,4 @@ async def offers(ctx: SkillContext) -> Reply:
     return Reply(text(ctx, GENERAL, offers=" ".join(_text_of(ctx, o) for o in available[:3])))
 
 
-SKILL = Skill(name="offers", sentences={"en": SENTENCES_EN}, handlers={"GetOffers": offers})
+SKILL = Skill(name="offers", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, handlers={"GetOffers": offers})

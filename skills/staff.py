@@ -6,16 +6,32 @@ from skills.api import Notify, Reply, Skill, SkillContext, text
 
 SENTENCES_EN = """
 [CallStaff]
-(call | get) [a | an] (staff member | assistant | employee | colleague)
-i need [some] help from [a] (staff member | colleague)
-can (someone | somebody) help me
+[<st_polite>] (call | get | fetch | send | find) [me] [<st_article>] <st_person> [please]
+[<st_polite>] i (need | want | would like | need to speak to | want to speak to | want to talk to | need to talk to) [<st_article>] <st_person> [please]
+[<st_polite>] (can | could | may) i (speak | talk) (to | with) [<st_article>] <st_person> [please]
+[<st_polite>] i need [some] help from [<st_article>] <st_person>
+[<st_polite>] i need [some] (help | assistance) [please]
+[<st_polite>] (can | could) (someone | somebody | anyone | anybody | a colleague | a staff member | an assistant) (help me | come here | come over | assist me) [please]
+[<st_polite>] is there (someone | somebody | anyone | anybody | a staff member | an assistant | a colleague) (around | here | who can help me | from the staff around | working here) [please]
+[<st_polite>] (i'd | i would) like to (speak | talk) to [<st_article>] <st_person>
+[<st_polite>] (can | could) you (call | get | fetch | send) [me] [<st_article>] <st_person> [please]
+[<st_polite>] (where is | where's | where can i find) [<st_article>] <st_person>
+<st_person> please
+st_person = (staff | staff member | member of staff | shop assistant | sales assistant | assistant | employee | colleague | manager | human | real person | person | someone | somebody | cashier)
+st_article = (a | an | the | some | your)
+st_polite = (please | excuse me | hello | hi | sorry)
 """
 
 SENTENCES_DE = """
 [CallStaff]
-(rufen sie | ruf) [einen | eine] (mitarbeiter | mitarbeiterin | verkäufer | verkäuferin)
-ich brauche hilfe [von einem mitarbeiter]
-kann mir jemand helfen
+[<de_st_bitte>] (rufen sie | ruf | holen sie | hol) [mir] [bitte] [einen | eine] <de_st_person> [bitte]
+[<de_st_bitte>] ich (brauche | möchte | hätte gern | will) [einen | eine] <de_st_person> [sprechen] [bitte]
+[<de_st_bitte>] ich brauche [bitte] hilfe [von einem mitarbeiter | von einer mitarbeiterin | vom personal]
+[<de_st_bitte>] (kann | könnte) mir (jemand | bitte jemand | ein mitarbeiter) helfen
+[<de_st_bitte>] (ist hier | gibt es hier) (jemand | einen mitarbeiter | eine mitarbeiterin) [der mir helfen kann | die mir helfen kann]
+[<de_st_bitte>] (kann | könnte) ich mit [einem | einer] <de_st_person> sprechen
+de_st_person = (mitarbeiter | mitarbeiterin | verkäufer | verkäuferin | personal | kollegen | kollegin | filialleiter | menschen)
+de_st_bitte = (bitte | hallo | entschuldigung | entschuldigen sie)
 """
 
 COMING = {"en": "A colleague is on the way.", "de": "Ein Kollege ist unterwegs."}
@@ -27,4 +43,7 @@ async def call_staff(ctx: SkillContext) -> Reply:
     return Reply(text(ctx, COMING), notify=(Notify("staff", payload),))
 
 
-SKILL = Skill(name="staff", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, handlers={"CallStaff": call_staff})
+SKILL = Skill(
+    name="staff", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, handlers={"CallStaff": call_staff},
+    effectful=frozenset({"CallStaff"}),
+)

@@ -1,4 +1,4 @@
-"""Store information: opening hours, and where a product is (its aisle)."""
+"""Store information: opening hours (today or a named day), and where a product is (its aisle)."""
 
 from __future__ import annotations
 
@@ -6,41 +6,104 @@ from skills.api import Reply, Skill, SkillContext, text
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
+# Sentences cover how customers ask: questions, requests, polite forms and fragments, with the
+# common synonyms of each key word. Written against the tuning set (tests/data/voice_tuning/),
+# never against the held-out corpus (docs/voice.md, "Evaluation").
 SENTENCES_EN = """
 [GetOpeningHours]
-what are [your | the] opening hours [today]
-when (are you | is the (shop | store)) open [today]
-how long are you open [today]
-when do you close [today]
+[<polite>] what are [your | the] [shop | store] (opening | business | trading) (hours | times) [<oh_day>]
+[<polite>] what are your hours [<oh_day>]
+[<polite>] when (are you | is the (shop | store)) open [<oh_day>]
+[<polite>] (are you | is the (shop | store)) open [<oh_day>]
+[<polite>] are you (still | already) open
+[<polite>] what time (do you | does the (shop | store)) (open | close | shut) [<oh_day>]
+[<polite>] when do you (open | close | shut) [<oh_day>]
+[<polite>] how (long | late) are you open [<oh_day>]
+[<polite>] (till | until) (when | what time) are you open [<oh_day>]
+[<polite>] when (do you | does the (shop | store)) (close | shut) [<oh_day>]
+[<polite>] what time is closing [time] [<oh_day>]
+[(your | the)] (opening | business) (hours | times) [<oh_day>] [please]
+oh_day = (today | tonight | now | tomorrow | this (evening | weekend) | [on] {weekday:day})
+polite = (please | excuse me | hello | hi | sorry | (can | could) you tell me | do you know | i'd like to know | i want to know | tell me)
 
 [WhereIsProduct]
-where (is | are) [the | some] {product}
-where can i find [the | some] {product}
-(in which | what) aisle (is | are) [the] {product}
+[<polite>] where (is | are | can i find | do i find | would i find | can i get | do you keep | do you have) [<article>] {product}
+[<polite>] where's [<article>] {product}
+[<polite>] (in which | what | which) aisle (is | are) [<article>] {product} [in]
+[<polite>] (which | what) aisle [is | are] [<article>] {product} [in]
+[<polite>] (which | what) aisle (for | has) [<article>] {product}
+[<polite>] where (do you keep | would i find | can i find) [<article>] {product}
+[<polite>] (i'm | i am) looking for [<article>] {product}
+[<polite>] i (need | want | would like | want to buy | need to buy | am looking for) [<article>] {product}
+[<polite>] (do | can) you (have | sell | stock | carry) [<article>] {product}
+[<polite>] (have you got | got) [<article>] {product}
+[<polite>] is there [<article>] {product}
+[<polite>] where (the | your) {product} (is | are)
+[<polite>] where i can find [<article>] {product}
+[<polite>] looking for [<article>] {product}
+{product} [please]
+article = (a | an | the | some | any | your)
 """
 
 SENTENCES_DE = """
 [GetOpeningHours]
-wann (habt ihr | haben sie | hat der laden) [heute] (offen | geöffnet)
-wie sind [die | ihre] öffnungszeiten
+[<de_polite>] wann (habt ihr | haben sie | hat der laden | hat das geschäft | ist der laden | ist das geschäft) [<de_tag>] (offen | geöffnet | auf)
+[<de_polite>] (habt ihr | haben sie | hat der laden | ist der laden) [<de_tag>] (offen | geöffnet | auf)
+[<de_polite>] wie (sind | lauten) [die | ihre | eure] öffnungszeiten [<de_tag>]
+[<de_polite>] (bis wann | wie lange) (habt ihr | haben sie | hat der laden | ist der laden) [<de_tag>] (offen | geöffnet | auf)
+[<de_polite>] wann (schließt | schließen sie | macht ihr zu | machen sie zu | öffnet | öffnen sie) [<de_tag>]
+[<de_polite>] um wie viel uhr (schließen sie | macht ihr zu | machen sie zu | öffnen sie) [<de_tag>]
+[ihre | die] öffnungszeiten [<de_tag>] [bitte]
+de_tag = (heute | morgen | jetzt | noch | heute abend | am wochenende | [am] {weekday:day})
+de_polite = (bitte | entschuldigung | hallo | können sie mir sagen | sagen sie mir | wissen sie)
 
 [WhereIsProduct]
-wo (ist | sind | finde ich) [der | die | das] {product}
-in welchem gang (ist | sind) [der | die | das] {product}
+[<de_polite>] wo (ist | sind | finde ich | gibt es | bekomme ich | haben sie) [<de_artikel>] {product}
+[<de_polite>] in welchem gang (ist | sind | finde ich | gibt es) [<de_artikel>] {product}
+[<de_polite>] welcher gang [für] [<de_artikel>] {product}
+[<de_polite>] ich (suche | brauche | möchte) [<de_artikel>] {product}
+[<de_polite>] (haben sie | habt ihr | gibt es [bei ihnen | hier]) [<de_artikel>] {product}
+[<de_polite>] wo (finde ich | kann ich) [<de_artikel>] {product} [finden]
+{product} [bitte]
+de_artikel = (der | die | das | den | dem | ein | eine | einen | etwas | auch)
 """
 
-HOURS = {"en": "Today, {day}, we are open {hours}.", "de": "Heute haben wir {hours} geöffnet."}
-CLOSED = {"en": "We are closed today.", "de": "Heute haben wir geschlossen."}
+# Weekday names as customers say them; the value is the key of store.yaml's opening_hours.
+DAYS = {
+    "weekday": {
+        "en": [f"{day}:{day}" for day in WEEKDAYS] + [f"{day}s:{day}" for day in WEEKDAYS],
+        "de": [f"{de}:{en}" for de, en in zip(
+            ("montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonntag"), WEEKDAYS, strict=True)]
+        + ["sonnabend:saturday"],
+    }
+}
+
+HOURS = {"en": "{day}, we are open {hours}.", "de": "{day} haben wir von {hours} geöffnet."}
+CLOSED = {"en": "We are closed {day}.", "de": "{day} haben wir geschlossen."}
+TODAY = {"en": "Today", "de": "Heute"}
+ON_DAY = {"en": "On {day}", "de": "Am {day}"}
+DAY_NAMES = {"de": dict(zip(WEEKDAYS, ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"), strict=True))}
+TO = {"en": " to ", "de": " bis "}
 AISLE = {"en": "You will find {name} in aisle {aisle}.", "de": "{name} finden Sie in Gang {aisle}."}
-UNKNOWN = {"en": "Sorry, I don't know where that is. A colleague can help you.", "de": "Das weiß ich leider nicht."}
+UNKNOWN = {
+    "en": "Sorry, I don't know where that is. A colleague can help you.",
+    "de": "Das weiß ich leider nicht. Ein Kollege hilft Ihnen gern.",
+}
 
 
 async def opening_hours(ctx: SkillContext) -> Reply:
-    day = WEEKDAYS[ctx.now.weekday()]
+    asked = str(ctx.intent.slots.get("day", ""))
+    day = asked if asked in WEEKDAYS else WEEKDAYS[ctx.now.weekday()]
+    if asked in WEEKDAYS:
+        name = DAY_NAMES.get(ctx.lang, {}).get(day, day.capitalize())
+        said_day = text(ctx, ON_DAY, day=name)
+    else:
+        said_day = text(ctx, TODAY)
     hours = ctx.shop.store.opening_hours.get(day, "closed")
     if hours == "closed":
-        return Reply(text(ctx, CLOSED))
-    return Reply(text(ctx, HOURS, day=day.capitalize(), hours=hours.replace("–", " to ").replace("-", " to ")))
+        return Reply(text(ctx, CLOSED, day=said_day.lower() if ctx.lang == "en" else said_day))
+    to = TO.get(ctx.lang, TO["en"])
+    return Reply(text(ctx, HOURS, day=said_day, hours=hours.replace("–", to).replace("-", to)))
 
 
 async def where_is(ctx: SkillContext) -> Reply:
@@ -49,11 +112,12 @@ async def where_is(ctx: SkillContext) -> Reply:
         return Reply(text(ctx, UNKNOWN))
     names = product.names.get(ctx.lang) or product.names["en"]
     name = names[0].split(":")[0]
-    return Reply(text(ctx, AISLE, name=name, aisle=product.aisle))
+    return Reply(text(ctx, AISLE, name=name.capitalize() if ctx.lang == "de" else name, aisle=product.aisle))
 
 
 SKILL = Skill(
     name="store_info",
     sentences={"en": SENTENCES_EN, "de": SENTENCES_DE},
     handlers={"GetOpeningHours": opening_hours, "WhereIsProduct": where_is},
+    lists=DAYS,
 )

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from gateway.voice.nlu.guard import GuardPolicy
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -51,6 +53,31 @@ class PocketSphinxSettings(_Section):
     # grammar's best sentence fits than any sequence of phones. Measured: in-grammar ≤ 2.44,
     # off-grammar sentences forced into the grammar ≥ 2.9. None turns the check off.
     max_phone_gap: float | None = Field(2.7, gt=0)
+    # Gaps at or below this are full confidence (1.0); between it and max_phone_gap the
+    # confidence falls linearly to 0. Effectful intents need a high confidence (voice.guard).
+    sure_phone_gap: float = Field(2.2, gt=0)
+    # The open-vocabulary pass (word-pair model of the sentences), for audio the grammar pass
+    # gave no sentence with at least `open_pass_below` confidence; its own phone-gap limit.
+    open_pass: bool = True
+    open_pass_below: float = Field(0.5, ge=0, le=1)
+    max_open_gap: float = Field(2.7, gt=0)
+    open_backoff_mass: float = Field(0.05, gt=0, lt=1, description="share of the word-pair model left for unseen word pairs")
+
+
+class GuardSettings(_Section):
+    """Rejection and effect guards (nlu/guard.py): the confidence an intent needs to be acted on.
+    Tuned on the tuning set and the held-out corpus's dev split (docs/voice.md)."""
+
+    min_confidence: float = Field(0.5, ge=0, le=1, description="below it an intent is rejected (not recognised)")
+    effectful_min_confidence: float = Field(
+        0.9, ge=0, le=1, description="intents that change something (staff call, erasure, points) need this; between "
+        "min_confidence and it the speaker asks back instead of acting",
+    )
+    intent_min_confidence: dict[str, float] = Field(default_factory=dict, description="intent → its own threshold")
+    max_skips: int = Field(2, ge=0, le=5, description="open-pass words a sentence may leave unexplained (fuzzy matching)")
+
+    def policy(self, effectful: frozenset[str]) -> GuardPolicy:
+        return GuardPolicy(self.min_confidence, self.effectful_min_confidence, dict(self.intent_min_confidence), effectful)
 
 
 class DebugCapture(_Section):
@@ -113,6 +140,7 @@ class VoiceSettings(_Section):
         "runs at a real-time factor of 0.2-0.5",
     )
     min_confidence: float = Field(0.0, ge=0, le=1, description="intents below this confidence are not recognised")
+    guard: GuardSettings = GuardSettings()
     max_frame_bytes: int = Field(64 * 1024, ge=1024, description="larger audio frames are refused")
     staff_topic: str = "touchgate/{site}/staff"
     debug_capture: DebugCapture = DebugCapture()

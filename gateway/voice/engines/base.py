@@ -25,6 +25,10 @@ class Transcript:
     # Next-best readings, best first (engines with n-best output): the first that is a whole
     # sentence of the skills wins over a best reading that is not.
     alternatives: tuple[str, ...] = ()
+    # The open-vocabulary pass over the same audio (PocketSphinx: a word-pair model of the
+    # sentences), made when the grammar pass gave no confident sentence; its text is matched
+    # fuzzily (understand.py).
+    fallback: Transcript | None = None
 
     @property
     def rtf(self) -> float:

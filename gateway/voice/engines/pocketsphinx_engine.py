@@ -1,5 +1,11 @@
 """PocketSphinx 5 with the English model inside its wheel, decoding against a JSGF grammar.
 
+Two passes over each utterance: the grammar (JSGF) accepts only whole sentences; when it gives
+none, or one that fits the audio badly, an open-vocabulary pass decodes the same audio with a
+word-pair language model of the sentences (`nlu/wordpairs.py`), whose text the matcher then
+matches fuzzily. Both are checked against a free phone loop: how much worse than any phone
+sequence their words fit the audio is the acoustic confidence.
+
 Each utterance is decoded whole when it ends (`full_utt=True`): cepstral mean normalisation then
 uses this utterance alone, so results do not drift with what the site heard before, and at a
 real-time factor near 0.02 a three-second utterance decodes in about 60 ms. Off-grammar speech
@@ -21,10 +27,12 @@ import pocketsphinx
 
 from gateway.voice.engines.base import EngineError, PcmBuffer, Transcript, grammar_words
 from gateway.voice.nlu.expand import GrammarSource, prune_grammar, to_jsgf
+from gateway.voice.nlu.wordpairs import to_arpa, word_pairs
 from gateway.voice.settings import PocketSphinxSettings
 
 _SEARCH = "touchgate"
 _PHONES = "phones"
+_OPEN = "open"
 _MAX_SPARES = 2
 
 
@@ -53,6 +61,8 @@ class PocketSphinxEngine:
         self._dictation = dictation
         self.min_confidence = settings.min_posterior
         self.max_phone_gap = settings.max_phone_gap
+        self.sure_phone_gap = settings.sure_phone_gap
+        self.max_open_gap = settings.max_open_gap
         _, full_dictionary, _ = _model_paths()
         pronunciations = _read_dictionary(Path(full_dictionary), grammar_words(source))
         pruned = prune_grammar(source.templates, source.rules, source.lists, lambda w: w in pronunciations)
@@ -67,6 +77,11 @@ class PocketSphinxEngine:
             for line in pronunciations[word]:
                 self._dictionary.write(line + "\n")
         self._dictionary.flush()
+        self._open_lm: tempfile._TemporaryFileWrapper[str] | None = None
+        if settings.open_pass:
+            self._open_lm = tempfile.NamedTemporaryFile("w", prefix="touchgate-", suffix=".arpa", encoding="utf-8")
+            self._open_lm.write(to_arpa(word_pairs(pruned.templates, pruned.rules, pruned.lists), settings.open_backoff_mass))
+            self._open_lm.flush()
         self._lock = threading.Lock()
         try:
             self._spares: list[pocketsphinx.Decoder] = [self._finish_decoder(self._bare_decoder())]
@@ -86,6 +101,8 @@ class PocketSphinxEngine:
         decoder.add_jsgf_string(_SEARCH, self.jsgf)
         if self.max_phone_gap is not None:
             decoder.add_allphone_file(_PHONES, None)
+        if self._open_lm is not None:
+            decoder.add_lm_file(_OPEN, self._open_lm.name)
         return decoder
 
     def fresh_decoder(self) -> pocketsphinx.Decoder:
@@ -105,6 +122,10 @@ class PocketSphinxEngine:
         decoder = self._finish_decoder(self._bare_decoder())
         with self._lock:
             self._spares.append(decoder)
+
+    def open_pass_wanted(self, grammar_confidence: float) -> bool:
+        """The open pass runs where the grammar pass gave no sentence sure enough to act on."""
+        return self._open_lm is not None and grammar_confidence < self._settings.open_pass_below
 
     def recogniser(self) -> PocketSphinxRecogniser:
         return PocketSphinxRecogniser(self)
@@ -142,6 +163,25 @@ def _dither(pcm: bytes) -> bytes:
     return np.clip(samples + noise, -32768, 32767).astype("<i2").tobytes()
 
 
+def _phone_loop_score(decoder: pocketsphinx.Decoder, pcm: bytes) -> float | None:
+    phones = _decode(decoder, _PHONES, pcm)
+    return _log(phones.score) if phones is not None else None
+
+
+def _fit(phones: float | None, score: float, frames: int, sure_gap: float, max_gap: float | None) -> float:
+    """Acoustic confidence of a hypothesis: how much worse per frame (log score ×1000) its words
+    fit the audio than a free phone loop does. 1.0 up to `sure_gap`, falling to 0 at `max_gap`
+    (beyond it the words were forced onto speech they do not describe)."""
+    if max_gap is None:
+        return 1.0
+    if phones is None or not frames:
+        return 0.0
+    gap = (phones - _log(score)) * 1000 / frames
+    if gap <= sure_gap:
+        return 1.0
+    return round(max(0.0, (max_gap - gap) / (max_gap - sure_gap)), 4)
+
+
 def _decode(decoder: pocketsphinx.Decoder, search: str, pcm: bytes) -> pocketsphinx.Hypothesis | None:
     decoder.activate_search(search)
     decoder.start_utt()
@@ -172,30 +212,35 @@ class PocketSphinxRecogniser:
             # Only silence came after the snapshot: its result stands, decoded while we waited.
             size, transcript = snapshot
             self._last = pcm[:size]
-            return Transcript(transcript.text, transcript.confidence, audio_s, transcript.decode_s)
+            return Transcript(transcript.text, transcript.confidence, audio_s, transcript.decode_s, fallback=transcript.fallback)
         self._last = pcm
         return self._decode(pcm)
 
     def _decode(self, pcm: bytes) -> Transcript:
         audio_s = len(pcm) / 32000
         started = time.perf_counter()
-        text, confidence = "", 0.0
-        if pcm:
-            engine = self._engine
-            decoder = engine.fresh_decoder()
-            dithered = _dither(pcm)
-            hyp = _decode(decoder, _SEARCH, dithered)
-            if hyp is not None and hyp.hypstr:
-                text, confidence = hyp.hypstr, min(1.0, max(0.0, hyp.prob))
-                frames = decoder.n_frames()
-                if engine.max_phone_gap is not None and confidence >= engine.min_confidence:
-                    # The same audio through a free phone loop: how much worse per frame does the
-                    # grammar's sentence fit than any sequence of phones?
-                    phones = _decode(decoder, _PHONES, dithered)
-                    gap = (_log(phones.score) - _log(hyp.score)) * 1000 / frames if phones is not None and frames else math.inf
-                    if gap > engine.max_phone_gap:
-                        confidence = 0.0  # forced onto speech the grammar does not cover
-        return Transcript(text, confidence, audio_s, time.perf_counter() - started)
+        if not pcm:
+            return Transcript("", 0.0, audio_s, 0.0)
+        engine = self._engine
+        decoder = engine.fresh_decoder()
+        dithered = _dither(pcm)
+        text, confidence, phones = "", 0.0, None
+        hyp = _decode(decoder, _SEARCH, dithered)
+        if hyp is not None and hyp.hypstr and hyp.prob >= engine.min_confidence:
+            text, confidence = hyp.hypstr, 1.0
+            if engine.max_phone_gap is not None:
+                phones = _phone_loop_score(decoder, dithered)
+                confidence = _fit(phones, hyp.score, decoder.n_frames(), engine.sure_phone_gap, engine.max_phone_gap)
+        elif hyp is not None and hyp.hypstr:
+            text = hyp.hypstr  # a sentence forced onto the audio: shown, never acted on
+        fallback = None
+        if engine.open_pass_wanted(confidence):
+            open_hyp = _decode(decoder, _OPEN, dithered)
+            if open_hyp is not None and open_hyp.hypstr:
+                phones = phones if phones is not None else _phone_loop_score(decoder, dithered)
+                fit = _fit(phones, open_hyp.score, decoder.n_frames(), engine.sure_phone_gap, engine.max_open_gap)
+                fallback = Transcript(open_hyp.hypstr, fit, audio_s, 0.0, dictation=True)
+        return Transcript(text, confidence, audio_s, time.perf_counter() - started, fallback=fallback)
 
     def dictate(self) -> Transcript | None:
         if not self._last:
