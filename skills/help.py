@@ -7,25 +7,15 @@ from skills.api import Reply, Skill, SkillContext, text
 
 SENTENCES_EN = """
 [Help]
-[<hp_polite>] help [me] [please]
-[<hp_polite>] (what | how) can you (do | help [me] with | help)
-[<hp_polite>] what (can | could | should) i (ask | say) [you | to you]
-[<hp_polite>] what (are you | is this) [thing] [for]
-[<hp_polite>] what do you do
-[<hp_polite>] how does (this | it) work
-[<hp_polite>] (what | which) (questions | things) can i ask [you]
-[<hp_polite>] what are (you able to do | your options)
-[<hp_polite>] (i don't know | i'm not sure) what to (say | ask)
+[<hp_polite>] <hp_ask> [please]
+hp_ask = (help [me] | (what | how) can you (do | help [me] with | help) | what (can | could | should) i (ask | say) [you | to you] | what (are you | is this) [thing] [for] | what do you do | how does (this | it) work | (what | which) (questions | things) can i ask [you] | what are (you able to do | your options) | (i don't know | i'm not sure) what to (say | ask))
 hp_polite = (hello | hi | excuse me | hey | so | okay)
 """
 
 SENTENCES_DE = """
 [Help]
-[<de_hp_hallo>] hilfe [bitte]
-[<de_hp_hallo>] was (kannst du | können sie) [alles] [tun | machen]
-[<de_hp_hallo>] was kann ich (dich | sie) fragen
-[<de_hp_hallo>] wie funktioniert (das | das hier)
-[<de_hp_hallo>] wobei (kannst du | können sie) [mir] helfen
+[<de_hp_hallo>] <de_hp_frage> [bitte]
+de_hp_frage = (hilfe | was (kannst du | können sie) [alles] [tun | machen] | was kann ich (dich | sie) fragen | wie funktioniert (das | das hier) | wobei (kannst du | können sie) [mir] helfen)
 de_hp_hallo = (hallo | entschuldigung | bitte)
 """
 

@@ -7,16 +7,9 @@ from skills.api import Offer, Reply, Skill, SkillContext, text
 
 SENTENCES_EN = """
 [GetOffers]
-[<of_polite>] what are [the | today's | your | this week's | the current | your current] [special] <of_deals> [<of_when>]
-[<of_polite>] (are there | do you have | have you got | got | is there | you got) any [special] <of_deals> [<of_when>]
-[<of_polite>] any [special] <of_deals> [<of_when>]
-[<of_polite>] (what's | what is) (on (offer | sale | special | promotion) | discounted | reduced | cheap) [<of_when>]
-[<of_polite>] (is | are) (anything | there any things | any things) on (offer | sale | special) [<of_when>]
-[<of_polite>] anything (on (offer | sale | special) | discounted | reduced) [<of_when>]
-[<of_polite>] (tell me about | show me | what about) [the | today's | your] [special] <of_deals> [<of_when>]
-[<of_polite>] what (deal | offer | bargain) (do you have | have you got) [<of_when>]
-[<of_polite>] do you have (anything | something) on (offer | sale | special)
-[(today's | the | your)] [special] <of_deals> [<of_when>] [please]
+[<of_polite>] <of_ask> [<of_when>] [please]
+[(today's | the | your | any)] [special] <of_deals> [<of_when>] [please]
+of_ask = (what are [the | today's | your | this week's | the current | your current] [special] <of_deals> | (are there | do you have | have you got | got | is there | you got) any [special] <of_deals> | (what's | what is) (on (offer | sale | special | promotion) | discounted | reduced | cheap) | (is | are) (anything | there any things | any things) on (offer | sale | special) | anything (on (offer | sale | special) | discounted | reduced) | (tell me about | show me | what about) [the | today's | your] [special] <of_deals> | what (deal | offer | bargain) (do you have | have you got) | do you have (anything | something) on (offer | sale | special))
 of_deals = (offer | offers | deal | deals | special | specials | bargain | bargains | discount | discounts | promotion | promotions | sale | sales)
 of_when = (today | this week | right now | now | at the moment)
 of_polite = (please | excuse me | hello | hi | (can | could) you tell me | do you know | tell me)
@@ -24,12 +17,9 @@ of_polite = (please | excuse me | hello | hi | (can | could) you tell me | do yo
 
 SENTENCES_DE = """
 [GetOffers]
-[<de_of_bitte>] (welche | was für) (angebote | sonderangebote | aktionen | rabatte) (gibt es | habt ihr | haben sie) [<de_of_wann>]
-[<de_of_bitte>] (gibt es | habt ihr | haben sie) [<de_of_wann>] (angebote | sonderangebote | aktionen | rabatte | etwas im angebot | was im angebot)
-[<de_of_bitte>] was ist [<de_of_wann>] im angebot
-[<de_of_bitte>] was ist [<de_of_wann>] (reduziert | günstig | billiger)
-[<de_of_bitte>] (zeig | zeigen sie) mir die angebote
+[<de_of_bitte>] <de_of_frage> [bitte]
 [die] (angebote | sonderangebote) [<de_of_wann>] [bitte]
+de_of_frage = ((welche | was für) (angebote | sonderangebote | aktionen | rabatte) (gibt es | habt ihr | haben sie) [<de_of_wann>] | (gibt es | habt ihr | haben sie) [<de_of_wann>] (angebote | sonderangebote | aktionen | rabatte | etwas im angebot | was im angebot) | was ist [<de_of_wann>] (im angebot | reduziert | günstig | billiger) | (zeig | zeigen sie) mir die angebote)
 de_of_wann = (heute | diese woche | gerade | im moment | zurzeit)
 de_of_bitte = (bitte | hallo | entschuldigung | sagen sie mir | können sie mir sagen)
 """

@@ -9,42 +9,26 @@ from skills.api import Reply, Skill, SkillContext, text
 
 SENTENCES_EN = """
 [ForgetMe]
-[<pv_polite>] forget (me | about me | my data | everything about me | all about me | who i am) [please]
-[<pv_polite>] (delete | erase | remove | wipe | clear) <pv_mydata> [please]
-[<pv_polite>] (can | could | would) you (delete | erase | remove | wipe | clear) <pv_mydata> [please]
-[<pv_polite>] i (want | would like) (you to | to) (delete | erase | remove | wipe | clear) <pv_mydata>
-[<pv_polite>] i (want | would like) to be forgotten
-[<pv_polite>] (can | could | would) you forget (me | about me)
-[<pv_polite>] (i want | i'd like) my data (deleted | erased | removed)
-[<pv_polite>] don't (keep | store) my data [anymore]
+[<pv_polite>] <pv_forget> [please]
+pv_forget = (forget (me | about me | my data | everything about me | all about me | who i am) | [(can | could | would) you] (delete | erase | remove | wipe | clear) <pv_mydata> | i (want | would like) (you to | to) (delete | erase | remove | wipe | clear) <pv_mydata> | i (want | would like) to be forgotten | (can | could | would) you forget (me | about me) | (i want | i'd like) my data (deleted | erased | removed) | don't (keep | store) my data [anymore])
 pv_mydata = (my data | my personal data | my information | my personal information | my details | my profile | my account | my record | my records | all my data | everything (you know | you have | you keep | you store) about me | me from your (system | records | database))
 pv_polite = (please | excuse me | hello | hi)
 
 [WhatDoYouKnow]
-[<pv_polite>] what do you know about me
-[<pv_polite>] what (data | information | personal data | details) (do you have | do you store | do you keep | do you hold | have you got | have you stored | are you keeping) (about | on) me
-[<pv_polite>] what (do you have | have you got | have you stored | do you store | do you keep) (about | on) me
-[<pv_polite>] (show | tell) me (my data | what you know about me | what you have on me | what you store about me | my information)
-[<pv_polite>] (what's | what is) stored about me
-[<pv_polite>] (can | could) i see my data
-[<pv_polite>] (do you | are you) (keep | store | keeping | storing) (data | information | my data) [about me]
+[<pv_polite>] <pv_know> [please]
+pv_know = (what do you know about me | what (data | information | personal data | details) (do you have | do you store | do you keep | do you hold | have you got | have you stored | are you keeping) (about | on) me | what (do you have | have you got | have you stored | do you store | do you keep) (about | on) me | (show | tell) me (my data | what you know about me | what you have on me | what you store about me | my information) | (what's | what is) stored about me | (can | could) i see my data | (do you | are you) (keep | store | keeping | storing) (data | information | my data) [about me])
 """
 
 SENTENCES_DE = """
 [ForgetMe]
-[<de_pv_bitte>] vergiss mich [bitte]
-[<de_pv_bitte>] vergessen sie mich [bitte]
-[<de_pv_bitte>] (löschen sie | lösch | entfernen sie) [bitte] <de_pv_daten>
-[<de_pv_bitte>] ich (möchte | will) (dass sie <de_pv_daten> löschen | vergessen werden | <de_pv_daten> löschen lassen)
-[<de_pv_bitte>] (können | könnten) sie <de_pv_daten> löschen
+[<de_pv_bitte>] <de_pv_vergiss> [bitte]
+de_pv_vergiss = (vergiss mich | vergessen sie mich | (löschen sie | lösch | entfernen sie) [bitte] <de_pv_daten> | ich (möchte | will) (dass sie <de_pv_daten> löschen | vergessen werden | <de_pv_daten> löschen lassen) | (können | könnten) sie <de_pv_daten> löschen)
 de_pv_daten = (meine daten | meine persönlichen daten | alle meine daten | mein profil | alles über mich)
 de_pv_bitte = (bitte | hallo | entschuldigung)
 
 [WhatDoYouKnow]
-[<de_pv_bitte>] was (weißt du | wissen sie) über mich
-[<de_pv_bitte>] welche (daten | informationen) (haben sie | hast du | speichern sie) über mich
-[<de_pv_bitte>] was (haben sie | speichern sie) über mich [gespeichert]
-[<de_pv_bitte>] (zeigen sie mir | zeig mir) meine daten
+[<de_pv_bitte>] <de_pv_wissen> [bitte]
+de_pv_wissen = (was (weißt du | wissen sie) über mich | welche (daten | informationen) (haben sie | hast du | speichern sie) über mich | was (haben sie | speichern sie) über mich [gespeichert] | (zeigen sie mir | zeig mir) meine daten)
 """
 
 TAP = {

@@ -9,62 +9,37 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 # Sentences cover how customers ask: questions, requests, polite forms and fragments, with the
 # common synonyms of each key word. Written against the tuning set (tests/data/voice_tuning/),
 # never against the held-out corpus (docs/voice.md, "Evaluation").
+# One or two templates per intent, their variety in rules: PocketSphinx copies a rule's graph
+# for every reference to it, so fifteen templates that each name {product} made a grammar that
+# took seconds to search; one reference keeps it small.
 SENTENCES_EN = """
 [GetOpeningHours]
-[<polite>] what are [your | the] [shop | store] (opening | business | trading) (hours | times) [<oh_day>]
-[<polite>] what are your hours [<oh_day>]
-[<polite>] when (are you | is the (shop | store)) open [<oh_day>]
-[<polite>] (are you | is the (shop | store)) open [<oh_day>]
-[<polite>] are you (still | already) open
-[<polite>] what time (do you | does the (shop | store)) (open | close | shut) [<oh_day>]
-[<polite>] when do you (open | close | shut) [<oh_day>]
-[<polite>] how (long | late) are you open [<oh_day>]
-[<polite>] (till | until) (when | what time) are you open [<oh_day>]
-[<polite>] when (do you | does the (shop | store)) (close | shut) [<oh_day>]
-[<polite>] what time is closing [time] [<oh_day>]
+[<polite>] <oh_ask> [<oh_day>] [please]
 [(your | the)] (opening | business) (hours | times) [<oh_day>] [please]
+oh_ask = (what are [your | the] [shop | store] (opening | business | trading) (hours | times) | what are your hours | when (are you | is the (shop | store)) open | (are you | is the (shop | store)) [still | already] open | (what time | when) (do you | does the (shop | store)) (open | close | shut) | how (long | late) are you open | (till | until) (when | what time) are you open | what time is closing [time])
 oh_day = (today | tonight | now | tomorrow | this (evening | weekend) | [on] {weekday:day})
 polite = (please | excuse me | hello | hi | sorry | (can | could) you tell me | do you know | i'd like to know | i want to know | tell me)
 
 [WhereIsProduct]
-[<polite>] where (is | are | can i find | do i find | would i find | can i get | do you keep | do you have) [<article>] {product}
-[<polite>] where's [<article>] {product}
-[<polite>] (in which | what | which) aisle (is | are) [<article>] {product} [in]
-[<polite>] (which | what) aisle [is | are] [<article>] {product} [in]
-[<polite>] (which | what) aisle (for | has) [<article>] {product}
-[<polite>] where (do you keep | would i find | can i find) [<article>] {product}
-[<polite>] (i'm | i am) looking for [<article>] {product}
-[<polite>] i (need | want | would like | want to buy | need to buy | am looking for) [<article>] {product}
-[<polite>] (do | can) you (have | sell | stock | carry) [<article>] {product}
-[<polite>] (have you got | got) [<article>] {product}
-[<polite>] is there [<article>] {product}
-[<polite>] where (the | your) {product} (is | are)
-[<polite>] where i can find [<article>] {product}
-[<polite>] looking for [<article>] {product}
+[<polite>] <wp_ask> [<article>] {product} [<wp_tail>]
 {product} [please]
+wp_ask = (where (is | are | can i find | do i find | would i find | can i get | do you keep | do you have | i can find) | where's | (in which | what | which) aisle [is | are | for | has] | (i'm | i am) looking for | looking for | i (need | want | would like | want to buy | need to buy | am looking for) | (do | can) you (have | sell | stock | carry) | (have you got | got) | is there)
+wp_tail = (in | please | is | are)
 article = (a | an | the | some | any | your)
 """
 
 SENTENCES_DE = """
 [GetOpeningHours]
-[<de_polite>] wann (habt ihr | haben sie | hat der laden | hat das geschäft | ist der laden | ist das geschäft) [<de_tag>] (offen | geöffnet | auf)
-[<de_polite>] (habt ihr | haben sie | hat der laden | ist der laden) [<de_tag>] (offen | geöffnet | auf)
-[<de_polite>] wie (sind | lauten) [die | ihre | eure] öffnungszeiten [<de_tag>]
-[<de_polite>] (bis wann | wie lange) (habt ihr | haben sie | hat der laden | ist der laden) [<de_tag>] (offen | geöffnet | auf)
-[<de_polite>] wann (schließt | schließen sie | macht ihr zu | machen sie zu | öffnet | öffnen sie) [<de_tag>]
-[<de_polite>] um wie viel uhr (schließen sie | macht ihr zu | machen sie zu | öffnen sie) [<de_tag>]
+[<de_polite>] <de_oh_frage> [<de_tag>] [(offen | geöffnet | auf)] [bitte]
 [ihre | die] öffnungszeiten [<de_tag>] [bitte]
+de_oh_frage = (wann (habt ihr | haben sie | hat der laden | hat das geschäft | ist der laden | ist das geschäft) | (habt ihr | haben sie | hat der laden | ist der laden) | wie (sind | lauten) [die | ihre | eure] öffnungszeiten | (bis wann | wie lange) (habt ihr | haben sie | hat der laden | ist der laden) | wann (schließt | schließen sie | macht ihr zu | machen sie zu | öffnet | öffnen sie) | um wie viel uhr (schließen sie | macht ihr zu | machen sie zu | öffnen sie))
 de_tag = (heute | morgen | jetzt | noch | heute abend | am wochenende | [am] {weekday:day})
 de_polite = (bitte | entschuldigung | hallo | können sie mir sagen | sagen sie mir | wissen sie)
 
 [WhereIsProduct]
-[<de_polite>] wo (ist | sind | finde ich | gibt es | bekomme ich | haben sie) [<de_artikel>] {product}
-[<de_polite>] in welchem gang (ist | sind | finde ich | gibt es) [<de_artikel>] {product}
-[<de_polite>] welcher gang [für] [<de_artikel>] {product}
-[<de_polite>] ich (suche | brauche | möchte) [<de_artikel>] {product}
-[<de_polite>] (haben sie | habt ihr | gibt es [bei ihnen | hier]) [<de_artikel>] {product}
-[<de_polite>] wo (finde ich | kann ich) [<de_artikel>] {product} [finden]
+[<de_polite>] <de_wp_frage> [<de_artikel>] {product} [finden | bitte]
 {product} [bitte]
+de_wp_frage = (wo (ist | sind | finde ich | gibt es | bekomme ich | haben sie | kann ich) | in welchem gang (ist | sind | finde ich | gibt es) | welcher gang [für] | ich (suche | brauche | möchte) | (haben sie | habt ihr | gibt es [bei ihnen | hier]))
 de_artikel = (der | die | das | den | dem | ein | eine | einen | etwas | auch)
 """
 

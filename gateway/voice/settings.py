@@ -55,12 +55,20 @@ class PocketSphinxSettings(_Section):
     max_phone_gap: float | None = Field(2.7, gt=0)
     # Gaps at or below this are full confidence (1.0); between it and max_phone_gap the
     # confidence falls linearly to 0. Effectful intents need a high confidence (voice.guard).
-    sure_phone_gap: float = Field(2.2, gt=0)
+    sure_phone_gap: float = Field(2.1, gt=0)
     # The open-vocabulary pass (word-pair model of the sentences), for audio the grammar pass
     # gave no sentence with at least `open_pass_below` confidence; its own phone-gap limit.
     open_pass: bool = True
+    # The JSGF grammar pass before it. Off by default: with sentences that cover how customers
+    # talk (hundreds of thousands), PocketSphinx's grammar search took 2-20 s per utterance on a
+    # 2-core machine, while the word-pair model decodes the same audio in 0.2-0.5 s and its text
+    # is then matched against the same sentences (docs/voice.md).
+    grammar_pass: bool = False
     open_pass_below: float = Field(0.5, ge=0, le=1)
     max_open_gap: float = Field(2.7, gt=0)
+    open_order: Literal[2, 3] = Field(3, description="2: word pairs only; 3: trigrams of sampled sentences over them")
+    open_samples_per_template: int = Field(3000, ge=10, le=100_000)
+    language_weight: float = Field(10.0, gt=0, le=30, description="weight of the word-pair model against the acoustics")
     open_backoff_mass: float = Field(0.05, gt=0, lt=1, description="share of the word-pair model left for unseen word pairs")
 
 
@@ -68,7 +76,7 @@ class GuardSettings(_Section):
     """Rejection and effect guards (nlu/guard.py): the confidence an intent needs to be acted on.
     Tuned on the tuning set and the held-out corpus's dev split (docs/voice.md)."""
 
-    min_confidence: float = Field(0.5, ge=0, le=1, description="below it an intent is rejected (not recognised)")
+    min_confidence: float = Field(0.65, ge=0, le=1, description="below it an intent is rejected (not recognised)")
     effectful_min_confidence: float = Field(
         0.9, ge=0, le=1, description="intents that change something (staff call, erasure, points) need this; between "
         "min_confidence and it the speaker asks back instead of acting",

@@ -27,12 +27,13 @@ import pocketsphinx
 
 from gateway.voice.engines.base import EngineError, PcmBuffer, Transcript, grammar_words
 from gateway.voice.nlu.expand import GrammarSource, prune_grammar, to_jsgf
-from gateway.voice.nlu.wordpairs import to_arpa, word_pairs
+from gateway.voice.nlu.wordpairs import sample_sentences, to_arpa, trigram_arpa, word_pairs
 from gateway.voice.settings import PocketSphinxSettings
 
 _SEARCH = "touchgate"
 _PHONES = "phones"
 _OPEN = "open"
+_VERIFY = "verify"
 _MAX_SPARES = 2
 
 
@@ -51,6 +52,16 @@ def _read_dictionary(path: Path, wanted: set[str]) -> dict[str, list[str]]:
 def _model_paths() -> tuple[str, str, str]:
     base = os.path.join(pocketsphinx.get_model_path(), "en-us")
     return os.path.join(base, "en-us"), os.path.join(base, "cmudict-en-us.dict"), os.path.join(base, "en-us.lm.bin")
+
+
+def open_model(source: GrammarSource, settings: PocketSphinxSettings) -> str:
+    """The open pass's language model (ARPA): word pairs of the sentences, and with
+    `open_order` 3 the trigrams of sampled sentences over them."""
+    pairs = word_pairs(source.templates, source.rules, source.lists)
+    if settings.open_order == 2:
+        return to_arpa(pairs, settings.open_backoff_mass)
+    sentences = sample_sentences(source.templates, source.rules, source.lists, settings.open_samples_per_template)
+    return trigram_arpa(sentences, pairs, settings.open_backoff_mass)
 
 
 class PocketSphinxEngine:
@@ -78,9 +89,9 @@ class PocketSphinxEngine:
                 self._dictionary.write(line + "\n")
         self._dictionary.flush()
         self._open_lm: tempfile._TemporaryFileWrapper[str] | None = None
-        if settings.open_pass:
+        if settings.open_pass or not settings.grammar_pass:
             self._open_lm = tempfile.NamedTemporaryFile("w", prefix="touchgate-", suffix=".arpa", encoding="utf-8")
-            self._open_lm.write(to_arpa(word_pairs(pruned.templates, pruned.rules, pruned.lists), settings.open_backoff_mass))
+            self._open_lm.write(open_model(pruned, settings))
             self._open_lm.flush()
         self._lock = threading.Lock()
         try:
@@ -94,11 +105,13 @@ class PocketSphinxEngine:
         hmm, _, _ = _model_paths()
         s = self._settings
         return pocketsphinx.Decoder(
-            hmm=hmm, dict=self._dictionary.name, lm=None, beam=s.beam, wbeam=s.wbeam, pbeam=s.pbeam, loglevel="FATAL"
+            hmm=hmm, dict=self._dictionary.name, lm=None, beam=s.beam, wbeam=s.wbeam, pbeam=s.pbeam, lw=s.language_weight,
+            loglevel="FATAL",
         )
 
     def _finish_decoder(self, decoder: pocketsphinx.Decoder) -> pocketsphinx.Decoder:
-        decoder.add_jsgf_string(_SEARCH, self.jsgf)
+        if self._settings.grammar_pass:
+            decoder.add_jsgf_string(_SEARCH, self.jsgf)
         if self.max_phone_gap is not None:
             decoder.add_allphone_file(_PHONES, None)
         if self._open_lm is not None:
@@ -125,7 +138,7 @@ class PocketSphinxEngine:
 
     def open_pass_wanted(self, grammar_confidence: float) -> bool:
         """The open pass runs where the grammar pass gave no sentence sure enough to act on."""
-        return self._open_lm is not None and grammar_confidence < self._settings.open_pass_below
+        return self._open_lm is not None and (not self._settings.grammar_pass or grammar_confidence < self._settings.open_pass_below)
 
     def recogniser(self) -> PocketSphinxRecogniser:
         return PocketSphinxRecogniser(self)
@@ -182,6 +195,20 @@ def _fit(phones: float | None, score: float, frames: int, sure_gap: float, max_g
     return round(max(0.0, (max_gap - gap) / (max_gap - sure_gap)), 4)
 
 
+def _aligned_fit(decoder: pocketsphinx.Decoder, text: str, pcm: bytes, phones: float | None, sure_gap: float, max_gap: float) -> float:
+    """The open pass's words, aligned alone to the audio (a one-sentence grammar: acoustics
+    only, no language model in the score), against the free phone loop. The language model's
+    own score would make rare but right sentences look forced."""
+    decoder.add_jsgf_string(_VERIFY, f"#JSGF V1.0;\ngrammar verify;\npublic <s> = {text};\n")
+    try:
+        aligned = _decode(decoder, _VERIFY, pcm)
+        if aligned is None or aligned.hypstr != text:
+            return 0.0
+        return _fit(phones, aligned.score, decoder.n_frames(), sure_gap, max_gap)
+    finally:
+        decoder.remove_search(_VERIFY)
+
+
 def _decode(decoder: pocketsphinx.Decoder, search: str, pcm: bytes) -> pocketsphinx.Hypothesis | None:
     decoder.activate_search(search)
     decoder.start_utt()
@@ -225,7 +252,7 @@ class PocketSphinxRecogniser:
         decoder = engine.fresh_decoder()
         dithered = _dither(pcm)
         text, confidence, phones = "", 0.0, None
-        hyp = _decode(decoder, _SEARCH, dithered)
+        hyp = _decode(decoder, _SEARCH, dithered) if self._engine._settings.grammar_pass else None
         if hyp is not None and hyp.hypstr and hyp.prob >= engine.min_confidence:
             text, confidence = hyp.hypstr, 1.0
             if engine.max_phone_gap is not None:
@@ -238,7 +265,7 @@ class PocketSphinxRecogniser:
             open_hyp = _decode(decoder, _OPEN, dithered)
             if open_hyp is not None and open_hyp.hypstr:
                 phones = phones if phones is not None else _phone_loop_score(decoder, dithered)
-                fit = _fit(phones, open_hyp.score, decoder.n_frames(), engine.sure_phone_gap, engine.max_open_gap)
+                fit = _aligned_fit(decoder, open_hyp.hypstr, dithered, phones, engine.sure_phone_gap, engine.max_open_gap)
                 fallback = Transcript(open_hyp.hypstr, fit, audio_s, 0.0, dictation=True)
         return Transcript(text, confidence, audio_s, time.perf_counter() - started, fallback=fallback)
 

@@ -27,7 +27,7 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class GuardPolicy:
-    min_confidence: float = 0.5
+    min_confidence: float = 0.65
     effectful_min_confidence: float = 0.9
     per_intent: Mapping[str, float] = field(default_factory=dict)
     effectful: frozenset[str] = frozenset()

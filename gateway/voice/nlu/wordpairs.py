@@ -113,3 +113,76 @@ def to_arpa(follows: Mapping[str, set[str]], backoff_mass: float = 0.05) -> str:
     return "\n".join(
         ["\\data\\", f"ngram 1={len(unigrams)}", f"ngram 2={len(bigrams)}", "", "\\1-grams:", *unigrams, "", "\\2-grams:", *bigrams, "", "\\end\\", ""]
     )
+
+
+def sample_sentences(templates: Iterable[Template], rules: Mapping[str, Node], lists: Mapping[str, list[SlotValue]], per_template: int, seed: int = 15) -> list[list[str]]:
+    """`per_template` random sentences of each template (each alternative and optional part
+    chosen uniformly), seeded, so the same sentences always give the same model."""
+    import random
+
+    rng = random.Random(seed)
+
+    def walk(node: Node, out: list[str]) -> None:
+        match node:
+            case Word(spoken=spoken):
+                out.append(spoken)
+            case Sequence(items=items):
+                for item in items:
+                    walk(item, out)
+            case Alternatives(options=options):
+                walk(rng.choice(options), out)
+            case Optional(item=item):
+                if rng.random() < 0.5:
+                    walk(item, out)
+            case RuleRef(name=name):
+                walk(rules[name], out)
+            case SlotRef(list_name=name):
+                values = lists.get(name, ())
+                if values:
+                    walk(rng.choice(values).spoken, out)
+
+    sentences = []
+    for template in templates:
+        for _ in range(per_template):
+            words: list[str] = []
+            walk(template.expression, words)
+            sentences.append(words)
+    return sentences
+
+
+def trigram_arpa(sentences: Iterable[list[str]], follows: Mapping[str, set[str]], backoff_mass: float = 0.05) -> str:
+    """A trigram ARPA model of sampled sentences over the word-pair model: seen trigrams take
+    most of the probability, the rest backs off to the word pairs (`to_arpa`) and from them to
+    a uniform unigram. Simple absolute shares, not a smoothed estimate: the recogniser needs the
+    sentences' shapes, not calibrated probabilities."""
+    from collections import Counter
+
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for words in sentences:
+        padded = [START, *words, END]
+        for i in range(len(padded) - 2):
+            counts[(padded[i], padded[i + 1], padded[i + 2])] += 1
+    histories: dict[tuple[str, str], Counter[str]] = {}
+    for (a, b, c), n in counts.items():
+        histories.setdefault((a, b), Counter())[c] += n
+    bigram_model = to_arpa(follows, backoff_mass)  # sampled pairs are pairs of the graph
+    head, _, rest = bigram_model.partition("\\2-grams:")
+    bigram_lines = rest.split("\n\n")[0].strip().splitlines()
+    # Every bigram that is a trigram history needs a back-off weight: append it to its line.
+    bigram_with_bo = []
+    for line in bigram_lines:
+        prob, a, b = line.split()
+        bo = f" {math.log10(backoff_mass):.4f}" if (a, b) in histories else ""
+        bigram_with_bo.append(f"{prob} {a} {b}{bo}")
+    trigram_lines = []
+    for (a, b), nexts in sorted(histories.items()):
+        total = sum(nexts.values())
+        for c, n in sorted(nexts.items()):
+            trigram_lines.append(f"{math.log10((1.0 - backoff_mass) * n / total):.4f} {a} {b} {c}")
+    head = head.replace("\\data\\\n", "").strip()
+    ngram_lines = [line for line in head.splitlines() if line.startswith("ngram")]
+    unigram_block = head.split("\\1-grams:")[1].strip()
+    return "\n".join(
+        ["\\data\\", *ngram_lines, f"ngram 3={len(trigram_lines)}", "", "\\1-grams:", unigram_block, "", "\\2-grams:", *bigram_with_bo,
+         "", "\\3-grams:", *trigram_lines, "", "\\end\\", ""]
+    )
