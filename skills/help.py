@@ -8,14 +8,14 @@ from skills.api import Reply, Skill, SkillContext, text
 SENTENCES_EN = """
 [Help]
 [<hp_polite>] <hp_ask> [please]
-hp_ask = (help [me] | (what | how) can you (do | help [me] with | help) | what (can | could | should) i (ask | say) [you | to you] | what (are you | is this) [thing] [for] | what do you do | how does (this | it) work | (what | which) (questions | things) can i ask [you] | what are (you able to do | your options) | (i don't know | i'm not sure) what to (say | ask))
+hp_ask = (how do i use (this | it) [thing] | (tell me | show me) what you can do | can you help me | help [me] | (what | how) can you (do | help [me] with | help) | what (can | could | should) i (ask | say) [you | to you] | what (are you | is this) [thing] [for] | what do you do | how does (this | it) work | (what | which) (questions | things) can i ask [you] | what are (you able to do | your options) | (i don't know | i'm not sure) what to (say | ask))
 hp_polite = (hello | hi | excuse me | hey | so | okay)
 """
 
 SENTENCES_DE = """
 [Help]
 [<de_hp_hallo>] <de_hp_frage> [bitte]
-de_hp_frage = (hilfe | was (kannst du | können sie) [alles] [tun | machen] | was kann ich (dich | sie) fragen | wie funktioniert (das | das hier) | wobei (kannst du | können sie) [mir] helfen)
+de_hp_frage = (hilf mir | (sag | sagen sie) mir was (du | sie) [alles] (kannst | können) | was macht das [ding] [hier] | gib mir [ein paar] beispiele | ich weiß nicht was ich fragen soll | hilfe | was (kannst du | können sie) [alles] [tun | machen] | was kann ich (dich | sie) fragen | wie funktioniert (das | das hier) | wobei (kannst du | können sie) [mir] helfen)
 de_hp_hallo = (hallo | entschuldigung | bitte)
 """
 

@@ -8,7 +8,7 @@ SENTENCES_EN = """
 [GetPointsBalance]
 [<lp_polite>] <lp_ask> [<lp_where>] [please]
 [my] [<lp_kind>] (points | points balance | point balance | balance) [please]
-lp_ask = (how many [<lp_kind>] points (do i have | have i got | i have | are on my (card | account) | did i (collect | earn | get)) | (what's | what is) my [<lp_kind>] [points | point] balance | (what's | what is) on my [<lp_kind>] (card | account) | (check | tell me | show me | give me | read) my [<lp_kind>] (points | point balance | points balance | balance) | (can | could) you check my [<lp_kind>] (points | balance | card) | how much (points | credit) (do i have | have i got) | do i have (any | enough) [<lp_kind>] points | (i'd | i would) like to know my [<lp_kind>] (points | balance))
+lp_ask = (how many [<lp_kind>] points (do i have | have i got | i have | are on my (card | account) | did i (collect | earn | get) | have i (collected | earned | saved | saved up | got left)) | how much is on my [<lp_kind>] (card | account) | have i got any [<lp_kind>] points [left] | (what's | what is) my [<lp_kind>] [points | point] balance | (what's | what is) on my [<lp_kind>] (card | account) | (check | tell me | show me | give me | read) my [<lp_kind>] (points | point balance | points balance | balance) | (can | could) you check my [<lp_kind>] (points | balance | card) | how much (points | credit) (do i have | have i got) | do i have (any | enough) [<lp_kind>] points | (i'd | i would) like to know my [<lp_kind>] (points | balance))
 lp_kind = (loyalty | bonus | reward | rewards | club | store | customer)
 lp_where = (on my (card | account) | so far | now)
 lp_polite = (please | excuse me | hello | hi | (can | could) you tell me | tell me)
@@ -18,8 +18,8 @@ SENTENCES_DE = """
 [GetPointsBalance]
 [<de_lp_bitte>] <de_lp_frage> [bitte]
 [mein] (punktestand | kontostand) [bitte]
-de_lp_frage = (wie viele <de_lp_punkte> (habe ich | hab ich) [noch | auf meiner karte | auf meinem konto] | wie (ist | lautet) mein (punktestand | kontostand) | was (ist | steht) auf meiner (karte | kundenkarte) | (zeig | zeigen sie | sag | sagen sie) mir [bitte] meine <de_lp_punkte> | [meine] <de_lp_punkte>)
-de_lp_punkte = (punkte | treuepunkte | bonuspunkte | payback punkte)
+de_lp_frage = (wie viel (ist | steht) auf meiner (karte | kundenkarte | bonuskarte) | (können sie | kannst du) [mal] meine <de_lp_punkte> (nachschauen | checken | prüfen) | (zeig | zeigen sie) mir meinen (punktestand | kontostand) | wie (viele | viel) <de_lp_punkte> (habe ich | hab ich) [noch | auf meiner karte | auf meinem konto] | wie (ist | lautet) mein (punktestand | kontostand) | was (ist | steht) auf meiner (karte | kundenkarte) | (zeig | zeigen sie | sag | sagen sie) mir [bitte] meine <de_lp_punkte> | [meine] <de_lp_punkte>)
+de_lp_punkte = (punkte | treuepunkte | bonuspunkte | payback punkte | paybackpunkte)
 de_lp_bitte = (bitte | hallo | entschuldigung | können sie mir sagen | sagen sie mir)
 """
 

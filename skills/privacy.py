@@ -10,25 +10,25 @@ from skills.api import Reply, Skill, SkillContext, text
 SENTENCES_EN = """
 [ForgetMe]
 [<pv_polite>] <pv_forget> [please]
-pv_forget = (forget (me | about me | my data | everything about me | all about me | who i am) | [(can | could | would) you] (delete | erase | remove | wipe | clear) <pv_mydata> | i (want | would like) (you to | to) (delete | erase | remove | wipe | clear) <pv_mydata> | i (want | would like) to be forgotten | (can | could | would) you forget (me | about me) | (i want | i'd like) my data (deleted | erased | removed) | don't (keep | store) my data [anymore])
-pv_mydata = (my data | my personal data | my information | my personal information | my details | my profile | my account | my record | my records | all my data | everything (you know | you have | you keep | you store) about me | me from your (system | records | database))
+pv_forget = (get rid of <pv_mydata> | [i withdraw my consent] (delete | erase | remove | wipe) <pv_mydata> | (i'd like | i want) my data (wiped | deleted | erased | removed | gone) | i don't want you to (keep | store) my data [delete it] | forget (me | about me | my data | everything about me | all about me | who i am) | [(can | could | would) you] (delete | erase | remove | wipe | clear) <pv_mydata> | i (want | would like) (you to | to) (delete | erase | remove | wipe | clear) <pv_mydata> | i (want | would like) to be forgotten | (can | could | would) you forget (me | about me) | (i want | i'd like) my data (deleted | erased | removed) | don't (keep | store) my data [anymore])
+pv_mydata = ((all | any) (records | data | information) (about | on) me | my data | my personal data | my information | my personal information | my details | my profile | my account | my record | my records | all my data | everything (you know | you have | you keep | you store) about me | me from your (system | records | database))
 pv_polite = (please | excuse me | hello | hi)
 
 [WhatDoYouKnow]
 [<pv_polite>] <pv_know> [please]
-pv_know = (what do you know about me | what (data | information | personal data | details) (do you have | do you store | do you keep | do you hold | have you got | have you stored | are you keeping) (about | on) me | what (do you have | have you got | have you stored | do you store | do you keep) (about | on) me | (show | tell) me (my data | what you know about me | what you have on me | what you store about me | my information) | (what's | what is) stored about me | (can | could) i see my data | (do you | are you) (keep | store | keeping | storing) (data | information | my data) [about me])
+pv_know = (what (have you | do you) (recorded | remember | collected | stored | saved | know | have) (about | on) me | do you (store | keep | have) anything (about | on) me | what do you know about me | what (data | information | personal data | details) (do you have | do you store | do you keep | do you hold | have you got | have you stored | are you keeping) (about | on) me | what (do you have | have you got | have you stored | do you store | do you keep) (about | on) me | (show | tell) me (my data | what you know about me | what you have on me | what you store about me | my information) | (what's | what is) stored about me | (can | could) i see my data | (do you | are you) (keep | store | keeping | storing) (data | information | my data) [about me])
 """
 
 SENTENCES_DE = """
 [ForgetMe]
 [<de_pv_bitte>] <de_pv_vergiss> [bitte]
-de_pv_vergiss = (vergiss mich | vergessen sie mich | (löschen sie | lösch | entfernen sie) [bitte] <de_pv_daten> | ich (möchte | will) (dass sie <de_pv_daten> löschen | vergessen werden | <de_pv_daten> löschen lassen) | (können | könnten) sie <de_pv_daten> löschen)
+de_pv_vergiss = ((meine | die) (kundendaten | daten) [bitte] (löschen | entfernen) | (entfernen | löschen) sie mich [bitte] aus ihrem system | vergiss mich | vergessen sie mich | (löschen sie | lösch | entfernen sie) [bitte] <de_pv_daten> | ich (möchte | will) (dass sie <de_pv_daten> löschen | vergessen werden | <de_pv_daten> löschen lassen) | (können | könnten) sie <de_pv_daten> löschen)
 de_pv_daten = (meine daten | meine persönlichen daten | alle meine daten | mein profil | alles über mich)
 de_pv_bitte = (bitte | hallo | entschuldigung)
 
 [WhatDoYouKnow]
 [<de_pv_bitte>] <de_pv_wissen> [bitte]
-de_pv_wissen = (was (weißt du | wissen sie) über mich | welche (daten | informationen) (haben sie | hast du | speichern sie) über mich | was (haben sie | speichern sie) über mich [gespeichert] | (zeigen sie mir | zeig mir) meine daten)
+de_pv_wissen = (was (weißt du | wissen sie | wisst ihr) [eigentlich] über mich | welche [persönlichen] daten (haben sie | habt ihr) [von mir | über mich] | was (ist | steht) in meinem (profil | kundenprofil) | welche (daten | informationen) (haben sie | hast du | speichern sie) über mich | was (haben sie | speichern sie) über mich [gespeichert] | (zeigen sie mir | zeig mir) meine daten)
 """
 
 TAP = {

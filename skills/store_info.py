@@ -15,31 +15,39 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 SENTENCES_EN = """
 [GetOpeningHours]
 [<polite>] <oh_ask> [<oh_day>] [please]
-[(your | the)] (opening | business) (hours | times) [<oh_day>] [please]
-oh_ask = (what are [your | the] [shop | store] (opening | business | trading) (hours | times) | what are your hours | when (are you | is the (shop | store)) open | (are you | is the (shop | store)) [still | already] open | (what time | when) (do you | does the (shop | store)) (open | close | shut) | how (long | late) are you open | (till | until) (when | what time) are you open | what time is closing [time])
-oh_day = (today | tonight | now | tomorrow | this (evening | weekend) | [on] {weekday:day})
+[(your | the)] (opening | business | closing) (hours | times | time) [<oh_day>] [please]
+[<polite>] do i [still] have time to (shop | buy something) [before you close]
+oh_ask = (what are [your | the] [<shop>] (opening | business | trading) (hours | times) | what are your hours | when (are you [guys] | is the <shop>) open | (are you [guys] | is the <shop>) [still | already] open | (what time | when) (do you | does the <shop>) (open | close | shut) | what time do you (guys | folks) (open | close) | when is closing time | (what | when) is (opening | closing) time | how (long | late) are you open | (till | until) (when | what time) are you open | what time is closing [time])
+oh_day = ([today | tomorrow | this] [in the] (morning | afternoon | evening) | today | tonight | now | tomorrow | this weekend | (at | on) (the weekend | weekends | weekdays) | [on] {weekday:day} [morning | afternoon | evening])
+shop = (shop | store | supermarket | market)
 polite = (please | excuse me | hello | hi | sorry | (can | could) you tell me | do you know | i'd like to know | i want to know | tell me)
 
 [WhereIsProduct]
 [<polite>] <wp_ask> [<article>] {product} [<wp_tail>]
-{product} [please]
-wp_ask = (where (is | are | can i find | do i find | would i find | can i get | do you keep | do you have | i can find) | where's | (in which | what | which) aisle [is | are | for | has] | (i'm | i am) looking for | looking for | i (need | want | would like | want to buy | need to buy | am looking for) | (do | can) you (have | sell | stock | carry) | (have you got | got) | is there)
-wp_tail = (in | please | is | are)
+[<polite>] [<article>] {product} [please] [<wp_after>]
+[<polite>] [(can | could) you tell me | do you know | tell me] where [<article>] {product} (is | are) [please]
+wp_ask = ((i'm | i am) (after | trying to find | searching for | hunting for) | i (can't | cannot) find | (can | could) you help me find | help me find | where do you (keep | have | sell) | where (is | are | can i find | do i find | would i find | can i get | do you keep | do you have | i can find) | where's | (in which | what | which) aisle [is | are | for | has] | (i'm | i am) looking for | looking for | i (need | want | would like | want to buy | need to buy | am looking for) | (do | can) you (have | sell | stock | carry) | (have you got | got) | is there)
+wp_tail = (in | please | is | are | kept | located)
+wp_after = ((which | what) aisle [is it | are they | please] | where (is it | are they | can i find (it | them)) | where)
 article = (a | an | the | some | any | your)
 """
 
 SENTENCES_DE = """
 [GetOpeningHours]
-[<de_polite>] <de_oh_frage> [<de_tag>] [(offen | geöffnet | auf)] [bitte]
+[<de_polite>] <de_oh_frage> [<de_tag>] [früher | länger] [bitte]
+[<de_polite>] <de_oh_offen> [<de_tag>] (offen | geöffnet | auf) [bitte]
+[<de_polite>] (wann ist | ist) [<de_tag>] ladenschluss
+[<de_polite>] bis wie viel uhr (kann ich | können wir) [<de_tag>] einkaufen
 [ihre | die] öffnungszeiten [<de_tag>] [bitte]
-de_oh_frage = (wann (habt ihr | haben sie | hat der laden | hat das geschäft | ist der laden | ist das geschäft) | (habt ihr | haben sie | hat der laden | ist der laden) | wie (sind | lauten) [die | ihre | eure] öffnungszeiten | (bis wann | wie lange) (habt ihr | haben sie | hat der laden | ist der laden) | wann (schließt | schließen sie | macht ihr zu | machen sie zu | öffnet | öffnen sie) | um wie viel uhr (schließen sie | macht ihr zu | machen sie zu | öffnen sie))
+de_oh_offen = (wann (habt ihr | haben sie | hat der laden | hat das geschäft | ist der laden | ist das geschäft) | (habt ihr | haben sie | hat der laden | ist der laden) | (bis wann | wie lange) (habt ihr | haben sie | hat der laden | ist der laden))
+de_oh_frage = ((was | wie) (sind | lauten) [die | ihre | eure] öffnungszeiten | (schließen sie | schließt ihr | macht ihr) [<de_tag>] (früher | zu) | wann (schließt [der laden | das geschäft] | schließen sie | macht ihr zu | machen sie zu | öffnet | öffnen sie) | um wie viel uhr (schließen sie | macht ihr zu | machen sie zu | öffnen sie))
 de_tag = (heute | morgen | jetzt | noch | heute abend | am wochenende | [am] {weekday:day})
 de_polite = (bitte | entschuldigung | hallo | können sie mir sagen | sagen sie mir | wissen sie)
 
 [WhereIsProduct]
 [<de_polite>] <de_wp_frage> [<de_artikel>] {product} [finden | bitte]
 {product} [bitte]
-de_wp_frage = (wo (ist | sind | finde ich | gibt es | bekomme ich | haben sie | kann ich) | in welchem gang (ist | sind | finde ich | gibt es) | welcher gang [für] | ich (suche | brauche | möchte) | (haben sie | habt ihr | gibt es [bei ihnen | hier]))
+de_wp_frage = (wo (ist | sind | finde ich | gibt es | gibt's | bekomme ich | haben sie | kann ich) | (gibt es | gibt's) [hier] [irgendwo] | in welchem gang (ist | sind | finde ich | gibt es) | welcher gang [für] | ich (suche | brauche | möchte) | (haben sie | habt ihr | gibt es [bei ihnen | hier]))
 de_artikel = (der | die | das | den | dem | ein | eine | einen | etwas | auch)
 """
 

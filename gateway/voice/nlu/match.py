@@ -23,8 +23,12 @@ from gateway.voice.nlu.ast import Alternatives, Node, Optional, RuleRef, Sequenc
 _WORD = re.compile(r"[\w']+", re.UNICODE)
 
 
+# Hesitations carry no meaning in any sentence: dropped before matching, in every language.
+FILLERS = frozenset({"uh", "um", "uhm", "er", "erm", "hmm", "ah", "äh", "ähm", "öhm", "hm"})
+
+
 def tokenise(text: str) -> list[str]:
-    return [t.strip("'") for t in _WORD.findall(text.lower()) if t.strip("'")]
+    return [t for t in (w.strip("'") for w in _WORD.findall(text.lower())) if t and t not in FILLERS]
 
 
 @dataclass(frozen=True, slots=True)
