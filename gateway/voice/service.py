@@ -19,7 +19,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Executor
 from typing import Any
 
-from gateway.hermes.asr import AsrStartListening, AsrStopListening, AsrTextCaptured
+from gateway.hermes.asr import AsrStartListening, AsrStopListening
 from gateway.hermes.audioserver import AudioFrame
 from gateway.hermes.dialogue import (
     DialogueContinueSession,
@@ -329,8 +329,8 @@ class VoiceService:
         loop = asyncio.get_running_loop()
         kit = self.kit(session.lang)
         try:
-            guard = self.settings.guard
-            transcript, match = await understand(kit, listening, self._pool, session.intent_filter, self.settings.min_confidence, guard.max_skips)
+            passes = self.settings.guard.passes()
+            transcript, match = await understand(kit, listening, self._pool, session.intent_filter, self.settings.min_confidence, passes)
             if session.phase is not Phase.RECOGNISING:
                 return  # ended meanwhile (barge-in, timeout)
             self._text_captured(session, transcript)
@@ -347,11 +347,7 @@ class VoiceService:
                 await loop.run_in_executor(self._pool, self._capture.save, session.site_id, b"".join(listening.capture))
 
     def _text_captured(self, session: Session, transcript: Transcript) -> None:
-        message = AsrTextCaptured(
-            text=transcript.text, likelihood=transcript.confidence, seconds=round(transcript.audio_s, 3),
-            siteId=session.site_id, sessionId=session.session_id, lang=session.lang,
-        )
-        self.out.send(message.topic(), message)
+        self.intents.text_captured(transcript, session.site_id, session.session_id, session.lang)
 
     async def _answer(self, kit: LanguageKit, session: Session, transcript: Transcript, match: IntentMatch | None, last_frame_at: float) -> None:
         session.recognised(self._clock())

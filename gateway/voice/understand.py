@@ -19,6 +19,7 @@ from concurrent.futures import Executor
 from gateway.voice.engines.base import Transcript
 from gateway.voice.language import LanguageKit
 from gateway.voice.listener import Listening, finish
+from gateway.voice.nlu.guard import PassPolicy
 from gateway.voice.nlu.match import IntentMatch, Matcher
 
 
@@ -33,36 +34,57 @@ def _scaled(match: IntentMatch | None, acoustic: float) -> IntentMatch | None:
     return dataclasses.replace(match, confidence=round(match.confidence * acoustic, 4))
 
 
+def _same(a: IntentMatch, b: IntentMatch) -> bool:
+    return a.intent == b.intent and {(s.name, s.value) for s in a.slots} == {(s.name, s.value) for s in b.slots}
+
+
 def match_transcript(
-    matcher: Matcher, transcript: Transcript, intent_filter: list[str] | None, min_acoustic: float, max_skips: int = 0
+    matcher: Matcher, transcript: Transcript, intent_filter: list[str] | None, min_acoustic: float, passes: PassPolicy = PassPolicy()
 ) -> IntentMatch | None:
-    """The grammar pass's sentence (or an n-best reading) matched whole; then the open pass's
-    text matched fuzzily where it does better."""
-    match = None
-    if transcript.confidence >= min_acoustic or transcript.dictation:
+    """The grammar pass's sentence (or an n-best reading) matched whole, the open pass's text
+    matched fuzzily. Where both passes ran, they check each other: agreeing, the surer one
+    stands; disagreeing, or where only one found an intent, it counts less (`PassPolicy`: the
+    other pass heard something else in the same audio, which on the dev split was where most
+    false accepts came from)."""
+    grammar = None
+    # A grammar-pass sentence that fits the audio badly still counts where the open pass agrees.
+    if transcript.confidence >= min_acoustic or transcript.dictation or transcript.grammar_pass:
         for reading in (transcript.text, *transcript.alternatives):
-            match = matcher.match(reading, intent_filter, max_skips if transcript.dictation else 0)
-            if match is not None:
+            grammar = matcher.match(reading, intent_filter, passes.max_skips if transcript.dictation else 0)
+            if grammar is not None:
                 break
-        match = _scaled(match, transcript.confidence if not transcript.dictation or transcript.confidence > 0 else UNSCORED_DICTATION)
+        grammar = _scaled(grammar, transcript.confidence if not transcript.dictation or transcript.confidence > 0 else UNSCORED_DICTATION)
     fallback = transcript.fallback
-    if fallback is not None and fallback.text and fallback.confidence > 0:
-        fuzzy = _scaled(matcher.match(fallback.text, intent_filter, max_skips), fallback.confidence)
-        if fuzzy is not None and (match is None or fuzzy.confidence > match.confidence):
-            match = fuzzy
-    return match
+    if fallback is None:
+        return grammar
+    fuzzy = None
+    if fallback.text and fallback.confidence > 0:
+        fuzzy = _scaled(matcher.match(fallback.text, intent_filter, passes.max_skips), fallback.confidence)
+    if not transcript.grammar_pass:
+        return fuzzy if grammar is None or (fuzzy is not None and fuzzy.confidence > grammar.confidence) else grammar
+    if grammar is not None and fuzzy is not None:
+        if _same(grammar, fuzzy):  # the grammar's reading is a whole sentence: its words are shown
+            return dataclasses.replace(grammar, confidence=max(grammar.confidence, fuzzy.confidence))
+        grammar, fuzzy = _scaled(grammar, passes.disagreement_factor), _scaled(fuzzy, passes.disagreement_factor)
+    elif grammar is not None:
+        grammar = _scaled(grammar, passes.grammar_only_factor)
+    elif fuzzy is not None:
+        fuzzy = _scaled(fuzzy, passes.open_only_factor)
+    if grammar is None or (fuzzy is not None and fuzzy.confidence > grammar.confidence):
+        return fuzzy
+    return grammar
 
 
 async def understand(
-    kit: LanguageKit, listening: Listening, pool: Executor, intent_filter: list[str] | None, min_confidence: float, max_skips: int = 2
+    kit: LanguageKit, listening: Listening, pool: Executor, intent_filter: list[str] | None, min_confidence: float, passes: PassPolicy
 ) -> tuple[Transcript, IntentMatch | None]:
     transcript = await finish(listening, pool)
-    match = match_transcript(kit.matcher, transcript, intent_filter, kit.engine.min_confidence, max_skips)
+    match = match_transcript(kit.matcher, transcript, intent_filter, kit.engine.min_confidence, passes)
     if match is None and kit.dictation and listening.recogniser is not None:
         free = await asyncio.get_running_loop().run_in_executor(pool, listening.recogniser.dictate)
         if free is not None and free.text:
             transcript = Transcript(free.text, free.confidence, transcript.audio_s, transcript.decode_s + free.decode_s, True)
-            match = match_transcript(kit.matcher, transcript, intent_filter, kit.engine.min_confidence, max_skips)
+            match = match_transcript(kit.matcher, transcript, intent_filter, kit.engine.min_confidence, passes)
     if match is not None and match.confidence < min_confidence:
         match = None
     if match is not None and match.text != transcript.text:

@@ -29,6 +29,9 @@ class Transcript:
     # sentences), made when the grammar pass gave no confident sentence; its text is matched
     # fuzzily (understand.py).
     fallback: Transcript | None = None
+    # A grammar pass ran beside the open pass (its text may be empty: it found no sentence), so
+    # the two passes can check each other (understand.py).
+    grammar_pass: bool = False
 
     @property
     def rtf(self) -> float:

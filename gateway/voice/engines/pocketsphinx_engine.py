@@ -1,20 +1,21 @@
-"""PocketSphinx 5 with the English model inside its wheel, decoding against a JSGF grammar.
+"""PocketSphinx 5 with the English model inside its wheel, in two passes over each utterance.
 
-Two passes over each utterance: the grammar (JSGF) accepts only whole sentences; when it gives
-none, or one that fits the audio badly, an open-vocabulary pass decodes the same audio with a
-word-pair language model of the sentences (`nlu/wordpairs.py`), whose text the matcher then
-matches fuzzily. Both are checked against a free phone loop: how much worse than any phone
-sequence their words fit the audio is the acoustic confidence.
+The grammar pass searches a minimal word graph of the sentences (`nlu/wordgraph.py`, given to
+PocketSphinx as an FSG) and accepts only whole sentences. Unless it is sure, an open-vocabulary
+pass decodes the same audio with a language model of the sentences (`nlu/wordpairs.py`), whose
+text the matcher matches fuzzily; `understand.py` lets the two passes check each other. Both are
+measured against a free phone loop: how much worse than any phone sequence their words fit the
+audio is the acoustic confidence.
 
 Each utterance is decoded whole when it ends (`full_utt=True`): cepstral mean normalisation then
-uses this utterance alone, so results do not drift with what the site heard before, and at a
-real-time factor near 0.02 a three-second utterance decodes in about 60 ms. Off-grammar speech
-usually leaves the grammar search without a complete sentence: the partial hypothesis matches no
-template and becomes "not recognised" rather than the nearest wrong intent.
+uses this utterance alone, so results do not drift with what the site heard before. Off-grammar
+speech usually leaves the grammar search without a complete sentence, or with one that fits the
+audio badly: it becomes "not recognised" rather than the nearest wrong intent.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import tempfile
@@ -26,7 +27,8 @@ import numpy as np
 import pocketsphinx
 
 from gateway.voice.engines.base import EngineError, PcmBuffer, Transcript, grammar_words
-from gateway.voice.nlu.expand import GrammarSource, prune_grammar, to_jsgf
+from gateway.voice.nlu.expand import GrammarSource, prune_grammar
+from gateway.voice.nlu.wordgraph import build_word_graph, fsg_transitions
 from gateway.voice.nlu.wordpairs import sample_sentences, to_arpa, trigram_arpa, word_pairs
 from gateway.voice.settings import PocketSphinxSettings
 
@@ -35,6 +37,9 @@ _PHONES = "phones"
 _OPEN = "open"
 _VERIFY = "verify"
 _MAX_SPARES = 2
+# Hesitations the grammar pass lets a sentence begin with (the matcher drops them again).
+_HESITATIONS = frozenset({"uh", "um", "er", "hmm"})
+_SILENCE_PROB = 0.005  # PocketSphinx's default -silprob
 
 
 def _read_dictionary(path: Path, wanted: set[str]) -> dict[str, list[str]]:
@@ -73,18 +78,23 @@ class PocketSphinxEngine:
         self.min_confidence = settings.min_posterior
         self.max_phone_gap = settings.max_phone_gap
         self.sure_phone_gap = settings.sure_phone_gap
+        self.sure_open_gap = settings.sure_open_gap
         self.max_open_gap = settings.max_open_gap
         _, full_dictionary, _ = _model_paths()
-        pronunciations = _read_dictionary(Path(full_dictionary), grammar_words(source))
+        pronunciations = _read_dictionary(Path(full_dictionary), grammar_words(source) | _HESITATIONS)
         pruned = prune_grammar(source.templates, source.rules, source.lists, lambda w: w in pronunciations)
         if not pruned.templates:
             raise EngineError("no sentence of the skills can be said with the PocketSphinx English dictionary")
         self.unknown_words = pruned.unknown_words
-        self.jsgf = to_jsgf(pruned.templates, pruned.rules, pruned.lists)
+        # The grammar pass searches a minimal word graph of the sentences (nlu/wordgraph.py):
+        # PocketSphinx's own JSGF expansion of the same sentences took 2-20 s per utterance.
+        hesitations = _HESITATIONS & pronunciations.keys()
+        graph = build_word_graph(pruned.templates, pruned.rules, pruned.lists)
+        self.fsg_start, self.fsg_final, self.fsg_transitions = fsg_transitions(graph, hesitations)
         # A dictionary of the grammar's words only: each decoder loads it, and the full one
         # (135k words) would cost ~25 MB and ~60 ms per decoder.
         self._dictionary = tempfile.NamedTemporaryFile("w", prefix="touchgate-", suffix=".dict", encoding="utf-8")
-        for word in sorted(grammar_words(pruned)):
+        for word in sorted(grammar_words(pruned) | hesitations):
             for line in pronunciations[word]:
                 self._dictionary.write(line + "\n")
         self._dictionary.flush()
@@ -111,7 +121,12 @@ class PocketSphinxEngine:
 
     def _finish_decoder(self, decoder: pocketsphinx.Decoder) -> pocketsphinx.Decoder:
         if self._settings.grammar_pass:
-            decoder.add_jsgf_string(_SEARCH, self.jsgf)
+            grammar = decoder.create_fsg(_SEARCH, self.fsg_start, self.fsg_final, self.fsg_transitions)
+            # Silence may come between any two words and around the sentence, as PocketSphinx's
+            # JSGF compiler adds it (its FSGs from transitions have none: "call a staff member"
+            # was then never found, the trailing silence having nowhere to go).
+            grammar.add_silence("<sil>", -1, _SILENCE_PROB)
+            decoder.add_fsg(_SEARCH, grammar)
         if self.max_phone_gap is not None:
             decoder.add_allphone_file(_PHONES, None)
         if self._open_lm is not None:
@@ -136,9 +151,14 @@ class PocketSphinxEngine:
         with self._lock:
             self._spares.append(decoder)
 
+    @property
+    def grammar_pass(self) -> bool:
+        return self._settings.grammar_pass
+
     def open_pass_wanted(self, grammar_confidence: float) -> bool:
-        """The open pass runs where the grammar pass gave no sentence sure enough to act on."""
-        return self._open_lm is not None and (not self._settings.grammar_pass or grammar_confidence < self._settings.open_pass_below)
+        """The open pass runs where the grammar pass gave no sentence surer than `open_pass_below`
+        (1.0, the default: always, so the two passes check each other; understand.py)."""
+        return self._open_lm is not None and (not self._settings.grammar_pass or grammar_confidence <= self._settings.open_pass_below)
 
     def recogniser(self) -> PocketSphinxRecogniser:
         return PocketSphinxRecogniser(self)
@@ -239,7 +259,7 @@ class PocketSphinxRecogniser:
             # Only silence came after the snapshot: its result stands, decoded while we waited.
             size, transcript = snapshot
             self._last = pcm[:size]
-            return Transcript(transcript.text, transcript.confidence, audio_s, transcript.decode_s, fallback=transcript.fallback)
+            return dataclasses.replace(transcript, audio_s=audio_s)
         self._last = pcm
         return self._decode(pcm)
 
@@ -252,7 +272,7 @@ class PocketSphinxRecogniser:
         decoder = engine.fresh_decoder()
         dithered = _dither(pcm)
         text, confidence, phones = "", 0.0, None
-        hyp = _decode(decoder, _SEARCH, dithered) if self._engine._settings.grammar_pass else None
+        hyp = _decode(decoder, _SEARCH, dithered) if engine.grammar_pass else None
         if hyp is not None and hyp.hypstr and hyp.prob >= engine.min_confidence:
             text, confidence = hyp.hypstr, 1.0
             if engine.max_phone_gap is not None:
@@ -265,9 +285,9 @@ class PocketSphinxRecogniser:
             open_hyp = _decode(decoder, _OPEN, dithered)
             if open_hyp is not None and open_hyp.hypstr:
                 phones = phones if phones is not None else _phone_loop_score(decoder, dithered)
-                fit = _aligned_fit(decoder, open_hyp.hypstr, dithered, phones, engine.sure_phone_gap, engine.max_open_gap)
+                fit = _aligned_fit(decoder, open_hyp.hypstr, dithered, phones, engine.sure_open_gap, engine.max_open_gap)
                 fallback = Transcript(open_hyp.hypstr, fit, audio_s, 0.0, dictation=True)
-        return Transcript(text, confidence, audio_s, time.perf_counter() - started, fallback=fallback)
+        return Transcript(text, confidence, audio_s, time.perf_counter() - started, fallback=fallback, grammar_pass=engine.grammar_pass)
 
     def dictate(self) -> Transcript | None:
         if not self._last:

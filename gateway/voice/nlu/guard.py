@@ -39,6 +39,18 @@ class GuardPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class PassPolicy:
+    """How the recogniser's two passes are read (understand.match_transcript): words of the open
+    pass a sentence may leave unexplained, and how sure an intent is that only one pass found
+    or that the passes disagree on."""
+
+    max_skips: int = 2
+    open_only_factor: float = 0.5
+    grammar_only_factor: float = 1.0
+    disagreement_factor: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
 class Judgement:
     verdict: Verdict
     threshold: float
