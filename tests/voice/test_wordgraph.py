@@ -1,7 +1,8 @@
-"""The grammar pass's word graph (nlu/wordgraph.py): it must accept exactly the sentences the
-templates expand to, be deterministic, and give PocketSphinx well-formed transitions. Checked on
-generated templates (hypothesis) against the independent expansion in nlu/expand.py, and on the
-built-in skills."""
+"""The recognisers' views of the sentences: the grammar pass's word graph (nlu/wordgraph.py) must
+accept exactly the sentences the templates expand to, be deterministic, and give PocketSphinx
+well-formed transitions; the open pass's word pairs (nlu/wordpairs.py) must be exactly the
+sentences' pairs. Checked on generated templates (hypothesis) against the independent expansion
+in nlu/expand.py, and on the built-in skills."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from gateway.voice.engines.factory import grammar_source
 from gateway.voice.nlu.ast import Alternatives, Node, Optional, RuleRef, Sequence, SlotRef, SlotValue, Template, Word
 from gateway.voice.nlu.expand import sentences_of
 from gateway.voice.nlu.wordgraph import build_word_graph, fsg_transitions
+from gateway.voice.nlu.wordpairs import END, START, to_arpa, word_pairs
 from gateway.voice.settings import VoiceSettings
 from gateway.voice.skillset import build_intent_model
 
@@ -79,3 +81,20 @@ def test_the_skills_sentences_share_one_small_graph() -> None:
     assert graph.n_states < 2000
     for sentence in ("where is the milk", "when do you close on sunday", "call a staff member", "delete my data"):
         assert graph.accepts(sentence.split()) == (model.matcher.match(sentence) is not None), sentence
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_nodes(), min_size=1, max_size=3))
+def test_word_pairs_are_exactly_the_pairs_of_the_sentences(expressions: list[Node]) -> None:
+    """The open pass's model allows (with most of its probability) exactly the word pairs some
+    sentence contains, sentence starts and ends included; read off the graph, never expanded."""
+    templates = _templates(expressions)
+    expected: set[tuple[str, str]] = set()
+    for template in templates:
+        for sentence in sentences_of(template.expression, RULES, LISTS, 100_000):
+            words = [START, *sentence.split(), END]
+            expected |= set(zip(words, words[1:]))
+    follows = word_pairs(templates, RULES, LISTS)
+    assert {(a, b) for a, bs in follows.items() for b in bs} == expected
+    arpa = to_arpa(follows)
+    assert arpa.startswith("\\data\\") and arpa.rstrip().endswith("\\end\\")
