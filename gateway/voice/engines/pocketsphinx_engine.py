@@ -122,9 +122,8 @@ class PocketSphinxEngine:
     def _finish_decoder(self, decoder: pocketsphinx.Decoder) -> pocketsphinx.Decoder:
         if self._settings.grammar_pass:
             grammar = decoder.create_fsg(_SEARCH, self.fsg_start, self.fsg_final, self.fsg_transitions)
-            # Silence may come between any two words and around the sentence, as PocketSphinx's
-            # JSGF compiler adds it (its FSGs from transitions have none: "call a staff member"
-            # was then never found, the trailing silence having nowhere to go).
+            # Silence may come between any two words and around the sentence, as in the FSGs
+            # PocketSphinx's JSGF compiler makes.
             grammar.add_silence("<sil>", -1, _SILENCE_PROB)
             decoder.add_fsg(_SEARCH, grammar)
         if self.max_phone_gap is not None:

@@ -156,14 +156,12 @@ def _minimise(dfa: list[dict[str, int]], accepting: set[int]) -> WordGraph:
 def fsg_transitions(graph: WordGraph, hesitations: Iterable[str] = ()) -> tuple[int, int, list[tuple[int, int, float, str]]]:
     """Transitions for `pocketsphinx.Decoder.create_fsg`; returns (start, final, transitions).
 
-    An FSG has one final state and PocketSphinx's search does not follow empty transitions
-    reliably (measured: with an empty arc from every accepting state into one final state, "call
-    a staff member" and "help" were never found whole), so there are none: an arc into an
-    accepting state is doubled by an arc with the same word into the final state, and the start
-    state is a copy of state 0 that may also take one hesitation first ("uh, when do you close";
-    without it the search forced the "uh" into another sentence's first word; the matcher drops
-    hesitations again, `match.FILLERS`). Each state's ways on are equally likely, as JSGF's
-    alternatives are."""
+    An FSG has one final state; rather than empty transitions into it (which PocketSphinx must
+    close over), an arc into an accepting state is doubled by an arc with the same word into the
+    final state. The start state is a copy of state 0 that may also take one hesitation first
+    ("uh, when do you close": otherwise the search has to force the "uh" into some sentence's
+    first word; the matcher drops hesitations again, `match.FILLERS`). Each state's ways on are
+    equally likely, as JSGF's alternatives are."""
     final, start = graph.n_states, graph.n_states + 1
     arcs = list(graph.arcs)
     arcs += [(a, final, w) for a, b, w in graph.arcs if b in graph.finals]
