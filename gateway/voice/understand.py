@@ -2,11 +2,12 @@
 
 1. The grammar pass: the recogniser's sentence (and its n-best readings) must match a template
    whole. Its confidence is the recogniser's acoustic confidence.
-2. When that gives no sentence sure enough, the open-vocabulary pass (the recogniser's
-   `fallback`: PocketSphinx's word-pair model of the sentences; Vosk's or PocketSphinx's open
-   dictation where `dictation` is on) is matched fuzzily: up to `max_skips` words of it may be
-   left unexplained, and the confidence is the share explained × its acoustic confidence.
-The better of the two wins; what is then done with it (act, ask back, reject) is the guard's
+2. The open-vocabulary pass (the recogniser's `fallback`: PocketSphinx's language model of the
+   sentences; Vosk's or PocketSphinx's open dictation where `dictation` is on) is matched
+   fuzzily: up to `max_skips` words of it may be left unexplained, and the confidence is the
+   share explained × its acoustic confidence.
+Where both passes ran over the same audio (PocketSphinx), they check each other (`PassPolicy`);
+otherwise the better one wins. What is then done with it (act, ask back, reject) is the guard's
 decision (nlu/guard.py), not this module's.
 """
 
