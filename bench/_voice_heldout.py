@@ -146,7 +146,7 @@ def judge_audio(items: Iterable[Item], settings: Any = None, failures: list[str]
     from gateway.voice.skillset import build_intent_model
     from gateway.voice.understand import match_transcript
     from gateway.voice.vad import VadState
-    from gateway.voice.wav import make_wav, read_wav_chunk
+    from gateway.audio import make_wav, read_frame
 
     settings = settings or VoiceSettings()
     model, _ = build_intent_model(settings, "en")
@@ -161,7 +161,7 @@ def judge_audio(items: Iterable[Item], settings: Any = None, failures: list[str]
         listening = new_listening("eval", item.id, settings.endpoint, 0.0)
         recogniser = engine.recogniser()
         for start in range(0, len(pcm), 2048):
-            state = listening.feed(read_wav_chunk(make_wav(pcm[start : start + 2048]), settings.max_frame_bytes).pcm)
+            state = listening.feed(read_frame(make_wav(pcm[start : start + 2048]), settings.max_frame_bytes).pcm)
             if state not in (VadState.WAITING, VadState.SPEECH):
                 break
         while not listening.queue.empty():
