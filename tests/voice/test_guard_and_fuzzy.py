@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.voice.effects import ASK_BACK, EffectGuard
@@ -25,6 +25,7 @@ def _match(text: str, confidence: float = 1.0) -> IntentMatch:
     return dataclasses.replace(found, confidence=confidence)
 
 
+@settings(deadline=None)
 @given(st.floats(0, 1))
 def test_an_effectful_intent_below_its_threshold_never_acts(confidence: float) -> None:
     verdict = judge(_match("delete my data", confidence), POLICY, MATCHER.lists).verdict
@@ -36,6 +37,7 @@ def test_an_effectful_intent_below_its_threshold_never_acts(confidence: float) -
         assert verdict is Verdict.REJECT
 
 
+@settings(deadline=None)
 @given(st.floats(0, 1))
 def test_an_ordinary_intent_acts_or_is_rejected_never_asked_back(confidence: float) -> None:
     verdict = judge(_match("what are your opening hours", confidence), POLICY, MATCHER.lists).verdict
@@ -74,6 +76,7 @@ JUNK = st.lists(st.sampled_from(["violin", "paris", "grandmother", "umbrella", "
 REQUESTS = st.sampled_from(["where is the milk", "what are your opening hours", "delete my data", "what can you do", "call a staff member"])
 
 
+@settings(deadline=None)
 @given(REQUESTS, JUNK, st.data())
 def test_fuzzy_matching_skips_at_most_max_skips_words(request: str, junk: list[str], data: st.DataObject) -> None:
     words = request.split()

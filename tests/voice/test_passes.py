@@ -3,7 +3,7 @@ what the guard then does with the result: the rules, and properties over any con
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.voice.effects import EffectGuard
@@ -53,6 +53,7 @@ SENTENCES = st.sampled_from(
 )
 
 
+@settings(deadline=None)
 @given(SENTENCES, st.floats(0, 1), SENTENCES, st.floats(0, 1))
 def test_an_effectful_intent_acts_only_when_both_passes_agree_or_the_grammar_is_sure(
     grammar: str, grammar_confidence: float, open_text: str, open_confidence: float

@@ -89,8 +89,8 @@ class Matcher:
                         best_skipped = skipped
                         if skipped == 0:
                             return best
-            if best is not None:
-                return best
+            # No exact match: the wider budget may explain the words with fewer skips than a
+            # shorter template leaving trailing words unexplained ("call a staff [x] member").
         return best
 
     def _walk(self, node: Node, tokens: list[str], state: _State, budget: int) -> Iterator[_State]:
