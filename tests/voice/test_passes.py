@@ -34,6 +34,13 @@ def test_disagreeing_passes_count_half() -> None:
     assert match is not None and match.confidence == 0.5  # below every threshold: rejected
 
 
+def test_an_effectful_intent_from_the_grammar_pass_alone_is_asked_back() -> None:
+    match = match_transcript(MATCHER, heard("delete my data", 1.0, "violin", 1.0), None, 0.01, POLICY)
+    assert match is not None and match.intent == "ForgetMe" and match.confidence == 0.85
+    acted, ask = EffectGuard(GuardSettings()).check("s", "en", match, MATCHER)
+    assert acted is None and ask is not None
+
+
 def test_one_pass_alone() -> None:
     only_open = match_transcript(MATCHER, heard("the weather is", 1.0, "what are your opening hours", 1.0), None, 0.01, POLICY)
     assert only_open is not None and only_open.intent == "GetOpeningHours" and only_open.confidence == 0.5
@@ -55,11 +62,11 @@ SENTENCES = st.sampled_from(
 
 @settings(deadline=None)
 @given(SENTENCES, st.floats(0, 1), SENTENCES, st.floats(0, 1))
-def test_an_effectful_intent_acts_only_when_both_passes_agree_or_the_grammar_is_sure(
+def test_an_effectful_intent_acts_only_when_both_passes_agree(
     grammar: str, grammar_confidence: float, open_text: str, open_confidence: float
 ) -> None:
-    """A misheard erasure must never act: from the open pass alone, or against the other pass,
-    an effectful intent is at most asked back."""
+    """A misheard erasure must never act: from one pass alone, or against the other pass, an
+    effectful intent is at most asked back."""
     transcript = heard(grammar, grammar_confidence, open_text, open_confidence)
     match = match_transcript(MATCHER, transcript, None, 0.01, POLICY)
     acted, _ = EffectGuard(GuardSettings()).check("s", "en", match, MATCHER)
@@ -68,7 +75,7 @@ def test_an_effectful_intent_acts_only_when_both_passes_agree_or_the_grammar_is_
     from_grammar = MATCHER.match(grammar)
     from_open = MATCHER.match(open_text, None, POLICY.max_skips)
     assert from_grammar is not None and from_grammar.intent == acted.intent
-    assert grammar_confidence >= 0.9 or (from_open is not None and from_open.intent == acted.intent)
+    assert from_open is not None and from_open.intent == acted.intent
 
 
 def test_policy_defaults_follow_the_settings() -> None:

@@ -48,6 +48,9 @@ class PassPolicy:
     open_only_factor: float = 0.5
     grammar_only_factor: float = 1.0
     disagreement_factor: float = 0.5
+    # An effectful intent only one pass found is at most this sure: below the effectful
+    # threshold (0.9), so it is asked back, never acted on.
+    effectful_one_pass_cap: float = 0.85
 
 
 @dataclass(frozen=True, slots=True)
