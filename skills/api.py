@@ -144,13 +144,16 @@ class Skill:
     """`sentences`: language → sentences.ini text; `handlers`: intent name → handler; `lists`:
     slot lists the skill brings (list name → language → values in template syntax, `said:value`);
     `external`: intents with sentences but no handler here – an external Hermes skill answers them
-    with `dialogueManager/endSession` or `continueSession`."""
+    with `dialogueManager/endSession` or `continueSession`; `effectful`: intents that change
+    something (call staff, erase, spend points): the voice part runs them only when it is sure
+    of what it heard, and asks back otherwise."""
 
     name: str
     sentences: Mapping[str, str]
     handlers: Mapping[str, Handler]
     lists: Mapping[str, Mapping[str, Sequence[str]]] = field(default_factory=dict)
     external: frozenset[str] = frozenset()
+    effectful: frozenset[str] = frozenset()
 
 
 def text(ctx: SkillContext, by_lang: Mapping[str, str], **values: Any) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Executor
 from typing import Any
 
-from gateway.hermes.asr import AsrStartListening, AsrStopListening, AsrTextCaptured
+from gateway.hermes.asr import AsrStartListening, AsrStopListening
 from gateway.hermes.audioserver import AudioFrame
 from gateway.hermes.dialogue import (
     DialogueContinueSession,
@@ -38,6 +38,7 @@ from gateway.hermes.nlu import NluQuery
 from gateway.hermes.tts import SayOutcome, TtsSay
 from gateway.voice.capture import DebugCapture
 from gateway.voice.engines.base import AsrEngine, Transcript
+from gateway.voice.effects import NOT_UNDERSTOOD, EffectGuard, by_lang
 from gateway.voice.identity import IdentityBindings
 from gateway.voice.intents import IntentOut
 from gateway.voice.language import LanguageKit
@@ -56,7 +57,6 @@ from skills.api import Reply
 
 log = logging.getLogger(__name__)
 
-NOT_UNDERSTOOD = {"en": "Sorry, I did not understand that.", "de": "Entschuldigung, das habe ich nicht verstanden."}
 IntentListener = Callable[[Session, IntentMatch], None]
 TurnListener = Callable[[Session, Transcript, IntentMatch | None, float], None]
 TICK_S = 0.2  # how often session timeouts are checked
@@ -81,6 +81,7 @@ class VoiceService:
         self.intents = IntentOut(out)
         self.speaker = speaker
         self._notifier = Notifier(settings.staff_topic, publish_json, out)
+        self._effects = EffectGuard(settings.guard)
         self._pool = pool
         self._clock = clock
         self._capture = DebugCapture(settings.debug_capture) if settings.debug_capture.enabled else None
@@ -206,6 +207,7 @@ class VoiceService:
 
     def _end(self, session: Session, reason: TerminationReason, error: str | None = None) -> None:
         self._stop_listening(session.site_id, session.session_id)
+        self._effects.forget(session.session_id)
         if self.sessions.finish(session, reason):
             self._announce_end(session, error)
             if session.own:
@@ -329,7 +331,8 @@ class VoiceService:
         loop = asyncio.get_running_loop()
         kit = self.kit(session.lang)
         try:
-            transcript, match = await understand(kit, listening, self._pool, session.intent_filter, self.settings.min_confidence)
+            passes = self.settings.guard.passes()
+            transcript, match = await understand(kit, listening, self._pool, session.intent_filter, self.settings.min_confidence, passes)
             if session.phase is not Phase.RECOGNISING:
                 return  # ended meanwhile (barge-in, timeout)
             self._text_captured(session, transcript)
@@ -346,21 +349,20 @@ class VoiceService:
                 await loop.run_in_executor(self._pool, self._capture.save, session.site_id, b"".join(listening.capture))
 
     def _text_captured(self, session: Session, transcript: Transcript) -> None:
-        message = AsrTextCaptured(
-            text=transcript.text, likelihood=transcript.confidence, seconds=round(transcript.audio_s, 3),
-            siteId=session.site_id, sessionId=session.session_id, lang=session.lang,
-        )
-        self.out.send(message.topic(), message)
+        self.intents.text_captured(transcript, session.site_id, session.session_id, session.lang)
 
     async def _answer(self, kit: LanguageKit, session: Session, transcript: Transcript, match: IntentMatch | None, last_frame_at: float) -> None:
         session.recognised(self._clock())
+        match, ask_back = self._effects.check(session.session_id, session.lang, match, kit.matcher)
+        if ask_back is not None:  # effectful, not sure enough: nothing published or run; listen again
+            return self._deliver(session, Reply(ask_back, end_session=False))
         if match is None:
             self.intents.not_recognised(transcript.text, session.site_id, session.session_id, session.custom_data)
             for listener in self.on_turn:
                 listener(session, transcript, None, time.perf_counter() - last_frame_at)
             if session.send_intent_not_recognized:
                 return  # the skill that asked decides what happens next (or the session times out)
-            sorry = NOT_UNDERSTOOD.get(session.lang, NOT_UNDERSTOOD["en"])
+            sorry = by_lang(NOT_UNDERSTOOD, session.lang)
             self._speak_then(session, sorry, lambda: self._end(session, TerminationReason.INTENT_NOT_RECOGNIZED))
             return
         self.intents.intent(match, session.site_id, session.session_id, session.custom_data, transcript.confidence, session.lang)
