@@ -46,6 +46,7 @@ PART_BUILDERS: tuple[tuple[str, str | None], ...] = (
     ("gateway.tts.part:build", "tts"),
     ("gateway.rules.part:build", "rules"),
     ("gateway.voice.part:build", "voice"),
+    ("gateway.wyoming.part:build", "wyoming"),  # after voice and tts: it is a transport over them
     # Last: it serves what the parts above attached to the Runtime. Always built: Home Assistant
     # discovery and the metrics live there too, and it starts its HTTP server only if enabled.
     ("gateway.api.part:build", None),
