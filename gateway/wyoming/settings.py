@@ -52,7 +52,7 @@ class ServerSettings(_Section):
     enabled: bool = False
     # Loopback by default: the protocol has no authentication or encryption (see docs/voice.md).
     host: str = Field("127.0.0.1", min_length=1)
-    port: int = Field(10300, ge=1, le=65535)
+    port: int = Field(10300, ge=0, le=65535, description="0 picks a free port (tests)")
     site_id: SiteId = Field("homeassistant", description="the site whose language and identity Home Assistant's requests use")
     max_connections: int = Field(8, ge=1, le=256)
 
