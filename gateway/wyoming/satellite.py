@@ -108,6 +108,8 @@ class SatelliteLink:
         except (SynthesisError, WavError) as exc:
             log.warning("cannot speak on Wyoming satellite %s: %s", self.site_id, exc)
             return SayOutcome.FAILED
+        if self._out is None:
+            return SayOutcome.FAILED  # the link went away while the reply was synthesised
         loop = asyncio.get_running_loop()
         self._played = loop.create_future()
         self._speaking = True
@@ -125,22 +127,16 @@ class SatelliteLink:
 
     async def _wait_played(self, duration_s: float) -> SayOutcome:
         """A satellite that has sent `played` before is waited for (duration + margin); one that
-        never has (wyoming-satellite 1.0) is given the reply's duration, then counted as played."""
+        never has (wyoming-satellite 1.0) is given the reply's duration, then counted as played.
+        A link lost meanwhile fails the reply (`_lost`), so the voice core ends the session."""
         assert self._played is not None
-        if not self._sends_played:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._played), duration_s + 0.25)
-            except TimeoutError:
-                pass
-            return SayOutcome.PLAYED if self._out is not None else SayOutcome.FAILED
+        margin = self._wyoming.played_margin_s if self._sends_played else 0.25
         try:
-            await asyncio.wait_for(self._played, duration_s + self._wyoming.played_margin_s)
+            await asyncio.wait_for(self._played, duration_s + margin)
         except TimeoutError:
-            return SayOutcome.TIMEOUT
-        except asyncio.CancelledError:
-            if self._out is None:
-                return SayOutcome.FAILED  # the link went away mid-reply
-            raise
+            return SayOutcome.TIMEOUT if self._sends_played else SayOutcome.PLAYED
+        except _Closed:
+            return SayOutcome.FAILED
         return SayOutcome.PLAYED
 
     # -- the link ------------------------------------------------------------------------------
@@ -161,6 +157,8 @@ class SatelliteLink:
                 await self._serve(reader, writer)
             except (_Closed, ConnectionError, ProtocolError) as exc:
                 log.warning("Wyoming satellite %s: %s", self.site_id, exc)
+            except Exception:  # isolation boundary: one satellite's fault never stops the gateway
+                log.exception("Wyoming satellite %s failed; dialling again", self.site_id)
             finally:
                 self._lost()
                 writer.close()
@@ -231,7 +229,9 @@ class SatelliteLink:
         self.connected.clear()
         self._wake = None
         if self._played is not None and not self._played.done():
-            self._played.cancel()
+            # Not cancel(): the reply's task would take it for its own cancellation and never
+            # report the failure, leaving the session waiting.
+            self._played.set_exception(_Closed("the satellite went away mid-reply"))
         session = self._voice.sessions.at(self.site_id)
         if session is not None and session.own and not self._speaking:
             self._voice.end_session(DialogueEndSession(sessionId=session.session_id))
