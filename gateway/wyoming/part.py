@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from gateway.config.problems import ConfigError, ConfigProblem
+from gateway.wyoming.check import wiring_problems
 from gateway.wyoming.satellite import SatelliteLink
 from gateway.wyoming.server import WyomingServer
 from gateway.wyoming.speaker import SiteRoutedSpeaker
@@ -24,15 +25,12 @@ def _problem(field: str, message: str) -> ConfigError:
 
 async def build(runtime: Runtime) -> None:
     settings = runtime.settings.wyoming
+    problems = wiring_problems(runtime.settings)
+    if problems:
+        raise ConfigError(problems)
     voice = runtime.voice
-    if voice is None:
-        raise _problem("wyoming.enabled", "Wyoming needs the voice part (voice.enabled: true)")
-    sites = [s.site_id for s in settings.satellites]
-    if len(set(sites)) != len(sites):
-        raise _problem("wyoming.satellites", "two satellites share a site_id")
+    assert voice is not None  # wiring_problems: Wyoming needs the voice part
     synthesiser = runtime.tts.synthesiser if runtime.tts is not None else None
-    if settings.satellites and synthesiser is None:
-        raise _problem("wyoming.satellites", "satellites need the gateway's own voice (tts.enabled: true) to hear replies")
     # Wake decoding and Home Assistant's transcriptions: a pool of their own, so a busy speaker
     # does not queue behind them (and they not behind it).
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wyoming")
@@ -43,7 +41,7 @@ async def build(runtime: Runtime) -> None:
         raise _problem("wyoming.wake.phrase", str(exc)) from exc
     links = {}
     for satellite in settings.satellites:
-        assert engine is not None
+        assert engine is not None and synthesiser is not None  # wiring_problems: satellites need tts
         link = SatelliteLink(satellite, settings, voice, synthesiser, engine, pool)
         voice.on_turn.append(link.on_turn)
         links[satellite.site_id] = link

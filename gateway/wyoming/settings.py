@@ -49,18 +49,25 @@ class WakeSettings(_Section):
 
 
 class ServerSettings(_Section):
+    """Touchgate as Home Assistant's speech-to-text, text-to-speech and conversation agent."""
+
     enabled: bool = False
     # Loopback by default: the protocol has no authentication or encryption (see docs/voice.md).
-    host: str = Field("127.0.0.1", min_length=1)
+    host: str = Field("127.0.0.1", min_length=1, description="no authentication in the protocol: keep it on loopback or a tunnel (docs/voice.md)")
     port: int = Field(10300, ge=0, le=65535, description="0 picks a free port (tests)")
     site_id: SiteId = Field("homeassistant", description="the site whose language and identity Home Assistant's requests use")
     max_connections: int = Field(8, ge=1, le=256)
 
 
 class WyomingSettings(_Section):
+    """Wyoming, Home Assistant's voice protocol: a server for Home Assistant, and satellites the gateway dials."""
+
     enabled: bool = False
     server: ServerSettings = ServerSettings()
-    satellites: list[SatelliteSettings] = Field(default_factory=list)
+    satellites: list[SatelliteSettings] = Field(
+        default_factory=list,
+        description="satellites to dial, each {uri: tcp://host:10700, site_id, speaker: {rate, width, channels}} (docs/voice.md)",
+    )
     wake: WakeSettings = WakeSettings()
     # Limits on what a peer may send: one event's header line, its JSON data, its payload.
     max_header_bytes: int = Field(64 * 1024, ge=1024, le=1024 * 1024)

@@ -16,6 +16,9 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from concurrent.futures import Executor
+from pathlib import Path
+
+import pocketsphinx
 
 from gateway.voice.engines.base import EngineError
 from gateway.voice.engines.pocketsphinx_engine import PocketSphinxEngine
@@ -34,8 +37,19 @@ class WakePhraseError(ValueError):
     """A wake phrase the recogniser cannot listen for."""
 
 
+def _not_in_dictionary(words: set[str]) -> set[str]:
+    """The words PocketSphinx's English dictionary (in its wheel) cannot say."""
+    dictionary = Path(pocketsphinx.get_model_path()) / "en-us" / "cmudict-en-us.dict"
+    with dictionary.open(encoding="utf-8") as lines:
+        known = {word for line in lines if (word := line[: line.find(" ")].split("(")[0]) in words}
+    return words - known
+
+
 def wake_engine(settings: WakeSettings) -> PocketSphinxEngine:
     """The phrase as a one-sentence grammar (slow: call it off the event loop, once)."""
+    unknown = _not_in_dictionary(set(settings.phrase.split()))
+    if unknown:
+        raise WakePhraseError(f"not in PocketSphinx's English dictionary: {', '.join(sorted(unknown))}")
     try:
         expression = parse_expression(settings.phrase, "wyoming.wake.phrase")
     except TemplateError as exc:
@@ -45,8 +59,6 @@ def wake_engine(settings: WakeSettings) -> PocketSphinxEngine:
         engine = PocketSphinxEngine(GrammarSource([template], {}, {}, set()), PocketSphinxSettings(min_posterior=settings.min_posterior), dictation=False)
     except EngineError as exc:
         raise WakePhraseError(str(exc)) from exc
-    if engine.unknown_words:
-        raise WakePhraseError(f"not in PocketSphinx's English dictionary: {', '.join(sorted(engine.unknown_words))}")
     return engine
 
 
