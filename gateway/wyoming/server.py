@@ -48,7 +48,8 @@ from gateway.wyoming.settings import WyomingSettings
 
 log = logging.getLogger(__name__)
 
-ATTRIBUTION = Attribution(name="Touchgate", url="https://example.invalid/touchgate")
+# No public home page to link: Home Assistant shows the name, and an empty link is no link.
+ATTRIBUTION = Attribution(name="Touchgate", url="")
 BYTES_PER_S = 32_000
 
 
