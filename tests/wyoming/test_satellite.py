@@ -6,7 +6,6 @@ reply is decoded back to words."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import wave
 from collections.abc import Iterator
@@ -17,21 +16,14 @@ import pytest
 import soxr
 from pocketsphinx import Decoder
 
-from gateway.voice.session import Session
 from tests.support.gateway import gateway_settings, running_gateway, wait_until
-from tests.support.mosquitto import Mosquitto
+from tests.support.mosquitto import Mosquitto, free_port
 from tests.wyoming.satellite_program import satellite_python
 
 REPLY_GRAMMAR = """#JSGF V1.0;
 grammar reply;
 public <reply> = you will find (milk | bread | coffee | bananas | butter) in aisle (one | two | three | four | five | six | seven);
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _speech(text: str, path: Path) -> bytes:
@@ -60,7 +52,7 @@ def satellite_audio(tmp_path: Path) -> Path:
 @pytest.fixture
 def satellite(tmp_path: Path, satellite_audio: Path) -> Iterator[tuple[int, Path, Path, Path]]:
     python = satellite_python()
-    port = _free_port()
+    port = free_port()
     reply, transcript = tmp_path / "reply.raw", tmp_path / "transcript.txt"
     process = subprocess.Popen(
         [
@@ -96,7 +88,6 @@ async def test_wyoming_satellite_holds_a_whole_turn_from_wake_phrase_to_reply_pl
 ) -> None:
     port, reply, transcript, go = satellite
     settings = gateway_settings(broker, tmp_path, wyoming={"enabled": True, "satellites": [{"uri": f"tcp://127.0.0.1:{port}", "site_id": "wyo1"}]})
-    ended: list[Session] = []
     async with running_gateway(settings, timeout=60) as runtime:
         assert runtime.voice is not None
         link = runtime.wyoming.links["wyo1"]  # type: ignore[attr-defined]
@@ -117,4 +108,3 @@ async def test_wyoming_satellite_holds_a_whole_turn_from_wake_phrase_to_reply_pl
     decoded = _decode_reply(reply.read_bytes())
     assert decoded is not None and decoded.startswith("you will find coffee in aisle"), decoded
     assert not link.stats.errors_sent, link.stats.errors_sent
-    del ended
