@@ -34,6 +34,9 @@ def test_sigkill_under_load_loses_nothing_and_duplicates_nothing(broker: Mosquit
     gateway.start()
     total = 6000
     published = threading.Event()
+    # The publisher waits for a kill after each of its first thousands, so kills land mid-stream
+    # however slow the machine is (a restart on a loaded 2-core machine can outlast the stream).
+    killed = threading.Semaphore(0)
 
     def publish() -> None:
         with Publisher(broker.host, broker.port, client_id="crash-publisher") as pub:
@@ -43,6 +46,8 @@ def test_sigkill_under_load_loses_nothing_and_duplicates_nothing(broker: Mosquit
                 if n % 100 == 99:
                     infos[-1].wait_for_publish(30)
                     time.sleep(0.1)  # ~1k/s for ~6 s: kills land mid-stream, not after it
+                if n in (999, 1999, 2999):
+                    killed.acquire(timeout=120)
             for info in infos:
                 info.wait_for_publish(30)
         published.set()
@@ -57,6 +62,7 @@ def test_sigkill_under_load_loses_nothing_and_duplicates_nothing(broker: Mosquit
             gateway.kill()
             kills += 1
             gateway.start()
+            killed.release()
         publisher.join(60)
         assert published.is_set(), "publisher did not finish"
         wait_for(lambda: len(stored_numbers(db_path)) >= total, timeout=60)
