@@ -69,6 +69,15 @@ CONFUSABLE = [
 ]
 
 
+# Tuning data (`--tune`), never used for the figures above: other voices, other sentences.
+TUNING_VOICES = [("en-us", 150), ("en-gb-x-rp", 140), ("en-us+m3", 160), ("en-gb-x-gbclan", 150)]
+TUNING_CHATTER = [
+    "where do you keep the flour", "is this on offer", "hey can you help me", "touch screen payments only",
+    "thank you have a nice day", "the gate is open", "hey watch out", "just the receipt please",
+]
+TUNING_CONFUSABLE = ["hey touch game", "hey such gate", "touch great", "hey catch gate", "a touching date", "hey touch"]
+
+
 def loop_s() -> float:
     started = time.perf_counter()
     sum(range(10**7))
@@ -170,11 +179,50 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def tune(gaps: list[float | None], posteriors: list[float]) -> None:
+    """Per clip of the tuning data: was it decoded as the phrase, and at what posterior, for each
+    phone-loop gap limit; then wakes and misses per (gap, posterior). Prints, emits nothing."""
+    from gateway.voice.engines.pocketsphinx_engine import PocketSphinxEngine
+    from gateway.voice.nlu.ast import Template
+    from gateway.voice.nlu.expand import GrammarSource
+    from gateway.voice.nlu.parse import parse_expression
+    from gateway.voice.settings import PocketSphinxSettings
+
+    settings = WakeSettings()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        pad = np.zeros(RATE // 4)
+        clips = {
+            "phrase": [speak(settings.phrase, v, w, workdir) for v, w in TUNING_VOICES],
+            "other": [speak(t, v, w, workdir) for v, w in TUNING_VOICES for t in TUNING_CHATTER + TUNING_CONFUSABLE],
+        }
+    template = Template("wake", parse_expression(settings.phrase, "wake"), "wake", settings.phrase)
+    for gap in gaps:
+        engine = PocketSphinxEngine(GrammarSource([template], {}, {}, set()), PocketSphinxSettings(min_posterior=0.0, max_phone_gap=gap), dictation=False)
+        scores: dict[str, list[float]] = {}
+        for kind, group in clips.items():
+            scores[kind] = []
+            for clip in group:
+                recogniser = engine.recogniser()
+                recogniser.accept(to_pcm(np.concatenate([pad, clip, pad])))
+                transcript = recogniser.finish()
+                recogniser.close()
+                scores[kind].append(transcript.confidence if transcript.text == settings.phrase else -1.0)
+        for posterior in posteriors:
+            hits = sum(score >= posterior and score > 0 for score in scores["phrase"])
+            false = sum(score >= posterior and score > 0 for score in scores["other"])
+            print(f"gap {gap}: posterior {posterior}: phrase {hits}/{len(scores['phrase'])}, false {false}/{len(scores['other'])}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes-noise", type=float, default=5.0, help="minutes of generated noise, and of babble")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--tune", action="store_true", help="scores on the tuning data only (no figures)")
     args = parser.parse_args()
+    if args.tune:
+        tune([None, 2.7, 2.0, 1.5, 1.0], [0.01, 0.1, 0.3, 0.5, 0.8])
+        return
     result = asyncio.run(run(args))
     machine = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()}
     print(json.dumps({"benchmark": "wyoming_wake", "machine": machine, "loop_s": loop_s(), **result}, sort_keys=True))
