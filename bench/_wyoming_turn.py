@@ -35,7 +35,7 @@ from wyoming.event import Event, async_read_event, async_write_event
 from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.snd import Played
 
-from gateway.voice.wav import read_wav_chunk
+from gateway.audio import read_frame
 from tests.support.mosquitto import Mosquitto
 from tests.voice.support import FRAME_SAMPLES, HermesClient, Utterance, utterances
 
@@ -133,7 +133,7 @@ async def _run(broker: Mosquitto, workdir: Path, speed: float, frames_of: Callab
         turn_ms, right, named = [], 0, []
         frame_s = FRAME_SAMPLES / 16000 / speed
         for utterance in utterances("en"):
-            chunks = [read_wav_chunk(wav, 1 << 20).pcm for wav in frames_of(utterance)]
+            chunks = [read_frame(wav, 1 << 20).pcm for wav in frames_of(utterance)]
             latency, transcript_right = await _turn(end, client, utterance, chunks, frame_s)
             turn_ms.append(latency)
             named.append((round(latency, 1), utterance.name))

@@ -77,11 +77,6 @@ class TtsService:
         self.counters = TtsCounters()
 
     @property
-    def synthesiser(self) -> Synthesiser:
-        """For transports that carry the audio themselves (Wyoming streams it on its connection)."""
-        return self._synth
-
-    @property
     def active_sites(self) -> int:
         """Sites with a worker now: one speaking or with replies queued (idle workers end)."""
         return len(self._sites)

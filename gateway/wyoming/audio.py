@@ -1,5 +1,5 @@
 """Wyoming audio in and out: whatever format a peer declares, converted by the project's one
-resampler (`gateway.tts.convert`, soxr) to the recognisers' 16 kHz mono 16-bit, and replies cut
+resampler (`gateway.audio.convert`, soxr) to the recognisers' 16 kHz mono 16-bit, and replies cut
 into chunks in the format a speaker plays."""
 
 from __future__ import annotations
@@ -10,12 +10,10 @@ from typing import Any
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 
-from gateway.tts.convert import convert
-from gateway.tts.wav import AudioFormat, Pcm
+from gateway.audio import FRAME_MAX_RATE, FRAME_MIN_RATE, RECOGNISER_FORMAT, AudioFormat, Pcm, convert
 from gateway.wyoming.framing import ProtocolError
 
-RECOGNISER_FORMAT = AudioFormat(16_000, 2, 1)
-MIN_RATE, MAX_RATE = 8_000, 48_000
+MIN_RATE, MAX_RATE = FRAME_MIN_RATE, FRAME_MAX_RATE  # as for a Hermes frame
 CHUNK_SAMPLES = 1024  # per audio-chunk sent: wyoming-satellite's own chunk size
 
 

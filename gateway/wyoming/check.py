@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from gateway.config.problems import ConfigProblem
 from gateway.config.settings import Settings
-from gateway.wyoming.wake import WakePhraseError, wake_engine
 
 
 def _problem(field: str, message: str) -> ConfigProblem:
@@ -32,6 +31,8 @@ def check_wyoming(settings: Settings) -> list[ConfigProblem]:
     problems = wiring_problems(settings)
     if problems or not settings.wyoming.enabled or not settings.wyoming.satellites:
         return problems
+    from gateway.wyoming.wake import WakePhraseError, wake_engine  # PocketSphinx: only when satellites are on
+
     try:
         wake_engine(settings.wyoming.wake)  # loads PocketSphinx's dictionary: a second or two
     except WakePhraseError as exc:

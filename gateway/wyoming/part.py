@@ -1,6 +1,13 @@
-"""Plugs Wyoming into the gateway (`PART_BUILDERS`, after the voice and TTS parts): the server
-when `wyoming.server.enabled`, a link per configured satellite, replies to those sites routed over
-their links. All of Wyoming's wiring is here, so it can move to another plug-in mechanism whole."""
+"""The Wyoming part: the server when `wyoming.server.enabled`, a link per configured satellite.
+
+It requires the voice part's dialogue core (SITE_AUDIO: satellites' wakes, audio and replies) and
+speech services (SPEECH_SERVICES: Home Assistant's transcribe, recognise and handle), and uses the
+TTS part's synthesiser (SYNTHESISER) when offered: satellites need it (`check` refuses them
+without `tts.enabled`), the server offers text-to-speech only with it. It offers no port.
+Satellite sites are spoken to over their links (`SiteAudio.speak_through`).
+
+The module is cheap to import: the `wyoming` library and PocketSphinx are imported by `build`.
+"""
 
 from __future__ import annotations
 
@@ -9,48 +16,65 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from gateway.config.problems import ConfigError, ConfigProblem
-from gateway.wyoming.check import wiring_problems
-from gateway.wyoming.satellite import SatelliteLink
-from gateway.wyoming.server import WyomingServer
-from gateway.wyoming.speaker import SiteRoutedSpeaker
-from gateway.wyoming.wake import WakePhraseError, wake_engine
+from gateway.part import Built, Core, PartBase
+from gateway.ports import SITE_AUDIO, SPEECH_SERVICES, SYNTHESISER, Ports
 
 if TYPE_CHECKING:
-    from gateway.app import Runtime
+    from gateway.config.settings import Settings
+    from gateway.wyoming.satellite import SatelliteLink
+    from gateway.wyoming.server import WyomingServer
 
 
-def _problem(field: str, message: str) -> ConfigError:
-    return ConfigError([ConfigProblem(file="<settings>", field=field, message=message)])
+class WyomingPart(PartBase):
+    name = "wyoming"
+    section = "wyoming"
+    requires = (SITE_AUDIO, SPEECH_SERVICES)
+    uses = (SYNTHESISER,)
+
+    def check(self, settings: Settings) -> list[ConfigProblem]:
+        from gateway.wyoming.check import check_wyoming
+
+        return check_wyoming(settings)
+
+    async def build(self, core: Core, ports: Ports) -> Built:
+        from gateway.wyoming.check import wiring_problems
+        from gateway.wyoming.satellite import SatelliteLink
+        from gateway.wyoming.server import WyomingServer
+        from gateway.wyoming.wake import WakePhraseError, wake_engine
+
+        settings = core.settings.wyoming
+        problems = wiring_problems(core.settings)
+        if problems:
+            raise ConfigError(problems)
+        site_audio = ports.require(SITE_AUDIO)
+        synthesiser = ports.optional(SYNTHESISER)
+        # Wake decoding and Home Assistant's transcriptions: a pool of their own, so a busy speaker
+        # does not queue behind them (and they not behind it).
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wyoming")
+        links: dict[str, SatelliteLink] = {}
+        try:
+            if settings.satellites:
+                if synthesiser is None:  # wiring_problems: satellites need the TTS part
+                    raise ConfigError([ConfigProblem(file="<settings>", field="wyoming.satellites", message="satellites need tts.enabled")])
+                try:
+                    engine = await asyncio.get_running_loop().run_in_executor(pool, wake_engine, settings.wake)
+                except WakePhraseError as exc:
+                    raise ConfigError([ConfigProblem(file="<settings>", field="wyoming.wake.phrase", message=str(exc))]) from exc
+                for satellite in settings.satellites:
+                    link = SatelliteLink(satellite, settings, site_audio, synthesiser, engine, pool)
+                    site_audio.on_transcript(link.on_transcript)
+                    links[satellite.site_id] = link
+                for site_id, link in links.items():
+                    site_audio.speak_through([site_id], link)
+        except BaseException:
+            pool.shutdown(wait=False)
+            raise
+        server = WyomingServer(settings, ports.require(SPEECH_SERVICES), synthesiser, pool) if settings.server.enabled else None
+        parts = WyomingParts(server, links)
+        return Built(tasks=[_run(parts, pool)], service=parts)
 
 
-async def build(runtime: Runtime) -> None:
-    settings = runtime.settings.wyoming
-    problems = wiring_problems(runtime.settings)
-    if problems:
-        raise ConfigError(problems)
-    voice = runtime.voice
-    assert voice is not None  # wiring_problems: Wyoming needs the voice part
-    synthesiser = runtime.tts.synthesiser if runtime.tts is not None else None
-    # Wake decoding and Home Assistant's transcriptions: a pool of their own, so a busy speaker
-    # does not queue behind them (and they not behind it).
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wyoming")
-    try:
-        engine = await asyncio.get_running_loop().run_in_executor(pool, wake_engine, settings.wake) if settings.satellites else None
-    except WakePhraseError as exc:
-        pool.shutdown(wait=False)
-        raise _problem("wyoming.wake.phrase", str(exc)) from exc
-    links = {}
-    for satellite in settings.satellites:
-        assert engine is not None and synthesiser is not None  # wiring_problems: satellites need tts
-        link = SatelliteLink(satellite, settings, voice, synthesiser, engine, pool)
-        voice.on_turn.append(link.on_turn)
-        links[satellite.site_id] = link
-    if links:
-        voice.speaker = SiteRoutedSpeaker(links, voice.speaker)
-    server = WyomingServer(settings, voice, synthesiser, pool) if settings.server.enabled else None
-    parts = WyomingParts(server, links)
-    runtime.wyoming = parts  # type: ignore[attr-defined]  # a field of the Part's ports after issue 16
-    runtime.tasks.append(_run(parts, pool))
+PART = WyomingPart()
 
 
 class WyomingParts:

@@ -1,9 +1,9 @@
 """The satellite host: the gateway dials each configured Wyoming satellite, sends `run-satellite`,
 and runs its `run-pipeline` as sessions of the voice service – the same dialogue core, endpointing,
 recognition, skills, rules, identity and consent as a Hermes speaker. Only the transport differs:
-audio arrives as `audio-chunk` events (`VoiceService.audio_pcm`), the transcript goes back as
-`transcript`, and replies are streamed as `audio-start/chunk/stop` (`speak`, through
-`SiteRoutedSpeaker`).
+audio arrives as `audio-chunk` events (the voice part's SITE_AUDIO port), the transcript goes back
+as `transcript`, and replies are streamed as `audio-start/chunk/stop` (`speak`: the part routes the
+link's site to it with `SiteAudio.speak_through`).
 
 A pipeline starting at `asr` (the satellite heard its wake word) opens a session at once; one
 starting at `wake` (wyoming-satellite's always-streaming default) feeds the stream to the gateway's
@@ -30,18 +30,10 @@ from wyoming.snd import Played
 from wyoming.tts import Synthesize
 from wyoming.wake import Detection
 
-from gateway.hermes.asr import AsrStopListening
-from gateway.hermes.dialogue import DialogueEndSession
-from gateway.hermes.hotword import HotwordDetected
+from gateway.audio import AudioFormat, AudioFormatError, read_wav
+from gateway.backoff import Backoff
 from gateway.hermes.tts import SayOutcome, TtsSay
-from gateway.sync.backoff import Backoff
-from gateway.tts.engine import SynthesisError
-from gateway.tts.synthesiser import Synthesiser
-from gateway.tts.wav import AudioFormat, WavError, read_wav
-from gateway.voice.engines.base import Transcript
-from gateway.voice.nlu.match import IntentMatch
-from gateway.voice.service import VoiceService
-from gateway.voice.session import Phase, Session
+from gateway.ports import SiteAudio, SpeechFailed, Synthesise
 from gateway.voice.engines.pocketsphinx_engine import PocketSphinxEngine
 from gateway.wyoming.audio import chunk_to_recogniser, reply_events
 from gateway.wyoming.framing import Limits, ProtocolError, read_event, stream_limit, write_event
@@ -70,8 +62,8 @@ class _Closed(Exception):
 
 class SatelliteLink:
     def __init__(
-        self, settings: SatelliteSettings, wyoming: WyomingSettings, voice: VoiceService,
-        synthesiser: Synthesiser | None, wake: PocketSphinxEngine, pool: Executor,
+        self, settings: SatelliteSettings, wyoming: WyomingSettings, voice: SiteAudio,
+        synthesiser: Synthesise, wake: PocketSphinxEngine, pool: Executor,
     ) -> None:
         self.settings = settings
         self.site_id = settings.site_id
@@ -94,18 +86,18 @@ class SatelliteLink:
         self.stats = LinkStats()
 
     # -- the dialogue core's hooks -------------------------------------------------------------
-    def on_turn(self, session: Session, transcript: Transcript, match: IntentMatch | None, latency_s: float) -> None:
-        if session.site_id == self.site_id:
-            self._send(WyTranscript(text=transcript.text).event())
+    def on_transcript(self, site_id: str, text: str) -> None:
+        if site_id == self.site_id:
+            self._send(WyTranscript(text=text).event())
 
     async def speak(self, say: TtsSay) -> SayOutcome:
         """Stream a reply to the satellite and wait until it was played (see `_wait_played`)."""
-        if self._out is None or self._synth is None:
+        if self._out is None:
             return SayOutcome.FAILED
         try:
             reply = await self._synth.reply(say.text, self.site_id, say.lang, say.volume)
             pcm = read_wav(reply.wav)
-        except (SynthesisError, WavError) as exc:
+        except (SpeechFailed, AudioFormatError) as exc:
             log.warning("cannot speak on Wyoming satellite %s: %s", self.site_id, exc)
             return SayOutcome.FAILED
         if self._out is None:
@@ -232,9 +224,8 @@ class SatelliteLink:
             # Not cancel(): the reply's task would take it for its own cancellation and never
             # report the failure, leaving the session waiting.
             self._played.set_exception(_Closed("the satellite went away mid-reply"))
-        session = self._voice.sessions.at(self.site_id)
-        if session is not None and session.own and not self._speaking:
-            self._voice.end_session(DialogueEndSession(sessionId=session.session_id))
+        if not self._speaking:  # a reply in flight fails on its own (above) and ends the session
+            self._voice.end_session(self.site_id)
 
     # -- events from the satellite ---------------------------------------------------------------
     async def _on_event(self, event: Event) -> None:
@@ -244,8 +235,7 @@ class SatelliteLink:
         elif RunPipeline.is_type(kind):
             self._on_run_pipeline(event)
         elif AudioStop.is_type(kind):
-            if self._voice.sessions.at(self.site_id) is not None:
-                self._voice.stop_listening(AsrStopListening(siteId=self.site_id))
+            self._voice.audio_ended(self.site_id)
         elif Ping.is_type(kind):
             self._send(Pong(text=event.data.get("text")).event())
         elif Pong.is_type(kind):
@@ -276,7 +266,7 @@ class SatelliteLink:
 
     def _start_session(self, wake_word: str) -> None:
         self._in_session = True
-        self._voice.hotword_detected(HotwordDetected(siteId=self.site_id, modelId=wake_word))
+        self._voice.wake(self.site_id, wake_word)
 
     async def _on_audio(self, event: Event) -> None:
         try:
@@ -284,12 +274,11 @@ class SatelliteLink:
         except ProtocolError as exc:
             self._error(f"audio chunk refused: {exc}", "invalid-audio")
             return
-        session = self._voice.sessions.at(self.site_id)
-        if session is not None:
+        if self._voice.in_session(self.site_id):
             self._in_session = True
-            listening = session.phase is Phase.LISTENING
-            self._voice.audio_pcm(self.site_id, pcm)
-            if listening and session.phase is not Phase.LISTENING:
+            listening = self._voice.listening(self.site_id)
+            self._voice.audio(self.site_id, pcm)
+            if listening and not self._voice.listening(self.site_id):
                 self.stats.last_speech_end = time.perf_counter()  # this chunk ended the utterance
             return
         if self._in_session:  # the session is over: the stream is the wake stage's again

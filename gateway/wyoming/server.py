@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-import uuid
 from concurrent.futures import Executor
 
 from wyoming.asr import Transcribe, Transcript as WyTranscript
@@ -34,14 +32,8 @@ from wyoming.intent import Entity, Intent, NotRecognized, Recognize
 from wyoming.ping import Ping, Pong
 from wyoming.tts import Synthesize
 
-from gateway.tts.engine import SynthesisError
-from gateway.voice.engines.base import Transcript
-from gateway.tts.synthesiser import Synthesiser
-from gateway.tts.wav import WavError, read_wav
-from gateway.voice.service import VoiceService
-from gateway.voice.session import Session
-from gateway.voice.skillrunner import SkillFailed
-from gateway.voice.understand import match_transcript
+from gateway.audio import AudioFormatError, read_wav
+from gateway.ports import SpeechFailed, SpeechServices, Synthesise
 from gateway.wyoming.audio import chunk_to_recogniser, reply_events
 from gateway.wyoming.framing import Limits, ProtocolError, read_event, stream_limit, write_event
 from gateway.wyoming.settings import WyomingSettings
@@ -54,7 +46,7 @@ BYTES_PER_S = 32_000
 
 
 class WyomingServer:
-    def __init__(self, settings: WyomingSettings, voice: VoiceService, synthesiser: Synthesiser | None, pool: Executor) -> None:
+    def __init__(self, settings: WyomingSettings, voice: SpeechServices, synthesiser: Synthesise | None, pool: Executor) -> None:
         self._settings = settings
         self._voice = voice
         self._synth = synthesiser
@@ -76,8 +68,8 @@ class WyomingServer:
             await server.serve_forever()
 
     def info(self) -> Info:
-        languages = sorted(self._voice.kits)
-        engine = self._voice.engine.name
+        languages = list(self._voice.languages())
+        engine = self._voice.recogniser_name
         return Info(
             asr=[AsrProgram(name="touchgate-asr", attribution=ATTRIBUTION, installed=True, description="Touchgate speech recognition", version=None,
                             models=[AsrModel(name=f"{engine}-{lang}", attribution=ATTRIBUTION, installed=True, description=f"{engine} ({lang}), the shop's sentences", version=None, languages=[lang]) for lang in languages])],
@@ -129,9 +121,7 @@ class _Conversation:
         return self._server._settings.server.site_id
 
     def _lang(self, requested: str | None) -> str:
-        tag = (requested or "").replace("_", "-").split("-")[0].lower()
-        voice = self._server._voice
-        return tag if tag in voice.kits else voice.settings.language_of(self._site)
+        return self._server._voice.language_for(self._site, requested)
 
     async def run(self) -> None:
         while (event := await read_event(self._reader, self._server._limits)) is not None:
@@ -185,20 +175,9 @@ class _Conversation:
 
     async def _transcribe(self) -> None:
         audio, self._audio = self._audio or [], None
-        kit = self._server._voice.kit(self._lang(self._language))
-        pcm = b"".join(audio)
-
-        def decode() -> str:
-            recogniser = kit.engine.recogniser()
-            try:
-                recogniser.accept(pcm)
-                transcript = recogniser.finish()
-            finally:
-                recogniser.close()
-            return transcript.text if transcript.confidence >= kit.engine.min_confidence else ""
-
-        text = await asyncio.get_running_loop().run_in_executor(self._server._pool, decode) if pcm else ""
-        await self._send(WyTranscript(text=text, language=kit.language).event())
+        language = self._lang(self._language)
+        text = await self._server._voice.transcribe(b"".join(audio), language, self._server._pool)
+        await self._send(WyTranscript(text=text, language=language).event())
 
     async def _synthesize(self, request: Synthesize) -> None:
         synth = self._server._synth
@@ -211,38 +190,21 @@ class _Conversation:
         try:
             reply = await synth.reply(request.text, self._site, language)
             pcm = read_wav(reply.wav)
-        except (SynthesisError, WavError) as exc:
+        except (SpeechFailed, AudioFormatError) as exc:
             await self._error(f"cannot synthesise: {exc}", "tts-failed")
             return
         for event in reply_events(pcm, pcm.format):
             await self._send(event)
 
     async def _recognize(self, request: Recognize) -> None:
-        kit = self._server._voice.kit(self._lang(None))
-        match = kit.matcher.match(request.text)
+        match = self._server._voice.recognise(request.text, self._lang(None))
         if match is None:
             await self._send(NotRecognized(text=request.text).event())
             return
-        entities = [Entity(name=slot.name, value=slot.value) for slot in match.slots]
-        await self._send(Intent(name=match.intent, entities=entities, text=match.text).event())
+        entities = [Entity(name=name, value=value) for name, value in match.slots.items()]
+        await self._send(Intent(name=match.name, entities=entities, text=match.text).event())
 
     async def _handle(self, text: str) -> None:
         """A conversation turn from Home Assistant: intent, rules, the skill's reply text."""
-        voice = self._server._voice
-        lang = self._lang(None)
-        kit = voice.kit(lang)
-        match = match_transcript(kit, Transcript(text, 1.0, 0.0, 0.0), None, voice.settings.min_confidence)
-        if match is None or not kit.skills.handles(match.intent):
-            await self._send(NotHandled(text=f"I cannot help with {text!r} here.").event())
-            return
-        # A one-turn session of its own (not in the site table: Home Assistant holds the conversation).
-        session = Session(self._site, str(uuid.uuid4()), True, time.time(), lang, customer_id=voice.identity.customer_at(self._site))
-        for listener in voice.on_intent:
-            listener(session, match)
-        try:
-            reply = await kit.skills.run(session, match)
-        except SkillFailed as exc:
-            log.warning("skill failed for Wyoming handle: %s", exc)
-            await self._send(NotHandled(text=kit.skills.apology(lang)).event())
-            return
-        await self._send(Handled(text=reply.say or "").event())
+        result = await self._server._voice.handle(self._site, text, self._lang(None))
+        await self._send((Handled if result.handled else NotHandled)(text=result.text).event())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -61,6 +61,8 @@ class ServerSettings(_Section):
 
 class WyomingSettings(_Section):
     """Wyoming, Home Assistant's voice protocol: a server for Home Assistant, and satellites the gateway dials."""
+
+    part: ClassVar[str] = "gateway.wyoming.part:PART"
 
     enabled: bool = False
     server: ServerSettings = ServerSettings()

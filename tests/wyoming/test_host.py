@@ -22,7 +22,7 @@ from wyoming.satellite import PauseSatellite, RunSatellite
 from wyoming.snd import Played
 from wyoming.tts import Synthesize
 
-from gateway.app import Runtime
+from gateway.app import Gateway
 from gateway.config.settings import Settings
 from tests.support.gateway import gateway_settings, running_gateway, wait_until
 from tests.support.mosquitto import Mosquitto
@@ -114,9 +114,9 @@ async def _stream(end: SatelliteEnd, pcm: bytes) -> None:
         await end.send(AudioChunk(rate=16000, width=2, channels=1, audio=pcm[start : start + step]).event())
 
 
-async def _connected(runtime: Runtime, end: SatelliteEnd) -> None:
+async def _connected(runtime: Gateway, end: SatelliteEnd) -> None:
     assert await end.next(RunSatellite().event().type) is not None
-    await asyncio.wait_for(runtime.wyoming.links[SITE].connected.wait(), EVENT_TIMEOUT_S)  # type: ignore[attr-defined]
+    await asyncio.wait_for(runtime.service("wyoming").links[SITE].connected.wait(), EVENT_TIMEOUT_S)
 
 
 async def test_a_pipeline_starting_at_asr_is_a_session_answered_with_transcript_and_reply(
@@ -124,10 +124,10 @@ async def test_a_pipeline_starting_at_asr_is_a_session_answered_with_transcript_
 ) -> None:
     end = satellite_end
     async with running_gateway(_settings(broker, tmp_path, end), timeout=60) as runtime:
-        assert runtime.voice is not None
+        assert runtime.service("voice") is not None
         await _connected(runtime, end)
         await end.send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS, wake_word_name="ok_nabu").event())
-        await wait_until(lambda: runtime.voice.sessions.at(SITE) is not None, timeout=EVENT_TIMEOUT_S)
+        await wait_until(lambda: runtime.service("voice").sessions.at(SITE) is not None, timeout=EVENT_TIMEOUT_S)
         await end.send(AudioStart(rate=16000, width=2, channels=1).event())
         await _stream(end, silence(0.3) + _coffee().pcm() + silence(1.5))
         transcript = await end.next("transcript")
@@ -141,8 +141,8 @@ async def test_a_pipeline_starting_at_asr_is_a_session_answered_with_transcript_
         assert event is not None and AudioStop.is_type(event.type) and chunks > 0
         await end.send(Played().event())
         # played ends the turn: the session is over (its reply was played, not timed out).
-        await wait_until(lambda: runtime.voice.sessions.at(SITE) is None, timeout=EVENT_TIMEOUT_S)
-        link = runtime.wyoming.links[SITE]  # type: ignore[attr-defined]
+        await wait_until(lambda: runtime.service("voice").sessions.at(SITE) is None, timeout=EVENT_TIMEOUT_S)
+        link = runtime.service("wyoming").links[SITE]
         assert link.stats.first_reply_chunk and not link.stats.errors_sent
         # The satellite may ping the gateway too.
         await end.send(Ping(text="are you there").event())
@@ -159,22 +159,22 @@ async def test_a_satellite_that_vanishes_mid_turn_ends_its_session_and_is_dialle
 ) -> None:
     end = satellite_end
     async with running_gateway(_settings(broker, tmp_path, end), timeout=60) as runtime:
-        assert runtime.voice is not None
+        assert runtime.service("voice") is not None
         await _connected(runtime, end)
         await end.send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event())
-        await wait_until(lambda: runtime.voice.sessions.at(SITE) is not None, timeout=EVENT_TIMEOUT_S)
-        first = runtime.voice.sessions.at(SITE)
+        await wait_until(lambda: runtime.service("voice").sessions.at(SITE) is not None, timeout=EVENT_TIMEOUT_S)
+        first = runtime.service("voice").sessions.at(SITE)
         assert first is not None
         await _stream(end, _coffee().pcm()[:16000])  # half a request, still speaking
         end.vanish()
         assert await end.next() is None  # the first connection is over
-        await wait_until(lambda: runtime.voice.sessions.at(SITE) is None, timeout=EVENT_TIMEOUT_S)
+        await wait_until(lambda: runtime.service("voice").sessions.at(SITE) is None, timeout=EVENT_TIMEOUT_S)
         # Dialled again (backoff 0.2 s), run-satellite sent anew, and a new turn works.
         await wait_until(lambda: end.connections == 2, timeout=EVENT_TIMEOUT_S)
         await _connected(runtime, end)
         await end.send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event())
-        await wait_until(lambda: runtime.voice.sessions.at(SITE) is not None, timeout=EVENT_TIMEOUT_S)
-        new = runtime.voice.sessions.at(SITE)
+        await wait_until(lambda: runtime.service("voice").sessions.at(SITE) is not None, timeout=EVENT_TIMEOUT_S)
+        new = runtime.service("voice").sessions.at(SITE)
         assert new is not None and new.session_id != first.session_id
 
 
@@ -186,16 +186,16 @@ async def test_a_satellite_that_vanishes_while_the_reply_plays_ends_the_session(
     # A session timeout far beyond the wait below: only the lost link can end the session in time.
     settings = _settings(broker, tmp_path, end, voice={"session_timeout_s": 600})
     async with running_gateway(settings, timeout=60) as runtime:
-        assert runtime.voice is not None
+        assert runtime.service("voice") is not None
         await _connected(runtime, end)
         if sends_played:  # the gateway waits for `played` from a satellite that has sent one
             await end.send(Played().event())
         await end.send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event())
-        await wait_until(lambda: runtime.voice.sessions.at(SITE) is not None, timeout=EVENT_TIMEOUT_S)
+        await wait_until(lambda: runtime.service("voice").sessions.at(SITE) is not None, timeout=EVENT_TIMEOUT_S)
         await _stream(end, silence(0.3) + _coffee().pcm() + silence(1.5))
         assert await end.next("audio-stop") is not None  # the reply was sent; it "plays" now
         end.vanish()
-        await wait_until(lambda: runtime.voice.sessions.at(SITE) is None, timeout=EVENT_TIMEOUT_S)
+        await wait_until(lambda: runtime.service("voice").sessions.at(SITE) is None, timeout=EVENT_TIMEOUT_S)
 
 
 async def test_nonsense_from_a_satellite_gets_an_error_and_the_link_is_dialled_again(
@@ -204,7 +204,7 @@ async def test_nonsense_from_a_satellite_gets_an_error_and_the_link_is_dialled_a
     end = satellite_end
     async with running_gateway(_settings(broker, tmp_path, end), timeout=60) as runtime:
         await _connected(runtime, end)
-        link = runtime.wyoming.links[SITE]  # type: ignore[attr-defined]
+        link = runtime.service("wyoming").links[SITE]
         await end.send(Event(type="make-coffee", data={}))
         error = await end.next("error")
         assert error is not None and "unknown event type 'make-coffee'" in error.data["text"]

@@ -29,7 +29,7 @@ async def port(broker: Mosquitto, tmp_path: Path) -> AsyncIterator[int]:
         wyoming={"enabled": True, "server": {"enabled": True, "port": 0}, "max_header_bytes": 1024, "max_payload_bytes": 4096},
     )
     async with running_gateway(settings, timeout=60) as runtime:
-        parts = runtime.wyoming  # type: ignore[attr-defined]
+        parts = runtime.service("wyoming")
         await parts.server_started.wait()
         yield parts.server.port
 
@@ -112,7 +112,7 @@ async def test_an_utterance_longer_than_the_limit_is_refused(broker: Mosquitto, 
         broker, tmp_path, wyoming={"enabled": True, "server": {"enabled": True, "port": 0}, "max_utterance_s": 2},
     )
     async with running_gateway(settings, timeout=60) as runtime:
-        parts = runtime.wyoming  # type: ignore[attr-defined]
+        parts = runtime.service("wyoming")
         await parts.server_started.wait()
         second = b"\0\0" * 16000
         chunk = _header(type="audio-chunk", data={"rate": 16000, "width": 2, "channels": 1}, payload_length=len(second)) + second

@@ -18,7 +18,7 @@ from pocketsphinx import Decoder
 
 from tests.support.gateway import gateway_settings, running_gateway, wait_until
 from tests.support.mosquitto import Mosquitto, free_port
-from tests.wyoming.satellite_program import satellite_python
+from tests.wyoming.satellite_program import MISSING, satellite_python
 
 REPLY_GRAMMAR = """#JSGF V1.0;
 grammar reply;
@@ -52,6 +52,8 @@ def satellite_audio(tmp_path: Path) -> Path:
 @pytest.fixture
 def satellite(tmp_path: Path, satellite_audio: Path) -> Iterator[tuple[int, Path, Path, Path]]:
     python = satellite_python()
+    if python is None:
+        pytest.skip(MISSING)
     port = free_port()
     reply, transcript = tmp_path / "reply.raw", tmp_path / "transcript.txt"
     process = subprocess.Popen(
@@ -89,17 +91,17 @@ async def test_wyoming_satellite_holds_a_whole_turn_from_wake_phrase_to_reply_pl
     port, reply, transcript, go = satellite
     settings = gateway_settings(broker, tmp_path, wyoming={"enabled": True, "satellites": [{"uri": f"tcp://127.0.0.1:{port}", "site_id": "wyo1"}]})
     async with running_gateway(settings, timeout=60) as runtime:
-        assert runtime.voice is not None
-        link = runtime.wyoming.links["wyo1"]  # type: ignore[attr-defined]
+        assert runtime.service("voice") is not None
+        link = runtime.service("wyoming").links["wyo1"]
         turns: list[tuple[str, str | None]] = []
-        runtime.voice.on_turn.append(lambda s, t, m, _: turns.append((t.text, m.intent if m else None)))
+        runtime.service("voice").on_turn.append(lambda s, t, m, _: turns.append((t.text, m.intent if m else None)))
         await asyncio.wait_for(link.connected.wait(), 60)
         go.touch()  # the microphone starts speaking now
         await wait_until(lambda: link.stats.wakes == 1, timeout=60)
         await wait_until(lambda: bool(turns), timeout=30)
         assert turns[0] == ("where is the coffee", "WhereIsProduct")
         # The reply was streamed and played; the session is over and the stream is the wake stage's again.
-        await wait_until(lambda: runtime.voice.sessions.at("wyo1") is None, timeout=30)
+        await wait_until(lambda: runtime.service("voice").sessions.at("wyo1") is None, timeout=30)
         await wait_until(lambda: transcript.exists() and transcript.read_text() == "where is the coffee", timeout=10)
         await wait_until(lambda: reply.exists() and reply.stat().st_size > 22050, timeout=10)
     assert link.stats.first_reply_chunk, "the turn latency was measured"

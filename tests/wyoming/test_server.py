@@ -21,7 +21,7 @@ from wyoming.info import Describe, Info
 from wyoming.intent import Intent, NotRecognized, Recognize
 from wyoming.tts import Synthesize, SynthesizeVoice
 
-from gateway.app import Runtime
+from gateway.app import Gateway
 from tests.support.gateway import gateway_settings, running_gateway
 from tests.support.mosquitto import Mosquitto
 from tests.tts.speech import make_decoder, recognise
@@ -31,10 +31,10 @@ READ_TIMEOUT_S = 60  # a loaded 2-core machine decodes slowly; a wrong answer fa
 
 
 @pytest.fixture
-async def server(broker: Mosquitto, tmp_path: Path) -> AsyncIterator[tuple[Runtime, int]]:
+async def server(broker: Mosquitto, tmp_path: Path) -> AsyncIterator[tuple[Gateway, int]]:
     settings = gateway_settings(broker, tmp_path, wyoming={"enabled": True, "server": {"enabled": True, "port": 0}})
     async with running_gateway(settings, timeout=60) as runtime:
-        parts = runtime.wyoming  # type: ignore[attr-defined]
+        parts = runtime.service("wyoming")
         await parts.server_started.wait()
         yield runtime, parts.server.port
 
@@ -51,7 +51,7 @@ async def _read(client: AsyncTcpClient) -> Event:
     return event
 
 
-async def test_describe_lists_asr_tts_intent_and_handle(server: tuple[Runtime, int]) -> None:
+async def test_describe_lists_asr_tts_intent_and_handle(server: tuple[Gateway, int]) -> None:
     _, port = server
     client = await _client(port)
     try:
@@ -77,7 +77,7 @@ def _as_44k_stereo(path: Path) -> bytes:
     return (stereo * 32767).astype("<i2").tobytes()
 
 
-async def test_transcribe_takes_44k_stereo_audio_and_returns_the_transcript(server: tuple[Runtime, int]) -> None:
+async def test_transcribe_takes_44k_stereo_audio_and_returns_the_transcript(server: tuple[Gateway, int]) -> None:
     _, port = server
     audio = _as_44k_stereo(AUDIO_DIR / "en_where_bread.wav")
     client = await _client(port)
@@ -95,7 +95,7 @@ async def test_transcribe_takes_44k_stereo_audio_and_returns_the_transcript(serv
     assert Transcript.from_event(event).text == "where can i find bread"
 
 
-async def test_synthesize_streams_audio_that_decodes_back_to_the_words(server: tuple[Runtime, int]) -> None:
+async def test_synthesize_streams_audio_that_decodes_back_to_the_words(server: tuple[Gateway, int]) -> None:
     _, port = server
     client = await _client(port)
     chunks: list[bytes] = []
@@ -118,7 +118,7 @@ async def test_synthesize_streams_audio_that_decodes_back_to_the_words(server: t
     assert recognise(make_decoder(), buffer.getvalue()) == "your parcel is ready"
 
 
-async def test_recognize_names_the_intent_and_its_slots_or_says_not_recognized(server: tuple[Runtime, int]) -> None:
+async def test_recognize_names_the_intent_and_its_slots_or_says_not_recognized(server: tuple[Gateway, int]) -> None:
     _, port = server
     client = await _client(port)
     try:
@@ -135,12 +135,12 @@ async def test_recognize_names_the_intent_and_its_slots_or_says_not_recognized(s
     assert NotRecognized.is_type(not_found.type), not_found
 
 
-async def test_a_transcript_is_handled_by_the_skill_or_not_handled(server: tuple[Runtime, int]) -> None:
+async def test_a_transcript_is_handled_by_the_skill_or_not_handled(server: tuple[Gateway, int]) -> None:
     """Home Assistant's conversation agent sends the user's text as a `transcript` event."""
     runtime, port = server
-    assert runtime.voice is not None
+    assert runtime.service("voice") is not None
     intents: list[str] = []
-    runtime.voice.on_intent.append(lambda session, match: intents.append(match.intent))
+    runtime.service("voice").on_intent.append(lambda session, match: intents.append(match.intent))
     client = await _client(port)
     try:
         await client.write_event(Transcript(text="where is the coffee", language="en").event())
