@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.touchgate-installed
+# The unmodified wyoming-satellite program the Wyoming tests run, in a venv of its own.
+SATELLITE := $(VENV)/wyoming-satellite
+SATELLITE_STAMP := $(SATELLITE)/.installed
 
 .PHONY: demo test test-pi system venv bench clean
 
@@ -15,7 +18,14 @@ $(STAMP): pyproject.toml scripts/debian-packages.txt
 	$(BIN)/python -m pip install --quiet -e '.[speech,demo,test]'
 	@touch $@
 
-venv: system $(STAMP)
+# Rebuilt only when its pins change (the stamp is newer than them otherwise).
+$(SATELLITE_STAMP): scripts/wyoming-satellite-requirements.txt
+	@mkdir -p $(VENV)
+	$(PYTHON) -m venv --clear $(SATELLITE)
+	$(SATELLITE)/bin/python -m pip install --quiet --requirement $<
+	@cp $< $@
+
+venv: system $(STAMP) $(SATELLITE_STAMP)
 
 demo: venv
 	$(BIN)/touchgate demo

