@@ -187,6 +187,7 @@ async def test_forget_me_needs_a_clear_yes_from_the_same_customer_in_the_same_se
     session = await till.start()
     assert (await till.say(session, "en_forget_1")).startswith("This erases everything")
     assert (await till.say(session, "en_yes_delete")).startswith("Done. I have erased everything")
+    await till.ended(session)  # the reply played: nothing of this session is still being spoken at shutdown
     assert ANNA not in _profiles(runtime) and BERT in _profiles(runtime)
     assert _voice(runtime).identity.customer_of("kiosk1") is None
 
