@@ -17,6 +17,7 @@ import sqlite_utils
 
 from gateway.app import Runtime
 from gateway.consent.model import ConsentRecord, ConsentSource, ConsentStatus
+from gateway.voice.service import VoiceService
 from tests.support.gateway import gateway_settings, running_gateway, wait_until
 from tests.support.mosquitto import Mosquitto
 from tests.voice.support import HermesClient, frames, utterances
@@ -57,20 +58,22 @@ class Speaker:
         await asyncio.to_thread(self.client.send, f"tele/cardreader_{self.site}/SENSOR", payload)
 
 
-def _voice(runtime: Runtime):  # type: ignore[no-untyped-def]
-    assert runtime.voice is not None
-    return runtime.voice
+def _voice(runtime: Runtime) -> VoiceService:
+    voice = runtime.service("voice")
+    assert isinstance(voice, VoiceService)
+    return voice
 
 
 async def _seed(runtime: Runtime) -> None:
-    assert runtime.consents is not None
+    consents = runtime.service("consent")
+    assert consents is not None
     now = time.time()
     records = [
         ConsentRecord(customer_id=c, purpose=p, status=ConsentStatus.GRANTED, changed_at=now, source=ConsentSource.CENTRAL)
         for c in (ANNA, BERT)
         for p in ("service", "personalisation")
     ]
-    await runtime.consents.apply_records(records)
+    await consents.apply_records(records)
     profiles = {ANNA: {"loyalty_points": 1250, "favourite_category": "coffee", "tier": "gold"}, BERT: {"loyalty_points": 7}}
     await runtime.store.call(
         lambda db: db["profiles"].insert_all(
