@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gateway.consent.ledger import CLOCK_SKEW_S, supersession
 from gateway.consent.model import ConsentChange, ConsentRecord, ConsentSource, ConsentStatus
-from tests.consent.support import CARD_TOPIC, rows
+from tests.consent.support import CARD_TOPIC, consent_inbox, rows
 from tests.consent.test_gateway import consent_settings, consents, publish
 from tests.support.gateway import running_gateway, wait_until
 from tests.support.mosquitto import Mosquitto
@@ -42,17 +42,17 @@ async def test_a_future_dated_grant_never_drops_the_later_revocation(broker: Mos
     settings = consent_settings(broker, tmp_path)
     async with running_gateway(settings) as runtime:
         service = consents(runtime)
-        assert service.inbox is not None
+        inbox = consent_inbox(runtime)
         await publish(broker, [(CARD_TOPIC, TAP)])
         await wait_until(lambda: service.ledger.recently_seen(ANNA, time.time()))
         # Why 5: a grant dated 4 minutes ahead (within the old 5-minute allowance), then her revocation now.
-        before = service.inbox.handled
+        before = inbox.handled
         await publish(broker, [_consent("kiosk1", "granted", at=time.time() + 240)])
-        await wait_until(lambda: service.inbox.handled > before)
+        await wait_until(lambda: inbox.handled > before)
         held = service.ledger.record(ANNA, "marketing")
         assert held is not None and held.changed_at <= time.time()  # clamped to its arrival
         await publish(broker, [_consent("kiosk1", "revoked")])
-        await wait_until(lambda: service.inbox.handled > before + 1)
+        await wait_until(lambda: inbox.handled > before + 1)
         assert not service.allows(ANNA, "marketing")
         assert rows(settings.store.path, "SELECT status FROM consents WHERE customer_id = ? AND purpose = 'marketing'", (ANNA,)) == [("revoked",)]
 
@@ -65,13 +65,13 @@ async def test_a_future_dated_grant_never_drops_the_later_revocation(broker: Mos
         await wait_until(lambda: not service.allows(ANNA, "analytics"))
 
         # An old decision (a button that was offline) older than the held one: dead-lettered and audited.
-        rejected = service.inbox.rejected
+        rejected = inbox.rejected
         letters = rows(settings.store.path, "SELECT COUNT(*) FROM dead_letters WHERE reason = 'stale_consent'")[0][0]
         await publish(broker, [_consent("kiosk1", "granted", at=time.time() - 3600)])
         await wait_until(
             lambda: rows(settings.store.path, "SELECT COUNT(*) FROM dead_letters WHERE reason = 'stale_consent'")[0][0] > letters
         )
-        assert service.inbox.rejected == rejected  # applied where it could be; the rest is kept as a dead letter
+        assert inbox.rejected == rejected  # applied where it could be; the rest is kept as a dead letter
         assert not service.allows(ANNA, "marketing")
         skipped = [json.loads(d) for (d,) in rows(settings.store.path, "SELECT detail FROM audit WHERE kind = 'consent.skipped'")]
         assert any(d["reason"] == "stale" and d["status"] == "granted" for d in skipped)
@@ -83,7 +83,7 @@ async def test_consents_and_erasures_only_from_configured_sites_and_for_known_cu
     db = settings.store.path
     async with running_gateway(settings) as runtime:
         service = consents(runtime)
-        assert service.inbox is not None
+        inbox = consent_inbox(runtime)
         await publish(broker, [(CARD_TOPIC, TAP)])
         await wait_until(lambda: service.ledger.recently_seen(ANNA, time.time()))
         await publish(broker, [_consent("kiosk1", "granted")])

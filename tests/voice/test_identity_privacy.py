@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from gateway.app import Runtime
+from gateway.app import Gateway as Runtime
 from gateway.consent.model import ConsentRecord, ConsentSource, ConsentStatus
 from gateway.voice.service import VoiceService
 from tests.support.gateway import gateway_settings, running_gateway, wait_until
@@ -31,15 +31,21 @@ class Speaker:
 
     def __init__(self, client: HermesClient, site: str) -> None:
         self.client, self.site = client, site
+        self._turn_from = 0  # messages before this index belong to earlier turns
 
     async def start(self) -> str:
+        self._turn_from = len(self.client.messages)
         return await asyncio.to_thread(self.client.start_session, self.site)
 
     async def say(self, session: str, name: str) -> str:
-        """Speak an utterance in the session; the reply text spoken next in it."""
+        """Speak an utterance in the session once the gateway listens (after its last reply has
+        played; frames sent before are dropped, as from a real satellite); the reply spoken next."""
+        listening = "hermes/asr/startListening"
+        await asyncio.to_thread(self.client.json_on, listening, 15.0, self._turn_from, sessionId=session)
         before = len(self.client.messages)
         await asyncio.to_thread(self.client.stream, self.site, frames(BY_NAME[name].pcm()))
         say = await asyncio.to_thread(self.client.json_on, "hermes/tts/say", 15.0, before, sessionId=session)
+        self._turn_from = before  # the next turn's startListening comes after this turn's audio
         return str(say["text"])
 
     async def ask(self, name: str) -> str:
