@@ -155,7 +155,13 @@ class VoiceSettings(_Section):
         30.0, gt=1, le=600,
         description="with an external TTS service (tts.enabled false): wait this long for hermes/tts/sayFinished",
     )
-    identity_ttl_s: float = Field(120.0, gt=0, le=3600, description="an identify (card tap) binds the site's voice sessions this long")
+    identity_ttl_s: float = Field(
+        20.0, gt=0, le=300,
+        description="a card tap at a site with no session waits this long for the next session to start there (a tap binds one session only)",
+    )
+    confirm_min_confidence: float = Field(
+        0.5, ge=0, le=1, description="a 'yes, delete' heard with less confidence than this cancels instead of confirming"
+    )
     dictation_fallback: bool | None = Field(
         None,
         description="decode an utterance outside the grammar again with open dictation, for textCaptured; "
