@@ -22,6 +22,7 @@ import pocketsphinx
 
 from gateway.voice.engines.base import EngineError
 from gateway.voice.engines.pocketsphinx_engine import PocketSphinxEngine
+from gateway.voice.nlu.match import FILLERS
 from gateway.voice.nlu.expand import GrammarSource
 from gateway.voice.nlu.ast import Template
 from gateway.voice.nlu.parse import TemplateError, parse_expression
@@ -56,7 +57,7 @@ def wake_engine(settings: WakeSettings) -> PocketSphinxEngine:
         raise WakePhraseError(str(exc)) from exc
     template = Template("wake", expression, "wyoming.wake.phrase", settings.phrase)
     try:
-        engine = PocketSphinxEngine(GrammarSource([template], {}, {}, set()), PocketSphinxSettings(min_posterior=settings.min_posterior), dictation=False)
+        engine = PocketSphinxEngine(GrammarSource([template], {}, {}, set()), PocketSphinxSettings(min_posterior=settings.min_posterior, open_pass=False), dictation=False)
     except EngineError as exc:
         raise WakePhraseError(str(exc)) from exc
     return engine
@@ -110,4 +111,6 @@ class WakeSpotter:
             transcript = recogniser.finish()
         finally:
             recogniser.close()
-        return transcript.text == self._phrase and transcript.confidence >= self._engine.min_confidence
+        # The grammar lets one hesitation lead ("er hey touch gate"): it is no part of the phrase.
+        words = [word for word in transcript.text.split() if word not in FILLERS]
+        return " ".join(words) == self._phrase and transcript.confidence >= self._engine.min_confidence
