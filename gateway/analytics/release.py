@@ -39,7 +39,8 @@ class Aggregate:
     hours: int = 0  # zone-hours covered
     values: dict[str, float] = field(default_factory=dict)
     populations: dict[str, int] = field(default_factory=dict)
-    covered: set[tuple[str, int]] = field(default_factory=set, repr=False)  # (zone, hour) pairs
+    # (zone, hour, group) of every figure group inside: each is in one aggregate at most.
+    covered: set[tuple[str, int, int]] = field(default_factory=set, repr=False)
 
     def attributes(self, k: int) -> dict[str, str | int | float]:
         out: dict[str, str | int | float] = {
@@ -127,8 +128,8 @@ def _merge(
 
 def _add(aggregate: Aggregate, tally: HourTally, group: Group) -> None:
     v, p = aggregate.values, aggregate.populations
-    aggregate.covered.add((tally.zone, tally.hour))
-    aggregate.hours = len(aggregate.covered)
+    aggregate.covered.add((tally.zone, tally.hour, int(group)))
+    aggregate.hours = len({(zone, hour) for zone, hour, _ in aggregate.covered})
     if group is Group.FOOTFALL:
         _sum(v, footfall_in=tally.footfall_in, footfall_out=tally.footfall_out, occupancy_person_s=tally.occupancy_integral)
         v["occupancy_max"] = max(v.get("occupancy_max", 0.0), float(tally.occupancy_max))
