@@ -28,6 +28,7 @@ from gateway.rules.service import RulesEngine
 from gateway.store import Store
 
 if TYPE_CHECKING:  # the voice part (numpy, recognisers) is imported only when it is built
+    from gateway.analytics.service import AnalyticsService
     from gateway.sync.part import SyncParts
     from gateway.tts.service import TtsService
     from gateway.voice.service import VoiceService
@@ -46,6 +47,8 @@ PART_BUILDERS: tuple[tuple[str, str | None], ...] = (
     ("gateway.tts.part:build", "tts"),
     ("gateway.rules.part:build", "rules"),
     ("gateway.voice.part:build", "voice"),
+    # After rules: its figure triggers are fed to the rules engine (gateway/analytics/part.py).
+    ("gateway.analytics.part:build", "analytics"),
     # Last: it serves what the parts above attached to the Runtime. Always built: Home Assistant
     # discovery and the metrics live there too, and it starts its HTTP server only if enabled.
     ("gateway.api.part:build", None),
@@ -80,6 +83,8 @@ class Runtime:
     # The sync part's sender, puller and erasure sender (set by gateway.sync.part once its task
     # runs with a sync.url): the API reads the central link's state from it.
     sync: SyncParts | None = None
+    # Zone figures (set by gateway.analytics.part): the admin API and the status page read them.
+    analytics: AnalyticsService | None = None
 
 
 def status_topic(settings: Settings) -> str:

@@ -13,7 +13,7 @@ from gateway.devices.registry import load_profiles
 
 # Each part's checker, as "module:function" taking Settings and returning its problems
 # (rules files, skills' sentences, ...), each with file, line and field.
-PART_CHECKS: tuple[str, ...] = ("gateway.tts.part:check", "gateway.consent.check:check_privacy", "gateway.api.check:check_api", "gateway.rules.part:check", "gateway.sync.check:check_sync", "gateway.voice.check:check_voice")
+PART_CHECKS: tuple[str, ...] = ("gateway.tts.part:check", "gateway.consent.check:check_privacy", "gateway.api.check:check_api", "gateway.rules.part:check", "gateway.sync.check:check_sync", "gateway.voice.check:check_voice", "gateway.analytics.part:check")
 
 PartCheck = Callable[[Settings], list[ConfigProblem]]
 

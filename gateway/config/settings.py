@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from gateway.config.problems import ConfigError, ConfigProblem, problems_from_validation
 from gateway.config.yamlpos import PositionedYaml, YamlLoadError, load_yaml_file
+from gateway.analytics.settings import AnalyticsSettings
 from gateway.tts.settings import TtsSettings
 from gateway.rules.settings import RulesSettings
 from gateway.sync.settings import SyncSettings
@@ -76,6 +77,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     rules: RulesSettings = RulesSettings()
     voice: VoiceSettings = VoiceSettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
 
     @classmethod
     def settings_customise_sources(
