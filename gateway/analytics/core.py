@@ -77,7 +77,7 @@ class AnalyticsCore:
     ) -> None:
         self.config = config or CoreConfig()
         self._zones_of = zones_of
-        self._roles = dict(roles)
+        self.roles = dict(roles)
         self._hasher = hasher
         self._own = own_beacons or OwnBeacons(())
         self._tz = ZoneInfo(self.config.timezone) if self.config.timezone else None
@@ -244,7 +244,7 @@ class AnalyticsCore:
         return series
 
     def role(self, zone: str) -> ZoneRole:
-        return self._roles.get(zone, ZoneRole.OTHER)
+        return self.roles.get(zone, ZoneRole.OTHER)
 
     # -- restart -----------------------------------------------------------------------------
     def restore(self, tallies: Iterable[HourTally], counted: dict[str, int]) -> None:

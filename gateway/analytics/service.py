@@ -106,7 +106,12 @@ class AnalyticsService:
                 listener(changes)
 
     def live(self) -> dict[str, dict[str, float]]:
-        return {zone: self.core.figures(zone) for zone in sorted(self.core.zones)}
+        """Every zone's figures now; zones no event has reached yet show zeros."""
+        names = sorted(set(self.core.zones) | set(self.core.roles))
+        return {zone: self.core.figures(zone) for zone in names}
+
+    def roles(self) -> dict[str, str]:
+        return {zone: role.value for zone, role in self.core.roles.items()}
 
     # -- running -----------------------------------------------------------------------------
     async def run(self) -> None:

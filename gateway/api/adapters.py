@@ -58,6 +58,7 @@ def services_from_runtime(runtime: Runtime) -> OperatorServices:
     elif not runtime.settings.rules.enabled:
         services.rules_missing_reason = "the rules engine is turned off (rules.enabled: false)"
     services.central = central_probe(runtime)
+    services.analytics = runtime.analytics
     return services
 
 

@@ -98,6 +98,7 @@ def render_status(report: StatusReport, nonce: str, refresh_s: float) -> str:
         refresh_ms=str(int(refresh_s * 1000)),
         css=_asset("style.css"),
         script=_asset("status.js"),
+        zones_script=_asset("zones.js"),
         devices_rows=_rows(
             report.devices,
             lambda d: [(d.site, False), (d.device, False), (d.profile, False), (hms(d.last_seen), False), (d.messages, True)],

@@ -25,6 +25,14 @@ class CustomerService(Protocol):
     async def erase(self, customer_id: str) -> ErasureReport: ...
 
 
+class AnalyticsFigures(Protocol):
+    """The analytics part's live zone figures (gateway/analytics/service.py)."""
+
+    def live(self) -> dict[str, dict[str, float]]: ...
+
+    def roles(self) -> dict[str, str]: ...
+
+
 @dataclass(frozen=True)
 class CentralLink:
     """The link to the central profile service as the sync part sees it right now."""
@@ -44,7 +52,9 @@ class OperatorServices:
     rules: RulesService | None = None
     customers: CustomerService | None = None
     central: Callable[[], CentralLink] = no_central
+    analytics: AnalyticsFigures | None = None
     # Set when something prevents a service from working, to say why in the 503.
     rules_missing_reason: str = "no rules engine is configured in this gateway"
     customers_missing_reason: str = "no consent part is configured: export and erasure are unavailable"
+    analytics_missing_reason: str = "the analytics part is turned off (analytics.enabled: false)"
 
