@@ -178,6 +178,20 @@ async def login(request: web.Request) -> web.Response:
     raise response
 
 
+async def login_link(request: web.Request) -> web.Response:
+    """GET /login?code=…: the one-time login link (`api.login_code`; the demo prints it)."""
+    ctx = request.app[CONTEXT]
+    code = request.query.get("code", "")
+    if not (0 < len(code) <= 200) or not ctx.auth.consume_login_code(code):
+        log.warning("one-time login refused", extra={"fields": {"event": "api_login_link_refused"}})
+        nonce = secrets.token_urlsafe(16)
+        return _html(render_login(ctx.site, nonce, "That login link has been used already, or is not right."), nonce, status=401)
+    response = web.HTTPSeeOther("/")
+    ctx.auth.set_session(response, secure=request.secure)
+    log.info("status page login by one-time link", extra={"fields": {"event": "api_login_link"}})
+    raise response
+
+
 async def logout(request: web.Request) -> web.Response:
     response = web.HTTPSeeOther("/")
     request.app[CONTEXT].auth.clear_session(response)
@@ -187,4 +201,5 @@ async def logout(request: web.Request) -> web.Response:
 def add_page_routes(app: web.Application) -> None:
     app.router.add_get("/", index)
     app.router.add_post("/login", login)
+    app.router.add_get("/login", login_link)
     app.router.add_post("/logout", logout)

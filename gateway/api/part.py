@@ -119,6 +119,9 @@ async def build(runtime: Runtime) -> None:
         metrics=metrics,
         ready=runtime.ready,
         services=services,
-        auth=Authenticator(settings.token.get_secret_value() if settings.token else None),
+        auth=Authenticator(
+            settings.token.get_secret_value() if settings.token else None,
+            settings.login_code.get_secret_value() if settings.login_code else None,
+        ),
     )
     runtime.tasks.append(serve_api(ctx))

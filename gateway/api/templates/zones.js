@@ -44,7 +44,7 @@
     return root;
   }
 
-  function render(report) {
+  function render(report, live) {
     var box = document.getElementById("zone-plots");
     if (!box) return;
     while (box.firstChild) box.removeChild(box.firstChild);
@@ -57,9 +57,9 @@
       var figure = document.createElement("figure");
       figure.className = "zone";
       var caption = document.createElement("figcaption");
-      var n = z.occupancy.length;
-      caption.textContent = z.zone + " (" + z.role + ") · now " + (n ? z.occupancy[n - 1] : 0) +
-        (z.role === "checkout" ? " · queue " + (n ? z.queue[n - 1] : 0) : "");
+      var now = live[z.zone] || {};
+      caption.textContent = z.zone + " (" + z.role + ") · now " + (now.occupancy || 0) +
+        (z.role === "checkout" ? " · queue " + (now.queue_length || 0) + " · wait " + Math.round(now.wait_s || 0) + " s" : "");
       figure.appendChild(caption);
       figure.appendChild(plot(z, report.since, until));
       box.appendChild(figure);
@@ -67,14 +67,21 @@
     document.body.dataset.plotted = String(report.zones.length);
   }
 
+  function get(path, fallback) {
+    return fetch(path, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      if (r.status === 503) return fallback;  // the analytics part is turned off
+      if (!r.ok) throw new Error(path + " " + r.status);
+      return r.json();
+    });
+  }
+
   function refresh() {
-    fetch("/api/analytics/series?hours=3", { credentials: "same-origin", cache: "no-store" })
-      .then(function (r) {
-        if (r.status === 503) return { since: 0, zones: [], off: true };
-        if (!r.ok) throw new Error("series " + r.status);
-        return r.json();
+    Promise.all([get("/api/analytics/series?hours=3", { since: 0, zones: [] }), get("/api/analytics/zones", { zones: [] })])
+      .then(function (both) {
+        var live = {};
+        both[1].zones.forEach(function (z) { live[z.zone] = z; });
+        render(both[0], live);
       })
-      .then(render)
       .catch(function () { /* the status script shows an unreachable gateway */ })
       .then(function () { window.setTimeout(refresh, refreshMs); });
   }
