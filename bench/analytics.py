@@ -42,7 +42,7 @@ def run_once(visitors: int, folder: Path) -> dict[str, float]:
     plan = DayPlan(visitors=visitors)
     events, truth = simulate_day(DAY_START, plan)
     db = connect(folder / "analytics.db")
-    config = CoreConfig(k=K, motion_timeout_s=plan.motion_hold_s, timezone="UTC")
+    config = CoreConfig(k=K, motion_timeout_s=plan.motion_hold_s, ble_report_interval_s=plan.ble_interval_s, timezone="UTC")
     core = AnalyticsCore(
         Zones(ZONES).of, {z: ZoneRole(r) for z, r in ROLES.items()}, DailyHasher(b"bench-secret-key-of-the-shop-19"),
         config, OwnBeacons([STAFF_BEACON_UUID]), start=DAY_START,
@@ -81,6 +81,9 @@ def run_once(visitors: int, folder: Path) -> dict[str, float]:
         "occupancy_error": _occupancy_error(series, truth, "entrance", plan),
         "queue_error": _occupancy_error(series, truth, "checkout", plan),
         "dwell_error_s": _dwell_error(hours, truth),
+        "dwell_bias_s": _dwell_error(hours, truth, signed=True),
+        "occupancy_mean_truth": _mean_truth(truth, "entrance", plan),
+        "queue_mean_truth": _mean_truth(truth, "checkout", plan),
         "identifiers_leaving": leaking,
         "min_group_size": min(groups) if groups else 0,
         "aggregates_synced": len(release.aggregates),
@@ -105,13 +108,21 @@ def _occupancy_error(series: list, truth: Truth, zone: str, plan: DayPlan) -> fl
     return sum(errors) / len(errors) if errors else float("nan")
 
 
-def _dwell_error(hours: list, truth: Truth) -> float:  # type: ignore[type-arg]
+def _mean_truth(truth: Truth, zone: str, plan: DayPlan) -> float:
+    opens, closes = DAY_START + plan.opens_h * 3600, DAY_START + plan.closes_h * 3600
+    values = [v for (z, minute), v in truth.occupancy.items() if z == zone and opens <= minute < closes]
+    return sum(values) / len(values)
+
+
+def _dwell_error(hours: list, truth: Truth, signed: bool = False) -> float:  # type: ignore[type-arg]
+    """Mean (absolute, or signed: measured - true) error of each zone-hour's mean BLE dwell."""
     errors = []
     for tally in hours:
         true = truth.dwell.get((tally.zone, tally.hour))
         if tally.zone not in RECEIVERS or not true or not tally.device_visits:
             continue
-        errors.append(abs(tally.device_dwell_sum_s / tally.device_visits - sum(true) / len(true)))
+        error = tally.device_dwell_sum_s / tally.device_visits - sum(true) / len(true)
+        errors.append(error if signed else abs(error))
     return sum(errors) / len(errors) if errors else float("nan")
 
 

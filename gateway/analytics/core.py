@@ -31,6 +31,7 @@ class CoreConfig:
     motion_timeout_s: float = 0.0
     ble_gap_s: float = 120.0
     ble_min_rssi: int = -90
+    ble_report_interval_s: float = 0.0
     till_kinds: frozenset[str] = frozenset({"till.sale"})
     timezone: str | None = None
 
@@ -38,7 +39,8 @@ class CoreConfig:
     def from_settings(cls, settings: AnalyticsSettings, timezone: str | None) -> CoreConfig:
         return cls(
             k=settings.k, idle_reset_s=settings.idle_reset_s, motion_timeout_s=settings.motion_timeout_s,
-            ble_gap_s=settings.ble_gap_s, ble_min_rssi=settings.ble_min_rssi, till_kinds=frozenset(settings.till_kinds),
+            ble_gap_s=settings.ble_gap_s, ble_min_rssi=settings.ble_min_rssi, ble_report_interval_s=settings.ble_report_interval_s,
+            till_kinds=frozenset(settings.till_kinds),
             timezone=settings.timezone or timezone,
         )
 
@@ -261,7 +263,7 @@ class AnalyticsCore:
     def _zone(self, name: str) -> ZoneState:
         state = self.zones.get(name)
         if state is None:
-            state = self.zones[name] = ZoneState(name, self.role(name), self.hour, self.now)
+            state = self.zones[name] = ZoneState(name, self.role(name), self.hour, self.now, self.config.ble_report_interval_s)
         return state
 
 

@@ -39,6 +39,9 @@ class AnalyticsSettings(BaseModel):
         0.0, ge=0, description="the motion sensors' own hold time (Aqara: 60-90 s), taken off each presence stretch"
     )
     ble_gap_s: float = Field(120.0, gt=0, description="an anonymous device not seen for this long has left the zone")
+    ble_report_interval_s: float = Field(
+        0.0, ge=0, le=600, description="how often a BLE receiver reports a device it keeps seeing; added to each stay's seen span"
+    )
     ble_min_rssi: int = Field(-90, ge=-127, le=20, description="weaker BLE sightings are ignored (another room)")
     own_beacons: list[str] = Field(
         default_factory=list, description="the shop's own beacons (iBeacon uuid, or MAC glob): never counted as people"

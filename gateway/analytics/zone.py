@@ -15,10 +15,10 @@ WAIT_WINDOW_S = 600.0
 class ZoneState:
     __slots__ = (
         "name", "role", "counted", "has_counter", "motion", "stretch_start", "idle_since", "stays", "last_at",
-        "minute_max", "exits_recent", "drift_resets", "clamped", "tally",
+        "minute_max", "exits_recent", "drift_resets", "clamped", "tally", "stay_pad_s",
     )
 
-    def __init__(self, name: str, role: ZoneRole, hour: int, now: float) -> None:
+    def __init__(self, name: str, role: ZoneRole, hour: int, now: float, stay_pad_s: float = 0.0) -> None:
         self.name = name
         self.role = role
         self.counted = 0  # people counters: sum(in) - sum(out), never below 0
@@ -33,6 +33,9 @@ class ZoneState:
         self.drift_resets = 0
         self.clamped = 0  # people counted out who were never counted in (missed entries)
         self.tally = HourTally(name, hour)
+        # A stay is seen from its first to its last sighting; the time before the first and after
+        # the last report is unseen: on average one reporting interval in all (docs/analytics.md).
+        self.stay_pad_s = stay_pad_s
 
     # -- the figures -------------------------------------------------------------------------
     def occupancy(self) -> int:
@@ -141,7 +144,7 @@ class ZoneState:
 
     def _end_stay(self, stay: list[float]) -> None:
         self.tally.device_visits += 1
-        self.tally.device_dwell_sum_s += stay[1] - stay[0]
+        self.tally.device_dwell_sum_s += stay[1] - stay[0] + self.stay_pad_s
 
     def idle_reset(self, t: float, idle_reset_s: float) -> bool:
         """Drift correction: counted people in a zone whose motion sensors have all been idle for
