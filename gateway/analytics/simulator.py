@@ -105,7 +105,7 @@ def simulate_day(day_start: float, plan: DayPlan | None = None) -> tuple[list[Ev
             _record(visitor, "checkout", t, done, truth)
             crossings.append((t, "checkout", "in", 1))
             crossings.append((done, "checkout", "out", 1))
-            events.append(_event(done, SITE, "checkout-till-1", "till.sale", {"amount_cents": rng.randint(100, 9000)}))
+            events.append(_event(done, SITE, "checkout-till-1", "till.sale", {"total_cents": rng.randint(100, 9000)}))
             truth.sales += 1
             t = done + rng.uniform(5, 20)
         crossings.append((t, "entrance", "out", 1))

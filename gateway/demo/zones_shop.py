@@ -1,5 +1,5 @@
 """The simulated shop's people, for the zone figures: an entrance and a checkout-lane people
-counter, and phones near the checkout advertising BLE with MACs that rotate (as phones do).
+counter, a till, and phones near the checkout advertising BLE with MACs that rotate (as phones do).
 Publishes the devices' real wire formats, so the figures move on the status page while the demo runs."""
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ async def simulate_zones(publish: Publish, site: str, rng: random.Random, period
             serving.in_queue, serving.served, serving.ticks_left = False, True, min(serving.ticks_left, serving.age + 5)
             counts["checkout"][1] += 1
             serving = None
+            publish(f"pos/{site}/checkout-till-1/sale", json.dumps({"total_cents": rng.randint(150, 9000), "items": rng.randint(1, 9)}).encode())
         leaving = [s for s in inside if s.age >= s.ticks_left and not s.in_queue]
         for shopper in leaving:
             inside.remove(shopper)
