@@ -80,5 +80,7 @@ async def build(runtime: Runtime) -> None:
     if rules is not None:
         forward: Callable[[list[FigureChange]], None] = lambda changes: rules.on_committed(figure_events(settings.site_id, changes))
         service.on_figures.append(forward)
+    # The sync part's sender is made once its task runs: looked up when there is something to send.
+    service.on_released.append(lambda: runtime.sync.sender.wake() if runtime.sync is not None else None)
     runtime.metrics.registry.register(ZoneFiguresCollector(service))
     runtime.tasks.append(service.run())

@@ -80,6 +80,7 @@ class AnalyticsService:
         self._clock = clock
         self._day_of = day_of_hour(settings.timezone or timezone)
         self.on_figures: list[FigureListener] = []
+        self.on_released: list[Callable[[], None]] = []  # aggregates were queued (wake the sync sender)
         self.released = 0
         self.suppressed = 0
         self.flushes = 0
@@ -178,4 +179,7 @@ class AnalyticsService:
         # The open hour's tallies in memory carry settled bits only from the store: never ripe.
         self.released += len(events)
         self.suppressed += sum(release.suppressed.values())
+        if events:
+            for listener in self.on_released:
+                listener()
         return release
