@@ -19,6 +19,9 @@ from gateway.model.event import Event
 HOUR = 3600
 MINUTE = 60
 _SWEEP_EVERY_S = 5.0
+# An event this far behind the core's time means the clock was corrected backwards: start again
+# from the event's time rather than count a day's events into the future hour (docs/analytics.md).
+CLOCK_JUMP_S = 3600.0
 
 ZonesOf = Callable[[str, str], tuple[str, ...]]
 FIGURES = ("occupancy", "queue_length", "wait_s", "dwell_s", "devices", "motion", "footfall_1h")
@@ -64,10 +67,14 @@ class CoreCounts:
     unusable: int = 0  # a sensor event without the attribute the figure needs
     tills_outside_zones: int = 0
     late: int = 0  # events older than the core's time (taken as now)
+    clock_jumps: int = 0  # the clock went back more than CLOCK_JUMP_S: time re-based
+    stays_capped: int = 0  # sightings of new devices refused while a zone held MAX_STAYS
     by_kind: dict[str, int] = field(default_factory=dict)
 
 
 class AnalyticsCore:
+    MAX_SERIES_BACKLOG = 24 * 60 * 50  # minute points kept while the store cannot take them
+
     def __init__(
         self,
         zones_of: ZonesOf,
@@ -103,6 +110,8 @@ class AnalyticsCore:
         counts = self.counts
         counts.events += 1
         t = event.received_at
+        if t < self.now - CLOCK_JUMP_S:
+            self._rebase(t)
         if t < self.now:
             counts.late += 1
             t = self.now
@@ -153,7 +162,8 @@ class AnalyticsCore:
         # The identifier is hashed here and dropped: only the day's anonymous id goes on.
         anonymous_id = self._hasher.anonymous_id(identifier, self.day)
         for zone in zones:
-            self._zone(zone).sighting(t, anonymous_id, self.config.ble_gap_s)
+            if not self._zone(zone).sighting(t, anonymous_id, self.config.ble_gap_s):
+                self.counts.stays_capped += 1
 
     # -- time --------------------------------------------------------------------------------
     def advance(self, t: float) -> None:
@@ -190,6 +200,25 @@ class AnalyticsCore:
                 zone.sweep_stays(t, config.ble_gap_s)
                 zone.idle_reset(t, config.idle_reset_s)
         self.now = t
+
+    def _rebase(self, t: float) -> None:
+        """The clock went back: close what the core holds at its (future) time and go on from `t`."""
+        self.counts.clock_jumps += 1
+        for zone in self.zones.values():
+            zone.end_all_stays(self.now)
+            zone.integrate(self.now)
+            self.closed.append(zone.tally)
+        self.now = t
+        self.hour = int(t // HOUR * HOUR)
+        self.minute = int(t // MINUTE * MINUTE)
+        self.day = self._day_of(t)
+        self._last_sweep = t
+        for zone in self.zones.values():
+            zone.tally = HourTally(zone.name, self.hour)
+            zone.last_at = t
+            zone.stretch_start = t if zone.stretch_start is not None else None
+            zone.idle_since = t if zone.idle_since is not None else None
+            zone.exits_recent.clear()
 
     def _close_minute(self) -> None:
         for zone in self.zones.values():

@@ -150,12 +150,19 @@ class AnalyticsService:
     async def flush(self) -> None:
         core = self.core
         core.advance(self._clock())
-        hours = core.take_closed() + core.open_tallies()
-        series = core.take_series()
+        closed, series = core.take_closed(), core.take_series()
+        hours = closed + core.open_tallies()
         now = core.now
         series_before = now - self.settings.series_retention_s
         hours_before = now - self.settings.hours_retention_days * 86400
-        await self._store.call(lambda db: write_figures(db, hours, series, series_before, hours_before))
+        try:
+            await self._store.call(lambda db: write_figures(db, hours, series, series_before, hours_before))
+        except BaseException:
+            # Not written: closed hours and minute points wait for the next flush (bounded by the
+            # core: a day of them at most).
+            core.closed[:0] = closed
+            core.series[:0] = series[-core.MAX_SERIES_BACKLOG:]
+            raise
         self.flushes += 1
 
     async def _release_forever(self) -> None:

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from enum import IntFlag
 
 
+SEEN_MAX = 50_000
+
+
 class Group(IntFlag):
     """The figure groups of an hour; a bit set in `HourTally.settled` means the group has been
     released, merged into a coarser aggregate, or suppressed (it is never released twice)."""
@@ -56,6 +59,10 @@ class HourTally:
         return self.tills
 
     def note_device(self, anonymous_id: bytes) -> None:
+        # Bounded memory under a flood of random MACs: past SEEN_MAX distinct ids an hour the
+        # count stays there (an undercount: the safe side for k-anonymity).
+        if len(self.seen) >= SEEN_MAX:
+            return
         if anonymous_id not in self.seen:
             self.seen.add(anonymous_id)
             # After a restart the stored count is kept and new ids add to the set: max(), never a

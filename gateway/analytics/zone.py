@@ -10,6 +10,9 @@ from gateway.analytics.tally import HourTally
 
 # Checkout throughput for the live waiting time is taken over this window (Little's law).
 WAIT_WINDOW_S = 600.0
+# Devices present in one zone at once, at most: a flood of random MACs (someone broadcasting
+# them) must not grow memory without bound on a Pi. Far above any shop's real crowd.
+MAX_STAYS = 20_000
 
 
 class ZoneState:
@@ -112,10 +115,13 @@ class ZoneState:
             self.idle_since = t
         self._after_change()
 
-    def sighting(self, t: float, anonymous_id: bytes, gap_s: float) -> None:
+    def sighting(self, t: float, anonymous_id: bytes, gap_s: float) -> bool:
+        """False when the zone is full of devices (MAX_STAYS) and this one is new: not counted."""
         stay = self.stays.get(anonymous_id)
         if stay is not None and t - stay[1] <= gap_s:
             stay[1] = t
+        elif stay is None and len(self.stays) >= MAX_STAYS:
+            return False
         else:
             self.integrate(t)
             if stay is not None:
@@ -123,6 +129,7 @@ class ZoneState:
             self.stays[anonymous_id] = [t, t]
             self._after_change()
         self.tally.note_device(anonymous_id)
+        return True
 
     def sweep_stays(self, t: float, gap_s: float) -> None:
         """Devices not seen for `gap_s` have left: each stay becomes a visit with its dwell."""

@@ -108,3 +108,25 @@ def test_events_out_of_zones_and_without_their_figure_are_counted_not_fatal() ->
     c.observe(ev(1, "shop1", "door-counter", "footfall", period_in=1, period_out=0))  # late: taken as now
     assert (c.counts.outside_zones, c.counts.unusable, c.counts.late) == (1, 2, 1)
     assert c.figures("entrance")["occupancy"] == 1
+
+
+def test_a_clock_set_back_rebases_instead_of_counting_into_the_future() -> None:
+    c = core()
+    c.observe(ev(86400 * 30, "shop1", "door-counter", "footfall", period_in=3, period_out=0))  # a month ahead
+    c.observe(ev(100, "shop1", "door-counter", "footfall", period_in=2, period_out=0))  # corrected
+    assert c.counts.clock_jumps == 1 and c.counts.late == 0
+    future = [t for t in c.take_closed() if t.hour >= DAY + 86400 * 30 - 3600]
+    assert [t.footfall_in for t in future] == [3]
+    assert c.zones["entrance"].tally.hour == DAY and c.zones["entrance"].tally.footfall_in == 2
+
+
+def test_a_flood_of_random_macs_is_bounded_and_undercounted() -> None:
+    from gateway.analytics import tally, zone
+
+    c = core(ble_gap_s=600)
+    flood = zone.MAX_STAYS + 500
+    for i in range(flood):
+        c.observe(ev(i * 0.01, "ble-coffee", "x", "beacon", mac=f"02:00:{i >> 16 & 255:02X}:{i >> 8 & 255:02X}:{i & 255:02X}:00", rssi=-60))
+    state = c.zones["coffee"]
+    assert len(state.stays) == zone.MAX_STAYS and c.counts.stays_capped == 500
+    assert state.tally.devices == zone.MAX_STAYS <= tally.SEEN_MAX
