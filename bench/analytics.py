@@ -28,7 +28,7 @@ from gateway.analytics.release import plan_release
 from gateway.analytics.service import aggregate_events, day_of_hour
 from gateway.analytics.settings import ZoneRole
 from gateway.analytics.simulator import RECEIVERS, ROLES, STAFF_BEACON_UUID, ZONES, DayPlan, Truth, simulate_day
-from gateway.analytics.tally import ALL_GROUPS
+from gateway.model.zone_tally import ALL_GROUPS
 from gateway.model.gate import NoConsents, StrictGate
 from gateway.rules.index import Zones
 from gateway.store.analytics_rows import load_hours, load_series, release_aggregates, unsettled_hours, write_figures

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.analytics.anonymous import DailyHasher, OwnBeacons
 from gateway.analytics.settings import AnalyticsSettings, ZoneRole
-from gateway.analytics.tally import HourTally, SeriesPoint
+from gateway.model.zone_tally import HourTally, SeriesPoint
 from gateway.analytics.zone import ZoneState
 from gateway.model.event import Event
 

@@ -9,11 +9,10 @@ key, the rules' zones and (optionally) the rules engine; it offers `runtime.anal
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gateway.analytics.anonymous import DailyHasher, OwnBeacons
-from gateway.analytics.core import AnalyticsCore, CoreConfig, FigureChange
+from gateway.analytics.core import AnalyticsCore, CoreConfig, FigureChange, ZonesOf
 from gateway.analytics.metrics import ZoneFiguresCollector
 from gateway.analytics.service import AnalyticsService
 from gateway.analytics.settings import ZoneRole
@@ -34,12 +33,15 @@ def load_zones(settings: Settings) -> tuple[Zones, list[ConfigProblem]]:
     result = load_rules(settings.rules)
     if result.rules is None:
         return Zones({}), result.problems
-    zones = result.rules.zones
-    problems = [
+    return result.rules.zones, role_problems(settings, result.rules.zones)
+
+
+def role_problems(settings: Settings, zones: Zones) -> list[ConfigProblem]:
+    """A role given for a zone the rules do not define is a configuration error."""
+    return [
         ConfigProblem(file="<settings>", field=f"analytics.zones.{name}", message=f"unknown zone {name!r}; define it under the rules' `zones:`")
         for name in settings.analytics.zones if name not in zones.names
     ]
-    return zones, problems
 
 
 def check(settings: Settings) -> list[ConfigProblem]:
@@ -57,10 +59,24 @@ def figure_events(site: str, changes: list[FigureChange]) -> list[Event]:
     ]
 
 
+def zones_of(runtime: Runtime, loaded: Zones) -> ZonesOf:
+    """With the rules part, its live rule set's zones (a reload that changes `zones:` applies to
+    the figures at once); without it, the zones read at start."""
+    rules = runtime.rules
+    if rules is None:
+        return loaded.of
+    engine = rules.engine
+    return lambda site, device: engine.rules.zones.of(site, device)
+
+
 async def build(runtime: Runtime) -> None:
     settings = runtime.settings
     section = settings.analytics
-    zones, problems = await asyncio.to_thread(load_zones, settings)
+    if runtime.rules is not None:  # the rules part has read the files already
+        zones = runtime.rules.engine.rules.zones
+        problems = role_problems(settings, zones)
+    else:
+        zones, problems = await asyncio.to_thread(load_zones, settings)
     if problems:
         raise ConfigError(problems)
     key_setting = settings.privacy.pseudonym_key
@@ -70,7 +86,7 @@ async def build(runtime: Runtime) -> None:
         roles.setdefault(name, ZoneRole.OTHER)
     timezone = section.timezone or settings.rules.timezone
     core = AnalyticsCore(
-        zones.of, roles, DailyHasher(key), CoreConfig.from_settings(section, timezone), OwnBeacons(section.own_beacons),
+        zones_of(runtime, zones), roles, DailyHasher(key), CoreConfig.from_settings(section, timezone), OwnBeacons(section.own_beacons),
         start=0.0,
     )
     service = AnalyticsService(section, core, runtime.store, settings.site_id, lambda: runtime.ingest.gate, timezone)
@@ -78,9 +94,17 @@ async def build(runtime: Runtime) -> None:
     runtime.ingest.on_committed.append(service.on_committed)
     rules = runtime.rules
     if rules is not None:
-        forward: Callable[[list[FigureChange]], None] = lambda changes: rules.on_committed(figure_events(settings.site_id, changes))
-        service.on_figures.append(forward)
-    # The sync part's sender is made once its task runs: looked up when there is something to send.
-    service.on_released.append(lambda: runtime.sync.sender.wake() if runtime.sync is not None else None)
+
+        def to_rules(changes: list[FigureChange]) -> None:
+            rules.on_committed(figure_events(settings.site_id, changes))
+
+        service.on_figures.append(to_rules)
+
+    def wake_sync() -> None:
+        # The sync part's sender is made once its task runs: looked up when there is something to send.
+        if runtime.sync is not None:
+            runtime.sync.sender.wake()
+
+    service.on_released.append(wake_sync)
     runtime.metrics.registry.register(ZoneFiguresCollector(service))
     runtime.tasks.append(service.run())

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from gateway.analytics.tally import ALL_GROUPS, Group, HourTally
+from gateway.model.zone_tally import ALL_GROUPS, Group, HourTally
 
 HOUR = 3600
 SITE_ZONE = "*"

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from gateway.analytics.core import HOUR, AnalyticsCore, FigureChange
 from gateway.analytics.release import DayOf, Release, plan_release
 from gateway.analytics.settings import AnalyticsSettings
-from gateway.analytics.tally import ALL_GROUPS
+from gateway.model.zone_tally import ALL_GROUPS
 from gateway.model.event import Event
 from gateway.model.gate import ConsentGate
 from gateway.store.analytics_rows import last_counted, load_hours, release_aggregates, unsettled_hours, write_figures

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import deque
 
 from gateway.analytics.settings import ZoneRole
-from gateway.analytics.tally import HourTally
+from gateway.model.zone_tally import HourTally
 
 # Checkout throughput for the live waiting time is taken over this window (Little's law).
 WAIT_WINDOW_S = 600.0

@@ -9,7 +9,7 @@ import time
 from aiohttp import web
 from pydantic import Field
 
-from gateway.analytics.tally import HourTally
+from gateway.model.zone_tally import HourTally
 from gateway.api.analytics_models import (
     Conversion,
     HourFigures,

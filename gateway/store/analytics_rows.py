@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 import sqlite_utils
 
-from gateway.analytics.tally import HOUR_COLUMNS, HourTally, SeriesPoint, tally_from_row
+from gateway.model.zone_tally import HOUR_COLUMNS, HourTally, SeriesPoint, tally_from_row
 from gateway.model.event import Event
 from gateway.store.database import Transaction
 from gateway.store.ingest_rows import outbox_body

@@ -121,7 +121,8 @@ def test_a_clock_set_back_rebases_instead_of_counting_into_the_future() -> None:
 
 
 def test_a_flood_of_random_macs_is_bounded_and_undercounted() -> None:
-    from gateway.analytics import tally, zone
+    from gateway.analytics import zone
+    from gateway.model import zone_tally as tally
 
     c = core(ble_gap_s=600)
     flood = zone.MAX_STAYS + 500
@@ -130,3 +131,14 @@ def test_a_flood_of_random_macs_is_bounded_and_undercounted() -> None:
     state = c.zones["coffee"]
     assert len(state.stays) == zone.MAX_STAYS and c.counts.stays_capped == 500
     assert state.tally.devices == zone.MAX_STAYS <= tally.SEEN_MAX
+
+
+def test_a_role_for_a_zone_the_rules_do_not_define_is_a_config_error(tmp_path: Path) -> None:
+    from gateway.analytics.part import check
+    from gateway.config.settings import Settings
+
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "z.yaml").write_text('zones: {checkout: ["shop1/lane-*"]}\nrules: []\n')
+    settings = Settings(rules={"dir": tmp_path / "rules"}, analytics={"zones": {"checkout": {"role": "checkout"}, "tills": {"role": "checkout"}}})  # type: ignore[arg-type]
+    (problem,) = check(settings)
+    assert problem.field == "analytics.zones.tills" and "unknown zone 'tills'" in problem.message

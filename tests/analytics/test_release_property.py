@@ -12,7 +12,7 @@ from gateway.analytics.core import AnalyticsCore, CoreConfig
 from gateway.analytics.release import Aggregate, plan_release
 from gateway.analytics.service import aggregate_events, day_of_hour
 from gateway.analytics.settings import ZoneRole
-from gateway.analytics.tally import ALL_GROUPS, Group, HourTally
+from gateway.model.zone_tally import ALL_GROUPS, Group, HourTally
 from gateway.model.event import Event
 from gateway.rules.index import Zones
 

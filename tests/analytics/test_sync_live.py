@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from gateway.analytics.tally import ALL_GROUPS, HourTally
+from gateway.model.zone_tally import ALL_GROUPS, HourTally
 from gateway.store.analytics_rows import load_hours, write_figures
 from gateway.store.database import connect
 from tests.support.gateway import gateway_settings, running_gateway, wait_until

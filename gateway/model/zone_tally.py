@@ -1,4 +1,5 @@
-"""What one zone accumulates in one hour (the unit that is stored and, if k-anonymous, synced). Pure.
+"""What one zone accumulates in one hour (the unit that is stored and, if k-anonymous, synced),
+and its per-minute points: plain rows of the analytics part, here so the store can hold them. Pure.
 
 Each figure belongs to a *group* whose `population` is the number of people or devices behind
 it; the release (gateway/analytics/release.py) lets a group leave the shop only when that
