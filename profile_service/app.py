@@ -1,24 +1,24 @@
 """The HTTP API of the reference profile service (aiohttp), as openapi.yaml describes it.
 
 Request bodies may be gzip-compressed (`Content-Encoding: gzip`; aiohttp inflates them). Every
-answer other than 2xx carries a `Problem` body. SQLite work runs on one writer thread, off the loop.
+answer other than 2xx carries a `Problem` body. Storage is a `ProfileStore` (SQLite or PostgreSQL,
+as the settings choose); a worker holds no state of its own beyond its connections.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import logging
-import sqlite3
-from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from profile_service import storage
 from profile_service.models import (
     AttributeValue,
     BatchEnvelope,
@@ -28,40 +28,30 @@ from profile_service.models import (
     ErasureBatch,
     ErasureResult,
     EventIn,
+    ValidBatch,
     Problem,
     Rejection,
     Seed,
 )
 from profile_service.seed import load_seed
 from profile_service.settings import ServiceSettings
+from profile_service.store import ProfileStore, open_store
 
 log = logging.getLogger("profile_service")
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 SETTINGS = web.AppKey("settings", ServiceSettings)
-SITE = web.RequestKey("site", str)  # the site the bearer token belongs to
+SITES_BY_TOKEN = web.AppKey("sites_by_token", dict[bytes, str])
+SITE = web.RequestKey("site", str)
+BATCH_SLOTS = web.AppKey("batch_slots", asyncio.Semaphore)
+JITTER = web.AppKey("jitter", random.Random)  # spreads the retries of shops told to wait  # the site the bearer token belongs to
 
 _event_adapter: TypeAdapter[EventIn] = TypeAdapter(EventIn)
 _profile_adapter: TypeAdapter[dict[str, AttributeValue]] = TypeAdapter(dict[str, AttributeValue])
 
 
-class Database:
-    """The SQLite connection and the one thread that uses it."""
-
-    def __init__(self, path: Path) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="profile-db")
-        self.conn: sqlite3.Connection = self._executor.submit(storage.connect, path).result()
-
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, self.conn, *args)
-
-    def close(self) -> None:
-        self._executor.submit(self.conn.close).result()
-        self._executor.shutdown(wait=True)
-
-
-DATABASE = web.AppKey("database", Database)
+STORE = web.AppKey("store", ProfileStore)
 
 
 def problem(status: int, error: str, detail: str = "", headers: dict[str, str] | None = None) -> web.Response:
@@ -72,11 +62,15 @@ def reply(model: BaseModel, status: int = 200) -> web.Response:
     return web.Response(body=model.model_dump_json(), status=status, content_type="application/json")
 
 
-async def read_model(request: web.Request, model: type[T]) -> T:
+async def read_body(request: web.Request) -> bytes:
     try:
-        raw = await request.read()
+        return await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise _HttpProblem(problem(413, "too_large", str(exc))) from exc
+
+
+async def read_model(request: web.Request, model: type[T]) -> T:
+    raw = await read_body(request)
     try:
         return model.model_validate_json(raw)  # type: ignore[attr-defined, no-any-return]
     except ValidationError as exc:
@@ -86,6 +80,12 @@ async def read_model(request: web.Request, model: type[T]) -> T:
 class _HttpProblem(Exception):
     def __init__(self, response: web.Response) -> None:
         self.response = response
+
+
+def _token_digest(token: str) -> bytes:
+    """Sites are found by the SHA-256 of their token: one dict lookup however many shops the chain
+    has, and what a lookup's timing could reveal is a digest, not the token."""
+    return hashlib.sha256(token.encode()).digest()
 
 
 def _token_matches(presented: str, expected: str) -> bool:
@@ -105,21 +105,52 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if admin is None or not token or not _token_matches(token, admin.get_secret_value()):
             return problem(401, "unauthorized", "admin token required", {"WWW-Authenticate": "Bearer"})
         return await handler(request)
-    for site, expected in settings.site_tokens.items():
-        if token and _token_matches(token, expected.get_secret_value()):
-            request[SITE] = site
-            try:
-                return await handler(request)
-            except _HttpProblem as exc:
-                return exc.response
+    site = request.app[SITES_BY_TOKEN].get(_token_digest(token)) if token else None
+    if site is not None:
+        request[SITE] = site
+        try:
+            return await handler(request)
+        except _HttpProblem as exc:
+            return exc.response
     return problem(401, "unauthorized", "unknown or missing bearer token", {"WWW-Authenticate": "Bearer"})
 
 
 async def post_events(request: web.Request) -> web.Response:
+    """Busy workers say so at once (503 + Retry-After) rather than queueing batches the gateways
+    will have given up on (their timeout) and sent again: that queue only grows."""
+    slots = request.app[BATCH_SLOTS]
+    if slots.locked():
+        pause = request.app[JITTER].randint(1, 3)
+        return problem(503, "busy", "too many batches in progress; retry after the pause", {"Retry-After": str(pause)})
+    async with slots:
+        return await _post_events(request)
+
+
+async def _post_events(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
+    try:
+        # The common case, every event valid, in one pass of pydantic's JSON parser; a batch with
+        # a bad event is read again event by event, so each is judged on its own.
+        valid = ValidBatch.model_validate_json(await read_body(request)).events
+        if len(valid) > settings.max_batch_events:
+            return problem(413, "too_many_events", f"at most {settings.max_batch_events} events per batch")
+        rejected: list[Rejection] = []
+    except ValidationError:
+        valid, rejected, refusal = await _events_one_by_one(request, settings.max_batch_events)
+        if refusal is not None:
+            return refusal
+    accepted, refused = await request.app[STORE].store_events(
+        request[SITE], valid, settings.known_customers_only, len(rejected)
+    )
+    return reply(BatchResult(accepted=accepted, rejected=rejected + refused))
+
+
+async def _events_one_by_one(
+    request: web.Request, max_events: int
+) -> tuple[list[EventIn], list[Rejection], web.Response | None]:
     envelope = await read_model(request, BatchEnvelope)
-    if len(envelope.events) > settings.max_batch_events:
-        return problem(413, "too_many_events", f"at most {settings.max_batch_events} events per batch")
+    if len(envelope.events) > max_events:
+        return [], [], problem(413, "too_many_events", f"at most {max_events} events per batch")
     valid: list[EventIn] = []
     rejected: list[Rejection] = []
     for raw in envelope.events:
@@ -129,14 +160,11 @@ async def post_events(request: web.Request) -> web.Response:
             event_id = raw.get("id")
             if not isinstance(event_id, str):
                 # Without an id the gateway cannot tell which event was bad: refuse the batch.
-                return problem(400, "event_without_id", "every event needs a string id")
+                return [], [], problem(400, "event_without_id", "every event needs a string id")
             first = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"])
             rejected.append(Rejection(id=event_id, reason=f"invalid_event: {where}: {first['msg']}"))
-    accepted, refused = await request.app[DATABASE].call(
-        storage.store_events, request[SITE], valid, settings.known_customers_only, len(rejected)
-    )
-    return reply(BatchResult(accepted=accepted, rejected=rejected + refused))
+    return valid, rejected, None
 
 
 async def get_changes(request: web.Request) -> web.Response:
@@ -152,13 +180,13 @@ async def get_changes(request: web.Request) -> web.Response:
         return problem(400, "invalid_cursor", "since and limit are integers")
     if since < 0 or limit < 1:
         return problem(400, "invalid_cursor", "since ≥ 0 and limit ≥ 1")
-    changes, cursor, more = await request.app[DATABASE].call(storage.changes_since, since, limit)
+    changes, cursor, more = await request.app[STORE].changes_since(since, limit)
     return reply(ChangesPage(changes=changes, cursor=str(cursor), more=more))
 
 
 async def post_erasures(request: web.Request) -> web.Response:
     batch = await read_model(request, ErasureBatch)
-    accepted = await request.app[DATABASE].call(storage.erase, request[SITE], batch.erasures)
+    accepted = await request.app[STORE].erase(request[SITE], batch.erasures)
     return reply(ErasureResult(accepted=accepted))
 
 
@@ -167,7 +195,7 @@ async def admin_seed(request: web.Request) -> web.Response:
         seed = await read_model(request, Seed)
     except _HttpProblem as exc:
         return exc.response
-    count = await request.app[DATABASE].call(storage.apply_seed, seed)
+    count = await request.app[STORE].apply_seed(seed)
     return web.json_response({"customers": count})
 
 
@@ -176,7 +204,7 @@ async def admin_profile(request: web.Request) -> web.Response:
         attributes = _profile_adapter.validate_json(await request.read())
     except ValidationError as exc:
         return problem(400, "invalid_body", str(exc.errors(include_url=False))[:2000])
-    await request.app[DATABASE].call(storage.admin_set_profile, request.match_info["customer_id"], attributes)
+    await request.app[STORE].admin_set_profile(request.match_info["customer_id"], attributes)
     return web.json_response({"ok": True})
 
 
@@ -185,12 +213,12 @@ async def admin_consent(request: web.Request) -> web.Response:
         consent = await read_model(request, ConsentIn)
     except _HttpProblem as exc:
         return exc.response
-    await request.app[DATABASE].call(storage.admin_set_consent, request.match_info["customer_id"], consent)
+    await request.app[STORE].admin_set_consent(request.match_info["customer_id"], consent)
     return web.json_response({"ok": True})
 
 
 async def admin_stats(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[DATABASE].call(storage.counters))
+    return web.json_response(await request.app[STORE].counters())
 
 
 async def openapi(request: web.Request) -> web.FileResponse:
@@ -200,17 +228,23 @@ async def openapi(request: web.Request) -> web.FileResponse:
 def create_app(settings: ServiceSettings) -> web.Application:
     app = web.Application(middlewares=[auth_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
+    app[BATCH_SLOTS] = asyncio.Semaphore(settings.max_concurrent_batches)
+    app[JITTER] = random.Random()
+    app[SITES_BY_TOKEN] = {_token_digest(t.get_secret_value()): site for site, t in settings.site_tokens.items()}
 
-    async def database_context(app: web.Application) -> Any:
-        database = Database(settings.db_path)
-        if settings.seed_file is not None and await database.call(storage.is_empty):
-            seeded = await database.call(storage.apply_seed, load_seed(settings.seed_file))
-            log.info("seeded %d customers from %s", seeded, settings.seed_file)
-        app[DATABASE] = database
-        yield
-        database.close()
+    async def store_context(app: web.Application) -> AsyncIterator[None]:
+        store = await open_store(settings)
+        try:
+            if settings.seed_file is not None:
+                seeded = await store.seed_if_empty(load_seed(settings.seed_file))
+                if seeded is not None:
+                    log.info("seeded %d customers from %s", seeded, settings.seed_file)
+            app[STORE] = store
+            yield
+        finally:
+            await store.close()
 
-    app.cleanup_ctx.append(database_context)
+    app.cleanup_ctx.append(store_context)
     app.router.add_post("/v1/events:batch", post_events)
     app.router.add_get("/v1/changes", get_changes)
     app.router.add_post("/v1/erasures", post_erasures)

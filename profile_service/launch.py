@@ -38,7 +38,9 @@ async def running_profile_service(settings: ServiceSettings) -> AsyncIterator[st
     """Serve until the block ends; yields the base URL (the real port when settings.port is 0)."""
     runner = web.AppRunner(create_app(settings), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=_ssl_context(settings))
+    site = web.TCPSite(
+        runner, settings.host, settings.port, ssl_context=_ssl_context(settings), reuse_port=settings.reuse_port or None
+    )
     try:
         await site.start()
         server = site._server  # noqa: SLF001 - aiohttp offers no public accessor for the bound port
@@ -56,8 +58,12 @@ def service_command(
     admin_token: str | None = None,
     host: str = "127.0.0.1",
     extra: list[str] | None = None,
+    database_url: str | None = None,
 ) -> list[str]:
+    """The command line of one service process; with `database_url` it uses PostgreSQL, not `db_path`."""
     cmd = [sys.executable, "-m", "profile_service", "--host", host, "--port", str(port), "--db", str(db_path)]
+    if database_url is not None:
+        cmd += ["--database-url", database_url]
     for site, token in site_tokens.items():
         cmd += ["--site-token", f"{site}={token}"]
     if seed_file is not None:

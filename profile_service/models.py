@@ -26,7 +26,8 @@ class EventIn(Strict):
     """One event as a gateway sends it (the gateway's outbox body)."""
 
     id: EventId
-    received_at: float
+    # Finite and within timestamps databases hold: the time partitions events (PostgreSQL).
+    received_at: Annotated[float, Field(ge=0, lt=1e11, allow_inf_nan=False)]
     device_time: float | None = None
     site: Name
     device: Name
@@ -41,6 +42,12 @@ class BatchEnvelope(Strict):
     with its reason while the others in the batch are accepted."""
 
     events: list[dict[str, Any]]
+
+
+class ValidBatch(Strict):
+    """A batch whose events are all valid (the usual case, read in one pass)."""
+
+    events: list[EventIn]
 
 
 class Rejection(Strict):

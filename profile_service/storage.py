@@ -1,4 +1,4 @@
-"""The reference service's SQLite file: events (unique by id), customers, profiles, consents,
+"""The reference service's SQLite file (the embedded engine; `sqlite_store` wraps it): events (unique by id), customers, profiles, consents,
 erasures, and the numbered change log the gateways pull from.
 
 Every function takes the connection and runs on the service's single writer thread.
@@ -185,17 +185,30 @@ def set_consent(conn: sqlite3.Connection, customer_id: str, consent: ConsentIn) 
 
 def apply_seed(conn: sqlite3.Connection, seed: Seed) -> int:
     """Create or update the seeded customers; each profile and consent becomes a change."""
-    now = time.time()
     with _Tx(conn):
-        for customer in seed.customers:
-            conn.execute(
-                "INSERT OR IGNORE INTO customers (customer_id, created_at) VALUES (?, ?)", (customer.customer_id, now)
-            )
-            if customer.profile:
-                set_profile(conn, customer.customer_id, customer.profile, now)
-            for consent in customer.consents:
-                set_consent(conn, customer.customer_id, consent)
+        _apply_seed(conn, seed)
     return len(seed.customers)
+
+
+def seed_if_empty(conn: sqlite3.Connection, seed: Seed) -> int | None:
+    """The seed file is applied to a new database once, not at every start."""
+    with _Tx(conn):
+        if not is_empty(conn):
+            return None
+        _apply_seed(conn, seed)
+    return len(seed.customers)
+
+
+def _apply_seed(conn: sqlite3.Connection, seed: Seed) -> None:
+    now = time.time()
+    for customer in seed.customers:
+        conn.execute(
+            "INSERT OR IGNORE INTO customers (customer_id, created_at) VALUES (?, ?)", (customer.customer_id, now)
+        )
+        if customer.profile:
+            set_profile(conn, customer.customer_id, customer.profile, now)
+        for consent in customer.consents:
+            set_consent(conn, customer.customer_id, consent)
 
 
 def changes_since(conn: sqlite3.Connection, since: int, limit: int) -> tuple[list[ProfileChange | ConsentChange | ErasureChange], int, bool]:

@@ -1,6 +1,7 @@
 """Anonymous presence: BLE advertisers counted through a salted hash that rotates daily. Pure.
 
-The salt of a day is HMAC(store secret, "touchgate.analytics.presence/" + date): without the
+The salt of a day is HMAC(secret, "touchgate.analytics.presence/" + date) (gateway/anonymous_id.py,
+the secret derived from the store's pseudonym key for this purpose): without the
 store's secret nobody can test a guessed MAC against a hash, and tomorrow's hashes cannot be
 linked to today's (a new salt). Raw identifiers are hashed where they arrive and never kept; the
 hashes themselves live only in memory for the day (per-day dwell) and are never stored or synced.
@@ -9,38 +10,35 @@ hashes themselves live only in memory for the day (per-day dwell) and are never 
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-import hmac
 from collections.abc import Iterable, Mapping
 
+from gateway.anonymous_id import ANON_ID_BYTES, MIN_SECRET_BYTES, anonymous_id, daily_salt, normalise_identifier
 from gateway.model.event import AttributeValue
 
-_SALT_CONTEXT = b"touchgate.analytics.presence/"
-ANON_ID_BYTES = 12  # 96 bits: no collision among a day's devices, nothing to reverse without the salt
+__all__ = ["ANON_ID_BYTES", "DailyHasher", "OwnBeacons"]
 
 
 class DailyHasher:
-    """`anonymous_id(identifier, day)`: the same device gets the same id within a day only."""
+    """`anonymous_id(identifier, day)`: the same device gets the same id within a day only
+    (gateway/anonymous_id.py; the day's salt is kept while the day lasts)."""
 
     __slots__ = ("_key", "_day", "_salt")
 
     def __init__(self, key: bytes) -> None:
-        if len(key) < 16:
-            raise ValueError("the analytics key must be at least 16 bytes")
+        if len(key) < MIN_SECRET_BYTES:
+            raise ValueError(f"the analytics key must be at least {MIN_SECRET_BYTES} bytes")
         self._key = key
         self._day = ""
         self._salt = b""
 
     def salt(self, day: str) -> bytes:
         if day != self._day:
-            self._salt = hmac.new(self._key, _SALT_CONTEXT + day.encode(), hashlib.sha256).digest()
+            self._salt = daily_salt(self._key, day)
             self._day = day
         return self._salt
 
     def anonymous_id(self, identifier: str, day: str) -> bytes:
-        # MACs arrive as "AA:BB:..", "aabb..", "AA-BB-..": one device, one id.
-        normal = identifier.replace(":", "").replace("-", "").strip().lower()
-        return hmac.new(self.salt(day), normal.encode(), hashlib.sha256).digest()[:ANON_ID_BYTES]
+        return anonymous_id(self.salt(day), identifier)
 
     def __repr__(self) -> str:  # never print the key or the salt
         return "DailyHasher(<key>)"
@@ -59,7 +57,7 @@ class OwnBeacons:
             return True
         mac = attributes.get("mac")
         if isinstance(mac, str) and self._globs:
-            normal = mac.lower().replace(":", "").replace("-", "")
+            normal = normalise_identifier(mac)
             return any(fnmatch.fnmatchcase(normal, g) for g in self._globs)
         return False
 

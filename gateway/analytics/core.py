@@ -15,6 +15,7 @@ from gateway.analytics.settings import AnalyticsSettings, ZoneRole
 from gateway.model.zone_tally import HourTally, SeriesPoint
 from gateway.analytics.zone import ZoneState
 from gateway.model.event import Event
+from gateway.model.figures import FigureChange
 
 HOUR = 3600
 MINUTE = 60
@@ -46,16 +47,6 @@ class CoreConfig:
             till_kinds=frozenset(settings.till_kinds),
             timezone=settings.timezone or timezone,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class FigureChange:
-    """A zone figure that changed: what the rules' figure triggers and the metrics see."""
-
-    zone: str
-    figure: str
-    value: float
-    at: float
 
 
 @dataclass(slots=True)

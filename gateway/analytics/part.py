@@ -1,9 +1,11 @@
-"""The analytics part's wiring into today's composition root (PART_BUILDERS in gateway/app.py).
+"""The analytics part: zone figures from committed events, anonymous presence, k-anonymous
+aggregates into the outbox (docs/analytics.md).
 
-Everything the part needs from the others passes through here, so the planned `Part` protocol
-(`build(core, ports)` returning routes, listeners, tasks and ports) re-plugs it by rewriting this
-one module: it needs the store, the ingest's committed events, the consent gate, the pseudonym
-key, the rules' zones and (optionally) the rules engine; it offers `runtime.analytics`.
+Requires the consent part's derived secrets (the daily salt's key, never the pseudonym key
+itself) and the sync part's outbox feed (released aggregates wake the sender). Uses the rules
+part's zone map (the live rule set's `zones:`; without rules the files are read once at start)
+and its figure intake (figure triggers). Offers the zone figures the admin API shows.
+Committed events arrive as any part's do: an `on_committed` listener of the core's ingest.
 """
 
 from __future__ import annotations
@@ -11,100 +13,106 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from gateway.analytics.anonymous import DailyHasher, OwnBeacons
-from gateway.analytics.core import AnalyticsCore, CoreConfig, FigureChange, ZonesOf
-from gateway.analytics.metrics import ZoneFiguresCollector
-from gateway.analytics.service import AnalyticsService
-from gateway.analytics.settings import ZoneRole
 from gateway.config.problems import ConfigError, ConfigProblem
-from gateway.model.event import Event
-from gateway.rules.index import Zones
-from gateway.rules.loader import load_rules
-from gateway.rules.model import FIGURE_KIND_PREFIX
-from gateway.store.pseudonym_key import load_or_create_pseudonym_key
+from gateway.part import Built, Core, PartBase
+from gateway.ports import DERIVE_SECRET, FIGURE_INTAKE, OUTBOX_FEED, ZONE_FIGURES, ZONE_MAP, Ports, ZoneMap
 
 if TYPE_CHECKING:
-    from gateway.app import Runtime
     from gateway.config.settings import Settings
+    from gateway.model.figures import FigureChange
+    from gateway.rules.index import Zones
+
+# What the daily salt's secret is derived for (DERIVE_SECRET): changing it re-keys every id.
+SALT_PURPOSE = "analytics.presence"
 
 
-def load_zones(settings: Settings) -> tuple[Zones, list[ConfigProblem]]:
-    """The rules' `zones:` (rules/*.yaml) and the problems of the analytics roles given for them."""
+class FileZones:
+    """The rules' `zones:` read from the rules files once (a gateway without the rules part)."""
+
+    def __init__(self, zones: Zones | None = None) -> None:
+        from gateway.rules.index import Zones
+
+        self._zones = zones if zones is not None else Zones({})
+
+    def zones_of(self, site: str, device: str) -> tuple[str, ...]:
+        return self._zones.of(site, device)
+
+    def names(self) -> frozenset[str]:
+        return frozenset(self._zones.names)
+
+
+def zones_from_files(settings: Settings) -> tuple[ZoneMap, list[ConfigProblem]]:
+    """The rules' `zones:` (rules/*.yaml) and the problems of reading them."""
+    from gateway.rules.loader import load_rules
+
     result = load_rules(settings.rules)
     if result.rules is None:
-        return Zones({}), result.problems
-    return result.rules.zones, role_problems(settings, result.rules.zones)
+        return FileZones(), result.problems
+    return FileZones(result.rules.zones), []
 
 
-def role_problems(settings: Settings, zones: Zones) -> list[ConfigProblem]:
+def role_problems(settings: Settings, names: frozenset[str]) -> list[ConfigProblem]:
     """A role given for a zone the rules do not define is a configuration error."""
     return [
         ConfigProblem(file="<settings>", field=f"analytics.zones.{name}", message=f"unknown zone {name!r}; define it under the rules' `zones:`")
-        for name in settings.analytics.zones if name not in zones.names
+        for name in settings.analytics.zones if name not in names
     ]
 
 
-def check(settings: Settings) -> list[ConfigProblem]:
-    return load_zones(settings)[1] if settings.analytics.enabled else []
+class AnalyticsPart(PartBase):
+    name = "analytics"
+    section = "analytics"
+    requires = (DERIVE_SECRET, OUTBOX_FEED)
+    uses = (ZONE_MAP, FIGURE_INTAKE)
+    provides = (ZONE_FIGURES,)
 
+    def check(self, settings: Settings) -> list[ConfigProblem]:
+        if not settings.analytics.enabled:
+            return []
+        zones, problems = zones_from_files(settings)
+        if problems:  # the rules part's check names them when it is on
+            return [] if settings.rules.enabled else problems
+        return role_problems(settings, zones.names())
 
-def figure_events(site: str, changes: list[FigureChange]) -> list[Event]:
-    """Figure changes as the events the rules' figure triggers listen to (never stored)."""
-    return [
-        Event(
-            received_at=c.at, site=site, device=f"zone:{c.zone}", kind=FIGURE_KIND_PREFIX + c.figure, purpose="analytics",
-            attributes={"zone": c.zone, "figure": c.figure, "value": c.value},
+    async def build(self, core: Core, ports: Ports) -> Built:
+        from gateway.analytics.anonymous import DailyHasher, OwnBeacons
+        from gateway.analytics.core import AnalyticsCore, CoreConfig
+        from gateway.analytics.metrics import ZoneFiguresCollector
+        from gateway.analytics.service import AnalyticsService
+        from gateway.analytics.settings import ZoneRole
+
+        settings = core.settings
+        section = settings.analytics
+        live_zones = ports.optional(ZONE_MAP)
+        problems: list[ConfigProblem] = []
+        if live_zones is not None:
+            zones: ZoneMap = live_zones  # the rules part has read (and checked) the files already
+        else:
+            zones, problems = await asyncio.to_thread(zones_from_files, settings)
+        problems = problems or role_problems(settings, zones.names())
+        if problems:
+            raise ConfigError(problems)
+        roles = {name: spec.role for name, spec in section.zones.items()}
+        for name in zones.names():
+            roles.setdefault(name, ZoneRole.OTHER)
+        timezone = section.timezone or settings.rules.timezone
+        hasher = DailyHasher(ports.require(DERIVE_SECRET)(SALT_PURPOSE))
+        analytics = AnalyticsCore(
+            zones.zones_of, roles, hasher, CoreConfig.from_settings(section, timezone), OwnBeacons(section.own_beacons), start=0.0,
         )
-        for c in changes
-    ]
+        ingest = core.ingest
+        service = AnalyticsService(section, analytics, core.store, settings.site_id, lambda: ingest.gate, timezone)
+        intake = ports.optional(FIGURE_INTAKE)
+        if intake is not None:
+            site = settings.site_id
+
+            def to_rules(changes: list[FigureChange]) -> None:
+                intake.on_figures(site, changes)
+
+            service.on_figures.append(to_rules)
+        service.on_released.append(ports.require(OUTBOX_FEED).queued)
+        core.metrics.registry.register(ZoneFiguresCollector(service))
+        return Built(on_committed=[service.on_committed], tasks=[service.run()], offers={ZONE_FIGURES: service}, service=service)
 
 
-def zones_of(runtime: Runtime, loaded: Zones) -> ZonesOf:
-    """With the rules part, its live rule set's zones (a reload that changes `zones:` applies to
-    the figures at once); without it, the zones read at start."""
-    rules = runtime.rules
-    if rules is None:
-        return loaded.of
-    engine = rules.engine
-    return lambda site, device: engine.rules.zones.of(site, device)
-
-
-async def build(runtime: Runtime) -> None:
-    settings = runtime.settings
-    section = settings.analytics
-    if runtime.rules is not None:  # the rules part has read the files already
-        zones = runtime.rules.engine.rules.zones
-        problems = role_problems(settings, zones)
-    else:
-        zones, problems = await asyncio.to_thread(load_zones, settings)
-    if problems:
-        raise ConfigError(problems)
-    key_setting = settings.privacy.pseudonym_key
-    key = key_setting.get_secret_value().encode() if key_setting else await runtime.store.call(load_or_create_pseudonym_key)
-    roles = {name: spec.role for name, spec in section.zones.items()}
-    for name in zones.names:
-        roles.setdefault(name, ZoneRole.OTHER)
-    timezone = section.timezone or settings.rules.timezone
-    core = AnalyticsCore(
-        zones_of(runtime, zones), roles, DailyHasher(key), CoreConfig.from_settings(section, timezone), OwnBeacons(section.own_beacons),
-        start=0.0,
-    )
-    service = AnalyticsService(section, core, runtime.store, settings.site_id, lambda: runtime.ingest.gate, timezone)
-    runtime.analytics = service
-    runtime.ingest.on_committed.append(service.on_committed)
-    rules = runtime.rules
-    if rules is not None:
-
-        def to_rules(changes: list[FigureChange]) -> None:
-            rules.on_committed(figure_events(settings.site_id, changes))
-
-        service.on_figures.append(to_rules)
-
-    def wake_sync() -> None:
-        # The sync part's sender is made once its task runs: looked up when there is something to send.
-        if runtime.sync is not None:
-            runtime.sync.sender.wake()
-
-    service.on_released.append(wake_sync)
-    runtime.metrics.registry.register(ZoneFiguresCollector(service))
-    runtime.tasks.append(service.run())
+PART = AnalyticsPart()

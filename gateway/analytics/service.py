@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from gateway.analytics.core import HOUR, AnalyticsCore, FigureChange
+from gateway.analytics.core import HOUR, AnalyticsCore
+from gateway.model.figures import FigureChange
 from gateway.analytics.release import DayOf, Release, plan_release
 from gateway.analytics.settings import AnalyticsSettings
 from gateway.model.zone_tally import ALL_GROUPS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +25,8 @@ class ZoneSpec(BaseModel):
 
 
 class AnalyticsSettings(BaseModel):
+    # The part this section configures (gateway/assembly.py finds the parts through Settings).
+    part: ClassVar[str] = "gateway.analytics.part:PART"
     # Same policy as gateway.config.settings.Section (not imported: that module imports this one).
     model_config = ConfigDict(extra="forbid")
 

@@ -21,7 +21,7 @@ from gateway.api.analytics_models import (
 )
 from gateway.api.models import ApiModel
 from gateway.api.routes import ctx_of, parse_query, reply
-from gateway.api.services import AnalyticsFigures
+from gateway.ports import ZoneFigures as ZoneFiguresPort
 from gateway.store.analytics_rows import load_hours, load_series
 
 HOUR = 3600
@@ -38,7 +38,7 @@ class HoursQuery(ApiModel):
     zone: str | None = Field(None, pattern=ZONE_PATTERN)
 
 
-def _analytics(request: web.Request) -> AnalyticsFigures:
+def _analytics(request: web.Request) -> ZoneFiguresPort:
     services = ctx_of(request).services
     if services.analytics is None:
         raise web.HTTPServiceUnavailable(text=services.analytics_missing_reason)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.api.models import ErasureReport, RuleInfo, RuleReload
+from gateway.ports import ZoneFigures
 
 
 class RulesService(Protocol):
@@ -23,14 +24,6 @@ class CustomerService(Protocol):
     async def export(self, customer_id: str) -> dict[str, Any]: ...
 
     async def erase(self, customer_id: str) -> ErasureReport: ...
-
-
-class AnalyticsFigures(Protocol):
-    """The analytics part's live zone figures (gateway/analytics/service.py)."""
-
-    def live(self) -> dict[str, dict[str, float]]: ...
-
-    def roles(self) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -52,7 +45,7 @@ class OperatorServices:
     rules: RulesService | None = None
     customers: CustomerService | None = None
     central: Callable[[], CentralLink] = no_central
-    analytics: AnalyticsFigures | None = None
+    analytics: ZoneFigures | None = None  # the analytics part's ZONE_FIGURES port
     # Set when something prevents a service from working, to say why in the 503.
     rules_missing_reason: str = "no rules engine is configured in this gateway"
     customers_missing_reason: str = "no consent part is configured: export and erasure are unavailable"

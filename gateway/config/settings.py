@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gateway.config.problems import ConfigError, ConfigProblem, problems_from_validation
@@ -49,6 +50,15 @@ class MqttSettings(Section):
     reconnect_min_s: float = Field(0.2, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
 
+    def start_problems(self) -> list[tuple[str, str]]:
+        """(field, message) for each reason the client must not start (MqttClient refuses the same)."""
+        if self.tls and self.ca_file is None:
+            return [("mqtt.ca_file", "mqtt.tls needs mqtt.ca_file: the broker's certificate must be verified")]
+        if not self.tls and (self.ca_file is not None or self.cert_file is not None):
+            field = "mqtt.ca_file" if self.ca_file is not None else "mqtt.cert_file"
+            return [(field, "mqtt.ca_file/cert_file are set but mqtt.tls is false: refusing plaintext")]
+        return []
+
 
 class StoreSettings(Section):
     path: Path = Path("touchgate.db")
@@ -58,6 +68,16 @@ class StoreSettings(Section):
 
 class IngestSettings(Section):
     max_payload_bytes: int = Field(256 * 1024, ge=64, description="larger payloads are dead-lettered unread")
+    # A device clock outside these years is broken (no NTP yet, a flat RTC battery): its message is
+    # dead-lettered `bad_time` rather than stored with a time that would corrupt windows and sync.
+    device_time_min_year: int = Field(2000, ge=1970, le=9998, description="earliest plausible device time (year)")
+    device_time_max_year: int = Field(2100, ge=1971, le=9999, description="latest plausible device time (year)")
+
+    @model_validator(mode="after")
+    def _time_window_is_ordered(self) -> IngestSettings:
+        if self.device_time_min_year >= self.device_time_max_year:
+            raise ValueError("device_time_min_year must be before device_time_max_year")
+        return self
 
 
 class Settings(BaseSettings):
@@ -78,6 +98,18 @@ class Settings(BaseSettings):
     rules: RulesSettings = RulesSettings()
     voice: VoiceSettings = VoiceSettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
+
+    @model_validator(mode="after")
+    def _sections_agree(self) -> Settings:
+        """Rules across fields, as validation errors at the field they name (so the file's line
+        is reported like any other: gateway/config/problems.py)."""
+        errors = [
+            InitErrorDetails(type=PydanticCustomError("cross_field", message), loc=tuple(field.split(".")), input=None)
+            for field, message in self.mqtt.start_problems()
+        ]
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -112,6 +144,22 @@ def load_settings(config_file: Path | None) -> Settings:
         settings = Settings.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(problems_from_validation(exc, doc, config_file or "<environment>")) from exc
+    # The API's start rules are checked here rather than in a validator: a Settings object with
+    # the API on and no token is legal in code (the api part refuses to start it), but a file
+    # that says so must fail `touchgate check` exactly where `touchgate run` would.
+    crossed = settings.api.start_problems()
+    if crossed:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    file=str(config_file or "<environment>"),
+                    line=doc.line_of(tuple(field.split("."))) if doc is not None else None,
+                    field=field,
+                    message=message,
+                )
+                for field, message in crossed
+            ]
+        )
     if config_file is not None:
         settings = _resolve_paths(settings, config_file.parent, values)
     return settings

@@ -23,7 +23,8 @@ import sqlite_utils
 
 from gateway.config.problems import ConfigError, ConfigProblem
 from gateway.model.event import Event
-from gateway.model.gate import ConsentGate, ConsentLookup
+from gateway.model.gate import ConsentLookup
+from gateway.rules.actions import EMITTED_DEVICE_PREFIX
 from gateway.rules.counters import RETENTION_S
 from gateway.rules.engine import Decision, Engine, EngineConfig
 from gateway.rules.index import RuleSet
@@ -32,7 +33,6 @@ from gateway.rules.profiles import ProfileCache
 from gateway.rules.runner import ActionRunner, PublishFn
 from gateway.rules.settings import RulesSettings
 from gateway.store.database import Store, Transaction
-from gateway.store.ingest_rows import IngestBatch, write_ingest_batch
 from gateway.store.profiles import load_profiles
 from gateway.store.rule_state import (
     AuditAppend,
@@ -45,6 +45,9 @@ from gateway.store.rule_state import (
 from gateway.waiting import wait_set
 
 log = logging.getLogger(__name__)
+
+# Hands events a rule emitted to ingest; resolves once they are committed (Ingest.submit_events).
+EmitEvents = Callable[[list[Event]], "asyncio.Future[None]"]
 
 _TICK_S = 0.25
 
@@ -81,7 +84,7 @@ class RulesEngine:
         store: Store,
         publish: PublishFn,
         consents: ConsentLookup,
-        gate: Callable[[], ConsentGate],
+        emit: EmitEvents,
         *,
         pseudonymise: Callable[[str], str] | None = None,
         append_audit: AuditAppend | None = None,
@@ -90,7 +93,8 @@ class RulesEngine:
         self.settings = settings
         self.engine = Engine(rules, consents, engine_config(settings), ProfileCache(settings.profile_cache_s))
         self._store = store
-        self._gate = gate
+        self._emit = emit
+        self._emitting: set[asyncio.Future[None]] = set()  # emitted events not yet committed
         self._pseudonymise = pseudonymise
         self._append_audit = append_audit
         self._clock = clock
@@ -109,14 +113,16 @@ class RulesEngine:
         self.reload_problems: list[ConfigProblem] = []
         self.reloads = 0
         self.processed = 0
+        # Rule firings whose condition or action raised, and triggers the engine itself failed on.
+        self.errors = 0
 
     @classmethod
-    async def open(cls, settings: RulesSettings, store: Store, publish: PublishFn, consents: ConsentLookup, gate: Callable[[], ConsentGate], **kw: Any) -> RulesEngine:
+    async def open(cls, settings: RulesSettings, store: Store, publish: PublishFn, consents: ConsentLookup, emit: EmitEvents, **kw: Any) -> RulesEngine:
         """Load the rules (a broken file at start is a ConfigError) and the persisted state."""
         result = await asyncio.to_thread(load_rules, settings)
         if result.rules is None:
             raise ConfigError(result.problems)
-        service = cls(settings, result.rules, store, publish, consents, gate, **kw)
+        service = cls(settings, result.rules, store, publish, consents, emit, **kw)
         service._stamps = result.files
         now = service._clock()
         (limits, counters), footfall = await store.call(
@@ -130,8 +136,12 @@ class RulesEngine:
 
     # -- inputs (in the event loop; only enqueue) -----------------------------------------
     def on_committed(self, events: list[Event]) -> None:
-        self._queue.append(events)
-        self._wakeup.set()
+        # Events the rules emitted themselves come back committed like any other; rules do not
+        # trigger on them (a rule emitting what triggers it would loop).
+        events = [e for e in events if not e.device.startswith(EMITTED_DEVICE_PREFIX)]
+        if events:
+            self._queue.append(events)
+            self._wakeup.set()
 
     def on_intent(self, site: str, intent_name: str, slots: Mapping[str, Any] | None = None, customer_id: str | None = None) -> None:
         """A recognised voice intent (`hermes/intent/<name>`) as a trigger. `customer_id` is the
@@ -224,10 +234,13 @@ class RulesEngine:
             self._idle.set()
 
     async def drain(self) -> None:
-        """Wait until everything queued so far is decided and its state saved."""
+        """Wait until everything queued so far is decided, its state saved and the events it
+        emitted committed."""
         while self._queue or not self._idle.is_set():
             await self._idle.wait()
             await asyncio.sleep(0)
+        if self._emitting:
+            await asyncio.wait(set(self._emitting))
 
     async def _prefetch(self, items: list[list[Event] | _Intent | _Tick]) -> None:
         engine = self.engine
@@ -254,12 +267,23 @@ class RulesEngine:
         engine = self.engine
         if isinstance(item, list):
             for event in item:
-                self._decided(engine.process(event))
+                self._isolated(lambda: engine.process(event), f"event {event.id}")
             self.processed += len(item)
         elif isinstance(item, _Intent):
-            self._decided(engine.on_intent(item.site, item.name, item.slots, item.customer_id, item.at))
+            self._isolated(lambda: engine.on_intent(item.site, item.name, item.slots, item.customer_id, item.at), f"intent {item.name}")
         else:
-            self._decided(engine.advance(item.at))
+            self._isolated(lambda: engine.advance(item.at), "timers")
+
+    def _isolated(self, decide: Callable[[], list[Decision]], what: str) -> None:
+        """One trigger's decisions; a failure outside any rule's firing (counters, zones) costs only
+        this trigger: rules' own errors are decisions already (see Engine._evaluate)."""
+        try:
+            decisions = decide()
+        except Exception:  # noqa: BLE001 - isolation boundary per trigger: logged and counted, rules go on
+            self.errors += 1
+            log.exception("rules failed on %s", what)
+            return
+        self._decided(decisions)
 
     def _decided(self, decisions: list[Decision]) -> None:
         rules = self.engine.rules.rules
@@ -270,11 +294,19 @@ class RulesEngine:
                 rule = rules.get(decision.rule_id)
                 if rule is not None:
                     self.runner.start(rule, decision)
-            if decision.customer_id is not None and (decision.fired or decision.outcome == "no_consent"):
+            outcome = decision.outcome
+            if outcome == "error":
+                self.errors += 1
+                log.error("rule %s failed on %s: %s", decision.rule_id, decision.trigger, decision.reason)
+                self._audit.append(("rules.error", self._audit_detail(decision)))
+            elif decision.customer_id is not None and (decision.fired or outcome == "no_consent"):
                 self._audit.append(("rules.decision", self._audit_detail(decision)))
             self.recent.append(decision)
             for listener in self.on_decision:
-                listener(decision)
+                try:
+                    listener(decision)
+                except Exception:  # noqa: BLE001 - isolation boundary per listener: logged, never fatal
+                    log.exception("decision listener %r failed", listener)
 
     def _audit_detail(self, decision: Decision) -> dict[str, Any]:
         customer = decision.customer_id
@@ -292,35 +324,25 @@ class RulesEngine:
         )
         self._stats, self._audit = {}, []
         emitted = self.runner.take_emitted()
+        if emitted:
+            # Through ingest, like any event: the consent gate decides what is kept and what may
+            # leave the shop, and the committed events reach every `on_committed` listener.
+            committing = self._emit(emitted)
+            self._emitting.add(committing)
+            committing.add_done_callback(self._emitting.discard)
         if self._unsaved is not None:
             write = _merge(self._unsaved, write)
-        if not write and not emitted:
+        if not write:
             return
-        gate = self._gate()
-        batch = IngestBatch()
-        for event in emitted:
-            decision = gate.decide(event)  # an emitted event leaves the shop only with consent
-            if decision.local is not None:
-                batch.events.append(decision.local)
-            if decision.sync:
-                batch.outbox.append(event)
         append_audit = self._append_audit
         try:
-            await self._store.call(lambda db: _write_all(db, write, batch, append_audit))
+            await self._store.call(lambda db: write_rule_state(db, write, append_audit))
         except sqlite3.OperationalError as exc:
             # Disk full or locked: keep it in memory and try again with the next batch.
             log.error("rules state not saved (%s); retrying with the next batch", exc)
             self._unsaved = write
-            self.runner.emitted[:0] = emitted
             return
         self._unsaved = None
-
-
-def _write_all(db: sqlite_utils.Database, write: RuleStateWrite, batch: IngestBatch, append_audit: AuditAppend | None) -> None:
-    if write:
-        write_rule_state(db, write, append_audit)
-    if batch.events or batch.outbox:
-        write_ingest_batch(db, batch)
 
 
 def _merge(older: RuleStateWrite, newer: RuleStateWrite) -> RuleStateWrite:

@@ -198,12 +198,31 @@ _V6_OUTBOX_AGE = """
 """
 
 
+# Poison-message quarantine and retained-state dedupe (gateway/quarantine.py). `in_flight` holds a
+# redelivered message's key (blake2b of topic and payload) while it is worked on alone; a row still
+# there at the next start means the process died with it in hand. `topic_last` is the digest of the
+# last message taken on each sensor topic, so a retained state the broker replays on every
+# (re)subscribe is recognised and stored once.
+_V7_QUARANTINE = """
+        CREATE TABLE IF NOT EXISTS in_flight (
+            key BLOB PRIMARY KEY,
+            topic TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            first_at REAL NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS topic_last (
+            topic TEXT PRIMARY KEY,
+            digest BLOB NOT NULL
+        );
+"""
+
+
 # In-store analytics (gateway/analytics): per-zone hours (the unit that may be synced, once
 # k-anonymous; `settled` holds the figure groups already released, merged or suppressed) and a
 # per-minute series for the status page's plots. Both are bounded by retention settings. No
 # identifier of any kind is stored here: anonymous BLE ids live in memory only.
-_V7_ANALYTICS = """
-        CREATE TABLE analytics_hours (
+_V8_ANALYTICS = """
+        CREATE TABLE IF NOT EXISTS analytics_hours (
             zone TEXT NOT NULL,
             hour INTEGER NOT NULL,
             footfall_in INTEGER NOT NULL,
@@ -220,8 +239,8 @@ _V7_ANALYTICS = """
             settled INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (zone, hour)
         ) WITHOUT ROWID;
-        CREATE INDEX analytics_hours_hour ON analytics_hours(hour);
-        CREATE TABLE analytics_series (
+        CREATE INDEX IF NOT EXISTS analytics_hours_hour ON analytics_hours(hour);
+        CREATE TABLE IF NOT EXISTS analytics_series (
             zone TEXT NOT NULL,
             minute INTEGER NOT NULL,
             occupancy INTEGER NOT NULL,
@@ -231,12 +250,12 @@ _V7_ANALYTICS = """
             motion INTEGER NOT NULL,
             PRIMARY KEY (zone, minute)
         ) WITHOUT ROWID;
-        CREATE INDEX analytics_series_minute ON analytics_series(minute);
+        CREATE INDEX IF NOT EXISTS analytics_series_minute ON analytics_series(minute);
 """
 
 
 MIGRATIONS: list[Migration] = [
-    _V1_INITIAL, _V2_ERASURES, _V3_RULES, _V4_OUTBOX_KIND, _V5_RULE_FOOTFALL, _V6_OUTBOX_AGE, _V7_ANALYTICS,
+    _V1_INITIAL, _V2_ERASURES, _V3_RULES, _V4_OUTBOX_KIND, _V5_RULE_FOOTFALL, _V6_OUTBOX_AGE, _V7_QUARANTINE, _V8_ANALYTICS,
 ]
 
 

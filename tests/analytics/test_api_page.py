@@ -56,7 +56,10 @@ async def test_zone_figures_on_the_api_and_in_prometheus(broker: Mosquitto, tmp_
         (checkout,) = series["zones"]
         assert len(checkout["minutes"]) >= 170 and max(checkout["queue"]) > 0
         hours = await api.get_json("/api/analytics/hours", params={"hours": "12"})
-        rates = [c["rate"] for c in hours["conversion"] if c["rate"] is not None]
+        # The seeded closed hours; the current one holds the live counter's 9 entrances and no sale
+        # once the running part has flushed it (rate 0).
+        this_hour = time.time() // 3600 * 3600
+        rates = [c["rate"] for c in hours["conversion"] if c["rate"] is not None and c["hour"] < this_hour]
         assert rates and all(0 < r <= 1.5 for r in rates)
         await api.get_json("/api/analytics/series", 400, params={"zone": "no such/zone"})
         async with api.http.get(api.url + "/metrics") as response:

@@ -134,11 +134,11 @@ def test_a_flood_of_random_macs_is_bounded_and_undercounted() -> None:
 
 
 def test_a_role_for_a_zone_the_rules_do_not_define_is_a_config_error(tmp_path: Path) -> None:
-    from gateway.analytics.part import check
+    from gateway.analytics.part import PART
     from gateway.config.settings import Settings
 
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "z.yaml").write_text('zones: {checkout: ["shop1/lane-*"]}\nrules: []\n')
     settings = Settings(rules={"dir": tmp_path / "rules"}, analytics={"zones": {"checkout": {"role": "checkout"}, "tills": {"role": "checkout"}}})  # type: ignore[arg-type]
-    (problem,) = check(settings)
+    (problem,) = PART.check(settings)
     assert problem.field == "analytics.zones.tills" and "unknown zone 'tills'" in problem.message

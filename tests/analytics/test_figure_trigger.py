@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gateway.analytics.core import FigureChange
-from gateway.analytics.part import figure_events
+from gateway.model.figures import FigureChange
+from gateway.rules.figures import figure_events
 from gateway.api.auth import Authenticator
 from gateway.rules.loader import load_rules
 from gateway.rules.settings import RulesSettings

@@ -52,19 +52,20 @@ async def test_queue_and_dwell_triggers_fire_over_mqtt(broker: Mosquitto, tmp_pa
     collector = Collector(broker.host, broker.port, ["touchgate/+/staff", "hermes/tts/say"])
     try:
         async with running_gateway(settings) as runtime:
-            assert runtime.analytics is not None and runtime.consents is not None
+            analytics, consents, rules = runtime.service("analytics"), runtime.service("consent"), runtime.service("rules")
+            assert analytics is not None and consents is not None and rules is not None
             with Publisher(broker.host, broker.port) as pub:
                 await publish(pub, lane_counter(7, 0))
                 (staff,) = await wait_for_payloads(collector, "touchgate/shop1/staff", timeout=15)
                 assert staff["rule"] == "open-a-till" and staff["message"] == "7 waiting at checkout: open a till"
-                assert runtime.analytics.live()["checkout"]["queue_length"] == 7
+                assert analytics.live()["checkout"]["queue_length"] == 7
 
                 await publish(pub, consent("card:C1", "service", "personalisation"))
-                await wait_until(lambda: runtime.consents.allows("card:C1", "personalisation"))  # type: ignore[union-attr]
+                await wait_until(lambda: consents.allows("card:C1", "personalisation"))
                 await publish(pub, card_tap("coffee", "C1"), occupancy("shop1", "coffee-pir", True))
                 (say,) = await wait_for_payloads(collector, "hermes/tts/say", timeout=15)
                 assert say["text"] == "Cleo, a flat white is 20% off for you" and say["siteId"] == "coffee"
-            decided = [d for d in runtime.rules.recent if d.rule_id == "coffee-offer"]  # type: ignore[union-attr]
+            decided = [d for d in rules.recent if d.rule_id == "coffee-offer"]
             assert decided[0].fired and decided[0].customer_id == "card:C1"
     finally:
         collector.close()
@@ -76,11 +77,12 @@ async def test_dwell_offer_needs_consent(broker: Mosquitto, tmp_path: Path) -> N
     settings = settings_for(broker, tmp_path, {"tick_s": 0.2})
     seed_profiles(settings, {"card:C2": {"first_name": "Dan"}})
     async with running_gateway(settings) as runtime:
+        consents, rules = runtime.service("consent"), runtime.service("rules")
         with Publisher(broker.host, broker.port) as pub:
             # Consent to be served (the card tap keeps its customer) but not to personalisation.
             await publish(pub, consent("card:C2", "service"))
-            await wait_until(lambda: runtime.consents.allows("card:C2", "service"))  # type: ignore[union-attr]
+            await wait_until(lambda: consents.allows("card:C2", "service"))
             await publish(pub, card_tap("coffee", "C2"), occupancy("shop1", "coffee-pir", True))
-            await wait_until(lambda: any(d.rule_id == "coffee-offer" for d in runtime.rules.recent), timeout=15)  # type: ignore[union-attr]
-        decision = next(d for d in runtime.rules.recent if d.rule_id == "coffee-offer")  # type: ignore[union-attr]
+            await wait_until(lambda: any(d.rule_id == "coffee-offer" for d in rules.recent), timeout=15)
+        decision = next(d for d in rules.recent if d.rule_id == "coffee-offer")
     assert not decision.fired and decision.reason == "no consent for personalisation"

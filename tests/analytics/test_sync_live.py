@@ -30,8 +30,9 @@ async def test_only_k_anonymous_aggregates_reach_the_central_service(broker: Mos
     write_figures(db, rows, [], 0, 0)
     db.conn.close()
     async with running_gateway(settings) as runtime:
-        assert runtime.analytics is not None
-        release = await runtime.analytics.release()
+        analytics = runtime.service("analytics")
+        assert analytics is not None
+        release = await analytics.release()
         await wait_until(lambda: len(central.query("SELECT id FROM events WHERE kind LIKE 'analytics.%'")) == len(release.aggregates), timeout=15)
     received = [json.loads(body) for (body,) in central.query("SELECT body FROM events WHERE kind LIKE 'analytics.%'")]
     by_level = {e["kind"]: e for e in received}

@@ -1,3 +1,14 @@
-"""The reliability suite reuses the sync tests' real reference service and faulty proxy."""
+"""The reliability suite reuses the sync tests' real reference service (on SQLite: its counts are
+read from the file) and faulty proxy."""
 
-from tests.sync.conftest import central, proxy  # noqa: F401  (fixtures, re-exported for these tests)
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.sync.conftest import Central, proxy, run_central  # noqa: F401  (proxy: a fixture, re-exported)
+
+
+@pytest.fixture
+def central(tmp_path: Path) -> Iterator[Central]:
+    yield from run_central(tmp_path)

@@ -1,5 +1,6 @@
 """Fixtures of the sync tests: the real reference service (a child process on a free loopback
-port, its own SQLite file), the faulty proxy in front of it, and helpers to read both stores."""
+port, on its own SQLite file and again on its own PostgreSQL database), the faulty proxy in front
+of it, and helpers to read both stores."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from gateway.app import Runtime
+from gateway.app import Gateway
 from gateway.sync.part import SyncParts
 from profile_service.launch import ProfileServiceProcess, service_command
+from tests.support import postgres
 from tests.support.mosquitto import free_port
 from tests.sync.faulty_proxy import FaultyProxy
 
@@ -33,6 +35,7 @@ class Central:
     process: ProfileServiceProcess
     db_path: Path
     url: str
+    database_url: str | None = None  # PostgreSQL's URL, or None for the SQLite file db_path
 
     def admin(self, method: str, path: str, body: Any = None, token: str = ADMIN_TOKEN) -> Any:
         data = json.dumps(body).encode() if body is not None else None
@@ -44,6 +47,9 @@ class Central:
             return json.loads(response.read())
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """SQL that both engines read alike (`?` placeholders)."""
+        if self.database_url is not None:
+            return postgres.query(self.database_url, sql, params)
         conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
         try:
             return conn.execute(sql, params).fetchall()
@@ -76,15 +82,22 @@ def seed_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def central(tmp_path: Path) -> Iterator[Central]:
+def run_central(tmp_path: Path, database_url: str | None = None) -> Iterator[Central]:
     db_path = tmp_path / "central.db"
     command = service_command(
-        free_port(), db_path, {SITE: SITE_TOKEN, OTHER_SITE: OTHER_TOKEN}, seed_file(tmp_path), ADMIN_TOKEN
+        free_port(), db_path, {SITE: SITE_TOKEN, OTHER_SITE: OTHER_TOKEN}, seed_file(tmp_path), ADMIN_TOKEN,
+        database_url=database_url,
     )
     with ProfileServiceProcess(command) as process:
         assert process.url is not None
-        yield Central(process, db_path, process.url)
+        yield Central(process, db_path, process.url, database_url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def central(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Central]:
+    """The service on each of its storages (PostgreSQL: a fresh database of the session's cluster)."""
+    database_url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    yield from run_central(tmp_path, database_url)
 
 
 @pytest.fixture
@@ -104,10 +117,10 @@ def local_rows(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tu
         conn.close()
 
 
-def sync_parts(runtime: Runtime) -> SyncParts:
-    """The sync part on the Runtime (set once its task runs with a sync.url)."""
-    assert runtime.sync is not None, "the sync part is not running"
-    return runtime.sync
+def sync_parts(runtime: Gateway) -> SyncParts:
+    """The sync part on the Gateway (set once its task runs with a sync.url)."""
+    assert runtime.service("sync").running is not None, "the sync part is not running"
+    return runtime.service("sync").running
 
 
 def sync_config(url: str, **overrides: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ tokens, gzip, the changes feed's paging, erasures, seeding, and its OpenAPI docu
 from __future__ import annotations
 
 import gzip
+import sqlite3
 import json
 import time
 import urllib.error
@@ -101,3 +102,35 @@ def test_openapi_documents_every_route() -> None:
     routes = {(r.method.lower(), r.resource.canonical) for r in app.router.routes() if r.method != "HEAD"}
     documented = {(m, p) for p, ops in document["paths"].items() for m in ops}
     assert routes == documented
+
+
+async def test_a_busy_worker_says_so_at_once_and_loses_nothing(tmp_path: Path) -> None:
+    import asyncio
+
+    import aiohttp
+
+    from profile_service.launch import running_profile_service
+
+    settings = ServiceSettings(port=0, db_path=tmp_path / "central.db", site_tokens={SITE: SITE_TOKEN}, max_concurrent_batches=1)
+    batches = [{"events": [event(f"b{b}-{i}") for i in range(300)]} for b in range(12)]
+    async with running_profile_service(settings) as url, aiohttp.ClientSession(
+        headers={"Authorization": f"Bearer {SITE_TOKEN}"}
+    ) as session:
+
+        async def post(batch: dict[str, Any]) -> tuple[int, str | None]:
+            async with session.post(url + "/v1/events:batch", json=batch) as response:
+                await response.read()
+                return response.status, response.headers.get("Retry-After")
+
+        answers = await asyncio.gather(*(post(b) for b in batches))
+        assert {status for status, _ in answers} == {200, 503}
+        assert all(1 <= int(pause) <= 3 for status, pause in answers if status == 503 and pause is not None)
+        assert all(pause is not None for status, pause in answers if status == 503)
+        for batch, (status, _) in zip(batches, answers, strict=True):
+            if status == 503:  # the gateway's retry, one at a time
+                assert (await post(batch))[0] == 200
+        async with session.get(url + "/v1/changes?since=0") as response:
+            assert response.status == 200
+    conn = sqlite3.connect(tmp_path / "central.db")
+    assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT id) FROM events").fetchone() == (3600, 3600)
+    conn.close()
