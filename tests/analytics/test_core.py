@@ -6,6 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from gateway.analytics.anonymous import DailyHasher, OwnBeacons
 from gateway.analytics.core import AnalyticsCore, CoreConfig
 from gateway.analytics.settings import ZoneRole
@@ -142,3 +145,30 @@ def test_a_role_for_a_zone_the_rules_do_not_define_is_a_config_error(tmp_path: P
     settings = Settings(rules={"dir": tmp_path / "rules"}, analytics={"zones": {"checkout": {"role": "checkout"}, "tills": {"role": "checkout"}}})  # type: ignore[arg-type]
     (problem,) = PART.check(settings)
     assert problem.field == "analytics.zones.tills" and "unknown zone 'tills'" in problem.message
+
+
+@given(st.binary(min_size=6, max_size=6), st.sampled_from([":", "-", ""]), st.booleans())
+def test_the_public_anonymous_id_is_the_one_analytics_counts_with(mac: bytes, separator: str, upper: bool) -> None:
+    """gateway/anonymous_id.py is what other code (ingest's BLE handling) may reuse: any spelling
+    of a MAC gets the analytics part's id for the day."""
+    from gateway.anonymous_id import anonymous_id, daily_salt
+
+    spelled = separator.join(f"{b:02x}" for b in mac)
+    spelled = spelled.upper() if upper else spelled
+    secret = b"s" * 32
+    expected = DailyHasher(secret).anonymous_id(mac.hex(), "2026-12-03")
+    assert anonymous_id(daily_salt(secret, "2026-12-03"), spelled) == expected
+    assert anonymous_id(daily_salt(secret, "2026-12-04"), spelled) != expected
+
+
+def test_the_daily_salt_s_secret_is_derived_for_its_purpose() -> None:
+    """The analytics part gets HMAC(pseudonym key, purpose) through DERIVE_SECRET: not the key,
+    not another purpose's secret, and the same after a restart."""
+    from gateway.analytics.part import SALT_PURPOSE
+    from gateway.consent.pseudonym import Pseudonymiser
+
+    key = b"p" * 32
+    secret = Pseudonymiser(key).derive(SALT_PURPOSE)
+    assert len(secret) == 32 and key not in secret and secret != key
+    assert secret == Pseudonymiser(key).derive(SALT_PURPOSE)
+    assert secret != Pseudonymiser(key).derive("another.purpose") and secret != Pseudonymiser(b"q" * 32).derive(SALT_PURPOSE)
