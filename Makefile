@@ -41,7 +41,7 @@ test-pi:
 	@timeout $(TEST_PI_TIMEOUT) bash scripts/pi-emulated.sh
 
 # Each benchmark prints its figures as one JSON line last; reliability.py (long) runs on its own.
-BENCHES := ingest sync rules privacy voice tts api
+BENCHES := ingest sync rules privacy voice tts api analytics
 
 bench: venv
 	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done

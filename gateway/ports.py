@@ -22,12 +22,15 @@ from typing import Any, Generic, Protocol, TypeVar
 from gateway.hermes.tts import SayOutcome, TtsSay
 from gateway.model.deadletter import DeadLetter, DeadLetterReason
 from gateway.model.event import Event
+from gateway.model.figures import FigureChange
 from gateway.model.gate import ConsentGate, ConsentLookup
 from gateway.model.inbound import InboundMessage
 
 T = TypeVar("T")
 
 __all__ = [
+    "DERIVE_SECRET", "DeriveSecret", "FIGURE_INTAKE", "FigureIntake", "OUTBOX_FEED", "OutboxFeed", "ZONE_FIGURES", "ZONE_MAP",
+    "ZoneFigures", "ZoneMap",
     "AUDIT_APPEND", "AuditAppend", "CONSENT_FEED", "CONSENT_GATE", "CONSENT_LOOKUP", "CENTRAL_LINK", "CUSTOMER_RECORDS", "INTENT_SINK", "PROFILE_CHANGES",
     "PSEUDONYMISE", "RULE_CATALOGUE", "SITE_AUDIO", "SPEAKER", "SPEECH_SERVICES", "SYNTHESISER", "CentralLinkState", "CommittedListener", "ConsentFeed", "ConsentGate",
     "ConsentLookup", "CustomerRecords", "DeadLetterListener", "DeadLetterSink", "ErasureSummary", "IntentSink",
@@ -50,6 +53,10 @@ DeadLetterListener = Callable[[list[DeadLetter]], None]
 
 # -- consent ---------------------------------------------------------------------------------
 Pseudonymise = Callable[[str], str]
+# A secret for one named purpose (`purpose` -> at least 32 bytes), derived from the store's
+# pseudonym key: a part that needs a keyed hash of its own (analytics' daily salt) gets a key no
+# other use shares, and never the pseudonym key itself.
+DeriveSecret = Callable[[str], bytes]
 # Append one entry to the hash-chained audit log, inside the caller's transaction: (conn, kind,
 # detail, at) -> seq. What a part audits commits with the change it audits.
 AuditAppend = Callable[[sqlite3.Connection, str, dict[str, Any], float], int]
@@ -113,6 +120,32 @@ class RuleCatalogue(Protocol):
     def on_fired(self, listener: Callable[[str, str | None, str], None]) -> None:
         """`listener(rule_id, event_id or None for an intent, detail)` for every rule that fires."""
         ...
+
+
+class FigureIntake(Protocol):
+    """Zone figures as triggers (`trigger: {figure: queue_length, zone: checkout, above: 5}`):
+    the analytics part hands every change here; they are never stored."""
+
+    def on_figures(self, site: str, changes: Sequence[FigureChange]) -> None: ...
+
+
+class ZoneMap(Protocol):
+    """The shop's zones (the rules' `zones:`), as the live rule set has them: a reload that
+    changes them applies at once."""
+
+    def zones_of(self, site: str, device: str) -> tuple[str, ...]: ...
+
+    def names(self) -> frozenset[str]: ...
+
+
+# -- analytics -------------------------------------------------------------------------------
+class ZoneFigures(Protocol):
+    """The live figures per zone (`live()`: zone -> figure -> value) and each zone's role
+    (`roles()`: zone -> "entrance", "checkout", ...): what the admin API and the page show."""
+
+    def live(self) -> dict[str, dict[str, float]]: ...
+
+    def roles(self) -> dict[str, str]: ...
 
 
 # -- speech ----------------------------------------------------------------------------------
@@ -228,6 +261,12 @@ class CentralLinkState:
 CentralLink = Callable[[], CentralLinkState]
 
 
+class OutboxFeed(Protocol):
+    def queued(self) -> None:
+        """Rows were put in the outbox outside ingest (a part's own transaction): send soon."""
+        ...
+
+
 # -- the keys --------------------------------------------------------------------------------
 class Port(Generic[T]):
     """A typed key for one port: `ports.require(CONSENT_LOOKUP)` is a `ConsentLookup`."""
@@ -255,6 +294,11 @@ SYNTHESISER: Port[Synthesise] = Port("speech synthesiser")
 SITE_AUDIO: Port[SiteAudio] = Port("site audio (the dialogue core)")
 SPEECH_SERVICES: Port[SpeechServices] = Port("speech services (transcribe, recognise, handle)")
 CENTRAL_LINK: Port[CentralLink] = Port("central link")
+OUTBOX_FEED: Port[OutboxFeed] = Port("outbox feed")
+DERIVE_SECRET: Port[DeriveSecret] = Port("derived secrets")
+FIGURE_INTAKE: Port[FigureIntake] = Port("figure intake")
+ZONE_MAP: Port[ZoneMap] = Port("zone map")
+ZONE_FIGURES: Port[ZoneFigures] = Port("zone figures")
 
 
 class MissingPort(LookupError):

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from gateway.config.problems import ConfigError, ConfigProblem, problems_from_validation
 from gateway.config.yamlpos import PositionedYaml, YamlLoadError, load_yaml_file
+from gateway.analytics.settings import AnalyticsSettings
 from gateway.tts.settings import TtsSettings
 from gateway.rules.settings import RulesSettings
 from gateway.sync.settings import SyncSettings
@@ -98,6 +99,7 @@ class Settings(BaseSettings):
     rules: RulesSettings = RulesSettings()
     voice: VoiceSettings = VoiceSettings()
     wyoming: WyomingSettings = WyomingSettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
 
     @model_validator(mode="after")
     def _sections_agree(self) -> Settings:
