@@ -9,6 +9,7 @@ run); `crashes` counts gateway processes that died by themselves (not by our SIG
 
     .venv/bin/python bench/reliability.py                       # 20 kills, 100k fuzzed, 10 min soak
     .venv/bin/python bench/reliability.py --kills 3 --fuzz-messages 5000 --soak-minutes 1
+    .venv/bin/python bench/reliability.py --long                # adds 100k schema-fuzzed messages
 """
 
 from __future__ import annotations
@@ -145,6 +146,63 @@ def fuzz_phase(workdir: Path, count: int, seed: int = 2024) -> dict[str, object]
     }
 
 
+def schema_fuzz_phase(workdir: Path, count: int) -> dict[str, object]:
+    """Messages shaped by the schemas (every device profile, the Hermes control and consent/erasure
+    models; tests/support/schema_fuzz.py) through the broker into one gateway process."""
+    from hypothesis import strategies as st
+
+    from tests.support.fuzz import draw_examples
+    from tests.support.schema_fuzz import command_messages, sensor_messages, shipped_profiles
+
+    messages: list[tuple[str, bytes]] = draw_examples(st.one_of(sensor_messages(shipped_profiles()), command_messages()), count)
+    api_port = free_port()
+    url = f"http://127.0.0.1:{api_port}"
+    crashes = 0
+    with Mosquitto(workdir / "broker") as broker:
+        config = write_config(
+            workdir / "schema.yaml", broker, workdir / "schema.db", api={"enabled": True, "port": api_port, "token": API_TOKEN}
+        )
+        gateway = GatewayProcess(config)
+        gateway.start()
+        with Publisher(broker.host, broker.port, client_id="bench-schema-fuzz") as pub:
+            window: list[object] = []
+            for topic, payload in messages:
+                window.append(pub.publish(topic, payload, qos=1))
+                if len(window) >= 500:
+                    for info in window:
+                        info.wait_for_publish(120)  # type: ignore[attr-defined]
+                    window.clear()
+                    if gateway.proc is None or gateway.proc.poll() is not None:
+                        crashes += 1
+                        print("gateway died:\n" + "\n".join(gateway.lines[-40:]), file=sys.stderr, flush=True)
+                        gateway.start()
+            for info in window:
+                info.wait_for_publish(120)  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 300
+        m = metrics(url)
+        while time.monotonic() < deadline and in_flight(m) != 0:
+            time.sleep(0.5)
+            m = metrics(url)
+        time.sleep(1.0)
+        m = metrics(url)
+        canary_ok = _canary(broker, url, ingest(m, "stored"))
+        if gateway.proc is None or gateway.proc.poll() is not None:
+            crashes += 1
+        code = gateway.stop()
+        if code not in (0, -15):
+            crashes += 1
+    return {
+        "schema_fuzzed": len(messages),
+        "schema_crashes": crashes,
+        "schema_internal_errors": ingest(m, "internal_errors"),
+        "schema_stored": ingest(m, "stored"),
+        "schema_dead_letters": ingest(m, "dead_letters"),
+        "schema_in_flight_after": in_flight(m),
+        "schema_canary_stored": canary_ok,
+        "poison_quarantined": ingest(m, "poison_quarantined"),
+    }
+
+
 def _canary(broker: Mosquitto, url: str, stored_before: int) -> bool:
     with Publisher(broker.host, broker.port, client_id="bench-canary") as pub:
         pub.publish_all([("zigbee2mqtt/shop1/canary", json.dumps({"occupancy": True}))])
@@ -182,7 +240,14 @@ def main() -> None:
     parser.add_argument("--fuzz-messages", type=int, default=100_000, help="fuzzed messages through the broker (0 skips)")
     parser.add_argument("--soak-minutes", type=float, default=10.0, help="length of the soak (0 skips)")
     parser.add_argument("--soak-rate", type=float, default=200.0, help="sensor messages per second during the soak")
+    parser.add_argument(
+        "--schema-fuzz", type=int, default=0,
+        help="schema-shaped messages (profiles, Hermes, consent) through the broker; the long mode is 100000 (0 skips)",
+    )
+    parser.add_argument("--long", action="store_true", help="the long mode: --schema-fuzz 100000 unless given")
     args = parser.parse_args()
+    if args.long and not args.schema_fuzz:
+        args.schema_fuzz = 100_000
     result: dict[str, object] = {"bench": "reliability", "machine": machine()}
     with tempfile.TemporaryDirectory(prefix="touchgate-reliability-") as tmp:
         root = Path(tmp)
@@ -190,11 +255,17 @@ def main() -> None:
         print(json.dumps({"phase": "kills", **kills}), flush=True)
         fuzz = fuzz_phase(root / "fuzz", args.fuzz_messages) if args.fuzz_messages else {}
         print(json.dumps({"phase": "fuzz", **fuzz}), flush=True)
+        schema = schema_fuzz_phase(root / "schema", args.schema_fuzz) if args.schema_fuzz else {}
+        print(json.dumps({"phase": "schema", **schema}), flush=True)
         soak = soak_phase(root / "soak", args.soak_minutes, args.soak_rate) if args.soak_minutes else {}
         print(json.dumps({"phase": "soak", **{k: v for k, v in soak.items() if not k.endswith("_samples_ms")}}), flush=True)
     result.update(kills)
     result.update(fuzz)
     result.update(soak)
+    result.update(schema)
+    result.setdefault("schema_fuzzed", 0)
+    result.setdefault("schema_crashes", 0)
+    result.setdefault("poison_quarantined", 0)
     result["kills"] = kills.get("kills", 0)
     result["acked"] = int(kills.get("acked", 0)) + int(soak.get("soak_acked", 0))  # type: ignore[call-overload]
     result["lost"] = sum(int(x) for x in (kills.get("local_lost", 0), kills.get("central_lost", 0), soak.get("soak_lost", 0)))  # type: ignore[call-overload]

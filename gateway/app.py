@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.config.problems import ConfigError
 from gateway.config.settings import Settings
 from gateway.consent.service import ConsentService
-from gateway.devices.normalise import Normaliser
+from gateway.devices.normalise import Normaliser, TimeWindow
 from gateway.devices.registry import load_profiles
 from gateway.ingest import Ingest
 from gateway.metrics import GatewayMetrics
@@ -91,7 +91,11 @@ async def build_runtime(settings: Settings) -> Runtime:
     if problems:
         raise ConfigError(problems)
     normaliser = Normaliser(
-        profiles, settings.site_id, settings.ingest.max_payload_bytes, settings.store.dead_letter_raw_cap
+        profiles,
+        settings.site_id,
+        settings.ingest.max_payload_bytes,
+        settings.store.dead_letter_raw_cap,
+        TimeWindow.years(settings.ingest.device_time_min_year, settings.ingest.device_time_max_year),
     )
     store = await Store.open(settings.store.path)
     mqtt = MqttClient(settings.mqtt, will=Will(status_topic(settings), b"offline"))

@@ -20,6 +20,7 @@ from gateway.model.deadletter import DeadLetter, DeadLetterReason
 from gateway.model.event import Event
 from gateway.model.gate import ConsentGate, GateClass
 from gateway.model.inbound import InboundMessage
+from gateway.quarantine import Quarantine
 from gateway.store.database import Store
 from gateway.store.ingest_rows import IngestBatch, load_delivered, write_ingest_batch
 
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 _MAX_IN_FLIGHT = 2
 _RETRY_MIN_S = 0.05
 _RETRY_MAX_S = 5.0
+# Suspects (redeliveries) worked on one at a time but committed together, up to this many.
+_SUSPECT_RUN_MAX = 200
 
 CommittedListener = Callable[[list[Event]], None]
 DeadLetterListener = Callable[[list[DeadLetter]], None]
@@ -43,7 +46,13 @@ class IngestCounters:
     queued_for_sync: int = 0
     commits: int = 0
     commit_failures: int = 0
+    # Redeliveries already committed, and retained states replayed unchanged (both acknowledged only).
     redeliveries_skipped: int = 0
+    retained_repeats: int = 0
+    # Dead letters of messages whose normalising or gating raised (isolation per message).
+    internal_errors: int = 0
+    # Messages in flight at two unclean stops in a row, dead-lettered `poison` (gateway/quarantine.py).
+    poison_quarantined: int = 0
     # Personal events without consent whose purpose's policy drops them: decided, never stored.
     dropped: int = 0
     # Dead letters other parts (consent, TTS, voice) handed in with `submit_dead_letter`.
@@ -76,6 +85,7 @@ class Ingest:
         self._delivered = _DeliveredMirror()
         self._wakeup = asyncio.Event()
         self.counters = IngestCounters()
+        self.quarantine = Quarantine(store)
         self.on_committed: list[CommittedListener] = []
         self.on_dead_letters: list[DeadLetterListener] = []
 
@@ -101,6 +111,7 @@ class Ingest:
         retried as it was built: its messages go back to the queue and are decided again.
         """
         self._delivered = _DeliveredMirror(await self._store.call(load_delivered))
+        await self.quarantine.load()
         in_flight: deque[_Commit] = deque()
         try:
             await self._flush_forever(in_flight)
@@ -109,12 +120,13 @@ class Ingest:
             # acknowledged, and their redelivery is recognised through the `delivered` table.
             for commit in in_flight:
                 commit.done.cancel()
+            await self.quarantine.clean_stop()
 
     async def _flush_forever(self, in_flight: deque[_Commit]) -> None:
         retry_delay = _RETRY_MIN_S
         while True:
             while self._pending and len(in_flight) < _MAX_IN_FLIGHT:
-                in_flight.append(self._submit_batch())
+                in_flight.append(await self._submit_next())
             if not in_flight:
                 await self._wakeup.wait()
                 self._wakeup.clear()
@@ -145,11 +157,15 @@ class Ingest:
         failure = commit.done.exception()
         if failure is None:
             self._delivered.update(commit.batch.delivered)
+            self.quarantine.settled(commit.batch.settled_in_flight, commit.batch.topic_last)
             for message in commit.messages:
                 self._ack(message)
             self._after_commit(commit.batch, commit.tally)
             return None
         if not isinstance(failure, sqlite3.OperationalError):
+            # Not a passing fault (a corrupt file, a schema that is not ours): the store is unusable
+            # and the process cannot go on; say so plainly before the traceback.
+            log.critical("store %s unusable: %s: %s; the gateway stops", self._store.path, type(failure).__name__, failure)
             raise failure
         # Disk full, I/O error, locked: nothing is acknowledged, so the broker keeps the messages;
         # they are queued again (ahead of newer ones) and retried after a pause.
@@ -158,21 +174,62 @@ class Ingest:
         self._pending[:0] = commit.messages
         return failure
 
-    def _submit_batch(self) -> _Commit:
-        messages = self._pending[: self._batch_max]
-        del self._pending[: self._batch_max]
-        batch, tally = self._build_batch(messages)
+    async def _submit_next(self) -> _Commit:
+        """The next batch: a suspect (a redelivery, see gateway/quarantine.py) alone and after its
+        in-flight marker is committed; otherwise up to `batch_max` messages, stopping before the
+        next suspect."""
+        pending = self._pending
+        if self._is_suspect(pending[0]):
+            return await self._submit_suspects()
+        end = 1
+        limit = min(len(pending), self._batch_max)
+        while end < limit and not (pending[end].dup and self._is_suspect(pending[end])):
+            end += 1
+        messages = pending[:end]
+        del pending[:end]
+        return self._submit(messages, None)
+
+    async def _submit_suspects(self) -> _Commit:
+        """Suspects one at a time, each after its marker is written; committed together."""
+        messages: list[InboundMessage] = []
+        batch, tally = IngestBatch(), _Tally()
+        done: bytes | None = None
+        pending = self._pending
+        while pending and len(messages) < _SUSPECT_RUN_MAX and self._is_suspect(pending[0]):
+            message = pending.pop(0)
+            key, poison = await self.quarantine.begin(message, done)
+            messages.append(message)
+            one, one_tally = self._build_batch([message], (key, poison))
+            batch.merge(one)
+            tally.merge(one_tally)
+            done = key
+        return self._commit(messages, batch, tally)
+
+    def _is_suspect(self, message: InboundMessage) -> bool:
+        if isinstance(message, _Rejected) or not self.quarantine.is_suspect(message):
+            return False
+        # Committed before a crash with its PUBACK lost: it is only acknowledged, never worked on.
+        return not self._delivered.matches(message.mid, message.digest())
+
+    def _submit(self, messages: list[InboundMessage], suspect: tuple[bytes, bool] | None) -> _Commit:
+        batch, tally = self._build_batch(messages, suspect)
+        return self._commit(messages, batch, tally)
+
+    def _commit(self, messages: list[InboundMessage], batch: IngestBatch, tally: _Tally) -> _Commit:
         done = asyncio.ensure_future(self._store.call(lambda db: write_ingest_batch(db, batch)))
         return _Commit(messages, batch, tally, done)
 
-    def _build_batch(self, messages: list[InboundMessage]) -> tuple[IngestBatch, _Tally]:
+    def _build_batch(self, messages: list[InboundMessage], suspect: tuple[bytes, bool] | None) -> tuple[IngestBatch, _Tally]:
         batch = IngestBatch()
         tally = _Tally()
         counts = tally.by_gate_class
         delivered = batch.delivered
+        topic_last = batch.topic_last
+        if suspect is not None:
+            batch.settled_in_flight.append(suspect[0])
         for message in messages:
+            digest = message.digest()
             if message.qos > 0:
-                digest = message.digest()
                 if message.dup and self._delivered.matches(message.mid, digest):
                     # Committed before a crash, PUBACK lost: already stored, only acknowledge.
                     tally.skipped += 1
@@ -181,11 +238,30 @@ class Ingest:
             if isinstance(message, _Rejected):
                 batch.dead_letters.append(self._normaliser.dead_letter(message.message, message.reason, message.detail))
                 continue
-            result = self._normaliser.normalise(message)
-            if isinstance(result, DeadLetter):
-                batch.dead_letters.append(result)
+            if self.quarantine.is_retained_repeat(message, digest):
+                tally.skipped += 1
+                tally.retained_repeats += 1
                 continue
-            decision = self.gate.decide(result)
+            topic_last[message.topic] = digest
+            if suspect is not None and suspect[1]:
+                tally.poison += 1
+                batch.dead_letters.append(
+                    self._normaliser.dead_letter(message, DeadLetterReason.POISON, "in flight at two unclean stops in a row")
+                )
+                continue
+            try:
+                result = self._normaliser.normalise(message)
+                if isinstance(result, DeadLetter):
+                    batch.dead_letters.append(result)
+                    continue
+                decision = self.gate.decide(result)
+            except Exception as exc:  # noqa: BLE001 - isolation boundary per message: it alone is dead-lettered
+                log.exception("normalising or gating a message on %s failed", message.topic)
+                tally.internal_errors += 1
+                batch.dead_letters.append(
+                    self._normaliser.dead_letter(message, DeadLetterReason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+                )
+                continue
             counts[decision.gate_class.value] += 1
             if decision.local is not None:
                 batch.events.append(decision.local)
@@ -199,6 +275,9 @@ class Ingest:
         c = self.counters
         # Counted once committed, so a retried commit does not count twice.
         c.redeliveries_skipped += tally.skipped
+        c.retained_repeats += tally.retained_repeats
+        c.internal_errors += tally.internal_errors
+        c.poison_quarantined += tally.poison
         c.dropped += tally.dropped
         for gate_class, n in tally.by_gate_class.items():
             c.by_gate_class[gate_class] += n
@@ -274,7 +353,18 @@ class _Tally:
 
     skipped: int = 0
     dropped: int = 0
+    retained_repeats: int = 0
+    internal_errors: int = 0
+    poison: int = 0
     by_gate_class: Counter[str] = field(default_factory=Counter)
+
+    def merge(self, other: _Tally) -> None:
+        self.skipped += other.skipped
+        self.dropped += other.dropped
+        self.retained_repeats += other.retained_repeats
+        self.internal_errors += other.internal_errors
+        self.poison += other.poison
+        self.by_gate_class.update(other.by_gate_class)
 
 
 @dataclass(frozen=True, slots=True)

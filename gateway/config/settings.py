@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gateway.config.problems import ConfigError, ConfigProblem, problems_from_validation
@@ -57,6 +57,16 @@ class StoreSettings(Section):
 
 class IngestSettings(Section):
     max_payload_bytes: int = Field(256 * 1024, ge=64, description="larger payloads are dead-lettered unread")
+    # A device clock outside these years is broken (no NTP yet, a flat RTC battery): its message is
+    # dead-lettered `bad_time` rather than stored with a time that would corrupt windows and sync.
+    device_time_min_year: int = Field(2000, ge=1970, le=9998, description="earliest plausible device time (year)")
+    device_time_max_year: int = Field(2100, ge=1971, le=9999, description="latest plausible device time (year)")
+
+    @model_validator(mode="after")
+    def _time_window_is_ordered(self) -> IngestSettings:
+        if self.device_time_min_year >= self.device_time_max_year:
+            raise ValueError("device_time_min_year must be before device_time_max_year")
+        return self
 
 
 class Settings(BaseSettings):

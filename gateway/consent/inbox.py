@@ -21,6 +21,7 @@ from gateway.consent.model import ConsentMessage, ConsentRecord, ConsentSource, 
 from gateway.consent.service import ConsentService
 from gateway.model.deadletter import DeadLetterReason
 from gateway.model.inbound import InboundMessage
+from gateway.retained_commands import refuse_if_retained
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -82,9 +83,15 @@ class ConsentInbox:
         self.rejected = 0
 
     def on_consent(self, message: InboundMessage) -> None:
+        if refuse_if_retained(message, self._dead_letter):
+            self.rejected += 1
+            return
         self._queue.put_nowait(("consent", message))
 
     def on_erasure(self, message: InboundMessage) -> None:
+        if refuse_if_retained(message, self._dead_letter):
+            self.rejected += 1
+            return
         self._queue.put_nowait(("erasure", message))
 
     async def run(self) -> None:

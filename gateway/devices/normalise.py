@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -81,11 +81,30 @@ def _split_path(path: str) -> tuple[str, ...]:
 _MISSING = object()
 
 
+# Text values are capped: a sensor's string is a state name or a firmware version, not a document.
+MAX_TEXT = 1024
+# An int resource must fit SQLite's INTEGER (and every consumer's int64).
+_INT_LIMIT = 2**63
+
+
+def _as_float(resource: Resource, raw: int | float) -> float:
+    """The raw number as a finite float, checked before any arithmetic: a 400-digit integer from
+    the wire would raise OverflowError in `raw * scale`, NaN would slip through every comparison."""
+    try:
+        number = float(raw)
+    except OverflowError:
+        raise Rejected(DeadLetterReason.OUT_OF_RANGE, f"{resource.name}: a {len(str(raw))}-digit number does not fit a float") from None
+    if not math.isfinite(number):
+        raise Rejected(DeadLetterReason.OUT_OF_RANGE, f"{resource.name}: {raw!r} is not finite")
+    return number
+
+
 def _convert(resource: Resource, raw: Any) -> AttributeValue:
     if resource.map is not None:
         key = raw if isinstance(raw, str) else json.dumps(raw)
         if key not in resource.map:
-            raise Rejected(DeadLetterReason.OUT_OF_RANGE, f"{resource.name}: {raw!r} is not one of {sorted(resource.map)}")
+            shown = key if len(key) <= 64 else key[:64] + "…"
+            raise Rejected(DeadLetterReason.OUT_OF_RANGE, f"{resource.name}: {shown!r} is not one of {sorted(resource.map)}")
         raw = resource.map[key]
     kind = resource.type
     if kind == "bool":
@@ -95,14 +114,19 @@ def _convert(resource: Resource, raw: Any) -> AttributeValue:
     if kind == "string":
         if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
             raise Rejected(DeadLetterReason.WRONG_TYPE, f"{resource.name}: expected text, got {type(raw).__name__}")
-        return str(raw)[:1024]
+        if isinstance(raw, str):
+            return raw[:MAX_TEXT]
+        if isinstance(raw, float) and not math.isfinite(raw):
+            raise Rejected(DeadLetterReason.OUT_OF_RANGE, f"{resource.name}: {raw!r} is not finite")
+        return str(raw)[:MAX_TEXT]
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         raise Rejected(DeadLetterReason.WRONG_TYPE, f"{resource.name}: expected a number, got {type(raw).__name__}")
-    if kind == "int" and isinstance(raw, float) and not raw.is_integer():
+    number = _as_float(resource, raw)
+    if kind == "int" and not number.is_integer():
         raise Rejected(DeadLetterReason.WRONG_TYPE, f"{resource.name}: expected an integer, got {raw!r}")
-    value: float = raw * resource.scale + resource.offset
+    value = number * resource.scale + resource.offset
     if not math.isfinite(value):
-        raise Rejected(DeadLetterReason.OUT_OF_RANGE, f"{resource.name}: {raw!r} is not finite")
+        raise Rejected(DeadLetterReason.OUT_OF_RANGE, f"{resource.name}: {number!r} scaled is not finite")
     if (resource.minimum is not None and value < resource.minimum) or (
         resource.maximum is not None and value > resource.maximum
     ):
@@ -110,31 +134,66 @@ def _convert(resource: Resource, raw: Any) -> AttributeValue:
             DeadLetterReason.OUT_OF_RANGE,
             f"{resource.name}: {value!r} outside [{resource.minimum}, {resource.maximum}]",
         )
-    return int(round(value)) if kind == "int" else float(value)
+    if kind == "int":
+        if not -_INT_LIMIT <= value < _INT_LIMIT:
+            raise Rejected(DeadLetterReason.OUT_OF_RANGE, f"{resource.name}: {value!r} does not fit a 64-bit integer")
+        return int(round(value))
+    return value + 0.0  # -0.0 becomes 0.0: one zero in storage and comparisons
 
 
-def _device_time(spec: TimeSource, path: tuple[str, ...], payload: Any) -> float | None:
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """Device times accepted, as Unix seconds; outside it a message is dead-lettered `bad_time`."""
+
+    earliest: float
+    latest: float
+
+    @classmethod
+    def years(cls, first: int, last: int) -> TimeWindow:
+        # UTC bounds: a day either way of the shop's zone does not matter at this scale.
+        return cls(datetime(first, 1, 1, tzinfo=UTC).timestamp(), datetime(last, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
+
+
+DEFAULT_TIME_WINDOW = TimeWindow.years(2000, 2100)
+
+
+def _device_time(spec: TimeSource, path: tuple[str, ...], payload: Any, window: TimeWindow) -> float | None:
     raw = _lookup(payload, path)
     if raw is _MISSING or raw is None:
         return None
+    shown = repr(raw) if not isinstance(raw, (str, int)) or len(str(raw)) <= 64 else f"{str(raw)[:64]!r}…"
     try:
-        if spec.format == "unix":
-            return float(raw)
-        if spec.format == "unix_ms":
-            return float(raw) / 1000.0
-        parsed = datetime.fromisoformat(str(raw))
-    except (TypeError, ValueError) as exc:
-        raise Rejected(DeadLetterReason.WRONG_TYPE, f"device time {raw!r}: {exc}") from exc
-    # Tasmota and Zigbee2MQTT send local wall-clock time without an offset; the gateway's clock
-    # zone is the shop's, and `timestamp()` reads a naive time as local time (an aware one exactly).
-    return parsed.timestamp()
+        if spec.format in ("unix", "unix_ms"):
+            if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+                raise TypeError(f"expected a number, got {type(raw).__name__}")
+            seconds = float(raw) / (1000.0 if spec.format == "unix_ms" else 1.0)
+        else:
+            if not isinstance(raw, str) or len(raw) > 64:
+                raise TypeError("expected an ISO 8601 text of at most 64 characters")
+            # Tasmota and Zigbee2MQTT send local wall-clock time without an offset; the gateway's
+            # clock zone is the shop's, and `timestamp()` reads a naive time as local time.
+            seconds = datetime.fromisoformat(raw).timestamp()
+    except (TypeError, ValueError, OverflowError) as exc:
+        # ValueError also covers year 0/1 (`timestamp()` of 0001-01-01 in a zone east of UTC).
+        raise Rejected(DeadLetterReason.BAD_TIME, f"device time {shown}: {exc}") from exc
+    if not (window.earliest <= seconds <= window.latest):  # also false for NaN
+        raise Rejected(DeadLetterReason.BAD_TIME, f"device time {shown} is outside the accepted years")
+    return seconds
 
 
 class Normaliser:
     """Holds compiled profiles; `normalise` is the per-message entry point."""
 
-    def __init__(self, profiles: Sequence[DeviceProfile], default_site: str, max_payload_bytes: int, raw_cap: int) -> None:
+    def __init__(
+        self,
+        profiles: Sequence[DeviceProfile],
+        default_site: str,
+        max_payload_bytes: int,
+        raw_cap: int,
+        time_window: TimeWindow = DEFAULT_TIME_WINDOW,
+    ) -> None:
         self._profiles = [CompiledProfile.of(p) for p in profiles]
+        self._time_window = time_window
         self._default_site = default_site
         self._max_payload = max_payload_bytes
         self._raw_cap = raw_cap
@@ -216,12 +275,14 @@ class Normaliser:
                 raise Rejected(DeadLetterReason.MISSING_FIELD, f"customer id {profile.customer!r} is missing")
             if not isinstance(raw_customer, (str, int)) or isinstance(raw_customer, bool):
                 raise Rejected(DeadLetterReason.WRONG_TYPE, "customer id must be text or an integer")
+            if isinstance(raw_customer, int) and abs(raw_customer) >= _INT_LIMIT:
+                raise Rejected(DeadLetterReason.OUT_OF_RANGE, "customer id: number too large")
             customer_id = f"{profile.customer_prefix}{raw_customer}"
         try:
             # From a mapping: validated as Event(...) is, ~1 µs less a message (no ArgsKwargs wrapping).
             return event_from_dict({
                 "received_at": message.received_at,
-                "device_time": _device_time(*compiled.device_time, payload) if compiled.device_time else None,
+                "device_time": _device_time(*compiled.device_time, payload, self._time_window) if compiled.device_time else None,
                 "site": names.get("site", self._default_site),
                 "device": names.get("device", message.topic),
                 "kind": profile.kind,

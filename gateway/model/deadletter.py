@@ -25,6 +25,14 @@ class DeadLetterReason(StrEnum):
     INVALID_HERMES = "invalid_hermes"
     # The part that handles the topic raised on this input (a bug, caught at the MQTT boundary).
     HANDLER_FAILED = "handler_failed"
+    # Normalising or gating this one message raised (a bug): caught per message, the batch goes on.
+    INTERNAL_ERROR = "internal_error"
+    # A device time outside the sane window (settings: ingest.device_time_min_year/max_year).
+    BAD_TIME = "bad_time"
+    # In flight at two unclean stops in a row: quarantined so the gateway comes up and stays up.
+    POISON = "poison"
+    # A command (consent, erasure, Hermes control) replayed by the broker as a retained message.
+    RETAINED_COMMAND = "retained_command"
 
 
 class DeadLetter(BaseModel):

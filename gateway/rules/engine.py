@@ -23,6 +23,8 @@ from gateway.rules.limits import LimitBook
 from gateway.rules.profiles import ProfileCache
 
 FIRED = "fired"
+# A condition or action raised: counted as the outcome "error", logged and audited by the service.
+ERROR_PREFIX = "error"
 _EMPTY: Mapping[str, Any] = {}
 
 
@@ -64,6 +66,7 @@ class Decision(NamedTuple):
 _OUTCOMES = (
     ("no consent", "no_consent"), ("no customer", "no_customer"), ("condition", "condition"), ("cap", "cap"),
     ("cooldown", "cooldown"), ("quiet hours", "quiet_hours"), ("busy", "busy"), ("group", "group"), ("trigger", "trigger"),
+    (ERROR_PREFIX, "error"),
 )
 
 
@@ -234,7 +237,11 @@ class Engine:
         index = 0
         for condition in rule.conditions:
             index += 1
-            if not condition.test(facts):
+            try:
+                holds = condition.test(facts)
+            except Exception as exc:  # noqa: BLE001 - isolation boundary per rule firing: the rule's error
+                return Decision(rule_id, False, f"{ERROR_PREFIX} in condition {index}: {type(exc).__name__}: {exc}"[:500], trigger, now, customer, purpose, scope)
+            if not holds:
                 return Decision(rule_id, False, f"condition {index} false: {condition.description}", trigger, now, customer, purpose, scope)
         if rule.single and (rule_id, scope) in self.busy:
             return Decision(rule_id, False, "busy: still running (mode single)", trigger, now, customer, purpose, scope)
@@ -246,7 +253,13 @@ class Engine:
         if group is not None:
             done_groups[group] = rule_id
         firing = Firing(facts, rule_id, self.profiles)
-        outputs = tuple(action(firing) for action in rule.actions)
+        try:
+            outputs = tuple(action(firing) for action in rule.actions)
+        except Exception as exc:  # noqa: BLE001 - isolation boundary per rule firing: the rule's error
+            # e.g. `{{ 1000 / event.attributes.illuminance }}` with 0, or `range()` past the sandbox's
+            # limit: not jinja2.TemplateError, so the template keeps none of its text. Nothing of the
+            # firing is performed; the cap/cooldown already recorded stays, so a failing rule cannot spin.
+            return Decision(rule_id, False, f"{ERROR_PREFIX} in an action: {type(exc).__name__}: {exc}"[:500], trigger, now, customer, purpose, scope)
         return Decision(rule_id, True, FIRED, trigger, now, customer, purpose, scope, outputs)
 
     @staticmethod

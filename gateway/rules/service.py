@@ -109,6 +109,8 @@ class RulesEngine:
         self.reload_problems: list[ConfigProblem] = []
         self.reloads = 0
         self.processed = 0
+        # Rule firings whose condition or action raised, and triggers the engine itself failed on.
+        self.errors = 0
 
     @classmethod
     async def open(cls, settings: RulesSettings, store: Store, publish: PublishFn, consents: ConsentLookup, gate: Callable[[], ConsentGate], **kw: Any) -> RulesEngine:
@@ -254,12 +256,23 @@ class RulesEngine:
         engine = self.engine
         if isinstance(item, list):
             for event in item:
-                self._decided(engine.process(event))
+                self._isolated(lambda: engine.process(event), f"event {event.id}")
             self.processed += len(item)
         elif isinstance(item, _Intent):
-            self._decided(engine.on_intent(item.site, item.name, item.slots, item.customer_id, item.at))
+            self._isolated(lambda: engine.on_intent(item.site, item.name, item.slots, item.customer_id, item.at), f"intent {item.name}")
         else:
-            self._decided(engine.advance(item.at))
+            self._isolated(lambda: engine.advance(item.at), "timers")
+
+    def _isolated(self, decide: Callable[[], list[Decision]], what: str) -> None:
+        """One trigger's decisions; a failure outside any rule's firing (counters, zones) costs only
+        this trigger: rules' own errors are decisions already (see Engine._evaluate)."""
+        try:
+            decisions = decide()
+        except Exception:  # noqa: BLE001 - isolation boundary per trigger: logged and counted, rules go on
+            self.errors += 1
+            log.exception("rules failed on %s", what)
+            return
+        self._decided(decisions)
 
     def _decided(self, decisions: list[Decision]) -> None:
         rules = self.engine.rules.rules
@@ -270,11 +283,19 @@ class RulesEngine:
                 rule = rules.get(decision.rule_id)
                 if rule is not None:
                     self.runner.start(rule, decision)
-            if decision.customer_id is not None and (decision.fired or decision.outcome == "no_consent"):
+            outcome = decision.outcome
+            if outcome == "error":
+                self.errors += 1
+                log.error("rule %s failed on %s: %s", decision.rule_id, decision.trigger, decision.reason)
+                self._audit.append(("rules.error", self._audit_detail(decision)))
+            elif decision.customer_id is not None and (decision.fired or outcome == "no_consent"):
                 self._audit.append(("rules.decision", self._audit_detail(decision)))
             self.recent.append(decision)
             for listener in self.on_decision:
-                listener(decision)
+                try:
+                    listener(decision)
+                except Exception:  # noqa: BLE001 - isolation boundary per listener: logged, never fatal
+                    log.exception("decision listener %r failed", listener)
 
     def _audit_detail(self, decision: Decision) -> dict[str, Any]:
         customer = decision.customer_id

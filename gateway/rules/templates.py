@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jinja2
+import jinja2.runtime
 from jinja2 import meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -24,7 +25,41 @@ class TemplateProblem(ValueError):
     pass
 
 
-_ENV = ImmutableSandboxedEnvironment(undefined=jinja2.ChainableUndefined, autoescape=False, keep_trailing_newline=False)
+# Results a template's arithmetic may build: a power or a repetition past these would hold the
+# event loop (and every rule, sensor and voice turn with it) for minutes, or exhaust memory, on
+# values a sensor sends (`{{ event.attributes.x ** event.attributes.y }}`).
+MAX_POWER_BITS = 4096
+MAX_REPEAT_LENGTH = 100_000
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox with `**` and `*` checked before they run."""
+
+    intercepted_binops = frozenset({"**", "*"})
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            _check_power(left, right)
+        elif operator == "*":
+            _check_repeat(left, right)
+        return super().call_binop(context, operator, left, right)
+
+
+def _check_power(base: Any, exponent: Any) -> None:
+    if isinstance(base, bool) or isinstance(exponent, bool):
+        return
+    if isinstance(base, (int, float)) and isinstance(exponent, (int, float)) and isinstance(base, int) and isinstance(exponent, int):
+        if exponent > 0 and abs(base) > 1 and exponent * abs(base).bit_length() > MAX_POWER_BITS:
+            raise OverflowError(f"power too large: a {abs(base).bit_length()}-bit number to the {exponent}")
+
+
+def _check_repeat(left: Any, right: Any) -> None:
+    for seq, count in ((left, right), (right, left)):
+        if isinstance(seq, (str, list, tuple)) and isinstance(count, int) and len(seq) * count > MAX_REPEAT_LENGTH:
+            raise OverflowError(f"repetition too long: {len(seq)} x {count}")
+
+
+_ENV = _BoundedSandbox(undefined=jinja2.ChainableUndefined, autoescape=False, keep_trailing_newline=False)
 
 
 class Text:

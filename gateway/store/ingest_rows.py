@@ -10,6 +10,7 @@ import sqlite_utils
 from gateway.model.deadletter import DeadLetter
 from gateway.model.event import Event, event_json
 from gateway.store.database import Transaction
+from gateway.store.in_flight import settle_in_transaction
 
 
 @dataclass(slots=True)
@@ -18,6 +19,19 @@ class IngestBatch:
     outbox: list[Event] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     delivered: dict[int, bytes] = field(default_factory=dict)
+    # Quarantine bookkeeping (gateway/quarantine.py): suspects settled by this batch, and the
+    # digest of the last message per sensor topic.
+    settled_in_flight: list[bytes] = field(default_factory=list)
+    topic_last: dict[str, bytes] = field(default_factory=dict)
+
+    def merge(self, other: IngestBatch) -> None:
+        """Append `other` (built after this one) so both commit in one transaction."""
+        self.events.extend(other.events)
+        self.outbox.extend(other.outbox)
+        self.dead_letters.extend(other.dead_letters)
+        self.delivered.update(other.delivered)
+        self.settled_in_flight.extend(other.settled_in_flight)
+        self.topic_last.update(other.topic_last)
 
 
 def event_row(event: Event, attributes_json: str | None = None) -> tuple[object, ...]:
@@ -88,6 +102,8 @@ def write_ingest_batch(db: sqlite_utils.Database, batch: IngestBatch) -> None:
             )
         if batch.delivered:
             conn.executemany("INSERT OR REPLACE INTO delivered (mid, digest) VALUES (?,?)", batch.delivered.items())
+        if batch.settled_in_flight or batch.topic_last:
+            settle_in_transaction(conn, batch.settled_in_flight, batch.topic_last)
         if batch.dead_letters:
             conn.executemany(
                 "INSERT INTO dead_letters (received_at, topic, reason, detail, raw, raw_size) VALUES (?,?,?,?,?,?)",

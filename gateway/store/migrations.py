@@ -198,7 +198,28 @@ _V6_OUTBOX_AGE = """
 """
 
 
-MIGRATIONS: list[Migration] = [_V1_INITIAL, _V2_ERASURES, _V3_RULES, _V4_OUTBOX_KIND, _V5_RULE_FOOTFALL, _V6_OUTBOX_AGE]
+# Poison-message quarantine and retained-state dedupe (gateway/quarantine.py). `in_flight` holds a
+# redelivered message's key (blake2b of topic and payload) while it is worked on alone; a row still
+# there at the next start means the process died with it in hand. `topic_last` is the digest of the
+# last message taken on each sensor topic, so a retained state the broker replays on every
+# (re)subscribe is recognised and stored once.
+_V7_QUARANTINE = """
+        CREATE TABLE IF NOT EXISTS in_flight (
+            key BLOB PRIMARY KEY,
+            topic TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            first_at REAL NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS topic_last (
+            topic TEXT PRIMARY KEY,
+            digest BLOB NOT NULL
+        );
+"""
+
+
+MIGRATIONS: list[Migration] = [
+    _V1_INITIAL, _V2_ERASURES, _V3_RULES, _V4_OUTBOX_KIND, _V5_RULE_FOOTFALL, _V6_OUTBOX_AGE, _V7_QUARANTINE,
+]
 
 
 def migrate(conn: sqlite3.Connection) -> tuple[int, int]:

@@ -19,6 +19,7 @@ from gateway.hermes.nlu import NluQuery
 from gateway.model.deadletter import DeadLetterReason
 from gateway.model.inbound import InboundMessage
 from gateway.mqtt import MqttClient
+from gateway.retained_commands import refuse_if_retained
 from gateway.voice.outbound import HermesOut
 from gateway.voice.service import VoiceService
 
@@ -51,6 +52,8 @@ class HermesInbound:
 
     def _control(self, model: type[M], handler: Callable[[M], object], component: str) -> Callable[[InboundMessage], None]:
         def on_message(message: InboundMessage) -> None:
+            if refuse_if_retained(message, self._dead_letter):
+                return
             try:
                 parsed = model.from_json(message.payload)
             except HermesParseError as exc:
