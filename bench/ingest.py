@@ -27,6 +27,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import yaml
 from _common import ROOT, cpu_reference, emit, loop_time, machine, median, percentile
@@ -92,10 +93,11 @@ def role_baseline(port: int, count: int, setup: bool) -> None:
 
 # -- orchestration ---------------------------------------------------------------------------
 class GatewayChild:
-    def __init__(self, config: Path, count: int, out: Path) -> None:
+    def __init__(self, config: Path, count: int, out: Path, trace: bool = False) -> None:
         self.out = out
         self.proc = subprocess.Popen(
-            [sys.executable, str(GATEWAY_ROLE), "--config", str(config), "--count", str(count), "--out", str(out)],
+            [sys.executable, str(GATEWAY_ROLE), "--config", str(config), "--count", str(count), "--out", str(out)]
+            + (["--trace"] if trace else []),
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -199,8 +201,14 @@ def write_config(path: Path, port: int, client_id: str, db: Path, parts: dict[st
 
 
 def one_run(
-    workdir: Path, count: int, fractions: list[float], fixed_rate: float, seconds: float, parts: dict[str, object]
-) -> dict[str, float]:
+        workdir: Path,
+    count: int,
+    fractions: list[float],
+    fixed_rate: float,
+    seconds: float,
+    parts: dict[str, object],
+    trace: bool = False,
+) -> dict[str, Any]:
     with Mosquitto(workdir / "broker") as broker:
         port = broker.port
         # (a) baseline: create the session, queue N messages, time the drain.
@@ -213,7 +221,7 @@ def one_run(
         config = write_config(workdir / "drain.yaml", port, "bench-gw", db, parts)
         GatewayChild(config, count, workdir / "setup.json").stop()
         publish(port, count, None, "bench-pub-b")
-        drain = GatewayChild(config, count, workdir / "drain.json")
+        drain = GatewayChild(config, count, workdir / "drain.json", trace)
         wait_committed(db, count)
         drained = drain.stop()
 
@@ -222,9 +230,9 @@ def one_run(
         if fixed_rate:
             rates[f"at_{fixed_rate:g}"] = fixed_rate
         loads = {
-            key: _latency_at(workdir, port, key, rate, seconds, parts) for key, rate in rates.items() if rate > 0
+            key: _latency_at(workdir, port, key, rate, seconds, parts, trace) for key, rate in rates.items() if rate > 0
         }
-    result: dict[str, float] = {
+    result: dict[str, Any] = {
         "baseline_eps": baseline["eps"],
         "gateway_eps": float(drained["eps"]),  # type: ignore[arg-type]
         "rss_mb": max([float(drained["rss_mb"])] + [load["rss_mb"] for load in loads.values()]),  # type: ignore[arg-type]
@@ -235,6 +243,8 @@ def one_run(
     for key, load in loads.items():
         for name in ("rate", "rate_achieved", "p50_ms", "p99_ms", "p99_receive_ms", "max_ms"):
             result[f"{name}_{key}"] = load[name]
+    if trace:
+        result["trace"] = {"drain": drained.get("trace"), **{key: load["trace"] for key, load in loads.items()}}
     return result
 
 
@@ -242,12 +252,14 @@ def _load_key(fraction: float) -> str:
     return f"at_{round(fraction * 100):d}pct"
 
 
-def _latency_at(workdir: Path, port: int, key: str, rate: float, seconds: float, parts: dict[str, object]) -> dict[str, float]:
+def _latency_at(
+    workdir: Path, port: int, key: str, rate: float, seconds: float, parts: dict[str, object], trace: bool
+) -> dict[str, Any]:
     """Publish→commit latencies of a gateway on a fresh database at `rate` messages per second."""
     db = workdir / f"latency-{key}.db"
     config = write_config(workdir / f"latency-{key}.yaml", port, f"bench-gw-{key}", db, parts)
     count = max(1, int(rate * seconds))
-    child = GatewayChild(config, count, workdir / f"latency-{key}.json")
+    child = GatewayChild(config, count, workdir / f"latency-{key}.json", trace)
     achieved = publish(port, count, rate, f"bench-pub-{key}")
     wait_committed(db, count)
     timed = child.stop()
@@ -262,6 +274,7 @@ def _latency_at(workdir: Path, port: int, key: str, rate: float, seconds: float,
         # publish→read by the gateway: the part the broker, the network and the loop's reading add
         "p99_receive_ms": percentile(timed["receive_latencies_ms"], 99),  # type: ignore[arg-type]
         "rss_mb": float(timed["rss_mb"]),  # type: ignore[arg-type]
+        "trace": timed.get("trace"),
     }
 
 
@@ -280,6 +293,7 @@ def main() -> None:
         default=[0.25, 0.5],
         help="latency loads as fractions of the baseline rate measured in the same run (comma-separated)",
     )
+    parser.add_argument("--trace", action="store_true", help="where the gateway's time went (bench/_ingest_trace.py)")
     parser.add_argument("--rate", type=float, default=0, help="also measure latency at this fixed rate (ev/s)")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument(
@@ -297,10 +311,10 @@ def main() -> None:
     runs = []
     for index in range(args.runs):
         with tempfile.TemporaryDirectory(prefix="touchgate-bench-") as tmp:
-            result = one_run(Path(tmp), args.count, args.fractions, args.rate, args.seconds, PARTS[args.parts])
+            result = one_run(Path(tmp), args.count, args.fractions, args.rate, args.seconds, PARTS[args.parts], args.trace)
         result["ratio"] = result["gateway_eps"] / result["baseline_eps"]
         runs.append(result)
-        print(f"run {index + 1}: " + json.dumps({k: round(v, 2) for k, v in result.items()}), file=sys.stderr)
+        print(f"run {index + 1}: " + json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}), file=sys.stderr)
     keys = [k for k in runs[0] if k in {"baseline_eps", "gateway_eps", "ratio", "rss_mb"} or k.startswith(("p50_", "p99_", "rate_"))]
     summary: dict[str, object] = {k: round(median([r[k] for r in runs]), 3) for k in keys}
     summary.update(

@@ -151,6 +151,7 @@ async def serve(runtime: Runtime) -> None:
         async with asyncio.TaskGroup() as group:
             group.create_task(runtime.mqtt.run(), name="mqtt")
             group.create_task(runtime.ingest.run(), name="ingest")
+            group.create_task(runtime.store.checkpoint_forever(), name="store-checkpoint")
             for index, task in enumerate(runtime.tasks):
                 group.create_task(task, name=f"part-{index}")
     finally:
