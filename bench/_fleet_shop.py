@@ -15,7 +15,7 @@ from pathlib import Path
 
 from gateway.consent.model import ConsentSource
 from gateway.store import Store
-from gateway.store.erasure import erase_customer
+from gateway.consent.erasure_rows import erase_customer
 from gateway.store.outbox import queued_erasures
 from gateway.sync.outcome import HttpOutcome
 from gateway.sync.puller import ChangeAppliers, ChangesPuller

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.app import build_runtime, serve  # noqa: E402 - after the path to the project
+from gateway.app import build_gateway, serve  # noqa: E402 - after the path to the project
 from gateway.config.settings import load_settings  # noqa: E402
 from gateway.model.event import Event  # noqa: E402
 
@@ -48,7 +48,7 @@ def run(config: Path, count: int, out: Path, trace: Trace | None) -> None:
             state["done_at"] = time.perf_counter()
 
     async def main() -> None:
-        runtime = await build_runtime(load_settings(config))
+        runtime = await build_gateway(load_settings(config))
         runtime.ingest.on_committed.append(on_committed)
         task = asyncio.create_task(serve(runtime))
         ticker = asyncio.create_task(trace.tick_forever()) if trace else None

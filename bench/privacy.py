@@ -25,12 +25,12 @@ from gateway.consent.pseudonym import Pseudonymiser
 from gateway.consent.settings import PrivacySettings
 from gateway.model.deadletter import DeadLetter, DeadLetterReason
 from gateway.model.event import Event
-from gateway.store.audit import verify_audit
-from gateway.store.consents import apply_consent_changes
+from gateway.consent.audit_log import verify_audit
+from gateway.consent.consent_rows import apply_consent_changes
 from gateway.store.database import connect
-from gateway.store.erasure import erase_customer, export_customer
+from gateway.consent.erasure_rows import erase_customer, export_customer
 from gateway.store.ingest_rows import IngestBatch, write_ingest_batch
-from gateway.store.pseudonym_key import load_or_create_pseudonym_key
+from gateway.consent.key_row import load_or_create_pseudonym_key
 
 TYPICAL, PER_TYPICAL, HEAVY_EVENTS = 900, 100, 10_000
 HEAVY = "card:HEAVY"

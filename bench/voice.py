@@ -52,7 +52,7 @@ from gateway.voice.listener import Snapshot, new_listening  # noqa: E402
 from gateway.voice.settings import VoiceSettings  # noqa: E402
 from gateway.voice.skillset import build_intent_model  # noqa: E402
 from gateway.voice.vad import Endpointer, VadState  # noqa: E402
-from gateway.voice.wav import read_wav_chunk  # noqa: E402
+from gateway.audio import read_frame  # noqa: E402
 from tests.support.mosquitto import Mosquitto  # noqa: E402
 from tests.voice.support import FRAME_SAMPLES, HermesClient, Utterance, frames, utterances  # noqa: E402
 
@@ -72,7 +72,7 @@ def endpoint_frames(utterance: Utterance, settings: VoiceSettings) -> list[bytes
     sent = []
     for wav in frames(utterance.pcm()):
         sent.append(wav)
-        state = endpointer.feed(read_wav_chunk(wav, settings.max_frame_bytes).pcm)
+        state = endpointer.feed(read_frame(wav, settings.max_frame_bytes).pcm)
         if state not in (VadState.WAITING, VadState.SPEECH):
             break
     return sent
@@ -85,7 +85,7 @@ def measure_rtf(settings: VoiceSettings, chosen: list[Utterance]) -> float:
     for utterance in chosen:
         listening = new_listening("bench", "rtf", settings.endpoint, 0.0)
         for wav in endpoint_frames(utterance, settings):
-            listening.feed(read_wav_chunk(wav, settings.max_frame_bytes).pcm)
+            listening.feed(read_frame(wav, settings.max_frame_bytes).pcm)
         recogniser = engine.recogniser()
         while not listening.queue.empty():
             item = listening.queue.get_nowait()

@@ -1,21 +1,18 @@
-"""`touchgate check`: every configuration problem at once, each with file, line and field."""
+"""`touchgate check`: every configuration problem at once, each with file, line and field.
+
+The settings validate themselves (cross-field rules are model validators, so `check` and `run`
+refuse the same files); then the device profiles, then each part's cheap `check`, for every part
+whether it is on or not (a part that is off checks nothing, and imports nothing heavy).
+"""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from pathlib import Path
 
+from gateway.assembly import all_parts
 from gateway.config.problems import ConfigError, ConfigProblem
-from gateway.config.settings import Settings, load_settings
+from gateway.config.settings import load_settings
 from gateway.devices.registry import load_profiles
-
-
-# Each part's checker, as "module:function" taking Settings and returning its problems
-# (rules files, skills' sentences, ...), each with file, line and field.
-PART_CHECKS: tuple[str, ...] = ("gateway.tts.part:check", "gateway.consent.check:check_privacy", "gateway.api.check:check_api", "gateway.rules.part:check", "gateway.sync.check:check_sync", "gateway.voice.check:check_voice")
-
-PartCheck = Callable[[Settings], list[ConfigProblem]]
 
 
 def check_all(config_file: Path | None) -> list[ConfigProblem]:
@@ -26,8 +23,6 @@ def check_all(config_file: Path | None) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     _, profile_problems = load_profiles(settings.device_profiles_dir)
     problems.extend(profile_problems)
-    for spec in PART_CHECKS:
-        module_name, _, function_name = spec.partition(":")
-        check: PartCheck = getattr(importlib.import_module(module_name), function_name)
-        problems.extend(check(settings))
+    for part in all_parts():
+        problems.extend(part.check(settings))
     return problems

@@ -1,56 +1,28 @@
-"""The `touchgate` command line."""
+"""The `touchgate` command line: run, check, demo, status, and each part's own commands
+(`Part.commands`, found through gateway/assembly.py)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import importlib
-import signal
 import sys
-from collections.abc import Callable, Coroutine
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
+from gateway.assembly import all_parts
+from gateway.commandline import add_config_argument, print_problems, run_until_signalled, settings_or_exit
 from gateway.config.problems import ConfigError
-from gateway.config.settings import Settings, load_settings
 from gateway.logs import setup_logging
-
-
-def _settings_or_exit(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        raise SystemExit(1) from exc
-
-
-def run_until_signalled(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run `main` until it ends or SIGTERM/SIGINT arrives; then cancel it and let it clean up."""
-
-    async def runner() -> None:
-        task = asyncio.create_task(main())
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, task.cancel)
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-
-    asyncio.run(runner())
+from gateway.status_cmd import register as register_status
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from gateway.app import run_gateway
 
-    settings = _settings_or_exit(args.config)
+    settings = settings_or_exit(args.config)
     setup_logging(settings.log_level)
     try:
         run_until_signalled(lambda: run_gateway(settings))
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+        print_problems(exc)
         return 1
     return 0
 
@@ -74,19 +46,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.config, duration_s=args.duration, broker=args.broker)
 
 
-# Each part adds its own subcommands: a module with `register(subparsers) -> None` whose parsers
-# call `add_config_argument` and `set_defaults(handler=...)`, the handler returning an exit code.
-PART_COMMANDS: tuple[str, ...] = ("gateway.consent.cli", "gateway.status_cmd", "gateway.rules.cli", "gateway.sync.cli")
-
-
-def add_config_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, default=None, help="YAML config file (default: embedded defaults)")
-
-
-def settings_or_exit(config: Path | None) -> Settings:
-    return _settings_or_exit(config)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="touchgate", description="Edge gateway for customer touchpoints")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -107,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: the configured broker if it answers, else a private Mosquitto, else embedded amqtt",
     )
-    for module_name in PART_COMMANDS:
-        importlib.import_module(module_name).register(sub)
+    register_status(sub)
+    for part in all_parts():
+        part.commands(sub)
     return parser
 
 

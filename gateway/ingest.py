@@ -12,13 +12,14 @@ import asyncio
 import logging
 import sqlite3
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from gateway.backoff import Backoff
 from gateway.devices.normalise import Normaliser
 from gateway.model.deadletter import DeadLetter, DeadLetterReason
 from gateway.model.event import Event
-from gateway.model.gate import ConsentGate, GateClass
+from gateway.model.gate import ConsentGate, GateClass, GateDecision
 from gateway.model.inbound import InboundMessage
 from gateway.quarantine import Quarantine
 from gateway.store.database import Store
@@ -101,6 +102,15 @@ class Ingest:
         self.counters.submitted_dead_letters += 1
         self._wakeup.set()
 
+    def submit_events(self, events: Sequence[Event]) -> asyncio.Future[None]:
+        """Events made inside the gateway (a rule's `emit_event`): through the same consent gate
+        into the next batch, then to the same `on_committed` listeners as any other. The future
+        resolves once they are committed (a failed commit is retried like any other)."""
+        produced = _Produced(list(events), asyncio.get_running_loop().create_future())
+        self._pending.append(produced)  # type: ignore[arg-type]
+        self._wakeup.set()
+        return produced.committed
+
     async def run(self) -> None:
         """Build, commit, acknowledge; up to `_MAX_IN_FLIGHT` batches at once, so the next batch
         is normalised while the previous one is being fsynced.
@@ -123,7 +133,7 @@ class Ingest:
             await self.quarantine.clean_stop()
 
     async def _flush_forever(self, in_flight: deque[_Commit]) -> None:
-        retry_delay = _RETRY_MIN_S
+        backoff = Backoff(_RETRY_MIN_S, _RETRY_MAX_S)
         while True:
             while self._pending and len(in_flight) < _MAX_IN_FLIGHT:
                 in_flight.append(await self._submit_next())
@@ -144,22 +154,27 @@ class Ingest:
                 await asyncio.wait((head.done,))
             in_flight.popleft()
             # Not kept while waiting for the next messages: a settled batch holds hundreds of KB.
-            failure = self._settle(head, retry_delay)
+            failure = self._settle(head)
             del head
             if failure is None:
-                retry_delay = _RETRY_MIN_S
+                backoff.reset()
                 continue
-            await asyncio.sleep(retry_delay)
-            retry_delay = min(retry_delay * 2, _RETRY_MAX_S)
+            delay = backoff.next_delay()
+            log.info("retrying the commit in %.2fs", delay)
+            await asyncio.sleep(delay)
 
-    def _settle(self, commit: _Commit, retry_delay: float) -> sqlite3.OperationalError | None:
+    def _settle(self, commit: _Commit) -> sqlite3.OperationalError | None:
         """Acknowledge and announce a committed batch, or queue a failed one's messages again."""
         failure = commit.done.exception()
         if failure is None:
             self._delivered.update(commit.batch.delivered)
             self.quarantine.settled(commit.batch.settled_in_flight, commit.batch.topic_last)
             for message in commit.messages:
-                self._ack(message)
+                if isinstance(message, _Produced):
+                    if not message.committed.done():
+                        message.committed.set_result(None)
+                else:
+                    self._ack(message)
             self._after_commit(commit.batch, commit.tally)
             return None
         if not isinstance(failure, sqlite3.OperationalError):
@@ -170,7 +185,7 @@ class Ingest:
         # Disk full, I/O error, locked: nothing is acknowledged, so the broker keeps the messages;
         # they are queued again (ahead of newer ones) and retried after a pause.
         self.counters.commit_failures += 1
-        log.error("commit of %d messages failed (%s); retrying in %.2fs", len(commit.messages), failure, retry_delay)
+        log.error("commit of %d messages failed (%s); queued again", len(commit.messages), failure)
         self._pending[:0] = commit.messages
         return failure
 
@@ -203,10 +218,14 @@ class Ingest:
             batch.merge(one)
             tally.merge(one_tally)
             done = key
+        if done is not None:
+            # The last suspect is worked on: its marker goes before the run's commit, so a kill
+            # during the commit (its fsync is the likeliest moment) blames no message.
+            await self.quarantine.finish(done)
         return self._commit(messages, batch, tally)
 
     def _is_suspect(self, message: InboundMessage) -> bool:
-        if isinstance(message, _Rejected) or not self.quarantine.is_suspect(message):
+        if isinstance(message, (_Rejected, _Produced)) or not self.quarantine.is_suspect(message):
             return False
         # Committed before a crash with its PUBACK lost: it is only acknowledged, never worked on.
         return not self._delivered.matches(message.mid, message.digest())
@@ -222,12 +241,14 @@ class Ingest:
     def _build_batch(self, messages: list[InboundMessage], suspect: tuple[bytes, bool] | None) -> tuple[IngestBatch, _Tally]:
         batch = IngestBatch()
         tally = _Tally()
-        counts = tally.by_gate_class
         delivered = batch.delivered
         topic_last = batch.topic_last
         if suspect is not None:
             batch.settled_in_flight.append(suspect[0])
         for message in messages:
+            if isinstance(message, _Produced):
+                self._add_produced(message, batch, tally)
+                continue
             digest = message.digest()
             if message.qos > 0:
                 if message.dup and self._delivered.matches(message.mid, digest):
@@ -262,14 +283,30 @@ class Ingest:
                     self._normaliser.dead_letter(message, DeadLetterReason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
                 )
                 continue
-            counts[decision.gate_class.value] += 1
-            if decision.local is not None:
-                batch.events.append(decision.local)
-            else:
-                tally.dropped += 1
-            if decision.sync:
-                batch.outbox.append(result)
+            self._add(result, decision, batch, tally)
         return batch, tally
+
+    def _add_produced(self, produced: _Produced, batch: IngestBatch, tally: _Tally) -> None:
+        for event in produced.events:
+            try:
+                decision = self.gate.decide(event)
+            except Exception:  # noqa: BLE001 - isolation boundary per event: it alone is left out
+                log.exception("gating event %s made by %s failed; not stored", event.id, event.device)
+                tally.internal_errors += 1
+                continue
+            self._add(event, decision, batch, tally)
+
+    @staticmethod
+    def _add(event: Event, decision: GateDecision, batch: IngestBatch, tally: _Tally) -> None:
+        """The one place a gate decision becomes part of a batch: stored as decided (maybe
+        stripped, or dropped), and queued for sync only when the gate allows it."""
+        tally.by_gate_class[decision.gate_class.value] += 1
+        if decision.local is not None:
+            batch.events.append(decision.local)
+        else:
+            tally.dropped += 1
+        if decision.sync:
+            batch.outbox.append(event)
 
     def _after_commit(self, batch: IngestBatch, tally: _Tally) -> None:
         c = self.counters
@@ -365,6 +402,17 @@ class _Tally:
         self.internal_errors += other.internal_errors
         self.poison += other.poison
         self.by_gate_class.update(other.by_gate_class)
+
+
+@dataclass(frozen=True, slots=True)
+class _Produced:
+    """Events made inside the gateway; QoS 0 in the queue: nothing to acknowledge or deduplicate."""
+
+    events: list[Event]
+    committed: asyncio.Future[None]
+    qos: int = 0
+    mid: int = 0
+    dup: bool = False
 
 
 @dataclass(frozen=True, slots=True)

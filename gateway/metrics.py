@@ -1,4 +1,4 @@
-"""The gateway's telemetry: Prometheus counters in a registry the Runtime owns, plus short rings of
+"""The gateway's telemetry: Prometheus counters in a registry the gateway's core owns, plus short rings of
 recent happenings (voice turns, rule firings) for the status page.
 
 Parts report through the small hooks below (`metrics.voice_turn(latency_s, rtf)`,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import socket
 import ssl
 import time
@@ -26,9 +25,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from gateway.backoff import Backoff
 from gateway.config.settings import MqttSettings
 from gateway.devices.topics import TopicFilter
 from gateway.model.inbound import InboundMessage
+from gateway.mqtt_routes import Route, RouteTable
 from gateway.mqtt_socket import CoalescingSocket, PahoClient, drop_wakeup_pipe
 
 if TYPE_CHECKING:
@@ -46,14 +47,6 @@ class MqttConfigError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
-    subscription: str
-    qos: int
-    handler: MessageHandler
-    auto_ack: bool
-
-
-@dataclass(frozen=True, slots=True)
 class Will:
     topic: str
     payload: bytes
@@ -67,8 +60,7 @@ class MqttClient:
 
     def __init__(self, settings: MqttSettings, will: Will | None = None) -> None:
         self._settings = settings
-        self._routes: list[Route] = []
-        self._route_cache: dict[str, Route | None] = {}
+        self._routes = RouteTable()
         self._client = self._make_client(will)
         self._will = will
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -88,16 +80,23 @@ class MqttClient:
         self.on_handler_error: HandlerErrorSink | None = None
 
     # -- public API -------------------------------------------------------------------------
-    def route(self, subscription: str, handler: MessageHandler, *, qos: int = 1, auto_ack: bool = False) -> None:
+    def route(
+        self, subscription: str, handler: MessageHandler, *, qos: int = 1, auto_ack: bool = False, fallback: bool = False
+    ) -> None:
         """Deliver messages matching `subscription` (an MQTT filter) to `handler`, in the loop.
 
         With `auto_ack` the message is acknowledged as soon as the handler returns; otherwise the
-        handler (or whoever it hands the message to) must call `ack()`.
+        handler (or whoever it hands the message to) must call `ack()`. A filter that overlaps
+        another route's raises `RouteOverlap`, unless one of them is a `fallback` (it then gets
+        only what no other route takes): see gateway/mqtt_routes.py.
         """
-        self._routes.append(Route(subscription, qos, handler, auto_ack))
-        self._route_cache.clear()
+        self._routes.add(Route(subscription, qos, handler, auto_ack, fallback))
         if self._connected.is_set():
             self._client.subscribe(subscription, qos=qos)
+
+    def route_for(self, topic: str) -> Route | None:
+        """The route a message on `topic` goes to (None: acknowledged and dropped)."""
+        return self._routes.find(topic)
 
     @property
     def connected(self) -> bool:
@@ -124,7 +123,8 @@ class MqttClient:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
-        delay = self._settings.reconnect_min_s
+        # Jitter keeps a shop full of gateways from reconnecting in lockstep.
+        backoff = Backoff(self._settings.reconnect_min_s, self._settings.reconnect_max_s)
         try:
             while True:
                 started = time.monotonic()
@@ -135,11 +135,9 @@ class MqttClient:
                 else:
                     await self._disconnected.wait()
                     if time.monotonic() - started > 10:
-                        delay = self._settings.reconnect_min_s
+                        backoff.reset()  # a connection that held: start again from the shortest wait
                 self._disconnected.clear()
-                # Jitter keeps a shop full of gateways from reconnecting in lockstep.
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, self._settings.reconnect_max_s)
+                await asyncio.sleep(backoff.next_delay())
         finally:
             self._shutdown()
 
@@ -158,15 +156,14 @@ class MqttClient:
         client.max_inflight_messages_set(100)
         if s.username is not None:
             client.username_pw_set(s.username, s.password.get_secret_value() if s.password else None)
-        if s.tls:
-            if s.ca_file is None:
-                raise MqttConfigError("mqtt.tls needs mqtt.ca_file: the broker's certificate must be verified")
+        refused = s.start_problems()  # the rules Settings validates (a section made in code skips that)
+        if refused:
+            raise MqttConfigError(refused[0][1])
+        if s.tls and s.ca_file is not None:
             context = ssl.create_default_context(cafile=str(s.ca_file))
             if s.cert_file is not None:
                 context.load_cert_chain(str(s.cert_file), str(s.key_file) if s.key_file else None)
             client.tls_set_context(context)
-        elif s.ca_file is not None or s.cert_file is not None:
-            raise MqttConfigError("mqtt.ca_file/cert_file are set but mqtt.tls is false: refusing plaintext")
         if will is not None:
             client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
         client.wrap_socket = self._wrap_socket
@@ -288,7 +285,7 @@ class MqttClient:
             return
         log.info("connected to broker %s:%s (session present: %s)", self._settings.host, self._settings.port, flags.session_present)
         # Subscribe again every time: cheap, and right even when the broker lost our session.
-        subscriptions = {r.subscription: r.qos for r in self._routes}
+        subscriptions = self._routes.subscriptions()
         if subscriptions:
             _, self._pending_subscribe = client.subscribe([(topic, qos) for topic, qos in subscriptions.items()])
         else:
@@ -325,7 +322,7 @@ class MqttClient:
         if msg.qos > 0:
             self._unacked += 1
         message = InboundMessage(msg.topic, msg.payload, msg.qos, msg.mid, time.time(), bool(msg.retain), bool(msg.dup))
-        route = self._route_for(message.topic)
+        route = self.route_for(message.topic)
         if route is None:
             log.warning("message on %s matches no route; acknowledged and dropped", message.topic)
             self.ack(message)
@@ -343,15 +340,6 @@ class MqttClient:
             return
         if route.auto_ack:
             self.ack(message)
-
-    def _route_for(self, topic: str) -> Route | None:
-        if topic in self._route_cache:
-            return self._route_cache[topic]
-        found = next((r for r in self._routes if paho.topic_matches_sub(r.subscription, topic)), None)
-        if len(self._route_cache) > 10_000:
-            self._route_cache.clear()
-        self._route_cache[topic] = found
-        return found
 
     def _shutdown(self) -> None:
         self._closing = True

@@ -8,9 +8,9 @@ policy of SQS and Kafka consumers, for MQTT:
 * A message the broker sends again carries MQTT's DUP flag: it was in flight when the last
   connection ended (strike one, recorded by the broker for free). Such a *suspect* is worked on
   alone: a marker for it is committed (`in_flight` table, no fsync) before it is normalised, and
-  the next suspect's marker replaces it once it is done. A run of suspects is then committed (and
-  acknowledged) in one transaction, which deletes the last marker: one fsync per run, not per
-  suspect, so recovering a thousand in-flight messages after a crash stays quick.
+  the next suspect's marker replaces it once it is done; the last one's marker goes before the run
+  is committed (and acknowledged) in one transaction: one fsync per run, not per suspect, and a
+  kill during that commit blames no message (only one that dies while being worked on alone).
 * A marker still there when the message comes back means the process died while working on it
   alone (strike two): the message is dead-lettered `poison` and acknowledged, so the gateway comes
   up and stays up.
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from gateway.model.inbound import InboundMessage
 from gateway.store.database import Store
-from gateway.store.in_flight import clear_in_flight, load_topic_last, note_in_flight
+from gateway.store.in_flight import clear_in_flight, finish_in_flight, load_topic_last, note_in_flight
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,11 @@ class Quarantine:
             log.error("message on %s was in flight at %d unclean stop(s) in a row: quarantined as poison", message.topic, earlier + 1)
             return key, True
         return key, False
+
+    async def finish(self, key: bytes) -> None:
+        """`key` has been worked on to the end (its result waits for the group's commit): drop its
+        marker, so only a death while a suspect is being worked on counts as a strike."""
+        await self.store.call(lambda db: finish_in_flight(db, key))
 
     def settled(self, keys: list[bytes], topic_last: dict[str, bytes]) -> None:
         """After a batch's commit: its markers are gone from the store, its last digests are kept."""

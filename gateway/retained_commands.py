@@ -11,12 +11,9 @@ dead letters that a touchpoint publishes its commands retained (and should clear
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from gateway.model.deadletter import DeadLetterReason
 from gateway.model.inbound import InboundMessage
-
-DeadLetterSink = Callable[[InboundMessage, DeadLetterReason, str], None]
+from gateway.ports import DeadLetterSink
 
 
 def refuse_if_retained(message: InboundMessage, dead_letter: DeadLetterSink) -> bool:

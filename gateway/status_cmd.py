@@ -20,6 +20,7 @@ from gateway.api.models import StatusReport
 from gateway.api.status import build_status
 from gateway.config.settings import Settings
 from gateway.store.operator_rows import open_read_only, store_overview
+from gateway.commandline import add_config_argument, settings_or_exit
 
 TIMEOUT_S = 5.0
 
@@ -136,8 +137,6 @@ def api_url(settings: Settings) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from gateway.cli import settings_or_exit
-
     settings = settings_or_exit(args.config)
     token = args.token or (settings.api.token.get_secret_value() if settings.api.token else None)
     report: StatusReport | None = None
@@ -158,7 +157,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from gateway.cli import add_config_argument
 
     parser = subparsers.add_parser("status", help="show the gateway's status (as the status page does)")
     add_config_argument(parser)

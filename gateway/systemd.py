@@ -2,7 +2,7 @@
 
 systemd passes `NOTIFY_SOCKET` (a datagram socket) to a `Type=notify` service and, with
 `WatchdogSec=`, `WATCHDOG_USEC`. We send `READY=1` once the gateway is ready (connected and
-subscribed, `runtime.ready`), and `WATCHDOG=1` at half the watchdog interval *from the event
+subscribed, the gateway's `ready` event), and `WATCHDOG=1` at half the watchdog interval *from the event
 loop*: a loop that hangs stops the pings, and systemd restarts the service. Outside systemd
 (no `NOTIFY_SOCKET`) the part does nothing.
 
@@ -18,11 +18,6 @@ import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from gateway.app import Runtime
-
 log = logging.getLogger(__name__)
 
 
@@ -79,12 +74,14 @@ class Notifier:
         self._socket.close()
 
 
-async def notify_loop(runtime: Runtime, config: NotifyConfig) -> None:
-    """READY=1 when the gateway is ready; WATCHDOG=1 every half interval until cancelled."""
+async def notify_loop(ready: asyncio.Event, site_id: str, config: NotifyConfig) -> None:
+    """READY=1 when the gateway is ready; WATCHDOG=1 every half interval until cancelled.
+    The root (gateway/app.py) runs it when systemd started us (`NotifyConfig.from_environment`)."""
+    log.info("systemd notify socket found", extra={"fields": {"event": "systemd", "watchdog_s": config.watchdog_interval_s}})
     notifier = Notifier(config.socket_address)
     try:
         async with asyncio.TaskGroup() as group:
-            group.create_task(_announce_ready(runtime, notifier))
+            group.create_task(_announce_ready(ready, site_id, notifier))
             if config.watchdog_interval_s is not None:
                 group.create_task(_watchdog(notifier, config.watchdog_interval_s / 2))
     finally:
@@ -92,9 +89,9 @@ async def notify_loop(runtime: Runtime, config: NotifyConfig) -> None:
         notifier.close()
 
 
-async def _announce_ready(runtime: Runtime, notifier: Notifier) -> None:
-    await runtime.ready.wait()
-    notifier.send("READY=1", f"STATUS=ready, site {runtime.settings.site_id}", f"MAINPID={os.getpid()}")
+async def _announce_ready(ready: asyncio.Event, site_id: str, notifier: Notifier) -> None:
+    await ready.wait()
+    notifier.send("READY=1", f"STATUS=ready, site {site_id}", f"MAINPID={os.getpid()}")
 
 
 async def _watchdog(notifier: Notifier, period_s: float) -> None:
@@ -102,15 +99,3 @@ async def _watchdog(notifier: Notifier, period_s: float) -> None:
     while True:
         notifier.send("WATCHDOG=1")
         await asyncio.sleep(period_s)
-
-
-async def build(runtime: Runtime) -> None:
-    """Part builder (PART_BUILDERS): plug in only when systemd started us."""
-    config = NotifyConfig.from_environment(os.environ)
-    if config is None:
-        return
-    log.info(
-        "systemd notify socket found",
-        extra={"fields": {"event": "systemd", "watchdog_s": config.watchdog_interval_s}},
-    )
-    runtime.tasks.append(notify_loop(runtime, config))

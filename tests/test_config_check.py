@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -107,3 +108,66 @@ def test_a_duplicate_key_is_an_error_not_silently_dropped(tmp_path: Path) -> Non
     out = run_check(config)
     assert out.returncode == 1
     assert f"{config}:5: (file): duplicate key 'mqtt' (first at line 1)" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "field", "line"),
+    [
+        ("site_id: shop1\nmqtt:\n  port: 1883\n  tls: true\n", "mqtt.ca_file", 2),
+        ("site_id: shop1\nmqtt:\n  tls: false\n  ca_file: ca.pem\n", "mqtt.ca_file", 4),
+        ("site_id: shop1\napi:\n  enabled: true\n", "api.token", 2),
+        ("api:\n  enabled: true\n  insecure_no_auth: true\n  host: 0.0.0.0\n", "api.host", 4),
+    ],
+)
+def test_check_and_run_refuse_cross_field_problems_at_the_same_line(tmp_path: Path, yaml_text: str, field: str, line: int) -> None:
+    """`touchgate check` used to say "configuration OK" for `mqtt.tls: true` without a CA file,
+    and `touchgate run` then died with a traceback."""
+    from gateway.check import check_all
+    from gateway.cli import main
+
+    config = tmp_path / "touchgate.yaml"
+    config.write_text(yaml_text)
+    problems = check_all(config)
+    assert [(p.field, p.line, p.file) for p in problems] == [(field, line, str(config))]
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--config", str(config)])
+    assert exited.value.code == 1
+
+
+_BLOCKER = '''
+import importlib.abc, sys
+
+BLOCKED = {"numpy", "soxr", "pocketsphinx", "vosk", "piper", "onnxruntime"}
+
+
+class _Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is blocked (a Pi without the speech extras)")
+        return None
+
+
+sys.meta_path.insert(0, _Blocker())
+'''
+
+
+def test_check_works_without_the_speech_extras_when_voice_and_tts_are_off(tmp_path: Path) -> None:
+    """A shop without speakers installs no speech libraries: `touchgate check` (every part's
+    cheap check) must not import them. They are made unimportable in a child interpreter."""
+    import subprocess
+    import sys
+
+    (tmp_path / "sitecustomize.py").write_text(_BLOCKER)
+    config = tmp_path / "touchgate.yaml"
+    config.write_text("site_id: shop1\nvoice:\n  enabled: false\ntts:\n  enabled: false\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(PROJECT_ROOT)])}
+    probe = subprocess.run([sys.executable, "-c", "import numpy"], env=env, capture_output=True, text=True, timeout=60)
+    assert "blocked" in probe.stderr  # the blocker is active in the child
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "check", "--config", str(config)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "configuration OK" in result.stdout
+    # The CLI's parser (every part's commands) loads without them too.
+    result = subprocess.run([sys.executable, "-m", "gateway.cli", "--help"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr

@@ -9,7 +9,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from gateway.app import Runtime
+from gateway.app import Gateway
 from tests.reliability.support import assert_alive
 from tests.rules.live import live_settings
 from tests.rules.support import write_rules
@@ -36,7 +36,7 @@ async def publish(broker: Mosquitto, *messages: tuple[str, bytes | str], retain:
     await asyncio.to_thread(send)
 
 
-async def still_taking_messages(broker: Mosquitto, runtime: Runtime) -> None:
+async def still_taking_messages(broker: Mosquitto, runtime: Gateway) -> None:
     stored = runtime.ingest.counters.stored
     await publish(broker, ("zigbee2mqtt/shop1/canary", json.dumps({"occupancy": True})), client_id="canary")
     await wait_until(lambda: runtime.ingest.counters.stored > stored)
@@ -89,7 +89,7 @@ async def test_rule_template_errors_are_the_rules_errors(broker: Mosquitto, tmp_
     write_rules(tmp_path / "rules", RULES)
     settings = live_settings(broker, tmp_path)
     async with running_gateway(settings) as runtime:
-        rules = runtime.rules
+        rules = runtime.service("rules")
         assert rules is not None
         await publish(broker, (MOTION, '{"occupancy":true,"illuminance":0}'), (MOTION, '{"occupancy":true,"illuminance":5}'))
         await wait_until(lambda: rules.processed >= 2)

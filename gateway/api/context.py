@@ -1,4 +1,4 @@
-"""What the API handlers see of the gateway: a narrow view, built from the Runtime by the part."""
+"""What the API handlers see of the gateway: a narrow view, built by the api part from the core and the ports."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ imports this module.
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import ClassVar, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
 
@@ -25,6 +25,9 @@ class HomeAssistantSettings(Section):
 class ApiSettings(Section):
     """Off by default: the admin API serves nothing until it has a token (or is explicitly opened
     for a demo). Bound to loopback by default; put a TLS proxy in front to reach it from the LAN."""
+
+    # The part this section configures (gateway/assembly.py finds the parts through Settings).
+    part: ClassVar[str] = "gateway.api.part:PART"
 
     enabled: bool = False
     host: str = "127.0.0.1"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gateway.config.problems import ConfigError, ConfigProblem, problems_from_validation
@@ -47,6 +48,15 @@ class MqttSettings(Section):
     receive_maximum: int = Field(1000, ge=1, le=65535, description="unacknowledged QoS 1 messages the broker may send us at once")
     reconnect_min_s: float = Field(0.2, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
+
+    def start_problems(self) -> list[tuple[str, str]]:
+        """(field, message) for each reason the client must not start (MqttClient refuses the same)."""
+        if self.tls and self.ca_file is None:
+            return [("mqtt.ca_file", "mqtt.tls needs mqtt.ca_file: the broker's certificate must be verified")]
+        if not self.tls and (self.ca_file is not None or self.cert_file is not None):
+            field = "mqtt.ca_file" if self.ca_file is not None else "mqtt.cert_file"
+            return [(field, "mqtt.ca_file/cert_file are set but mqtt.tls is false: refusing plaintext")]
+        return []
 
 
 class StoreSettings(Section):
@@ -87,6 +97,18 @@ class Settings(BaseSettings):
     rules: RulesSettings = RulesSettings()
     voice: VoiceSettings = VoiceSettings()
 
+    @model_validator(mode="after")
+    def _sections_agree(self) -> Settings:
+        """Rules across fields, as validation errors at the field they name (so the file's line
+        is reported like any other: gateway/config/problems.py)."""
+        errors = [
+            InitErrorDetails(type=PydanticCustomError("cross_field", message), loc=tuple(field.split(".")), input=None)
+            for field, message in self.mqtt.start_problems()
+        ]
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -120,6 +142,22 @@ def load_settings(config_file: Path | None) -> Settings:
         settings = Settings.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(problems_from_validation(exc, doc, config_file or "<environment>")) from exc
+    # The API's start rules are checked here rather than in a validator: a Settings object with
+    # the API on and no token is legal in code (the api part refuses to start it), but a file
+    # that says so must fail `touchgate check` exactly where `touchgate run` would.
+    crossed = settings.api.start_problems()
+    if crossed:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    file=str(config_file or "<environment>"),
+                    line=doc.line_of(tuple(field.split("."))) if doc is not None else None,
+                    field=field,
+                    message=message,
+                )
+                for field, message in crossed
+            ]
+        )
     if config_file is not None:
         settings = _resolve_paths(settings, config_file.parent, values)
     return settings

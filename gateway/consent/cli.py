@@ -15,15 +15,15 @@ from pathlib import Path
 
 import sqlite_utils
 
-from gateway.cli import add_config_argument, settings_or_exit
+from gateway.commandline import add_config_argument, settings_or_exit
 from gateway.config.settings import Settings
 from gateway.consent.export_file import write_customer_export
 from gateway.consent.model import ConsentSource
 from gateway.consent.pseudonym import Pseudonymiser
-from gateway.store.audit import verify_audit
+from gateway.consent.audit_log import verify_audit
 from gateway.store.database import connect
-from gateway.store.erasure import erase_customer
-from gateway.store.pseudonym_key import load_or_create_pseudonym_key
+from gateway.consent.erasure_rows import erase_customer
+from gateway.consent.key_row import load_or_create_pseudonym_key
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -14,9 +14,9 @@ from typing import IO, Any
 import sqlite_utils
 
 from gateway.progress import progress
-from gateway.store.audit import append_audit, audit_mentioning
+from gateway.consent.audit_log import append_audit, audit_mentioning
 from gateway.store.database import Transaction
-from gateway.store.erasure import customer_row_count, customer_table_rows
+from gateway.consent.erasure_rows import customer_row_count, customer_table_rows
 
 # Redraw bookkeeping once per this many rows, not per row.
 PROGRESS_STEP = 500

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from gateway.backoff import Backoff
 from gateway.consent.model import ConsentMessage, ConsentRecord, ConsentSource, ErasureMessage
 from gateway.consent.service import ConsentService
 from gateway.model.deadletter import DeadLetterReason
@@ -95,7 +96,7 @@ class ConsentInbox:
         self._queue.put_nowait(("erasure", message))
 
     async def run(self) -> None:
-        delay = 0.05
+        backoff = Backoff(0.05, 5.0)
         while True:
             kind, message = await self._queue.get()
             while True:
@@ -105,10 +106,10 @@ class ConsentInbox:
                 except sqlite3.OperationalError as exc:
                     # The store is failing (disk full, locked): keep the message unacknowledged and
                     # retry it, in order, rather than lose a customer's decision.
+                    delay = backoff.next_delay()
                     log.error("consent message not stored (%s); retrying in %.2fs", exc, delay)
                     await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
-            delay = 0.05
+            backoff.reset()
 
     def _reject(self, message: InboundMessage, rejection: Rejection) -> None:
         self.rejected += 1

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from gateway.consent.settings import PrivacySettings
-from gateway.store.audit import record_audit
+from gateway.consent.audit_log import record_audit
 from gateway.store.database import Store
 from gateway.store.retention import delete_older_than
 

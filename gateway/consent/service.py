@@ -17,7 +17,6 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 import sqlite_utils
 
@@ -32,10 +31,10 @@ from gateway.consent.model import (
 )
 from gateway.consent.pseudonym import Pseudonymiser
 from gateway.consent.settings import PrivacySettings
-from gateway.store.audit import record_audit
-from gateway.store.consents import AppliedConsents, apply_consent_changes, expire_consents, is_known_customer, load_consents
+from gateway.consent.audit_log import record_audit
+from gateway.consent.consent_rows import AppliedConsents, apply_consent_changes, expire_consents, is_known_customer, load_consents
 from gateway.store.database import Store
-from gateway.store.erasure import (
+from gateway.consent.erasure_rows import (
     erase_customer,
     erasures_after,
     export_customer,
@@ -43,10 +42,8 @@ from gateway.store.erasure import (
     load_erased,
     repeat_erasure,
 )
-from gateway.store.pseudonym_key import load_or_create_pseudonym_key
+from gateway.consent.key_row import load_or_create_pseudonym_key
 
-if TYPE_CHECKING:
-    from gateway.consent.inbox import ConsentInbox
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +67,6 @@ class ConsentService:
         self._last_erasure_id = 0
         self._data_version = 0
         self.changes_applied = 0
-        self.inbox: ConsentInbox | None = None  # set by the part builder
         # Parts that keep customers in memory (rules, voice identity) drop them on erasure.
         self.on_erased: list[Callable[[str], None]] = []
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated
+from typing import ClassVar, Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, StringConstraints, model_validator
 
@@ -65,6 +65,9 @@ class RetentionSettings(_Section):
 
 
 class PrivacySettings(_Section):
+
+    # The part this section configures (gateway/assembly.py finds the parts through Settings).
+    part: ClassVar[str] = "gateway.consent.part:PART"
     # A list, not a mapping: settings merge mappings with their defaults, and a configured list
     # of purposes must be able to drop one.
     purposes: list[Purpose] = Field(default_factory=lambda: list(DEFAULT_PURPOSES), min_length=1)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from gateway.app import build_runtime, serve
-from gateway.cli import run_until_signalled, settings_or_exit
+from gateway.app import build_gateway, serve
+from gateway.commandline import run_until_signalled, settings_or_exit
 from gateway.config.settings import Settings
 from gateway.demo.broker import BrokerChoice, demo_broker
 from gateway.demo.central import demo_central_service
@@ -53,7 +53,7 @@ async def _demo(settings: Settings, console: Console, duration_s: float | None, 
         settings = settings.model_copy(update={"mqtt": mqtt_settings, "sync": sync_settings})
         console.banner(broker.kind, settings)
         console.line("demo", f"central profile service: {central.url} (seeded with the demo customers)")
-        runtime = await build_runtime(settings)
+        runtime = await build_gateway(settings)
         runtime.ingest.on_committed.append(console.events)
         runtime.ingest.on_dead_letters.append(console.dead_letters)
         shop = MqttClient(mqtt_settings.model_copy(update={"client_id": f"demo-shop-{settings.site_id}"}))

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pydantic import Field
 
 from gateway.hermes import topics
-from gateway.hermes.base import DEFAULT_SITE, HermesMessage, SiteId
+from gateway.hermes.base import DEFAULT_SITE, HermesMessage, SiteId, TopicTemplate
 
 
 class AsrStartListening(HermesMessage):
     """Start collecting audio of `siteId` for `sessionId` (sent by a dialogue manager)."""
+
+    TOPIC = TopicTemplate(topics.ASR_START_LISTENING)
 
     siteId: SiteId = DEFAULT_SITE
     sessionId: str | None = None
@@ -19,20 +21,14 @@ class AsrStartListening(HermesMessage):
     wakewordId: str | None = None
     intentFilter: list[str] | None = None
 
-    @staticmethod
-    def topic() -> str:
-        return topics.ASR_START_LISTENING
-
 
 class AsrStopListening(HermesMessage):
     """Stop collecting audio now and recognise what was heard."""
 
+    TOPIC = TopicTemplate(topics.ASR_STOP_LISTENING)
+
     siteId: SiteId = DEFAULT_SITE
     sessionId: str | None = None
-
-    @staticmethod
-    def topic() -> str:
-        return topics.ASR_STOP_LISTENING
 
 
 class AsrToken(HermesMessage):
@@ -43,6 +39,8 @@ class AsrToken(HermesMessage):
 
 
 class AsrTextCaptured(HermesMessage):
+    TOPIC = TopicTemplate(topics.ASR_TEXT_CAPTURED)
+
     """What was recognised. `likelihood` is the recogniser's confidence (0..1); `seconds` the
     length of the utterance."""
 
@@ -54,7 +52,3 @@ class AsrTextCaptured(HermesMessage):
     wakewordId: str | None = None
     asrTokens: list[list[AsrToken]] | None = None
     lang: str | None = None
-
-    @staticmethod
-    def topic() -> str:
-        return topics.ASR_TEXT_CAPTURED

@@ -11,7 +11,7 @@ from gateway.hermes import topics
 
 @dataclass(frozen=True, slots=True)
 class AudioFrame:
-    """One WAV chunk as received; the bytes are untrusted until `gateway.voice.wav` has read them."""
+    """One WAV chunk as received; the bytes are untrusted until `gateway.audio.read_frame` has read them."""
 
     site_id: str
     wav: bytes

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from gateway.hermes import topics
-from gateway.hermes.base import DEFAULT_SITE, HermesMessage, SiteId
+from gateway.hermes.base import DEFAULT_SITE, HermesMessage, SiteId, TopicTemplate
 
 
 class SessionInitAction(HermesMessage):
@@ -25,17 +25,17 @@ class SessionInitNotification(HermesMessage):
 
 
 class DialogueStartSession(HermesMessage):
+    TOPIC = TopicTemplate(topics.DM_START_SESSION)
+
     init: SessionInitAction | SessionInitNotification = Field(default_factory=SessionInitAction, discriminator="type")
     siteId: SiteId = DEFAULT_SITE
     customData: str | None = None
     lang: str | None = None
 
-    @staticmethod
-    def topic() -> str:
-        return topics.DM_START_SESSION
-
 
 class DialogueContinueSession(HermesMessage):
+    TOPIC = TopicTemplate(topics.DM_CONTINUE_SESSION)
+
     sessionId: str
     text: str | None = None
     intentFilter: list[str] | None = None
@@ -44,42 +44,32 @@ class DialogueContinueSession(HermesMessage):
     slot: str | None = None
     lang: str | None = None
 
-    @staticmethod
-    def topic() -> str:
-        return topics.DM_CONTINUE_SESSION
-
 
 class DialogueEndSession(HermesMessage):
+    TOPIC = TopicTemplate(topics.DM_END_SESSION)
+
     sessionId: str
     text: str | None = None
     customData: str | None = None
 
-    @staticmethod
-    def topic() -> str:
-        return topics.DM_END_SESSION
-
 
 class DialogueSessionStarted(HermesMessage):
+    TOPIC = TopicTemplate(topics.DM_SESSION_STARTED)
+
     sessionId: str
     siteId: SiteId = DEFAULT_SITE
     customData: str | None = None
     lang: str | None = None
 
-    @staticmethod
-    def topic() -> str:
-        return topics.DM_SESSION_STARTED
-
 
 class DialogueSessionQueued(HermesMessage):
     """A startSession waits for its busy site (canBeEnqueued); sessionStarted follows later."""
 
+    TOPIC = TopicTemplate(topics.DM_SESSION_QUEUED)
+
     sessionId: str
     siteId: SiteId = DEFAULT_SITE
     customData: str | None = None
-
-    @staticmethod
-    def topic() -> str:
-        return topics.DM_SESSION_QUEUED
 
 
 class TerminationReason(StrEnum):
@@ -96,11 +86,9 @@ class SessionTermination(HermesMessage):
 
 
 class DialogueSessionEnded(HermesMessage):
+    TOPIC = TopicTemplate(topics.DM_SESSION_ENDED)
+
     sessionId: str
     siteId: SiteId = DEFAULT_SITE
     termination: SessionTermination
     customData: str | None = None
-
-    @staticmethod
-    def topic() -> str:
-        return topics.DM_SESSION_ENDED

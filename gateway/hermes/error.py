@@ -7,11 +7,11 @@ from gateway.hermes.base import DEFAULT_SITE, HermesMessage, SiteId
 
 
 class HermesError(HermesMessage):
+    """Sent on `hermes/error/<component>`: `HermesError.topic(component="asr")`."""
+
+    TOPIC = topics.ERROR
+
     error: str
     context: str | None = None
     siteId: SiteId = DEFAULT_SITE
     sessionId: str | None = None
-
-    @staticmethod
-    def topic_for(component: str) -> str:
-        return topics.error_topic(component)

@@ -4,10 +4,12 @@ detect it locally and then stream audio); the dialogue manager starts a session 
 from __future__ import annotations
 
 from gateway.hermes import topics
-from gateway.hermes.base import DEFAULT_SITE, HermesMessage, SiteId
+from gateway.hermes.base import DEFAULT_SITE, HermesMessage, SiteId, TopicTemplate
 
 
 class HotwordDetected(HermesMessage):
+    TOPIC = topics.HOTWORD_DETECTED
+
     modelId: str = ""
     modelVersion: str = ""
     modelType: str = "personal"
@@ -19,11 +21,15 @@ class HotwordDetected(HermesMessage):
 
 
 class HotwordToggle(HermesMessage):
-    """`hermes/hotword/toggleOff|toggleOn` for a site; `on` chooses the topic."""
+    """`hermes/hotword/toggleOff|toggleOn` for a site: `HotwordToggleOn` or `HotwordToggleOff`."""
 
     siteId: SiteId = DEFAULT_SITE
     reason: str = "dialogueSession"
 
-    @staticmethod
-    def topic_for(on: bool) -> str:
-        return topics.HOTWORD_TOGGLE_ON if on else topics.HOTWORD_TOGGLE_OFF
+
+class HotwordToggleOn(HotwordToggle):
+    TOPIC = TopicTemplate(topics.HOTWORD_TOGGLE_ON)
+
+
+class HotwordToggleOff(HotwordToggle):
+    TOPIC = TopicTemplate(topics.HOTWORD_TOGGLE_OFF)

@@ -40,6 +40,8 @@ class Slot(HermesMessage):
 class NluIntent(HermesMessage):
     """Sent on `hermes/intent/<intentName>` (Rhasspy's `NluIntent`)."""
 
+    TOPIC = topics.INTENT
+
     input: str
     intent: Intent
     slots: list[Slot] = Field(default_factory=list)
@@ -53,8 +55,8 @@ class NluIntent(HermesMessage):
     wakewordId: str | None = None
     lang: str | None = None
 
-    def topic(self) -> str:
-        return topics.intent_topic(self.intent.intentName)
+    def topic_ids_of_message(self) -> dict[str, Any]:
+        return {"intentName": self.intent.intentName}
 
     def slot_values(self) -> dict[str, Any]:
         return {slot.slotName: slot.plain_value for slot in self.slots}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from gateway.hermes import topics
-from gateway.hermes.base import DEFAULT_SITE, HermesMessage, SiteId
+from gateway.hermes.base import DEFAULT_SITE, HermesMessage, SiteId, TopicTemplate
 
 
 class NluQuery(HermesMessage):
     """Recognise the intent of `input` (text)."""
+
+    TOPIC = TopicTemplate(topics.NLU_QUERY)
 
     input: str
     intentFilter: list[str] | None = None
@@ -18,20 +20,14 @@ class NluQuery(HermesMessage):
     lang: str | None = None
     asrConfidence: float | None = None
 
-    @staticmethod
-    def topic() -> str:
-        return topics.NLU_QUERY
-
 
 class NluIntentNotRecognized(HermesMessage):
     """`input` matched no intent (or no allowed one)."""
+
+    TOPIC = TopicTemplate(topics.NLU_INTENT_NOT_RECOGNIZED)
 
     input: str
     id: str | None = None
     siteId: SiteId = DEFAULT_SITE
     sessionId: str | None = None
     customData: str | None = None
-
-    @staticmethod
-    def topic() -> str:
-        return topics.NLU_INTENT_NOT_RECOGNIZED

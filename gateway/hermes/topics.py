@@ -1,13 +1,15 @@
-"""Every Hermes topic the gateway speaks, built and parsed in one place.
+"""Every Hermes topic the gateway speaks, in one place.
 
 Topics with ids inside (`hermes/audioServer/<siteId>/audioFrame`, `hermes/intent/<intentName>`,
-`hermes/error/<component>`) are built by functions that refuse ids which would break the topic,
-and parsed by functions that return None for any other topic.
+`hermes/error/<component>`) are `TopicTemplate`s (gateway/hermes/base.py): built refusing ids
+which would break the topic, parsed returning None for any other topic. The message classes name
+their template as `TOPIC`; the functions below are the same templates for binary payloads (audio)
+and for callers that hold only a topic.
 """
 
 from __future__ import annotations
 
-_FORBIDDEN = frozenset("/#+\x00")
+from gateway.hermes.base import TopicTemplate
 
 ASR_START_LISTENING = "hermes/asr/startListening"
 ASR_STOP_LISTENING = "hermes/asr/stopListening"
@@ -18,6 +20,7 @@ NLU_QUERY = "hermes/nlu/query"
 NLU_INTENT_NOT_RECOGNIZED = "hermes/nlu/intentNotRecognized"
 NLU_ERROR = "hermes/error/nlu"
 INTENT_PREFIX = "hermes/intent/"
+INTENT = TopicTemplate("hermes/intent/{intentName}")
 INTENT_SUBSCRIPTION = "hermes/intent/#"
 
 DM_START_SESSION = "hermes/dialogueManager/startSession"
@@ -27,70 +30,59 @@ DM_SESSION_STARTED = "hermes/dialogueManager/sessionStarted"
 DM_SESSION_ENDED = "hermes/dialogueManager/sessionEnded"
 DM_SESSION_QUEUED = "hermes/dialogueManager/sessionQueued"
 DM_ERROR = "hermes/error/dialogueManager"
+ERROR = TopicTemplate("hermes/error/{component}")
 
-HOTWORD_DETECTED_SUBSCRIPTION = "hermes/hotword/+/detected"
+HOTWORD_DETECTED = TopicTemplate("hermes/hotword/{wakewordId}/detected")
+HOTWORD_DETECTED_SUBSCRIPTION = HOTWORD_DETECTED.subscription
 # The dialogue manager turns a site's wake word off during its session (the satellite must not
 # wake on its own reply) and on again after it, as Rhasspy's does.
 HOTWORD_TOGGLE_OFF = "hermes/hotword/toggleOff"
 HOTWORD_TOGGLE_ON = "hermes/hotword/toggleOn"
-AUDIO_FRAME_SUBSCRIPTION = "hermes/audioServer/+/audioFrame"
-AUDIO_SESSION_FRAME_SUBSCRIPTION = "hermes/audioServer/+/+/audioSessionFrame"
+AUDIO_FRAME = TopicTemplate("hermes/audioServer/{siteId}/audioFrame")
+AUDIO_FRAME_SUBSCRIPTION = AUDIO_FRAME.subscription
+AUDIO_SESSION_FRAME = TopicTemplate("hermes/audioServer/{siteId}/{sessionId}/audioSessionFrame")
+AUDIO_SESSION_FRAME_SUBSCRIPTION = AUDIO_SESSION_FRAME.subscription
 ERROR_PREFIX = "hermes/error/"
 
 
-def check_id(kind: str, value: str) -> str:
-    if not value or len(value) > 128 or _FORBIDDEN.intersection(value):
-        raise ValueError(f"{kind} {value!r} cannot be used in an MQTT topic")
-    return value
-
-
 def intent_topic(intent_name: str) -> str:
-    return INTENT_PREFIX + check_id("intentName", intent_name)
+    return INTENT.format(intentName=intent_name)
 
 
 def parse_intent_topic(topic: str) -> str | None:
     """The intent name of `hermes/intent/<intentName>`, or None."""
-    if topic.startswith(INTENT_PREFIX):
-        name = topic[len(INTENT_PREFIX):]
-        if name and not _FORBIDDEN.intersection(name):
-            return name
-    return None
+    ids = INTENT.parse(topic)
+    return None if ids is None else ids["intentName"]
 
 
 def error_topic(component: str) -> str:
-    return ERROR_PREFIX + check_id("component", component)
+    return ERROR.format(component=component)
 
 
 def audio_frame_topic(site_id: str) -> str:
-    return f"hermes/audioServer/{check_id('siteId', site_id)}/audioFrame"
+    return AUDIO_FRAME.format(siteId=site_id)
 
 
 def parse_audio_frame_topic(topic: str) -> str | None:
     """The siteId of `hermes/audioServer/<siteId>/audioFrame`, or None."""
-    parts = topic.split("/")
-    if len(parts) == 4 and parts[0] == "hermes" and parts[1] == "audioServer" and parts[3] == "audioFrame" and parts[2]:
-        return parts[2]
-    return None
+    ids = AUDIO_FRAME.parse(topic)
+    return None if ids is None else ids["siteId"]
 
 
 def audio_session_frame_topic(site_id: str, session_id: str) -> str:
-    return f"hermes/audioServer/{check_id('siteId', site_id)}/{check_id('sessionId', session_id)}/audioSessionFrame"
+    return AUDIO_SESSION_FRAME.format(siteId=site_id, sessionId=session_id)
 
 
 def parse_audio_session_frame_topic(topic: str) -> tuple[str, str] | None:
     """(siteId, sessionId) of `hermes/audioServer/<siteId>/<sessionId>/audioSessionFrame`, or None."""
-    parts = topic.split("/")
-    if len(parts) == 5 and parts[:2] == ["hermes", "audioServer"] and parts[4] == "audioSessionFrame" and parts[2] and parts[3]:
-        return parts[2], parts[3]
-    return None
+    ids = AUDIO_SESSION_FRAME.parse(topic)
+    return None if ids is None else (ids["siteId"], ids["sessionId"])
 
 
 def hotword_detected_topic(wakeword_id: str) -> str:
-    return f"hermes/hotword/{check_id('wakewordId', wakeword_id)}/detected"
+    return HOTWORD_DETECTED.format(wakewordId=wakeword_id)
 
 
 def parse_hotword_detected_topic(topic: str) -> str | None:
-    parts = topic.split("/")
-    if len(parts) == 4 and parts[:2] == ["hermes", "hotword"] and parts[3] == "detected" and parts[2]:
-        return parts[2]
-    return None
+    ids = HOTWORD_DETECTED.parse(topic)
+    return None if ids is None else ids["wakewordId"]

@@ -9,26 +9,21 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
+
+from gateway.hermes.base import HermesMessage, TopicTemplate
+from gateway.hermes.base import SiteId as TopicId  # site and request ids end up inside topics
 
 TTS_SAY = "hermes/tts/say"
 TTS_SAY_FINISHED = "hermes/tts/sayFinished"
 # Rhasspy services report failures on hermes/error/<service>.
 TTS_ERROR = "hermes/error/tts"
 
-# Ids that end up inside MQTT topics (site and request ids) must not contain separators or wildcards.
-TopicId = Annotated[str, StringConstraints(pattern=r"^[^/#+\x00]{1,128}$")]
-
-
-class HermesMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    def to_json(self) -> bytes:
-        return self.model_dump_json(exclude_none=False).encode()
-
 
 class TtsSay(HermesMessage):
     """Speak `text` on `siteId`. `lang` (e.g. "de" or "en-US") overrides the site's language."""
+
+    TOPIC = TopicTemplate(TTS_SAY)
 
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     lang: str | None = None
@@ -41,6 +36,8 @@ class TtsSay(HermesMessage):
 class TtsSayFinished(HermesMessage):
     """The text has been spoken (the speaker reported playFinished) or given up on."""
 
+    TOPIC = TopicTemplate(TTS_SAY_FINISHED)
+
     id: str | None = None
     siteId: str = "default"
     sessionId: str | None = None
@@ -48,6 +45,8 @@ class TtsSayFinished(HermesMessage):
 
 class TtsError(HermesMessage):
     """Why a say request was not (fully) spoken: synthesis failed, bad request, speaker silent."""
+
+    TOPIC = TopicTemplate(TTS_ERROR)
 
     error: str
     context: str | None = None

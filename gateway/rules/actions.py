@@ -19,6 +19,9 @@ from gateway.rules.model import Action
 from gateway.rules.profiles import ProfileCache
 from gateway.rules.templates import Structure, Text
 
+# The device of an event a rule emits: "rule:<rule id>".
+EMITTED_DEVICE_PREFIX = "rule:"
+
 
 @dataclass(frozen=True, slots=True)
 class Publish:
@@ -166,7 +169,7 @@ def compile_action(action: Action, topics: Topics) -> tuple[ActionFn, frozenset[
         def emit(f: Firing) -> Output:
             facts = f.facts
             event = Event(
-                received_at=facts.now, site=facts.site, device=f"rule:{f.rule_id}", kind=event_kind,
+                received_at=facts.now, site=facts.site, device=f"{EMITTED_DEVICE_PREFIX}{f.rule_id}", kind=event_kind,
                 purpose=purpose, customer_id=facts.customer_id, profile="rules", topic="",
                 attributes=attributes.render(f.context),
             )

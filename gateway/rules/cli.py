@@ -14,11 +14,10 @@ from gateway.rules.actions import Delay, Emit, Output, ProfileWrite, Publish
 from gateway.rules.loader import load_rules
 from gateway.rules.replay import replay
 from gateway.rules.service import engine_config
+from gateway.commandline import add_config_argument, settings_or_exit
 
 
 def register(subparsers: Any) -> None:
-    from gateway.cli import add_config_argument
-
     rules = subparsers.add_parser("rules", help="list the rules, or replay events through them")
     sub = rules.add_subparsers(dest="rules_command", required=True)
     listing = sub.add_parser("list", help="the loaded rules: trigger, purpose, priority, file")
@@ -33,8 +32,6 @@ def register(subparsers: Any) -> None:
 
 
 def _loaded(args: argparse.Namespace) -> Any:
-    from gateway.cli import settings_or_exit
-
     settings = settings_or_exit(args.config)
     result = load_rules(settings.rules)
     if result.rules is None:

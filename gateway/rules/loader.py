@@ -141,7 +141,7 @@ def _field(loc: tuple[str | int, ...], *more: str | int) -> str:
 
 
 def check_rules(settings: Any) -> list[ConfigProblem]:
-    """`touchgate check` hook (PART_CHECKS): every problem of the rules files, and purposes the
+    """`touchgate check` hook (the rules part's `check`): every problem of the rules files, and purposes the
     privacy settings do not know (such a rule would never get consent, so never run)."""
     rules_settings: RulesSettings = settings.rules
     if not rules_settings.enabled:

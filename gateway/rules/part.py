@@ -1,63 +1,109 @@
-"""The rules part's builder (PART_BUILDERS) and checker (PART_CHECKS).
+"""The rules part: rules run on committed events and on voice intents, and publish their actions.
 
-Wires the engine to the runtime: rules run on committed events (`runtime.ingest.on_committed`),
-on voice intents through `runtime.rules.on_intent(site, intent_name, slots, customer_id)`, and
-publish their actions with the runtime's MQTT client. Consent comes from `runtime.consents`
-(the consent part, built before this one) or, without it, from no consents at all.
+Uses the consent part's lookup, pseudonymiser and audit log when it is there (without it nothing
+personal is consented); events the rules emit go through ingest (`core.ingest.submit_events`),
+so the consent gate decides them and every `on_committed` listener sees them. Offers the intent
+sink (voice), profile changes (sync) and the rule catalogue (the admin API).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import argparse
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from gateway.config.problems import ConfigProblem
-from gateway.model.gate import ConsentLookup, NoConsents
-from gateway.rules.loader import check_rules
-from gateway.rules.service import RulesEngine
-from gateway.store.audit import append_audit
+from gateway.model.gate import NoConsents
+from gateway.part import Built, Core, PartBase
+from gateway.ports import (
+    AUDIT_APPEND, CONSENT_LOOKUP, CUSTOMER_RECORDS, INTENT_SINK, PROFILE_CHANGES, PSEUDONYMISE, RULE_CATALOGUE, Ports,
+)
 
 if TYPE_CHECKING:
-    from gateway.app import Runtime
     from gateway.config.settings import Settings
+    from gateway.rules.engine import Decision
+    from gateway.rules.service import RulesEngine
 
 
-class RuntimeConsents:
-    """Asks whichever consent lookup the runtime holds at the moment of the question, so a
-    ledger set on the runtime later (or replaced) is used at once."""
+class RuleCatalogue:
+    """The engine's rules as the operator sees them, their reload, and their firings."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
-        self._none = NoConsents()
+    def __init__(self, service: RulesEngine) -> None:
+        self._service = service
 
-    def allows(self, customer_id: str, purpose: str, at: float) -> bool:
-        lookup: ConsentLookup = getattr(self._runtime, "consents", None) or self._none
-        return lookup.allows(customer_id, purpose, at)
+    def describe(self) -> Sequence[Mapping[str, Any]]:
+        ruleset = self._service.engine.rules
+        return [
+            {
+                "id": compiled.rule.id,
+                "description": compiled.rule.description,
+                "enabled": compiled.rule.enabled,
+                "purpose": compiled.rule.purpose,
+                "priority": compiled.rule.priority,
+                "group": compiled.rule.group,
+                "source": str(ruleset.sources.get(rule_id, "")),
+                "trigger": compiled.rule.trigger.model_dump(mode="json", exclude_none=True),
+            }
+            for rule_id, compiled in ruleset.rules.items()
+        ]
+
+    async def reload(self) -> tuple[int, list[str]]:
+        problems = await self._service.reload()
+        return len(self._service.engine.rules.rules), [str(p) for p in problems]
+
+    def on_fired(self, listener: Callable[[str, str | None, str], None]) -> None:
+        def on_decision(decision: Decision) -> None:
+            if not decision.fired:
+                return
+            is_intent = decision.trigger.startswith("intent:")
+            listener(
+                decision.rule_id,
+                None if is_intent else decision.trigger,
+                decision.trigger if is_intent else decision.reason,
+            )
+
+        self._service.on_decision.append(on_decision)
 
 
-async def build(runtime: Runtime) -> None:
-    settings = runtime.settings.rules
-    if not settings.enabled:
-        return
-    mqtt = runtime.mqtt
+class RulesPart(PartBase):
+    name = "rules"
+    section = "rules"
+    uses = (AUDIT_APPEND, CONSENT_LOOKUP, PSEUDONYMISE, CUSTOMER_RECORDS)
+    provides = (INTENT_SINK, PROFILE_CHANGES, RULE_CATALOGUE)
 
-    def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
-        mqtt.publish(topic, payload, qos=qos, retain=retain)
+    def check(self, settings: Settings) -> list[ConfigProblem]:
+        from gateway.rules.loader import check_rules
 
-    def pseudonymise(customer_id: str) -> str:
-        # The consent part's keyed hash: the audit log never holds a customer id in clear.
-        keyed = getattr(getattr(runtime, "consents", None), "pseudonymise", None)
-        return str(keyed(customer_id)) if keyed is not None else "(no pseudonymiser)"
+        return check_rules(settings)
 
-    service = await RulesEngine.open(
-        settings, runtime.store, publish, RuntimeConsents(runtime), lambda: runtime.ingest.gate,
-        pseudonymise=pseudonymise, append_audit=append_audit,
-    )
-    runtime.rules = service
-    if runtime.consents is not None:
-        runtime.consents.on_erased.append(service.drop_from_memory)
-    runtime.ingest.on_committed.append(service.on_committed)
-    runtime.tasks.append(service.run())
+    def commands(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        from gateway.rules.cli import register
+
+        register(subparsers)
+
+    async def build(self, core: Core, ports: Ports) -> Built:
+        from gateway.rules.service import RulesEngine
+
+        consents = ports.optional(CONSENT_LOOKUP) or NoConsents()
+        keyed = ports.optional(PSEUDONYMISE)
+
+        def pseudonymise(customer_id: str) -> str:
+            # The consent part's keyed hash: the audit log never holds a customer id in clear.
+            return keyed(customer_id) if keyed is not None else "(no pseudonymiser)"
+
+        service = await RulesEngine.open(
+            core.settings.rules, core.store, core.publish, consents, core.ingest.submit_events,
+            pseudonymise=pseudonymise, append_audit=ports.optional(AUDIT_APPEND),
+        )
+        records = ports.optional(CUSTOMER_RECORDS)
+        if records is not None:
+            records.on_erased(service.drop_from_memory)
+        return Built(
+            on_committed=[service.on_committed],
+            tasks=[service.run()],
+            offers={INTENT_SINK: service, PROFILE_CHANGES: service, RULE_CATALOGUE: RuleCatalogue(service)},
+            service=service,
+        )
 
 
-def check(settings: Settings) -> list[ConfigProblem]:
-    return check_rules(settings)
+PART = RulesPart()

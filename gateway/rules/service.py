@@ -23,7 +23,8 @@ import sqlite_utils
 
 from gateway.config.problems import ConfigError, ConfigProblem
 from gateway.model.event import Event
-from gateway.model.gate import ConsentGate, ConsentLookup
+from gateway.model.gate import ConsentLookup
+from gateway.rules.actions import EMITTED_DEVICE_PREFIX
 from gateway.rules.counters import RETENTION_S
 from gateway.rules.engine import Decision, Engine, EngineConfig
 from gateway.rules.index import RuleSet
@@ -32,7 +33,6 @@ from gateway.rules.profiles import ProfileCache
 from gateway.rules.runner import ActionRunner, PublishFn
 from gateway.rules.settings import RulesSettings
 from gateway.store.database import Store, Transaction
-from gateway.store.ingest_rows import IngestBatch, write_ingest_batch
 from gateway.store.profiles import load_profiles
 from gateway.store.rule_state import (
     AuditAppend,
@@ -45,6 +45,9 @@ from gateway.store.rule_state import (
 from gateway.waiting import wait_set
 
 log = logging.getLogger(__name__)
+
+# Hands events a rule emitted to ingest; resolves once they are committed (Ingest.submit_events).
+EmitEvents = Callable[[list[Event]], "asyncio.Future[None]"]
 
 _TICK_S = 0.25
 
@@ -81,7 +84,7 @@ class RulesEngine:
         store: Store,
         publish: PublishFn,
         consents: ConsentLookup,
-        gate: Callable[[], ConsentGate],
+        emit: EmitEvents,
         *,
         pseudonymise: Callable[[str], str] | None = None,
         append_audit: AuditAppend | None = None,
@@ -90,7 +93,8 @@ class RulesEngine:
         self.settings = settings
         self.engine = Engine(rules, consents, engine_config(settings), ProfileCache(settings.profile_cache_s))
         self._store = store
-        self._gate = gate
+        self._emit = emit
+        self._emitting: set[asyncio.Future[None]] = set()  # emitted events not yet committed
         self._pseudonymise = pseudonymise
         self._append_audit = append_audit
         self._clock = clock
@@ -113,12 +117,12 @@ class RulesEngine:
         self.errors = 0
 
     @classmethod
-    async def open(cls, settings: RulesSettings, store: Store, publish: PublishFn, consents: ConsentLookup, gate: Callable[[], ConsentGate], **kw: Any) -> RulesEngine:
+    async def open(cls, settings: RulesSettings, store: Store, publish: PublishFn, consents: ConsentLookup, emit: EmitEvents, **kw: Any) -> RulesEngine:
         """Load the rules (a broken file at start is a ConfigError) and the persisted state."""
         result = await asyncio.to_thread(load_rules, settings)
         if result.rules is None:
             raise ConfigError(result.problems)
-        service = cls(settings, result.rules, store, publish, consents, gate, **kw)
+        service = cls(settings, result.rules, store, publish, consents, emit, **kw)
         service._stamps = result.files
         now = service._clock()
         (limits, counters), footfall = await store.call(
@@ -132,8 +136,12 @@ class RulesEngine:
 
     # -- inputs (in the event loop; only enqueue) -----------------------------------------
     def on_committed(self, events: list[Event]) -> None:
-        self._queue.append(events)
-        self._wakeup.set()
+        # Events the rules emitted themselves come back committed like any other; rules do not
+        # trigger on them (a rule emitting what triggers it would loop).
+        events = [e for e in events if not e.device.startswith(EMITTED_DEVICE_PREFIX)]
+        if events:
+            self._queue.append(events)
+            self._wakeup.set()
 
     def on_intent(self, site: str, intent_name: str, slots: Mapping[str, Any] | None = None, customer_id: str | None = None) -> None:
         """A recognised voice intent (`hermes/intent/<name>`) as a trigger. `customer_id` is the
@@ -226,10 +234,13 @@ class RulesEngine:
             self._idle.set()
 
     async def drain(self) -> None:
-        """Wait until everything queued so far is decided and its state saved."""
+        """Wait until everything queued so far is decided, its state saved and the events it
+        emitted committed."""
         while self._queue or not self._idle.is_set():
             await self._idle.wait()
             await asyncio.sleep(0)
+        if self._emitting:
+            await asyncio.wait(set(self._emitting))
 
     async def _prefetch(self, items: list[list[Event] | _Intent | _Tick]) -> None:
         engine = self.engine
@@ -313,35 +324,25 @@ class RulesEngine:
         )
         self._stats, self._audit = {}, []
         emitted = self.runner.take_emitted()
+        if emitted:
+            # Through ingest, like any event: the consent gate decides what is kept and what may
+            # leave the shop, and the committed events reach every `on_committed` listener.
+            committing = self._emit(emitted)
+            self._emitting.add(committing)
+            committing.add_done_callback(self._emitting.discard)
         if self._unsaved is not None:
             write = _merge(self._unsaved, write)
-        if not write and not emitted:
+        if not write:
             return
-        gate = self._gate()
-        batch = IngestBatch()
-        for event in emitted:
-            decision = gate.decide(event)  # an emitted event leaves the shop only with consent
-            if decision.local is not None:
-                batch.events.append(decision.local)
-            if decision.sync:
-                batch.outbox.append(event)
         append_audit = self._append_audit
         try:
-            await self._store.call(lambda db: _write_all(db, write, batch, append_audit))
+            await self._store.call(lambda db: write_rule_state(db, write, append_audit))
         except sqlite3.OperationalError as exc:
             # Disk full or locked: keep it in memory and try again with the next batch.
             log.error("rules state not saved (%s); retrying with the next batch", exc)
             self._unsaved = write
-            self.runner.emitted[:0] = emitted
             return
         self._unsaved = None
-
-
-def _write_all(db: sqlite_utils.Database, write: RuleStateWrite, batch: IngestBatch, append_audit: AuditAppend | None) -> None:
-    if write:
-        write_rule_state(db, write, append_audit)
-    if batch.events or batch.outbox:
-        write_ingest_batch(db, batch)
 
 
 def _merge(older: RuleStateWrite, newer: RuleStateWrite) -> RuleStateWrite:

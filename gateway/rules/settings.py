@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
+from typing import ClassVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -15,6 +15,9 @@ _DEFAULT_DIR = Path(__file__).resolve().parents[2] / "rules"
 
 
 class RulesSettings(BaseModel):
+
+    # The part this section configures (gateway/assembly.py finds the parts through Settings).
+    part: ClassVar[str] = "gateway.rules.part:PART"
     # Same policy as gateway.config.settings.Section (not imported: that module imports this one).
     model_config = ConfigDict(extra="forbid")
 

@@ -40,7 +40,7 @@ class RuleStateWrite:
         return bool(self.limits or self.counters or self.footfall or self.profiles or self.stats or self.audit)
 
 
-AuditAppend = Any  # (conn, kind, detail, at) -> int; gateway.store.audit.append_audit
+AuditAppend = Any  # (conn, kind, detail, at) -> int: the consent part's AUDIT_APPEND port (gateway/ports.py)
 
 
 def _customer_of(key: str) -> str | None:

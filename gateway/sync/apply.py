@@ -1,6 +1,6 @@
-"""Where pulled changes land in the gateway: consents in the consent part (`runtime.consents`, a
-`ConsentService`: ledger + table, audited, lost consents enforced), profiles in the `profiles`
-table the rules read, erasures through the consent part's erasure.
+"""Where pulled changes land in the gateway: consents in the consent part (its consent feed:
+ledger + table, audited, lost consents enforced), profiles in the `profiles` table the rules
+read, erasures through the consent part's customer records.
 
 Without a consent part (a stripped-down gateway) consents and erasures from the feed are not
 applied: the gate then holds no consents, so nothing personal is synced either.
@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
 
 import sqlite_utils
 from pydantic import ValidationError
 
 from gateway.consent.model import ConsentChange as LedgerChange
-from gateway.consent.model import ConsentSource
+from gateway.ports import ConsentFeed, CustomerRecords
 from gateway.store import Store
 from gateway.store.database import Transaction
 from gateway.store.profiles import merge_profile_row
@@ -24,16 +23,6 @@ from gateway.sync.puller import ChangeAppliers
 from gateway.sync.wire import ConsentChange, ErasureChange, ProfileChange
 
 log = logging.getLogger(__name__)
-
-
-class ConsentPart(Protocol):
-    """What sync needs of the consent part (gateway/consent/service.py)."""
-
-    def allows(self, customer_id: str, purpose: str, at: float | None = None) -> bool: ...
-
-    async def apply_changes(self, changes: Sequence[Any], source: Any = ...) -> Any: ...
-
-    async def forget(self, customer_id: str, source: Any) -> Any: ...
 
 
 def merge_pulled_profiles(db: sqlite_utils.Database, changes: Sequence[ProfileChange]) -> list[str]:
@@ -50,7 +39,8 @@ def merge_pulled_profiles(db: sqlite_utils.Database, changes: Sequence[ProfileCh
 
 def build_appliers(
     store: Store,
-    consents: ConsentPart | None,
+    consents: ConsentFeed | None,
+    records: CustomerRecords | None,
     site_id: str,
     on_profile_changed: Callable[[str], None] = lambda customer_id: None,
 ) -> ChangeAppliers:
@@ -78,12 +68,12 @@ def build_appliers(
             on_profile_changed(customer_id)  # e.g. the rules engine drops its cached copy
 
     async def apply_erasures(changes: Sequence[ErasureChange]) -> None:
-        if consents is None:
+        if records is None:
             log.warning("no consent part: %d pulled erasures not applied", len(changes))
             return
         for change in changes:
             if change.origin_site == site_id:
                 continue  # our own erasure coming back: done here already
-            await consents.forget(change.customer_id, ConsentSource.CENTRAL)
+            await records.erase(change.customer_id, "central")
 
     return ChangeAppliers(consents=apply_consents, profiles=apply_profiles, erasures=apply_erasures)

@@ -1,12 +1,13 @@
-"""When to try again. Pure: exponential backoff with jitter, `Retry-After`, and what each HTTP
-status means for the events that were sent."""
+"""When to try again, for the sync parts. Pure: `Retry-After`, what each HTTP status means for
+the events that were sent, and the sync settings' backoff (the one `Backoff`: gateway/backoff.py)."""
 
 from __future__ import annotations
 
-import random
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
+
+from gateway.backoff import Backoff
 
 if TYPE_CHECKING:
     from gateway.sync.settings import SyncSettings
@@ -46,30 +47,6 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if when.tzinfo is None:
         return None
     return max(0.0, when.timestamp() - now)
-
-
-class Backoff:
-    """Exponential backoff with "equal jitter": the n-th consecutive failure waits a random time
-    in [d/2, d], d = min(max, initial·2ⁿ⁻¹), so gateways that failed together do not return
-    together. A Retry-After from the service is honoured (capped), with up to 10 % jitter."""
-
-    def __init__(self, initial_s: float, max_s: float, retry_after_max_s: float, rng: random.Random | None = None) -> None:
-        self.initial_s = initial_s
-        self.max_s = max_s
-        self.retry_after_max_s = retry_after_max_s
-        self.failures = 0
-        self._rng = rng or random.Random()
-
-    def next_delay(self, retry_after: float | None = None) -> float:
-        self.failures += 1
-        if retry_after is not None:
-            wait = min(retry_after, self.retry_after_max_s)
-            return wait + self._rng.uniform(0, 0.1 * wait)
-        ceiling = min(self.max_s, self.initial_s * 2 ** min(self.failures - 1, 62))
-        return self._rng.uniform(ceiling / 2, ceiling)
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 def sync_backoff(settings: SyncSettings) -> Backoff:

@@ -13,11 +13,10 @@ from typing import Any
 from gateway.store.database import connect
 from gateway.store.outbox import outbox_stats, sync_dead_letters
 from gateway.store.sync_state import get_cursor, read_counters
+from gateway.commandline import add_config_argument, settings_or_exit
 
 
 def register(subparsers: Any) -> None:
-    from gateway.cli import add_config_argument
-
     sync = subparsers.add_parser("sync", help="store-and-forward sync with the central service")
     commands = sync.add_subparsers(dest="sync_command", required=True)
     status = commands.add_parser("status", help="outbox depth, bytes, age, counters and cursor")
@@ -34,8 +33,6 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from gateway.cli import settings_or_exit
-
     settings = settings_or_exit(args.config)
     db = connect(settings.store.path)
     try:
@@ -65,7 +62,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_drain(args: argparse.Namespace) -> int:
-    from gateway.cli import settings_or_exit
     from gateway.sync.drain import drain_outbox
     from gateway.sync.sender import DrainEnd
 

@@ -30,7 +30,8 @@ from gateway.store.outbox import (
     purge,
     settle,
 )
-from gateway.sync.backoff import Backoff, Verdict, classify, sync_backoff
+from gateway.backoff import Backoff
+from gateway.sync.backoff import Verdict, classify, sync_backoff
 from gateway.sync.outcome import HttpOutcome
 from gateway.sync.settings import SyncSettings
 from gateway.sync.wire import BatchResult, Problem

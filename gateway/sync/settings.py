@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import ipaddress
 from pathlib import Path
 
@@ -22,6 +24,9 @@ def is_loopback(host: str | None) -> bool:
 
 
 class SyncSettings(BaseModel):
+
+    # The part this section configures (gateway/assembly.py finds the parts through Settings).
+    part: ClassVar[str] = "gateway.sync.part:PART"
     # Not gateway.config.settings.Section (that module imports this one); same rule: typos are errors.
     model_config = ConfigDict(extra="forbid")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from gateway.tts.wav import AudioFormat
+from gateway.audio import AudioFormat
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from gateway.tts.wav import Pcm
+from gateway.audio import Pcm
 
 
 class SynthesisError(Exception):

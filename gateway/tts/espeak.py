@@ -13,7 +13,7 @@ import contextlib
 import shutil
 
 from gateway.tts.engine import SynthesisError
-from gateway.tts.wav import Pcm, WavError, read_wav
+from gateway.audio import AudioFormatError, Pcm, read_wav
 from gateway.waiting import within
 
 
@@ -62,7 +62,7 @@ class EspeakEngine:
             raise SynthesisError(f"espeak-ng voice {self._voice!r}: {detail}")
         try:
             pcm = read_wav(out)
-        except WavError as exc:
+        except AudioFormatError as exc:
             raise SynthesisError(f"espeak-ng wrote no usable WAV: {exc}") from exc
         if pcm.frames == 0:
             raise SynthesisError(f"espeak-ng produced no audio for {text!r}")

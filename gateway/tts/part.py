@@ -1,87 +1,62 @@
-"""Plugs the TTS service into the gateway (`PART_BUILDERS`) and checks its configuration
-(`PART_CHECKS`)."""
+"""The TTS part: speaks `hermes/tts/say` with espeak-ng or Piper, and offers itself as the
+speaker of the gateway's own dialogue manager (in-process, no broker round trip).
+
+`check` is cheap (espeak-ng's voices, Piper's files); numpy, soxr and the engines are imported
+only when the part is built."""
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from gateway.config.problems import ConfigError, ConfigProblem
-from gateway.config.settings import Settings
-from gateway.hermes.playback import PLAY_FINISHED_SUBSCRIPTION
-from gateway.hermes.tts import TTS_SAY
-from gateway.tts.cache import ReplyCache
-from gateway.tts.engine import SynthesisError, TtsEngine
-from gateway.tts.espeak import EspeakEngine
-from gateway.tts.piper import PiperEngine
-from gateway.tts.service import TtsService
-from gateway.tts.settings import DEFAULT_ESPEAK_VOICES, TtsSettings, espeak_voice_name
-from gateway.tts.synthesiser import Synthesiser
+from gateway.config.problems import ConfigProblem
+from gateway.part import Built, Core, PartBase, RouteSpec
+from gateway.ports import SPEAKER, Ports
+from gateway.tts.settings import espeak_voice_name, languages_spoken
 
 if TYPE_CHECKING:
-    from gateway.app import Runtime
+    from gateway.config.settings import Settings
 
 _SOURCE = "<settings>"
 
 
-def languages_spoken(settings: TtsSettings, site_languages: Iterable[str] = ()) -> list[str]:
-    """English and German always; any other language a site is set to (voice.sites) too."""
-    return sorted(set(DEFAULT_ESPEAK_VOICES) | set(settings.voices) | set(site_languages))
+class TtsPart(PartBase):
+    name = "tts"
+    section = "tts"
+    provides = (SPEAKER,)
+
+    def check(self, settings: Settings) -> list[ConfigProblem]:
+        return check(settings)
+
+    async def build(self, core: Core, ports: Ports) -> Built:
+        from gateway.hermes.playback import PLAY_FINISHED_SUBSCRIPTION
+        from gateway.hermes.tts import TTS_SAY
+        from gateway.tts.cache import ReplyCache
+        from gateway.tts.service import TtsService
+        from gateway.tts.synthesiser import Synthesiser
+        from gateway.tts.voices import start_engines
+
+        settings = core.settings.tts
+        voice = core.settings.voice  # the sites' languages: one mapping for every part
+        engines = await start_engines(settings, voice.languages())
+        synthesiser = Synthesiser(settings, engines, ReplyCache(settings.cache_entries, settings.cache_max_bytes), voice.language_of)
+        service = TtsService(settings, synthesiser, core.publish, core.dead_letter)
+        return Built(
+            # QoS 0: a reply queued by the broker while the gateway was down would be spoken late,
+            # out of its conversation; better not at all. The dialogue manager times out and says so.
+            routes=[
+                RouteSpec(TTS_SAY, service.on_say, qos=0, auto_ack=True),
+                RouteSpec(PLAY_FINISHED_SUBSCRIPTION, service.on_play_finished, qos=0, auto_ack=True),
+            ],
+            tasks=[service.run()],
+            offers={SPEAKER: service},
+            service=service,
+        )
 
 
-def make_engines(settings: TtsSettings, site_languages: Iterable[str] = ()) -> dict[str, TtsEngine]:
-    """One engine per language: the configured voice, or espeak-ng's own voice for it."""
-    engines: dict[str, TtsEngine] = {}
-    for language in languages_spoken(settings, site_languages):
-        voice = settings.voice(language)
-        if voice.engine == "piper":
-            assert voice.piper_model is not None  # guaranteed by VoiceSettings' validator
-            engines[language] = PiperEngine(
-                voice.piper_model, voice.piper_config, voice.piper_length_scale, settings.synthesis_timeout_s
-            )
-        else:
-            engines[language] = EspeakEngine(
-                espeak_voice_name(language, voice), voice.rate_wpm, voice.pitch, settings.espeak_ng_path,
-                settings.synthesis_timeout_s,
-            )
-    return engines
-
-
-async def start_engines(settings: TtsSettings, site_languages: Iterable[str] = ()) -> dict[str, TtsEngine]:
-    """Engines ready to speak (Piper models loaded), or ConfigError naming each voice that is not."""
-    engines = make_engines(settings, site_languages)
-    problems: list[ConfigProblem] = []
-    for language, engine in engines.items():
-        try:
-            await engine.start()
-        except SynthesisError as exc:
-            problems.append(ConfigProblem(file=_SOURCE, field=f"tts.voices.{language}", message=str(exc)))
-    if problems:
-        raise ConfigError(problems)
-    return engines
-
-
-async def build(runtime: Runtime) -> None:
-    settings = runtime.settings.tts
-    if not settings.enabled:
-        return
-    voice = runtime.settings.voice  # the sites' languages: one mapping for every part
-    engines = await start_engines(settings, voice.languages())
-    synthesiser = Synthesiser(settings, engines, ReplyCache(settings.cache_entries, settings.cache_max_bytes), voice.language_of)
-    mqtt = runtime.mqtt
-    service = TtsService(
-        settings, synthesiser,
-        lambda topic, payload, qos: mqtt.publish(topic, payload, qos=qos),
-        runtime.ingest.submit_dead_letter,
-    )
-    # QoS 0: a reply queued by the broker while the gateway was down would be spoken late, out of
-    # its conversation; better not at all. The dialogue manager times out and says so.
-    mqtt.route(TTS_SAY, service.on_say, qos=0, auto_ack=True)
-    mqtt.route(PLAY_FINISHED_SUBSCRIPTION, service.on_play_finished, qos=0, auto_ack=True)
-    runtime.tts = service  # the dialogue manager speaks through it in-process
-    runtime.tasks.append(service.run())
+PART = TtsPart()
 
 
 def check(settings: Settings) -> list[ConfigProblem]:

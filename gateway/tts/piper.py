@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.tts.engine import SynthesisError
-from gateway.tts.wav import AudioFormat, Pcm
+from gateway.audio import AudioFormat, Pcm
 from gateway.waiting import within
 
 

@@ -7,12 +7,13 @@ import gateway.config.settings, which imports this module.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import ClassVar, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from gateway.tts.wav import AudioFormat
+from gateway.audio import AudioFormat
 
 Language = Literal["en", "de"]
 SampleWidth = Literal[1, 2, 4]
@@ -59,6 +60,9 @@ class SiteTtsSettings(_Section):
 
 
 class TtsSettings(_Section):
+
+    # The part this section configures (gateway/assembly.py finds the parts through Settings).
+    part: ClassVar[str] = "gateway.tts.part:PART"
     enabled: bool = True
     voices: dict[Language, VoiceSettings] = Field(
         default_factory=dict, description="voice per language; unlisted languages use espeak-ng's own voice"
@@ -108,3 +112,8 @@ class OutputFormat(BaseModel):
 
 def espeak_voice_name(language: str, voice: VoiceSettings) -> str:
     return voice.espeak_voice or DEFAULT_ESPEAK_VOICES.get(language, language)
+
+
+def languages_spoken(settings: TtsSettings, site_languages: Iterable[str] = ()) -> list[str]:
+    """English and German always; any other language a site is set to (voice.sites) too."""
+    return sorted(set(DEFAULT_ESPEAK_VOICES) | set(settings.voices) | set(site_languages))

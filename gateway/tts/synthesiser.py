@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from gateway.audio import AudioFormat, convert, write_wav
+from gateway.hermes.base import language_tag
 from gateway.tts.cache import CachedReply, ReplyCache, ReplyKey
-from gateway.tts.convert import convert
 from gateway.tts.engine import SynthesisError, TtsEngine
 from gateway.tts.settings import TtsSettings
-from gateway.tts.wav import AudioFormat, write_wav
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,13 +21,6 @@ class Reply:
     language: str
     cached: bool
     synthesis_s: float
-
-
-def language_tag(lang: str | None) -> str | None:
-    """"de-DE", "de_DE", "DE" -> "de"; None or "" -> None."""
-    if not lang:
-        return None
-    return lang.replace("_", "-").split("-", 1)[0].strip().lower() or None
 
 
 def normalise_text(text: str) -> str:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from gateway.voice.settings import DebugCapture as DebugCaptureSettings
-from gateway.voice.wav import make_wav
+from gateway.audio import make_wav
 
 
 class DebugCapture:

@@ -25,7 +25,7 @@ from gateway.hermes.audioserver import AudioFrame
 from gateway.hermes.playback import parse_play_bytes_topic, play_finished_topic
 from gateway.model.inbound import InboundMessage
 from gateway.mqtt import MqttClient
-from gateway.voice.wav import make_wav
+from gateway.audio import make_wav
 from gateway.waiting import within
 
 AUDIO_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "audio"

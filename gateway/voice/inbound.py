@@ -18,13 +18,13 @@ from gateway.hermes.hotword import HotwordDetected
 from gateway.hermes.nlu import NluQuery
 from gateway.model.deadletter import DeadLetterReason
 from gateway.model.inbound import InboundMessage
-from gateway.mqtt import MqttClient
+from gateway.part import RouteSpec
+from gateway.ports import DeadLetterSink
 from gateway.retained_commands import refuse_if_retained
 from gateway.voice.outbound import HermesOut
 from gateway.voice.service import VoiceService
 
 M = TypeVar("M", bound=HermesMessage)
-DeadLetterSink = Callable[[InboundMessage, DeadLetterReason, str], None]
 
 
 class HermesInbound:
@@ -34,7 +34,7 @@ class HermesInbound:
         self._ack = ack
         self._dead_letter = dead_letter
 
-    def register(self, mqtt: MqttClient) -> None:
+    def routes(self) -> list[RouteSpec]:
         s = self._service
         control: list[tuple[str, type[HermesMessage], Callable[[HermesMessage], object], str]] = [
             (topics.DM_START_SESSION, DialogueStartSession, s.start_session, "dialogueManager"),  # type: ignore[list-item]
@@ -45,10 +45,10 @@ class HermesInbound:
             (topics.NLU_QUERY, NluQuery, s.nlu_query, "nlu"),  # type: ignore[list-item]
             (topics.HOTWORD_DETECTED_SUBSCRIPTION, HotwordDetected, s.hotword_detected, "dialogueManager"),  # type: ignore[list-item]
         ]
-        for subscription, model, handler, component in control:
-            mqtt.route(subscription, self._control(model, handler, component))
-        mqtt.route(topics.AUDIO_FRAME_SUBSCRIPTION, self.on_audio, qos=0, auto_ack=True)
-        mqtt.route(topics.AUDIO_SESSION_FRAME_SUBSCRIPTION, self.on_audio, qos=0, auto_ack=True)
+        return [RouteSpec(subscription, self._control(model, handler, component)) for subscription, model, handler, component in control] + [
+            RouteSpec(topics.AUDIO_FRAME_SUBSCRIPTION, self.on_audio, qos=0, auto_ack=True),
+            RouteSpec(topics.AUDIO_SESSION_FRAME_SUBSCRIPTION, self.on_audio, qos=0, auto_ack=True),
+        ]
 
     def _control(self, model: type[M], handler: Callable[[M], object], component: str) -> Callable[[InboundMessage], None]:
         def on_message(message: InboundMessage) -> None:

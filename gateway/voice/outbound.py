@@ -38,4 +38,4 @@ class HermesOut:
             self._last_error.clear()
         self.errors_published += 1
         log.info("hermes error from %s at %s: %s", component, site_id, error)
-        self.send(HermesError.topic_for(component), HermesError(error=error, context=context, siteId=site_id, sessionId=session_id))
+        self.send(HermesError.topic(component=component), HermesError(error=error, context=context, siteId=site_id, sessionId=session_id))

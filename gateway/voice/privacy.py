@@ -1,7 +1,8 @@
 """The privacy skill's actions, backed by the consent part (erasure, export) and the store.
 
-`ConsentPrivacy` hands "forget me" to the consent part's erasure (every local row, queued
-upstream, audited) and answers "what do you know about me" from its export. Without a consent
+`RecordsPrivacy` hands "forget me" to the consent part's erasure (its customer records port:
+every local row, queued upstream, audited) and answers "what do you know about me" from its
+export. Without a consent
 part, `StorePrivacy` can still describe, but erases nothing (`forget` returns None and the skill
 says so) – erasure belongs to the consent part alone.
 """
@@ -10,32 +11,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlite_utils
 
+from gateway.ports import CustomerRecords
 from gateway.store.database import Store
 from skills.api import CustomerSummary
 
-if TYPE_CHECKING:
-    from gateway.consent.service import ConsentService
 
-
-class ConsentPrivacy:
-    def __init__(self, consents: ConsentService, after_forget: Callable[[str], None]) -> None:
-        self._consents = consents
+class RecordsPrivacy:
+    def __init__(self, records: CustomerRecords, after_forget: Callable[[str], None]) -> None:
+        self._records = records
         self._after_forget = after_forget
 
     async def forget(self, customer_id: str) -> int | None:
-        from gateway.consent.model import ConsentSource
-
-        result = await self._consents.forget(customer_id, ConsentSource.TOUCHPOINT)
+        result = await self._records.erase(customer_id, "touchpoint")
         self._after_forget(customer_id)
         return result.total
 
     async def describe(self, customer_id: str) -> CustomerSummary:
-        export = await self._consents.export(customer_id)
-        tables = export.tables
+        export = await self._records.export(customer_id)
+        tables: dict[str, list[dict[str, Any]]] = export["tables"]
         profile_rows = tables.get("profiles", [])
         attributes = _attribute_names(profile_rows[0]) if profile_rows else []
         consents = {str(r["purpose"]): str(r["status"]) for r in tables.get("consents", [])}

@@ -32,7 +32,8 @@ from gateway.hermes.dialogue import (
     SessionTermination,
     TerminationReason,
 )
-from gateway.hermes.hotword import HotwordDetected, HotwordToggle
+from gateway.hermes.base import language_tag
+from gateway.hermes.hotword import HotwordDetected, HotwordToggleOff, HotwordToggleOn
 from gateway.hermes.nlu import NluQuery
 from gateway.hermes.tts import SayOutcome, TtsSay
 from gateway.voice.capture import DebugCapture
@@ -50,7 +51,7 @@ from gateway.voice.skillrunner import SkillFailed
 from gateway.voice.speech import ReplySpeaker
 from gateway.voice.understand import understand
 from gateway.voice.vad import VadState
-from gateway.voice.wav import AudioFormatError, read_wav_chunk
+from gateway.audio import AudioFormatError, read_frame
 from skills.api import Reply
 
 log = logging.getLogger(__name__)
@@ -187,8 +188,8 @@ class VoiceService:
 
     def _open(self, site_id: str, *, own: bool, session_id: str | None = None, announce: bool = True, lang: str | None = None, **options: object) -> Session:
         customer = self.identity.customer_at(site_id)
-        tag = (lang or "").replace("_", "-").split("-")[0].lower()
-        language = tag if tag in self.kits else self.settings.language_of(site_id)
+        tag = language_tag(lang)
+        language = tag if tag is not None and tag in self.kits else self.settings.language_of(site_id)
         session, aborted = self.sessions.start(
             site_id, self._clock(), language, own=own, session_id=session_id, customer_id=customer,
             timeout_s=self.settings.session_timeout_of(site_id), **options,
@@ -224,7 +225,8 @@ class VoiceService:
         self.out.send(ended.topic(), ended)
 
     def _toggle_hotword(self, site_id: str, on: bool) -> None:
-        self.out.send(HotwordToggle.topic_for(on), HotwordToggle(siteId=site_id))
+        toggle = (HotwordToggleOn if on else HotwordToggleOff)(siteId=site_id)
+        self.out.send(toggle.topic(), toggle)
 
     # -- speaking ---------------------------------------------------------------------------------
     def _speak_then(self, session: Session, text: str | None, then: Callable[[], None]) -> None:
@@ -281,7 +283,7 @@ class VoiceService:
             self.out.error("asr", f"audio for unknown session {frame.session_id}", frame.site_id, frame.session_id)
             return
         try:
-            chunk = read_wav_chunk(frame.wav, self.settings.max_frame_bytes)
+            chunk = read_frame(frame.wav, self.settings.max_frame_bytes)
         except AudioFormatError as exc:
             self.frames_refused += 1
             self.out.error("asr", f"malformed audio: {exc}", frame.site_id, listening.session_id if listening else None)

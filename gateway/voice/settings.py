@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import ClassVar, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -72,6 +72,9 @@ class SiteSettings(_Section):
 
 
 class VoiceSettings(_Section):
+
+    # The part this section configures (gateway/assembly.py finds the parts through Settings).
+    part: ClassVar[str] = "gateway.voice.part:PART"
     enabled: bool = True
     engine: Literal["auto", "pocketsphinx", "vosk"] = Field(
         "auto", description="auto: Vosk when vosk_model_dir is set, else PocketSphinx (English model in its wheel)"

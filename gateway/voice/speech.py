@@ -1,6 +1,6 @@
 """How the dialogue manager gets its replies spoken, and learns that they were.
 
-- `InProcessSpeaker`: the gateway's own TTS service (`runtime.tts`): `submit()` resolves to
+- `InProcessSpeaker`: the gateway's own TTS service (the SPEAKER port): `submit()` resolves to
   played / timeout / failed once `sayFinished` has gone out. The say is also published on
   `hermes/tts/say` for observers (displays, logs, Rhasspy tools); the TTS service recognises its
   copy by id and does not speak it twice.

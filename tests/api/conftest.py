@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 import yaml
 
-from gateway.app import Runtime
+from gateway.app import Gateway
 from gateway.config.settings import PROJECT_ROOT, Settings
 from tests.support.clients import Publisher
 from tests.support.gateway import gateway_settings, running_gateway, wait_until
@@ -25,7 +25,7 @@ SAMPLES_DIR = PROJECT_ROOT / "device_profiles" / "samples"
 
 @dataclass
 class ApiHarness:
-    runtime: Runtime
+    runtime: Gateway
     broker: Mosquitto
     url: str
     http: aiohttp.ClientSession  # sends the bearer token

@@ -78,7 +78,7 @@ async def test_sync_status_counters_and_a_lost_link(broker: Mosquitto, tmp_path:
 
             central.stop()  # the link goes down: new events wait, the sender backs off
             await api.publish(messages[:3])
-            sync_parts = api.runtime.sync  # the Runtime's declared field, set by the sync part
+            sync_parts = api.runtime.service("sync").running  # the Gateway's declared field, set by the sync part
             assert sync_parts is not None
             await wait_until(lambda: bool(sync_parts.sender.status.last_error), timeout=15)
             down = (await api.get_json("/api/status"))["central"]

@@ -44,7 +44,7 @@ def json_log() -> Iterator[io.StringIO]:
 
 
 async def grant(api: ApiHarness, customer_id: str, purpose: str = "service") -> None:
-    consents = api.runtime.consents
+    consents = api.runtime.service("consent")
     assert consents is not None
     record = ConsentRecord(
         customer_id=customer_id,

@@ -161,7 +161,7 @@ async def test_consents_are_paged_and_filtered(api: ApiHarness) -> None:
 
 
 async def test_rules_list_and_reload(api: ApiHarness, tmp_path: Path) -> None:
-    engine = api.runtime.rules
+    engine = api.runtime.service("rules")
     assert engine is not None, "the rules part is configured by default"
     listed = (await api.get_json("/api/rules"))["items"]
     assert {r["id"] for r in listed} == set(engine.engine.rules.rules)
@@ -174,7 +174,7 @@ async def test_rules_list_and_reload(api: ApiHarness, tmp_path: Path) -> None:
 
 async def test_rules_answer_503_when_the_engine_is_off(broker: Mosquitto, tmp_path: Path) -> None:
     async with started_api(broker, tmp_path, sections={"rules": {"enabled": False}}) as api:
-        assert api.runtime.rules is None
+        assert api.runtime.service("rules") is None
         for method, path in (("GET", "/api/rules"), ("POST", "/api/rules/reload")):
             async with api.http.request(method, api.url + path) as response:
                 assert response.status == 503

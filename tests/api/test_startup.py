@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from gateway.api.check import check_api
-from gateway.app import build_runtime
+from gateway.app import build_gateway
 from gateway.config.problems import ConfigError
 from gateway.config.settings import load_settings
 from tests.api.conftest import api_settings, started_api
@@ -19,7 +19,7 @@ async def test_refuses_to_start_without_a_token(broker: Mosquitto, tmp_path: Pat
     settings = api_settings(broker, tmp_path, token=None)
     assert [p.field for p in check_api(settings)] == ["api.token"]
     with pytest.raises(ConfigError) as caught:
-        await build_runtime(settings)
+        await build_gateway(settings)
     assert caught.value.problems[0].field == "api.token"
     assert "insecure_no_auth" in caught.value.problems[0].message
 

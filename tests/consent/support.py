@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from gateway.config.settings import PROJECT_ROOT
+from gateway.consent.inbox import ConsentInbox
 
 PURPOSES = ("service", "personalisation", "analytics", "marketing")
 CARD_TOPIC = "tele/cardreader_kiosk1/SENSOR"
@@ -92,3 +93,13 @@ def rows_mentioning(db_path: Path, text: str) -> dict[str, int]:
     finally:
         conn.close()
     return found
+
+
+def consent_inbox(runtime: Any) -> ConsentInbox:
+    """The consent part's inbox, found through the route its topic goes to (the service keeps no
+    reference to it)."""
+    route = runtime.mqtt.route_for("touchgate/any/consent")
+    assert route is not None, "no consent route: is the consent part built?"
+    inbox = getattr(route.handler, "__self__", None)
+    assert isinstance(inbox, ConsentInbox)
+    return inbox

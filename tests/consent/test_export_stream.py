@@ -16,9 +16,9 @@ from gateway.consent.pseudonym import Pseudonymiser
 from gateway.model.deadletter import DeadLetter, DeadLetterReason
 from gateway.model.event import Event
 from gateway.store.database import connect
-from gateway.store.erasure import export_customer
+from gateway.consent.erasure_rows import export_customer
 from gateway.store.ingest_rows import IngestBatch, write_ingest_batch
-from gateway.store.pseudonym_key import load_or_create_pseudonym_key
+from gateway.consent.key_row import load_or_create_pseudonym_key
 from tests.support.cli import run_touchgate
 
 CAROL, DAVE = "card:CA401", "card:DA7E"

@@ -11,12 +11,12 @@ from typing import Any
 
 import yaml
 
-from gateway.app import Runtime
+from gateway.app import Gateway
 from gateway.cli import main as touchgate
 from gateway.config.settings import PROJECT_ROOT, Settings
 from gateway.consent.model import ConsentChange, ConsentSource, ConsentStatus
 from gateway.consent.service import ConsentService
-from tests.consent.support import CARD_TOPIC, app_message, consent_message, rows, rows_mentioning, write_profiles
+from tests.consent.support import CARD_TOPIC, app_message, consent_inbox, consent_message, rows, rows_mentioning, write_profiles
 from tests.support.clients import Publisher
 from tests.support.gateway import gateway_settings, running_gateway, wait_until
 from tests.support.mosquitto import Mosquitto
@@ -29,9 +29,9 @@ def consent_settings(broker: Mosquitto, tmp_path: Path, **privacy: Any) -> Setti
     return gateway_settings(broker, tmp_path, device_profiles_dir=write_profiles(tmp_path / "profiles"), privacy=values)
 
 
-def consents(runtime: Runtime) -> ConsentService:
-    assert runtime.consents is not None
-    return runtime.consents
+def consents(runtime: Gateway) -> ConsentService:
+    assert runtime.service("consent") is not None
+    return runtime.service("consent")
 
 
 async def publish(broker: Mosquitto, messages: Iterable[tuple[str, bytes | str]]) -> None:
@@ -39,7 +39,7 @@ async def publish(broker: Mosquitto, messages: Iterable[tuple[str, bytes | str]]
         await asyncio.to_thread(pub.publish_all, list(messages))
 
 
-async def settled(runtime: Runtime, decided: int) -> None:
+async def settled(runtime: Gateway, decided: int) -> None:
     """Wait until `decided` events went through the gate and their batch is on disk."""
     await wait_until(lambda: sum(runtime.ingest.counters.by_gate_class.values()) >= decided)
     await runtime.store.call(lambda db: None)  # the store runs writes in order: this comes after
@@ -51,16 +51,16 @@ async def test_every_sample_message(broker: Mosquitto, tmp_path: Path) -> None:
     db = settings.store.path
     async with running_gateway(settings) as runtime:
         service = consents(runtime)
-        assert service.inbox is not None
+        assert consent_inbox(runtime) is not None
         card = json.dumps({"Time": "2026-11-28T10:02:44", "PN532": {"UID": "94D8FC5F", "DATA": ""}})
         with Publisher(broker.host, broker.port, client_id="samples-pub") as pub:
             await asyncio.to_thread(pub.publish_all, [(CARD_TOPIC, card)])  # a card tap: now known here
             await settled(runtime, 1)
             for sample in samples:
-                handled, letters = service.inbox.handled, rows(db, "SELECT COUNT(*) FROM dead_letters")[0][0]
+                handled, letters = consent_inbox(runtime).handled, rows(db, "SELECT COUNT(*) FROM dead_letters")[0][0]
                 await asyncio.to_thread(pub.publish_all, [(sample["topic"], sample["payload"])])
                 if sample["expect"] == "applied":
-                    await wait_until(lambda h=handled: service.inbox.handled > h)  # type: ignore[misc]
+                    await wait_until(lambda h=handled: consent_inbox(runtime).handled > h)  # type: ignore[misc]
                 else:
                     await wait_until(lambda n=letters: rows(db, "SELECT COUNT(*) FROM dead_letters")[0][0] > n)  # type: ignore[misc]
                     reason, detail = rows(db, "SELECT reason, detail FROM dead_letters ORDER BY id DESC LIMIT 1")[0]

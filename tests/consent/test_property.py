@@ -19,11 +19,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from gateway.app import Runtime
+from gateway.app import Gateway
 from gateway.consent.model import ConsentChange, ConsentSource, ConsentStatus
 from profile_service.launch import running_profile_service
 from profile_service.settings import ServiceSettings
-from tests.consent.support import PURPOSES, app_message, rows, rows_mentioning, write_profiles
+from tests.consent.support import PURPOSES, app_message, consent_inbox, rows, rows_mentioning, write_profiles
 from tests.support.clients import Publisher
 from tests.support.gateway import gateway_settings, running_gateway, wait_until
 from tests.support.mosquitto import Mosquitto
@@ -114,9 +114,9 @@ async def run_stream(broker: Mosquitto, workdir: Path, stream: list[tuple], **ov
     unknown_consents: dict[str, int] = {}  # dead letters expected, per customer (erasure deletes them)
     seq = itertools.count()
     async with running_gateway(config) as runtime:
-        service = runtime.consents
-        assert service is not None and service.inbox is not None
-        inbox = service.inbox
+        service = runtime.service("consent")
+        assert service is not None and consent_inbox(runtime) is not None
+        inbox = consent_inbox(runtime)
         await runtime.store.call(lambda d: d.conn.executescript(CAPTURE))
         decided = 0
         with Publisher(broker.host, broker.port, client_id=f"prop-pub-{n}") as pub:
@@ -244,7 +244,7 @@ async def test_nothing_personal_reaches_the_central_service_without_consent(
             assert rows(central_db, "SELECT COUNT(*) FROM events WHERE customer_id = ?", (f"app:{c}",)) == [(0,)]
 
 
-async def expire_check(runtime: Runtime) -> None:
+async def expire_check(runtime: Gateway) -> None:
     """Run the expiry enforcement once (the periodic task is slowed down in this test)."""
-    assert runtime.consents is not None
-    await runtime.consents.expire_due()
+    assert runtime.service("consent") is not None
+    await runtime.service("consent").expire_due()

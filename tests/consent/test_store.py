@@ -17,12 +17,12 @@ from gateway.consent.retention import enforce_retention
 from gateway.consent.settings import PrivacySettings
 from gateway.model.deadletter import DeadLetter, DeadLetterReason
 from gateway.model.event import Event
-from gateway.store.audit import verify_audit
-from gateway.store.consents import apply_consent_changes, load_consents
+from gateway.consent.audit_log import verify_audit
+from gateway.consent.consent_rows import apply_consent_changes, load_consents
 from gateway.store.database import Store, connect
-from gateway.store.erasure import erase_customer, export_customer
+from gateway.consent.erasure_rows import erase_customer, export_customer
 from gateway.store.ingest_rows import IngestBatch, write_ingest_batch
-from gateway.store.pseudonym_key import load_or_create_pseudonym_key
+from gateway.consent.key_row import load_or_create_pseudonym_key
 from tests.consent.support import rows, rows_mentioning
 
 ALICE, BOB = "card:A11CE", "card:B0B"

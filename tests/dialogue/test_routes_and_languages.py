@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.app import build_runtime
+from gateway.app import build_gateway
 from gateway.config.problems import ConfigError
 from tests.dialogue.satellite import Satellite
 from tests.support.gateway import gateway_settings, running_gateway
@@ -37,7 +37,7 @@ OWN = ("hermes/dialogueManager/sessionStarted", "hermes/dialogueManager/sessionE
 
 
 def _handler_name(runtime: object, topic: str) -> str | None:
-    route = runtime.mqtt._route_for(topic)  # type: ignore[attr-defined]
+    route = runtime.mqtt.route_for(topic)  # type: ignore[attr-defined]
     if route is None:
         return None
     handler = route.handler
@@ -50,7 +50,7 @@ def _handler_name(runtime: object, topic: str) -> str | None:
 
 @pytest.mark.parametrize("tts_enabled", [True, False])
 async def test_each_topic_reaches_its_handler(broker: Mosquitto, tmp_path: Path, tts_enabled: bool) -> None:
-    runtime = await build_runtime(gateway_settings(broker, tmp_path, tts={"enabled": tts_enabled}))
+    runtime = await build_gateway(gateway_settings(broker, tmp_path, tts={"enabled": tts_enabled}))
     try:
         expected = dict(EXPECTED)
         if tts_enabled:
@@ -113,7 +113,7 @@ async def test_language_per_site_for_asr_nlu_skills_and_tts(broker: Mosquitto, t
     hello = next(u for u in utterances("ko") if u.name == "ko_hello")
     try:
         async with running_gateway(settings, timeout=60) as runtime:
-            assert runtime.voice is not None and {k: v.engine.name for k, v in runtime.voice.kits.items()} == {"en": "pocketsphinx", "ko": "vosk"}
+            assert runtime.service("voice") is not None and {k: v.engine.name for k, v in runtime.service("voice").kits.items()} == {"en": "pocketsphinx", "ko": "vosk"}
             session = await run(seoul.wake)
             started = await run(seoul.json_on, "hermes/dialogueManager/sessionStarted", 10.0, 0, sessionId=session)
             assert started["lang"] == "ko"
@@ -146,6 +146,6 @@ async def test_language_per_site_for_asr_nlu_skills_and_tts(broker: Mosquitto, t
 async def test_a_site_language_without_a_recogniser_is_a_config_error(broker: Mosquitto, tmp_path: Path) -> None:
     settings = gateway_settings(broker, tmp_path, voice={"sites": {"kiosk": {"language": "de"}}})
     with pytest.raises(ConfigError) as caught:
-        await build_runtime(settings)
+        await build_gateway(settings)
     (problem,) = caught.value.problems
     assert problem.field == "voice.sites" and "kiosk" in problem.message and "voice.vosk_models.de" in problem.message

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from gateway.app import Runtime
+from gateway.app import Gateway
 from tests.support.clients import Publisher
 from tests.support.fuzz import FuzzMessage
 from tests.support.gateway import wait_until
@@ -22,7 +22,7 @@ def gateway_tasks() -> list[asyncio.Task[object]]:
     return [t for t in asyncio.all_tasks() if t.get_name() in GATEWAY_TASKS or t.get_name().startswith("part-")]
 
 
-def assert_alive(runtime: Runtime) -> None:
+def assert_alive(runtime: Gateway) -> None:
     tasks = gateway_tasks()
     assert {t.get_name() for t in tasks} >= set(GATEWAY_TASKS), [t.get_name() for t in tasks]
     ended = [(t.get_name(), t.exception() if not t.cancelled() else "cancelled") for t in tasks if t.done()]
@@ -51,7 +51,7 @@ def publish_fuzz(host: str, port: int, messages: Iterable[FuzzMessage], client_i
     return sent
 
 
-async def settled(runtime: Runtime, received: int, timeout: float = 60) -> None:
+async def settled(runtime: Gateway, received: int, timeout: float = 60) -> None:
     """Until ingest has taken `received` sensor messages and settled everything it took."""
     counters = runtime.ingest.counters
     await wait_until(lambda: counters.received >= received and counters.in_flight() == 0, timeout=timeout)

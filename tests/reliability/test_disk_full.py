@@ -17,7 +17,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from gateway.app import Runtime
+from gateway.app import Gateway
 from tests.reliability.load import TOPIC, numbered, stored_numbers
 from tests.reliability.support import assert_alive, integrity
 from tests.support.clients import Publisher
@@ -60,7 +60,7 @@ def fill(directory: Path) -> Path:
     return filler
 
 
-async def limit_pages(runtime: Runtime, extra_pages: int | None) -> None:
+async def limit_pages(runtime: Gateway, extra_pages: int | None) -> None:
     """The fallback: cap the gateway connection's database size (None lifts the cap)."""
 
     def apply(db: object) -> None:

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from gateway.hermes.tts import TTS_SAY
+from tests.consent.support import consent_inbox
 from tests.reliability.support import assert_alive, integrity, publish_fuzz, rss_mb, scalar, settled
 from tests.support.clients import Publisher
 from tests.support.fuzz import FuzzCorpus, FuzzMessage, Surface, audio_frame, draw_examples, fuzz_message
@@ -63,10 +64,10 @@ async def test_every_surface_fuzzed_stays_up_reconciles_and_memory_is_bounded(br
     ]
     rss: list[float] = []
     async with running_gateway(settings) as runtime:
-        consents = runtime.consents
+        consents = runtime.service("consent")
         reasons: Counter[str] = Counter()
         runtime.ingest.on_dead_letters.append(lambda letters: reasons.update(d.reason.value for d in letters))
-        assert consents is not None and consents.inbox is not None
+        assert consents is not None and consent_inbox(runtime) is not None
         sent: Counter[str] = Counter()
         for index, messages in enumerate(rounds):
             per_kind = Counter(_kind(m) for m in messages)
@@ -74,7 +75,7 @@ async def test_every_surface_fuzzed_stays_up_reconciles_and_memory_is_bounded(br
             assert n == len(messages)
             sent.update(per_kind)
             await settled(runtime, sent["sensor"])
-            inbox = consents.inbox
+            inbox = consent_inbox(runtime)
             await wait_until(lambda: inbox.handled + inbox.rejected == sent["consent"], timeout=60)
             await settled(runtime, sent["sensor"])
             assert_alive(runtime)

@@ -73,7 +73,7 @@ async def test_examples_live(broker: Mosquitto, tmp_path: Path) -> None:
         async with running_gateway(settings) as runtime:
             with Publisher(broker.host, broker.port) as pub:
                 await publish(pub, consent("card:A1", "service", "personalisation"), consent("card:B2", "service", "personalisation"))
-                await wait_until(lambda: runtime.consents.allows("card:B2", "personalisation"))  # type: ignore[union-attr]
+                await wait_until(lambda: runtime.service("consent").allows("card:B2", "personalisation"))  # type: ignore[union-attr]
                 # 1 + 5: Anna's fifth visit: welcome on the entrance display, badge and points.
                 await publish(pub, card_tap("entrance", "A1"))
                 (welcome,) = await wait_for_payloads(collector, "touchgate/entrance/display/entrance")
@@ -91,8 +91,8 @@ async def test_examples_live(broker: Mosquitto, tmp_path: Path) -> None:
                 # 4: footfall passes 40 in 15 minutes.
                 await publish(pub, footfall("shop1", "24E124716C123456", 25), footfall("shop1", "24E124716C123456", 21))
                 alerts = await wait_for_payloads(collector, "touchgate/shop1/staff", 2)
-            assert runtime.rules is not None
-            await runtime.rules.drain()
+            assert runtime.service("rules") is not None
+            await runtime.service("rules").drain()
     finally:
         collector.close()
     assert welcome == {"title": "Welcome back, Anna!", "tier": "gold", "points": "0", "rule": "welcome-loyalty-member"}

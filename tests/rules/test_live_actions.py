@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from gateway.store.audit import verify_audit
+from gateway.consent.audit_log import verify_audit
 from gateway.store.database import connect
 from gateway.store.profiles import profile_view
 from tests.rules.live import card_tap, consent, live_settings, publish, seed_profiles, wait_for_payloads, payloads
@@ -48,17 +48,17 @@ async def test_every_action_over_mqtt_and_sqlite(broker: Mosquitto, tmp_path: Pa
     collector = Collector(broker.host, broker.port, ["hermes/tts/say", "touchgate/+/display/#", "touchgate/+/staff", "lights/#"])
     try:
         async with running_gateway(settings) as runtime:
-            assert runtime.rules is not None and runtime.consents is not None
+            assert runtime.service("rules") is not None and runtime.service("consent") is not None
             with Publisher(broker.host, broker.port) as pub:
                 await publish(pub, consent("card:AA11", "service", "personalisation"))
-                await wait_until(lambda: runtime.consents.allows("card:AA11", "personalisation"))  # type: ignore[union-attr]
+                await wait_until(lambda: runtime.service("consent").allows("card:AA11", "personalisation"))  # type: ignore[union-attr]
                 await publish(pub, card_tap("door", "AA11"))
                 (say,) = await wait_for_payloads(collector, "hermes/tts/say")
                 (display,) = await wait_for_payloads(collector, "touchgate/door/display/door")
                 (light,) = await wait_for_payloads(collector, "lights/door/set")
                 (staff,) = await wait_for_payloads(collector, "touchgate/door/staff")
-            await wait_until(lambda: any(d.rule_id == "greet-member" for d in runtime.rules.recent))  # type: ignore[union-attr]
-            await runtime.rules.drain()
+            await wait_until(lambda: any(d.rule_id == "greet-member" for d in runtime.service("rules").recent))  # type: ignore[union-attr]
+            await runtime.service("rules").drain()
     finally:
         collector.close()
     assert say["text"] == "Hello Ann" and say["siteId"] == "door" and say["lang"] == "en" and say["id"]
@@ -88,12 +88,12 @@ async def test_consent_refusal(broker: Mosquitto, tmp_path: Path) -> None:
     collector = Collector(broker.host, broker.port, ["hermes/tts/say", "touchgate/+/display/#", "lights/#"])
     try:
         async with running_gateway(settings) as runtime:
-            rules = runtime.rules
+            rules = runtime.service("rules")
             assert rules is not None
             with Publisher(broker.host, broker.port) as pub:
                 # Bob lets the shop serve him, but not personalise.
                 await publish(pub, consent("card:BB22", "service"))
-                await wait_until(lambda: runtime.consents.allows("card:BB22", "service"))  # type: ignore[union-attr]
+                await wait_until(lambda: runtime.service("consent").allows("card:BB22", "service"))  # type: ignore[union-attr]
                 await publish(pub, card_tap("door", "BB22"))
                 (display,) = await wait_for_payloads(collector, "touchgate/door/display/door")
                 # A card nobody consented for: the gate strips the id, only the anonymous rule has it.
@@ -118,7 +118,7 @@ async def test_consent_refusal(broker: Mosquitto, tmp_path: Path) -> None:
 
 
 async def test_voice_intent_hook_and_mode(broker: Mosquitto, tmp_path: Path) -> None:
-    """The voice part calls `runtime.rules.on_intent(...)`; a rule with a delay runs as a task and
+    """The voice part calls `runtime.service("rules").on_intent(...)`; a rule with a delay runs as a task and
     `mode: single` skips a second trigger meanwhile, while `queued` runs it afterwards."""
     write_rules(tmp_path / "rules", """
 - id: hours
@@ -141,7 +141,7 @@ async def test_voice_intent_hook_and_mode(broker: Mosquitto, tmp_path: Path) -> 
     collector = Collector(broker.host, broker.port, ["hermes/tts/say", "out/#"])
     try:
         async with running_gateway(settings) as runtime:
-            rules = runtime.rules
+            rules = runtime.service("rules")
             assert rules is not None
             rules.on_intent("kiosk1", "AskOpeningHours", {}, None)
             rules.on_intent("kiosk1", "AskOpeningHours", {}, None)

@@ -36,10 +36,10 @@ async def test_caps_and_cooldowns_survive_a_restart(broker: Mosquitto, tmp_path:
                 await publish(pub, occupancy("shop1", "door-1", True), occupancy("shop1", "door-2", True))
                 await wait_for_payloads(collector, "out/daily")
                 await wait_for_payloads(collector, "out/cooled")
-                assert runtime.rules is not None
-                await runtime.rules.drain()
+                assert runtime.service("rules") is not None
+                await runtime.service("rules").drain()
             async with running_gateway(settings) as runtime:
-                rules = runtime.rules
+                rules = runtime.service("rules")
                 assert rules is not None
                 await publish(pub, occupancy("shop1", "door-1", True), occupancy("shop1", "door-2", True))
                 await wait_until(lambda: len(rules.recent) >= 2)
@@ -70,7 +70,7 @@ async def test_hot_reload_on_change_keeps_old_rules_when_broken_and_loses_no_eve
     collector = Collector(broker.host, broker.port, ["out/#"])
     try:
         async with running_gateway(settings) as runtime:
-            rules = runtime.rules
+            rules = runtime.service("rules")
             assert rules is not None
             with Publisher(broker.host, broker.port) as pub:
                 await publish(pub, occupancy("shop1", "m1", True))
@@ -109,7 +109,7 @@ async def test_sighup_reloads(broker: Mosquitto, tmp_path: Path) -> None:
     collector = Collector(broker.host, broker.port, ["out/#"])
     try:
         async with running_gateway(settings) as runtime:
-            rules = runtime.rules
+            rules = runtime.service("rules")
             assert rules is not None
             path.write_text(versioned("after"))
             await asyncio.sleep(0.3)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from gateway.app import Runtime, build_runtime, serve
+from gateway.app import Gateway, build_gateway, serve
 from gateway.config.settings import Settings
 from gateway.waiting import within
 from tests.support.mosquitto import Mosquitto
@@ -29,8 +29,8 @@ def gateway_settings(broker: Mosquitto, tmp_path: Path, **overrides: Any) -> Set
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(settings: Settings, timeout: float = 10) -> AsyncIterator[Runtime]:
-    runtime = await build_runtime(settings)
+async def running_gateway(settings: Settings, timeout: float = 10) -> AsyncIterator[Gateway]:
+    runtime = await build_gateway(settings)
     task = asyncio.create_task(serve(runtime))
     try:
         await within(runtime.ready.wait(), timeout)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gateway.app import Runtime
+from gateway.app import Gateway
 from gateway.sync.part import SyncParts
 from profile_service.launch import ProfileServiceProcess, service_command
 from tests.support import postgres
@@ -117,10 +117,10 @@ def local_rows(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tu
         conn.close()
 
 
-def sync_parts(runtime: Runtime) -> SyncParts:
-    """The sync part on the Runtime (set once its task runs with a sync.url)."""
-    assert runtime.sync is not None, "the sync part is not running"
-    return runtime.sync
+def sync_parts(runtime: Gateway) -> SyncParts:
+    """The sync part on the Gateway (set once its task runs with a sync.url)."""
+    assert runtime.service("sync").running is not None, "the sync part is not running"
+    return runtime.service("sync").running
 
 
 def sync_config(url: str, **overrides: Any) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from email.utils import formatdate
 
-from gateway.sync.backoff import Backoff, Verdict, classify, parse_retry_after
+from gateway.backoff import Backoff
+from gateway.sync.backoff import Verdict, classify, parse_retry_after
 
 
 def test_classify() -> None:

@@ -31,7 +31,7 @@ async def test_changes_feed_applied_and_cursor_persisted(broker: Mosquitto, cent
     db = settings.store.path
     last_seq = central.query("SELECT MAX(seq) FROM changes")[0][0]
     async with running_gateway(settings) as runtime:
-        consents = runtime.consents
+        consents = runtime.service("consent")
         assert consents is not None
         await wait_until(lambda: state(db, "sync.changes_cursor") == str(last_seq))
         assert consents.allows(CONSENTED, "service") and not consents.allows(UNCONSENTED, "service")
@@ -65,7 +65,7 @@ async def test_consent_rechecked_at_send_time(
     settings = gateway_settings(broker, tmp_path, sync=sync_config(proxy.url))
     db = settings.store.path
     async with running_gateway(settings) as runtime:
-        consents = runtime.consents
+        consents = runtime.service("consent")
         assert consents is not None
         await wait_until(lambda: consents.allows(CONSENTED, "service"))
         await proxy.set_fault(Fault.DOWN)
@@ -90,7 +90,7 @@ async def test_erasure_delivered_with_retries(
     settings = gateway_settings(broker, tmp_path, sync=sync_config(proxy.url))
     db = settings.store.path
     async with running_gateway(settings) as runtime:
-        consents = runtime.consents
+        consents = runtime.service("consent")
         assert consents is not None
         await wait_until(lambda: consents.allows(CONSENTED, "service"))
         await asyncio.to_thread(publish, broker.host, broker.port, [card_tap(CONSENTED, i) for i in range(4)])
@@ -110,7 +110,7 @@ async def test_erasure_from_another_site_is_applied_here(broker: Mosquitto, cent
     settings = gateway_settings(broker, tmp_path, sync=sync_config(central.url))
     db = settings.store.path
     async with running_gateway(settings) as runtime:
-        consents = runtime.consents
+        consents = runtime.service("consent")
         assert consents is not None
         await wait_until(lambda: consents.allows(CONSENTED, "service"))
         assert profile(db, CONSENTED) is not None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.app import Runtime
+from gateway.app import Gateway
 from tests.support.gateway import gateway_settings, running_gateway, wait_until
 from tests.support.mosquitto import Mosquitto
 from tests.sync.conftest import CONSENTED, Central, local_rows, sync_config, sync_parts
@@ -18,8 +18,8 @@ from tests.sync.shop import expected_central_ids, outbox_count, publish, shop_tr
 ANONYMOUS, PERSONAL_OK, PERSONAL_NO = 240, 40, 20
 
 
-async def consent_pulled(runtime: Runtime) -> None:
-    consents = runtime.consents
+async def consent_pulled(runtime: Gateway) -> None:
+    consents = runtime.service("consent")
     assert consents is not None
     await wait_until(lambda: consents.allows(CONSENTED, "service"), timeout=10)
 

@@ -25,7 +25,7 @@ async def test_https_with_custom_ca(broker: Mosquitto, tls_central: tuple[Profil
         await asyncio.to_thread(publish, broker.host, broker.port, shop_traffic(30, 0, 0))
         await wait_until(lambda: runtime.ingest.counters.stored >= 30)
         await wait_until(lambda: outbox_count(settings.store.path) == 0)
-        assert runtime.sync is not None and runtime.sync.sender.status.batches >= 1
+        assert runtime.service("sync").running is not None and runtime.service("sync").running.sender.status.batches >= 1
 
 
 async def test_untrusted_certificate_keeps_events_queued(
@@ -37,9 +37,9 @@ async def test_untrusted_certificate_keeps_events_queued(
     async with running_gateway(settings) as runtime:
         await asyncio.to_thread(publish, broker.host, broker.port, shop_traffic(10, 0, 0))
         await wait_until(lambda: runtime.ingest.counters.stored >= 10)
-        await wait_until(lambda: runtime.sync is not None)
-        assert runtime.sync is not None
-        sender = runtime.sync.sender
+        await wait_until(lambda: runtime.service("sync").running is not None)
+        assert runtime.service("sync").running is not None
+        sender = runtime.service("sync").running.sender
         await wait_until(lambda: "certificate" in sender.status.last_error.lower(), timeout=10)
         await asyncio.sleep(0.5)
         assert outbox_count(settings.store.path) == 10

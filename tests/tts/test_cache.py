@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from gateway.tts.cache import CachedReply, ReplyCache, ReplyKey
-from gateway.tts.wav import AudioFormat
+from gateway.audio import AudioFormat
 
 FMT = AudioFormat(16000, 2, 1)
 

@@ -14,8 +14,9 @@ from gateway.tts.engine import SynthesisError, TtsEngine
 from gateway.tts.espeak import EspeakEngine
 from gateway.tts.piper import PiperEngine
 from gateway.tts.settings import TtsSettings
-from gateway.tts.synthesiser import Synthesiser, language_tag
-from gateway.tts.wav import Pcm, write_wav
+from gateway.hermes.base import language_tag
+from gateway.tts.synthesiser import Synthesiser
+from gateway.audio import Pcm, write_wav
 from gateway.voice.settings import VoiceSettings
 from tests.tts.speech import recognise
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pocketsphinx import Decoder
 
-from gateway.app import Runtime
+from gateway.app import Gateway
 from gateway.hermes.playback import parse_play_bytes_topic
 from gateway.hermes.tts import TTS_ERROR, TTS_SAY_FINISHED
 from gateway.tts.settings import VoiceSettings
@@ -37,7 +37,7 @@ VOICE_CONFIG: dict[str, Any] = {"enabled": False, "sites": {"kiosk": {"language"
 
 
 @pytest.fixture
-async def gateway(broker: Mosquitto, tmp_path: Path) -> AsyncIterator[Runtime]:
+async def gateway(broker: Mosquitto, tmp_path: Path) -> AsyncIterator[Gateway]:
     async with running_gateway(gateway_settings(broker, tmp_path, tts=TTS_CONFIG, voice=VOICE_CONFIG)) as runtime:
         yield runtime
 
@@ -60,7 +60,7 @@ def wav_params(payload: bytes) -> tuple[int, int, int, int]:
         return w.getframerate(), w.getsampwidth(), w.getnchannels(), w.getnframes()
 
 
-async def test_say_is_spoken_and_finished_after_play_finished(gateway: Runtime, satellite: Satellite, sphinx: Decoder) -> None:
+async def test_say_is_spoken_and_finished_after_play_finished(gateway: Gateway, satellite: Satellite, sphinx: Decoder) -> None:
     satellite.say(text="We are open until nine o'clock.", siteId="shop-floor", id="r1", sessionId="s1")
     await satellite.wait_for(lambda: satellite.play_bytes("shop-floor"))
     [message] = satellite.play_bytes()
@@ -78,7 +78,7 @@ async def test_say_is_spoken_and_finished_after_play_finished(gateway: Runtime, 
     assert satellite.json_on(TTS_ERROR) == []
 
 
-async def test_site_format_and_language(gateway: Runtime, satellite: Satellite, sphinx: Decoder) -> None:
+async def test_site_format_and_language(gateway: Gateway, satellite: Satellite, sphinx: Decoder) -> None:
     text = "Your coffee is ready."
     satellite.say(text=text, siteId="kiosk", id="de-1")
     satellite.say(text=text, siteId="kiosk", id="en-1", lang="en-GB")
@@ -103,7 +103,7 @@ async def test_site_format_and_language(gateway: Runtime, satellite: Satellite, 
     assert recognise(sphinx, satellite.play_bytes("counter")[0].payload) == "your coffee is ready"
 
 
-async def test_silent_speaker_times_out_with_error_then_finished(gateway: Runtime, satellite: Satellite) -> None:
+async def test_silent_speaker_times_out_with_error_then_finished(gateway: Gateway, satellite: Satellite) -> None:
     satellite.say(text="Goodbye and thank you.", siteId="mute", id="t1", sessionId="s9")
     await satellite.wait_for(lambda: satellite.play_bytes("mute"))
     audio_s = wav_params(satellite.play_bytes("mute")[0].payload)[3] / 22050
@@ -116,7 +116,7 @@ async def test_silent_speaker_times_out_with_error_then_finished(gateway: Runtim
     assert satellite.json_on(TTS_SAY_FINISHED) == [{"id": "t1", "siteId": "mute", "sessionId": "s9"}]
 
 
-async def test_bad_requests_are_answered_and_dead_lettered(gateway: Runtime, satellite: Satellite, tmp_path: Path) -> None:
+async def test_bad_requests_are_answered_and_dead_lettered(gateway: Gateway, satellite: Satellite, tmp_path: Path) -> None:
     satellite.say(siteId="kiosk", id="bad-1", sessionId="s2")  # no text
     satellite.say(text="hello", siteId="a/b", id="bad-2")  # a siteId that cannot be a topic level
     satellite.say(text="x" * 1200, siteId="kiosk", id="long-1")  # valid but too long to speak
@@ -139,7 +139,7 @@ async def test_bad_requests_are_answered_and_dead_lettered(gateway: Runtime, sat
     assert "text" in details and "siteId" in details
 
 
-async def test_gateway_keeps_speaking_after_garbage(gateway: Runtime, satellite: Satellite, sphinx: Decoder) -> None:
+async def test_gateway_keeps_speaking_after_garbage(gateway: Gateway, satellite: Satellite, sphinx: Decoder) -> None:
     satellite.publisher.publish("hermes/tts/say", b"\xff\xfe not json").wait_for_publish(5)
     satellite.publisher.publish("hermes/audioServer/x/playFinished", b"[1,2").wait_for_publish(5)
     satellite.say(text="The shoes are in aisle four.", siteId="floor", id="after")
@@ -185,7 +185,7 @@ async def test_workers_are_bounded_however_many_sites_are_named(broker: Mosquitt
     more than max_active_sites speak at once."""
     tts = {"max_active_sites": 3, "play_finished_timeout_s": 0.3}
     async with running_gateway(gateway_settings(broker, tmp_path, tts=tts)) as runtime:
-        assert runtime.tts is not None
+        assert runtime.service("tts") is not None
         for n in range(10):
             satellite.say(text="Welcome.", siteId=f"site-{n}", id=f"a{n}")
         await satellite.wait_for(lambda: len(satellite.json_on(TTS_SAY_FINISHED)) == 10)
@@ -194,7 +194,7 @@ async def test_workers_are_bounded_however_many_sites_are_named(broker: Mosquitt
         assert len(played) == 3 and len(refused) == 7
         assert {e["siteId"] for e in refused}.isdisjoint(played)
         # Their replies timed out (nobody answered playFinished): the workers are gone...
-        await satellite.wait_for(lambda: runtime.tts is not None and runtime.tts.active_sites == 0)
+        await satellite.wait_for(lambda: runtime.service("tts") is not None and runtime.service("tts").active_sites == 0)
         # ...so yet other sites are spoken to, one after another, and none is left behind.
         for n in range(10, 30):
             satellite.say(text="Welcome.", siteId=f"site-{n}", id=f"b{n}")
@@ -202,4 +202,4 @@ async def test_workers_are_bounded_however_many_sites_are_named(broker: Mosquitt
             satellite.play_finished(f"site-{n}", f"b{n}")
             await satellite.wait_for(lambda: len(satellite.json_on(TTS_SAY_FINISHED)) == n + 1)  # noqa: B023
         assert len(satellite.json_on(TTS_ERROR)) == 10  # the 7 refused and 3 timeouts of the first round
-        await satellite.wait_for(lambda: runtime.tts is not None and runtime.tts.active_sites == 0)
+        await satellite.wait_for(lambda: runtime.service("tts") is not None and runtime.service("tts").active_sites == 0)

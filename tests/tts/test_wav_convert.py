@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.tts.convert import convert
-from gateway.tts.wav import AudioFormat, Pcm, WavError, read_wav, write_wav
+from gateway.audio import AudioFormat, AudioFormatError, Pcm, convert, read_wav, write_wav
 
 MONO16_22K = AudioFormat(22050, 2, 1)
 
@@ -70,7 +69,7 @@ def test_skips_unknown_chunks_and_odd_padding() -> None:
     ],
 )
 def test_refuses_what_is_not_integer_pcm(data: bytes, message: str) -> None:
-    with pytest.raises(WavError, match=message):
+    with pytest.raises(AudioFormatError, match=message):
         read_wav(data)
 
 

@@ -13,7 +13,7 @@ import paho.mqtt.client as paho
 
 from gateway.config.settings import PROJECT_ROOT
 from gateway.hermes.playback import parse_play_bytes_topic, play_finished_topic
-from gateway.voice.wav import make_wav
+from gateway.audio import make_wav
 from tests.support.clients import Collector, Publisher
 
 AUDIO_DIR = PROJECT_ROOT / "tests" / "data" / "audio"

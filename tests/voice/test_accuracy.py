@@ -8,7 +8,7 @@ from gateway.voice.listener import Snapshot, new_listening
 from gateway.voice.settings import VoiceSettings
 from gateway.voice.skillset import build_intent_model
 from gateway.voice.vad import VadState
-from gateway.voice.wav import read_wav_chunk
+from gateway.audio import read_frame
 from tests.voice.support import frames, utterances
 
 
@@ -23,7 +23,7 @@ def test_pocketsphinx_accuracy_and_rejection() -> None:
         listening = new_listening("s", "x", settings.endpoint, 0.0)
         state = VadState.WAITING
         for frame in frames(utterance.pcm()):
-            state = listening.feed(read_wav_chunk(frame, settings.max_frame_bytes).pcm)
+            state = listening.feed(read_frame(frame, settings.max_frame_bytes).pcm)
             if state is not VadState.WAITING and state is not VadState.SPEECH:
                 break
         assert state is VadState.ENDED, utterance.name  # endpointing ended every utterance

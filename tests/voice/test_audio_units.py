@@ -9,7 +9,7 @@ from gateway.hermes.dialogue import TerminationReason
 from gateway.voice.session import Phase, SessionError, SessionTable
 from gateway.voice.settings import EndpointSettings
 from gateway.voice.vad import Endpointer, VadState
-from gateway.voice.wav import AudioFormatError, make_wav, read_wav_chunk
+from gateway.audio import AudioFormatError, make_wav, read_frame
 
 
 def tone(seconds: float, rate: int = 16000, amplitude: float = 8000) -> np.ndarray:
@@ -19,7 +19,7 @@ def tone(seconds: float, rate: int = 16000, amplitude: float = 8000) -> np.ndarr
 
 def test_other_rates_and_stereo_become_16k_mono() -> None:
     mono44 = tone(1.0, 44100)
-    chunk = read_wav_chunk(make_wav(np.repeat(mono44, 2).tobytes(), rate=44100, channels=2), 1 << 20)
+    chunk = read_frame(make_wav(np.repeat(mono44, 2).tobytes(), rate=44100, channels=2), 1 << 20)
     assert abs(chunk.seconds - 1.0) < 0.001
     samples = np.frombuffer(chunk.pcm, dtype="<i2")
     assert 7000 < samples.max() <= 8000  # the tone survives
@@ -38,13 +38,13 @@ def test_other_rates_and_stereo_become_16k_mono() -> None:
 )
 def test_bad_frames_are_refused_with_the_reason(wav: bytes, words: str) -> None:
     with pytest.raises(AudioFormatError) as info:
-        read_wav_chunk(wav, 1 << 20)
+        read_frame(wav, 1 << 20)
     assert words in str(info.value)
 
 
 def test_oversized_frames_are_refused() -> None:
     with pytest.raises(AudioFormatError, match="larger than"):
-        read_wav_chunk(make_wav(b"\x00" * 5000), 4096)
+        read_frame(make_wav(b"\x00" * 5000), 4096)
 
 
 def feed(endpointer: Endpointer, pcm: np.ndarray) -> VadState:

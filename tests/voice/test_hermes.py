@@ -63,3 +63,25 @@ def test_topics_are_built_and_parsed_in_one_place() -> None:
             topics.intent_topic(bad)
     frame = AudioFrame.from_message("hermes/audioServer/k/s1/audioSessionFrame", b"RIFF")
     assert frame is not None and frame.session_id == "s1" and frame.topic() == "hermes/audioServer/k/s1/audioSessionFrame"
+
+
+def test_messages_own_their_topics() -> None:
+    """As in rhasspy-hermes: a message class builds, recognises and reads its topic."""
+    from gateway.hermes.dialogue import DialogueSessionEnded
+    from gateway.hermes.error import HermesError
+    from gateway.hermes.hotword import HotwordDetected, HotwordToggleOff, HotwordToggleOn
+    from gateway.hermes.playback import AudioPlayFinished
+    from gateway.hermes.tts import TtsSay
+
+    assert TtsSay.topic() == "hermes/tts/say" and TtsSay.is_topic("hermes/tts/say") and not TtsSay.is_topic("hermes/tts/sayFinished")
+    assert HermesError.topic(component="asr") == "hermes/error/asr"
+    assert HermesError.topic_ids("hermes/error/nlu") == {"component": "nlu"}
+    assert AudioPlayFinished(siteId="kiosk").topic() == "hermes/audioServer/kiosk/playFinished"
+    assert AudioPlayFinished.subscription() == "hermes/audioServer/+/playFinished"
+    assert HotwordDetected.topic_ids("hermes/hotword/hey_shop/detected") == {"wakewordId": "hey_shop"}
+    assert HotwordToggleOn(siteId="k").topic() == "hermes/hotword/toggleOn" and HotwordToggleOff.topic() == "hermes/hotword/toggleOff"
+    assert DialogueSessionEnded.topic() == "hermes/dialogueManager/sessionEnded"
+    for bad in ("a/b", "#", "", "x+y"):
+        with pytest.raises(ValueError):
+            AudioPlayFinished.topic(siteId=bad)
+    assert AudioPlayFinished.topic_ids("hermes/audioServer/k/playBytes/x") is None

@@ -36,9 +36,9 @@ async def test_card_tap_binds_customer_for_points_offers_and_privacy(broker: Mos
     client = HermesClient(broker.host, broker.port)
     try:
         async with running_gateway(settings, timeout=30) as runtime:
-            assert runtime.consents is not None
+            assert runtime.service("consent") is not None
             now = time.time()
-            await runtime.consents.apply_records(
+            await runtime.service("consent").apply_records(
                 [
                     ConsentRecord(customer_id=f"card:{CARD}", purpose=p, status=ConsentStatus.GRANTED, changed_at=now, source=ConsentSource.CENTRAL)
                     for p in ("service", "personalisation")
@@ -60,7 +60,7 @@ async def test_card_tap_binds_customer_for_points_offers_and_privacy(broker: Mos
             assert generic.startswith("Today's offers")
 
             await asyncio.to_thread(_tap, client, "kiosk1", CARD)
-            await wait_until(lambda: runtime.voice is not None and runtime.voice.identity.customer_at("kiosk1") == f"card:{CARD}")
+            await wait_until(lambda: runtime.service("voice") is not None and runtime.service("voice").identity.customer_at("kiosk1") == f"card:{CARD}")
             assert await _ask(client, "kiosk1", "en_points_1") == "You have 120 loyalty points."
             assert "coffee" in await _ask(client, "kiosk1", "en_offers_1")
             known = await _ask(client, "kiosk1", "en_know_1")
@@ -70,12 +70,12 @@ async def test_card_tap_binds_customer_for_points_offers_and_privacy(broker: Mos
 
             # A customer without the personalisation consent gets no points read out.
             await asyncio.to_thread(_tap, client, "kiosk2", OTHER)
-            await wait_until(lambda: runtime.voice is not None and runtime.voice.identity.customer_at("kiosk2") == f"card:{OTHER}")
+            await wait_until(lambda: runtime.service("voice") is not None and runtime.service("voice").identity.customer_at("kiosk2") == f"card:{OTHER}")
             assert "allow personalisation" in await _ask(client, "kiosk2", "en_points_1")
 
             forgotten = await _ask(client, "kiosk1", "en_forget_1")
             assert forgotten.startswith("Done. I have erased everything")
-            assert runtime.voice.identity.customer_at("kiosk1") is None
+            assert runtime.service("voice").identity.customer_at("kiosk1") is None
         db = sqlite_utils.Database(settings.store.path)
         assert db.execute("SELECT count(*) FROM profiles WHERE customer_id = ?", [f"card:{CARD}"]).fetchone()[0] == 0
         assert db.execute("SELECT count(*) FROM profiles WHERE customer_id = ?", [f"card:{OTHER}"]).fetchone()[0] == 1

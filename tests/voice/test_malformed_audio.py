@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import sqlite_utils
 
-from gateway.voice.wav import make_wav
+from gateway.audio import make_wav
 from tests.support.gateway import gateway_settings, running_gateway, wait_until
 from tests.support.mosquitto import Mosquitto
 from tests.voice.support import HermesClient, frames, utterances

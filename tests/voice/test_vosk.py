@@ -25,7 +25,7 @@ async def test_vosk_recognises_korean_through_hermes(broker: Mosquitto, tmp_path
     client = HermesClient(broker.host, broker.port)
     try:
         async with running_gateway(settings, timeout=60) as runtime:
-            assert runtime.voice is not None and runtime.voice.engine.name == "vosk"
+            assert runtime.service("voice") is not None and runtime.service("voice").engine.name == "vosk"
             assert len(KOREAN) >= 3
             for utterance in KOREAN:
                 session = await asyncio.to_thread(client.start_session, "hall")

@@ -20,7 +20,7 @@ import sqlite_utils
 
 from gateway.consent.model import ConsentRecord, ConsentSource, ConsentStatus
 from gateway.consent.settings import PrivacySettings, Unconsented
-from gateway.store.audit import append_audit
+from gateway.consent.audit_log import append_audit
 from gateway.store.database import Transaction
 
 Pseudonymise = Callable[[str], str]

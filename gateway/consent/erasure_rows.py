@@ -23,7 +23,7 @@ from typing import Any
 import sqlite_utils
 
 from gateway.consent.model import ConsentSource, CustomerExport, ErasureResult
-from gateway.store.audit import append_audit, audit_mentioning
+from gateway.consent.audit_log import append_audit, audit_mentioning
 from gateway.store.database import Transaction
 
 # Holds the id on purpose until delivered upstream (see module docstring).
