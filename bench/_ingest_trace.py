@@ -3,9 +3,11 @@
 - loop lag: how late a 1 ms ticker on the event loop wakes; a late loop reads the socket late, so
   this is the part of the publish→commit latency the gateway's own thread adds;
 - GC pauses by generation (gc.callbacks);
-- per batch written on the store's thread: its size, its wall time, its CPU time on that thread
-  (wall − CPU is waiting: for the GIL or for the disk), and the COMMIT alone (the fsync, plus a WAL
-  checkpoint when SQLite's auto-checkpoint fires inside it).
+- per batch written on the store's thread: its size, its wall time, its CPU time on that thread,
+  the time that thread was runnable but waiting for a CPU (the kernel's run-queue delay,
+  /proc/thread-self/schedstat: other processes had the cores), and the COMMIT alone (the fsync,
+  plus a WAL checkpoint when SQLite's auto-checkpoint fires inside it). What is left of the wall
+  time, wall − CPU − run-queue − COMMIT, is the thread asleep outside the COMMIT: waiting for the GIL.
 Patches the gateway's functions in this process only; figures taken with it are not the benchmark's.
 """
 
@@ -18,6 +20,15 @@ from array import array
 
 import gateway.ingest as ingest_module
 import gateway.store.database as database_module
+
+
+def _run_queue_delay() -> float:
+    """Seconds this thread has spent runnable but waiting for a CPU (Linux schedstat)."""
+    try:
+        with open("/proc/thread-self/schedstat") as stat:
+            return int(stat.read().split()[1]) / 1e9
+    except OSError:
+        return 0.0
 
 
 def _stats(values: array, scale: float = 1.0) -> dict[str, float]:  # type: ignore[type-arg]
@@ -36,7 +47,10 @@ class Trace:
         self.batch_size = array("d")
         self.write_wall = array("d")
         self.write_cpu = array("d")
+        self.write_runq = array("d")
+        self.write_gil = array("d")
         self.commit_wall = array("d")
+        self.commit_total = 0.0
         self._gc_started = 0.0
 
     @classmethod
@@ -46,12 +60,19 @@ class Trace:
         write = ingest_module.write_ingest_batch
 
         def timed_write(db, batch):  # type: ignore[no-untyped-def]
-            wall, cpu = time.perf_counter(), time.thread_time()
+            wall, cpu, runq = time.perf_counter(), time.thread_time(), _run_queue_delay()
+            commits_before = trace.commit_total
             try:
                 return write(db, batch)
             finally:
-                trace.write_wall.append(time.perf_counter() - wall)
-                trace.write_cpu.append(time.thread_time() - cpu)
+                wall = time.perf_counter() - wall
+                cpu = time.thread_time() - cpu
+                runq = _run_queue_delay() - runq
+                commit = trace.commit_total - commits_before
+                trace.write_wall.append(wall)
+                trace.write_cpu.append(cpu)
+                trace.write_runq.append(runq)
+                trace.write_gil.append(max(0.0, wall - cpu - runq - commit))
                 trace.batch_size.append(len(batch.events) + len(batch.dead_letters))
 
         ingest_module.write_ingest_batch = timed_write  # type: ignore[assignment]
@@ -63,7 +84,9 @@ class Trace:
                 return exit_(self, exc_type, exc, tb)
             finally:
                 if exc_type is None:
-                    trace.commit_wall.append(time.perf_counter() - started)
+                    took = time.perf_counter() - started
+                    trace.commit_wall.append(took)
+                    trace.commit_total += took
 
         database_module.Transaction.__exit__ = timed_exit  # type: ignore[method-assign]
         return trace
@@ -88,5 +111,7 @@ class Trace:
             "batch_size": _stats(self.batch_size),
             "write_ms": _stats(self.write_wall, ms),
             "write_cpu_ms": _stats(self.write_cpu, ms),
+            "write_runq_ms": _stats(self.write_runq, ms),
+            "write_gil_wait_ms": _stats(self.write_gil, ms),
             "commit_ms": _stats(self.commit_wall, ms),
         }
