@@ -36,6 +36,7 @@ from types import TracebackType
 from _common import THROTTLE_ENV, emit, loop_time, machine
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+_MIN_QUOTA_US = 1000
 _LOOP = "sum(range(10_000_000))"
 
 
@@ -62,7 +63,10 @@ class CpuThrottle:
         self.quota = quota
         if self._dir is None:
             return
-        quota_us = max(1000, int(quota * self.period_us))
+        # The kernel's smallest quota is 1 ms per period: a small quota needs a longer period
+        # (0.1 CPU → 10 ms), or it would silently be more than asked.
+        self.period_us = max(self.period_us, int(_MIN_QUOTA_US / quota) + 1)
+        quota_us = int(quota * self.period_us)
         if self.mechanism.startswith("cgroup-v2"):
             (self._dir / "cpu.max").write_text(f"{quota_us} {self.period_us}")
         else:
@@ -183,6 +187,8 @@ def run_command(command: list[str], throttle: CpuThrottle | None) -> dict[str, o
 
 
 def main() -> None:
+    # SIGTERM (a timeout, an impatient operator) unwinds like Ctrl-C, so the cgroup is removed.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quota", type=float, help="CPU time allowed, in CPUs (0.3 = 30 %% of one core)")
