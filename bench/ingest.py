@@ -17,6 +17,7 @@ one JSON object. To run it on a throttled CPU: bench/throttle.py.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import select
 import signal
@@ -25,12 +26,14 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import yaml
 from _common import ROOT, cpu_reference, emit, loop_time, machine, median, percentile
+from throttle import CpuThrottle, loop_inside
 
 from tests.support.mosquitto import Mosquitto
 
@@ -92,12 +95,23 @@ def role_baseline(port: int, count: int, setup: bool) -> None:
 
 
 # -- orchestration ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChildOptions:
+    """How the gateway under test runs: traced (bench/_ingest_trace.py), and/or inside a CPU
+    throttle of its own (bench/throttle.py's cgroup), apart from the broker and the publisher."""
+
+    trace: bool = False
+    throttle: CpuThrottle | None = None
+
+
 class GatewayChild:
-    def __init__(self, config: Path, count: int, out: Path, trace: bool = False) -> None:
+    def __init__(self, config: Path, count: int, out: Path, options: ChildOptions | None = None) -> None:
         self.out = out
+        options = options or ChildOptions()
         self.proc = subprocess.Popen(
             [sys.executable, str(GATEWAY_ROLE), "--config", str(config), "--count", str(count), "--out", str(out)]
-            + (["--trace"] if trace else []),
+            + (["--trace"] if options.trace else []),
+            preexec_fn=options.throttle.enter if options.throttle else None,
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -201,13 +215,13 @@ def write_config(path: Path, port: int, client_id: str, db: Path, parts: dict[st
 
 
 def one_run(
-        workdir: Path,
+    workdir: Path,
     count: int,
     fractions: list[float],
     fixed_rate: float,
     seconds: float,
     parts: dict[str, object],
-    trace: bool = False,
+    options: ChildOptions,
 ) -> dict[str, Any]:
     with Mosquitto(workdir / "broker") as broker:
         port = broker.port
@@ -219,9 +233,9 @@ def one_run(
         # (b) gateway: same, with the real gateway committing every event before its PUBACK.
         db = workdir / "drain.db"
         config = write_config(workdir / "drain.yaml", port, "bench-gw", db, parts)
-        GatewayChild(config, count, workdir / "setup.json").stop()
+        GatewayChild(config, count, workdir / "setup.json", ChildOptions(throttle=options.throttle)).stop()
         publish(port, count, None, "bench-pub-b")
-        drain = GatewayChild(config, count, workdir / "drain.json", trace)
+        drain = GatewayChild(config, count, workdir / "drain.json", options)
         wait_committed(db, count)
         drained = drain.stop()
 
@@ -230,7 +244,7 @@ def one_run(
         if fixed_rate:
             rates[f"at_{fixed_rate:g}"] = fixed_rate
         loads = {
-            key: _latency_at(workdir, port, key, rate, seconds, parts, trace) for key, rate in rates.items() if rate > 0
+            key: _latency_at(workdir, port, key, rate, seconds, parts, options) for key, rate in rates.items() if rate > 0
         }
     result: dict[str, Any] = {
         "baseline_eps": baseline["eps"],
@@ -243,7 +257,7 @@ def one_run(
     for key, load in loads.items():
         for name in ("rate", "rate_achieved", "p50_ms", "p99_ms", "p99_receive_ms", "max_ms"):
             result[f"{name}_{key}"] = load[name]
-    if trace:
+    if options.trace:
         result["trace"] = {"drain": drained.get("trace"), **{key: load["trace"] for key, load in loads.items()}}
     return result
 
@@ -253,13 +267,13 @@ def _load_key(fraction: float) -> str:
 
 
 def _latency_at(
-    workdir: Path, port: int, key: str, rate: float, seconds: float, parts: dict[str, object], trace: bool
+    workdir: Path, port: int, key: str, rate: float, seconds: float, parts: dict[str, object], options: ChildOptions
 ) -> dict[str, Any]:
     """Publish→commit latencies of a gateway on a fresh database at `rate` messages per second."""
     db = workdir / f"latency-{key}.db"
     config = write_config(workdir / f"latency-{key}.yaml", port, f"bench-gw-{key}", db, parts)
     count = max(1, int(rate * seconds))
-    child = GatewayChild(config, count, workdir / f"latency-{key}.json", trace)
+    child = GatewayChild(config, count, workdir / f"latency-{key}.json", options)
     achieved = publish(port, count, rate, f"bench-pub-{key}")
     wait_committed(db, count)
     timed = child.stop()
@@ -294,6 +308,13 @@ def main() -> None:
         help="latency loads as fractions of the baseline rate measured in the same run (comma-separated)",
     )
     parser.add_argument("--trace", action="store_true", help="where the gateway's time went (bench/_ingest_trace.py)")
+    parser.add_argument(
+        "--throttle-gateway",
+        type=float,
+        metavar="CPUS",
+        help="run only the gateway under test in a CPU quota (bench/throttle.py's cgroup), the broker, the"
+        " publisher and the baseline subscriber free; the loop time inside that quota is reported",
+    )
     parser.add_argument("--rate", type=float, default=0, help="also measure latency at this fixed rate (ev/s)")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument(
@@ -307,11 +328,19 @@ def main() -> None:
     if args.role == "baseline":
         role_baseline(args.port, args.count, args.setup)
         return
+    with contextlib.ExitStack() as stack:
+        throttle = stack.enter_context(CpuThrottle(args.throttle_gateway, 5.0, None)) if args.throttle_gateway else None
+        summary = _runs(args, ChildOptions(args.trace, throttle))
+    emit(summary)
+
+
+def _runs(args: argparse.Namespace, options: ChildOptions) -> dict[str, object]:
     loop_at_start = loop_time()
+    gateway_loop_at_start = loop_inside(options.throttle) if options.throttle else None
     runs = []
     for index in range(args.runs):
         with tempfile.TemporaryDirectory(prefix="touchgate-bench-") as tmp:
-            result = one_run(Path(tmp), args.count, args.fractions, args.rate, args.seconds, PARTS[args.parts], args.trace)
+            result = one_run(Path(tmp), args.count, args.fractions, args.rate, args.seconds, PARTS[args.parts], options)
         result["ratio"] = result["gateway_eps"] / result["baseline_eps"]
         runs.append(result)
         print(f"run {index + 1}: " + json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}), file=sys.stderr)
@@ -330,7 +359,14 @@ def main() -> None:
             "per_run": runs,
         }
     )
-    emit(summary)
+    if options.throttle is not None:
+        summary["gateway_throttle"] = {
+            **options.throttle.describe(),
+            "loop_start": gateway_loop_at_start,
+            "loop_end": loop_inside(options.throttle),
+            "throttled_s": options.throttle.throttled_seconds(),
+        }
+    return summary
 
 
 if __name__ == "__main__":
