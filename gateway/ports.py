@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -28,9 +29,10 @@ T = TypeVar("T")
 
 __all__ = [
     "AUDIT_APPEND", "AuditAppend", "CONSENT_FEED", "CONSENT_GATE", "CONSENT_LOOKUP", "CENTRAL_LINK", "CUSTOMER_RECORDS", "INTENT_SINK", "PROFILE_CHANGES",
-    "PSEUDONYMISE", "RULE_CATALOGUE", "SPEAKER", "CentralLinkState", "CommittedListener", "ConsentFeed", "ConsentGate",
+    "PSEUDONYMISE", "RULE_CATALOGUE", "SITE_AUDIO", "SPEAKER", "SPEECH_SERVICES", "SYNTHESISER", "CentralLinkState", "CommittedListener", "ConsentFeed", "ConsentGate",
     "ConsentLookup", "CustomerRecords", "DeadLetterListener", "DeadLetterSink", "ErasureSummary", "IntentSink",
     "Port", "Ports", "ProfileChanges", "Pseudonymise", "Publish", "RuleCatalogue", "Speaker",
+    "HandleResult", "RecognisedIntent", "ReplySpeaker", "SiteAudio", "SpeechFailed", "SpeechServices", "SynthesisedReply", "Synthesise",
 ]
 
 
@@ -120,6 +122,100 @@ class Speaker(Protocol):
     def submit(self, say: TtsSay, received_at: float | None = None, published: bool = False) -> asyncio.Future[SayOutcome]: ...
 
 
+class ReplySpeaker(Protocol):
+    async def speak(self, say: TtsSay) -> SayOutcome:
+        """Speak `say` (which carries an id) on its site; returns once it was played or given up on."""
+        ...
+
+
+class SpeechFailed(Exception):
+    """Speech could not be made (the text, the voice, the engine): the message says why."""
+
+
+class SynthesisedReply(Protocol):
+    @property
+    def wav(self) -> bytes: ...
+
+
+class Synthesise(Protocol):
+    """The TTS part's voices, for transports that carry the audio themselves (Wyoming streams it
+    on its own connection instead of Hermes playBytes). Raises SpeechFailed."""
+
+    async def reply(self, text: str, site_id: str, lang: str | None = None, volume: float | None = None) -> SynthesisedReply: ...
+
+
+class SiteAudio(Protocol):
+    """The voice part's dialogue core, whatever carries a site's audio. Hermes speakers reach it
+    over MQTT; another transport (Wyoming satellites) feeds it here: a wake, 16 kHz mono 16-bit
+    audio, the end of the audio; it hears each turn's transcript and speaks the sites it serves.
+
+    `speak_through` is how such a transport's speaker joins the voice part's own (the TTS part
+    or a Hermes TTS service): the transport both feeds the dialogue core and is spoken through
+    by it, so it declares its sites when it is built rather than offering a port the voice part
+    would need before it exists (a circle). A site may be taken by one transport only."""
+
+    def wake(self, site_id: str, wake_word: str) -> None: ...
+
+    def audio(self, site_id: str, pcm: bytes) -> None:
+        """Audio for the site's utterance in progress; dropped when none is."""
+        ...
+
+    def audio_ended(self, site_id: str) -> None: ...
+
+    def in_session(self, site_id: str) -> bool: ...
+
+    def listening(self, site_id: str) -> bool: ...
+
+    def end_session(self, site_id: str) -> None:
+        """End the site's session if the gateway opened it (its transport went away)."""
+        ...
+
+    def on_transcript(self, listener: Callable[[str, str], None]) -> None:
+        """`listener(site_id, text)` after each utterance is recognised."""
+        ...
+
+    def speak_through(self, site_ids: Collection[str], speaker: ReplySpeaker) -> None:
+        """Replies to these sites are spoken by `speaker`; ValueError if a site is taken."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecognisedIntent:
+    name: str
+    slots: Mapping[str, Any]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class HandleResult:
+    handled: bool
+    text: str  # the skill's reply, or why it was not handled
+
+
+class SpeechServices(Protocol):
+    """The voice part's recogniser, intents and skills as one-shot services (the Wyoming server
+    offers them to Home Assistant): no session, no site table."""
+
+    @property
+    def recogniser_name(self) -> str: ...
+
+    def languages(self) -> Sequence[str]: ...
+
+    def language_for(self, site_id: str, requested: str | None) -> str:
+        """The requested language when a site speaks it, else the site's own."""
+        ...
+
+    async def transcribe(self, pcm: bytes, language: str, pool: Executor) -> str:
+        """16 kHz mono 16-bit audio to text ("" when not confident), decoded on `pool`."""
+        ...
+
+    def recognise(self, text: str, language: str) -> RecognisedIntent | None: ...
+
+    async def handle(self, site_id: str, text: str, language: str) -> HandleResult:
+        """A one-turn conversation: intent, rules (the intent sink), the skill's reply."""
+        ...
+
+
 # -- sync ------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class CentralLinkState:
@@ -155,6 +251,9 @@ INTENT_SINK: Port[IntentSink] = Port("intent sink")
 PROFILE_CHANGES: Port[ProfileChanges] = Port("profile changes")
 RULE_CATALOGUE: Port[RuleCatalogue] = Port("rule catalogue")
 SPEAKER: Port[Speaker] = Port("speaker")
+SYNTHESISER: Port[Synthesise] = Port("speech synthesiser")
+SITE_AUDIO: Port[SiteAudio] = Port("site audio (the dialogue core)")
+SPEECH_SERVICES: Port[SpeechServices] = Port("speech services (transcribe, recognise, handle)")
 CENTRAL_LINK: Port[CentralLink] = Port("central link")
 
 

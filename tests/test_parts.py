@@ -122,3 +122,10 @@ def _witness(left: list[str], right: list[str]) -> str:
             break
         out.append(x if x != "+" else (y if y != "+" else "w"))
     return "/".join(out)
+
+
+def test_wyoming_is_built_after_voice_and_tts_and_refused_without_voice() -> None:
+    names = [p.name for p in enabled_parts(Settings(wyoming={"enabled": True}))]
+    assert names.index("voice") < names.index("wyoming") and names.index("tts") < names.index("wyoming")
+    with pytest.raises(ConfigError, match="part wyoming needs the site audio"):
+        enabled_parts(Settings(wyoming={"enabled": True}, voice={"enabled": False}))

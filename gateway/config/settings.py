@@ -22,6 +22,7 @@ from gateway.sync.settings import SyncSettings
 from gateway.consent.settings import PrivacySettings
 from gateway.api.settings import ApiSettings
 from gateway.voice.settings import VoiceSettings
+from gateway.wyoming.settings import WyomingSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,6 +97,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     rules: RulesSettings = RulesSettings()
     voice: VoiceSettings = VoiceSettings()
+    wyoming: WyomingSettings = WyomingSettings()
 
     @model_validator(mode="after")
     def _sections_agree(self) -> Settings:
