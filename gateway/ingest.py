@@ -3,7 +3,9 @@
 Messages are collected as they arrive; a single flusher task commits whatever has accumulated in
 one transaction, then acknowledges those messages to the broker, then hands the committed events
 to listeners (rules, voice identity, metrics). While one batch is being committed the next one
-fills up (and is built), so the commit rate adapts to the load: that is the group commit.
+fills up, so the commit rate adapts to the load: that is the group commit. How many messages a
+batch may take follows the commit times (gateway/batch_limit.py), and a second batch is handed to
+the store while one commits only when enough is waiting to make it worth its own fsync.
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import sqlite_utils
+
 from gateway.backoff import Backoff
+from gateway.batch_limit import BatchLimit
 from gateway.devices.normalise import Normaliser
 from gateway.model.deadletter import DeadLetter, DeadLetterReason
 from gateway.model.event import Event
@@ -80,7 +86,7 @@ class Ingest:
         self._normaliser = normaliser
         self.gate = gate  # replaceable by the consent part before the loop starts
         self._ack = ack
-        self._batch_max = batch_max
+        self.batch_limit = BatchLimit(batch_max)
         self._pending: list[InboundMessage] = []
         # packet id -> digest of the last committed message with that id (mirror of `delivered`)
         self._delivered = _DeliveredMirror()
@@ -89,6 +95,11 @@ class Ingest:
         self.quarantine = Quarantine(store)
         self.on_committed: list[CommittedListener] = []
         self.on_dead_letters: list[DeadLetterListener] = []
+
+    @property
+    def waiting(self) -> int:
+        """Messages taken in and not yet handed to the store in a batch."""
+        return len(self._pending)
 
     def submit(self, message: InboundMessage) -> None:
         """Called by the MQTT adapter for each message, in the event loop."""
@@ -136,6 +147,8 @@ class Ingest:
         backoff = Backoff(_RETRY_MIN_S, _RETRY_MAX_S)
         while True:
             while self._pending and len(in_flight) < _MAX_IN_FLIGHT:
+                if in_flight and not self.batch_limit.second_batch_worth_it(len(self._pending)):
+                    break  # they join the batch after the one committing: one fsync less to wait for
                 in_flight.append(await self._submit_next())
             if not in_flight:
                 await self._wakeup.wait()
@@ -167,6 +180,7 @@ class Ingest:
         """Acknowledge and announce a committed batch, or queue a failed one's messages again."""
         failure = commit.done.exception()
         if failure is None:
+            self.batch_limit.observe(len(commit.messages), commit.done.result())
             self._delivered.update(commit.batch.delivered)
             self.quarantine.settled(commit.batch.settled_in_flight, commit.batch.topic_last)
             for message in commit.messages:
@@ -197,7 +211,7 @@ class Ingest:
         if self._is_suspect(pending[0]):
             return await self._submit_suspects()
         end = 1
-        limit = min(len(pending), self._batch_max)
+        limit = min(len(pending), self.batch_limit.size)
         while end < limit and not (pending[end].dup and self._is_suspect(pending[end])):
             end += 1
         messages = pending[:end]
@@ -235,7 +249,7 @@ class Ingest:
         return self._commit(messages, batch, tally)
 
     def _commit(self, messages: list[InboundMessage], batch: IngestBatch, tally: _Tally) -> _Commit:
-        done = asyncio.ensure_future(self._store.call(lambda db: write_ingest_batch(db, batch)))
+        done = asyncio.ensure_future(self._store.call(lambda db: _timed_write(db, batch)))
         return _Commit(messages, batch, tally, done)
 
     def _build_batch(self, messages: list[InboundMessage], suspect: tuple[bytes, bool] | None) -> tuple[IngestBatch, _Tally]:
@@ -333,6 +347,14 @@ class Ingest:
                 _call_isolated(dl_listener, batch.dead_letters)
 
 
+def _timed_write(db: sqlite_utils.Database, batch: IngestBatch) -> float:
+    """Write the batch on the store's thread; its seconds there (rows, COMMIT, fsync) feed the
+    batch limit. Timed on that thread: waiting in the store's queue is not the batch's cost."""
+    started = time.perf_counter()
+    write_ingest_batch(db, batch)
+    return time.perf_counter() - started
+
+
 def _call_isolated(listener: Callable[[list], None], items: list) -> None:  # type: ignore[type-arg]
     try:
         listener(items)
@@ -381,7 +403,7 @@ class _Commit:
     messages: list[InboundMessage]
     batch: IngestBatch
     tally: _Tally
-    done: asyncio.Future[None]
+    done: asyncio.Future[float]  # seconds the write took on the store thread
 
 
 @dataclass(slots=True)
