@@ -106,11 +106,13 @@ class SpeechServicesSeam:
     async def handle(self, site_id: str, text: str, language: str) -> HandleResult:
         service = self._service
         kit = service.kit(language)
-        match = match_transcript(kit, Transcript(text, 1.0, 0.0, 0.0), None, service.settings.min_confidence)
+        match = match_transcript(kit.matcher, Transcript(text, 1.0, 0.0, 0.0), None, service.settings.min_confidence)
         if match is None or not kit.skills.handles(match.intent):
             return HandleResult(False, f"I cannot help with {text!r} here.")
         # A one-turn session of its own (not in the site table: the caller holds the conversation).
-        session = Session(site_id, str(uuid.uuid4()), True, time.time(), language, customer_id=service.identity.customer_at(site_id))
+        # No customer: identity belongs to one voice session that a card tap bound (docs/privacy.md),
+        # and this request is none, so it never answers with anyone's personal data.
+        session = Session(site_id, str(uuid.uuid4()), True, time.time(), language, customer_id=None)
         for listener in service.on_intent:
             listener(session, match)
         try:
