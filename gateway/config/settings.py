@@ -146,22 +146,6 @@ def load_settings(config_file: Path | None) -> Settings:
         settings = Settings.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(problems_from_validation(exc, doc, config_file or "<environment>")) from exc
-    # The API's start rules are checked here rather than in a validator: a Settings object with
-    # the API on and no token is legal in code (the api part refuses to start it), but a file
-    # that says so must fail `touchgate check` exactly where `touchgate run` would.
-    crossed = settings.api.start_problems()
-    if crossed:
-        raise ConfigError(
-            [
-                ConfigProblem(
-                    file=str(config_file or "<environment>"),
-                    line=doc.line_of(tuple(field.split("."))) if doc is not None else None,
-                    field=field,
-                    message=message,
-                )
-                for field, message in crossed
-            ]
-        )
     if config_file is not None:
         settings = _resolve_paths(settings, config_file.parent, values)
     return settings
