@@ -36,7 +36,7 @@ from tests.support.procs import GatewayProcess, write_config
 from tests.sync.conftest import ADMIN_TOKEN, OTHER_SITE, OTHER_TOKEN, SITE, SITE_TOKEN, Central, seed_file
 from tests.sync.faulty_proxy import FaultyProxy
 
-API_TOKEN = "bench-reliability-token-0123456789"
+API_TOKEN = "bench-reliability-token-7f3a9c2e5b8d"
 
 
 # -- kills ----------------------------------------------------------------------------------
