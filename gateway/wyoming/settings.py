@@ -38,7 +38,10 @@ class WakeSettings(_Section):
     # the phrase and its worst word; tuned on bench/wyoming_wake.py --tune, measured held out.
     max_gap: float = Field(2.0, gt=0, le=20, description="the phrase's fit behind a free phone loop")
     max_word_gap: float = Field(3.5, gt=0, le=20, description="its worst word's fit behind a free phone loop")
-    min_frames_per_phone: float = Field(4.0, ge=0, le=30, description="a word squeezed shorter was not said")
+    min_frames_per_phone: float = Field(7.0, ge=0, le=30, description="a word squeezed shorter was not said")
+    # Said at any speed, the phrase's words take similar time per phone; forced onto a sentence,
+    # one word gets squeezed and another stretched over several.
+    max_duration_ratio: float = Field(1.6, ge=1, le=10, description="the slowest word's time per phone over the fastest's")
     pause_ms: int = Field(400, ge=100, le=2000, description="the pause after the phrase that ends it")
     max_phrase_s: float = Field(3.0, gt=0.5, le=10, description="longer utterances are not the wake phrase")
 

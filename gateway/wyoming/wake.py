@@ -26,7 +26,7 @@ from gateway.voice.vad import WINDOW_SAMPLES, Endpointer, VadState
 from gateway.wyoming.settings import WakeSettings
 from gateway.wyoming.wake_verify import WakeFit, WakeModel, WakePhraseError, WakeVerifier
 
-__all__ = ["WakeModel", "WakePhraseError", "WakeSpotter", "wake_model"]
+__all__ = ["WakeFit", "WakeModel", "WakePhraseError", "WakeSpotter", "accepts", "wake_model"]
 
 PRE_ROLL_S = 0.3
 BYTES_PER_S = 32_000
@@ -47,6 +47,7 @@ def accepts(fit: WakeFit, settings: WakeSettings) -> bool:
         and fit.gap <= settings.max_gap
         and fit.worst_word_gap <= settings.max_word_gap
         and fit.shortest_phone_frames >= settings.min_frames_per_phone
+        and fit.longest_phone_frames <= fit.shortest_phone_frames * settings.max_duration_ratio
     )
 
 

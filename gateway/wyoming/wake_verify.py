@@ -46,10 +46,11 @@ class WakeFit:
     gap: float  # over the phrase's frames
     worst_word_gap: float  # the word that fits worst
     shortest_phone_frames: float  # the shortest word's frames per phone
+    longest_phone_frames: float  # the longest word's frames per phone (a word stretched over several)
 
     @staticmethod
     def no_match() -> WakeFit:
-        return WakeFit(False, math.inf, math.inf, 0.0)
+        return WakeFit(False, math.inf, math.inf, 0.0, math.inf)
 
 
 class WakeModel:
@@ -116,8 +117,8 @@ class WakeVerifier:
         gaps = [_gap(loop, seg) for seg in words]
         frames = sum(seg.end_frame - seg.start_frame + 1 for seg in words)
         total = sum(gap * (seg.end_frame - seg.start_frame + 1) for gap, seg in zip(gaps, words, strict=True)) / frames
-        per_phone = min((seg.end_frame - seg.start_frame + 1) / self._model.phones[seg.word] for seg in words)
-        return WakeFit(True, round(total, 3), round(max(gaps), 3), round(per_phone, 2))
+        per_phone = [(seg.end_frame - seg.start_frame + 1) / self._model.phones[seg.word] for seg in words]
+        return WakeFit(True, round(total, 3), round(max(gaps), 3), round(min(per_phone), 2), round(max(per_phone), 2))
 
     def _decode(self, search: str, pcm: bytes) -> list[pocketsphinx.Segment] | None:
         decoder = self._decoder

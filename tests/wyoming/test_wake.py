@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import soxr
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.wyoming.settings import WakeSettings
-from gateway.wyoming.wake import WakeSpotter, wake_model
+from gateway.wyoming.wake import WakeFit, WakeSpotter, accepts, wake_model
 
 RATE = 16_000
 
@@ -54,3 +56,29 @@ async def test_the_phrase_in_noise_that_began_a_second_before_wakes_once_and_cha
         chatter = _speech("where do you keep the flour", tmp_path / "c.wav")
         assert await _wakes(spotter, np.concatenate([np.zeros(RATE // 2), chatter, np.zeros(RATE)])) == 0
         assert spotter.decoded_utterances == decoded + 1  # it was heard, decoded and refused
+
+
+fits = st.builds(
+    WakeFit,
+    matched=st.booleans(),
+    gap=st.floats(-5, 20, allow_nan=False),
+    worst_word_gap=st.floats(-5, 30, allow_nan=False),
+    shortest_phone_frames=st.floats(0, 40, allow_nan=False),
+    longest_phone_frames=st.floats(0, 60, allow_nan=False),
+)
+
+
+@given(fit=fits, tighter=st.floats(0.1, 1.0))
+def test_stricter_settings_never_wake_on_more_and_no_match_never_wakes(fit: WakeFit, tighter: float) -> None:
+    shipped = WakeSettings()
+    strict = shipped.model_copy(
+        update={
+            "max_gap": shipped.max_gap * tighter,
+            "max_word_gap": shipped.max_word_gap * tighter,
+            "min_frames_per_phone": shipped.min_frames_per_phone / tighter,
+            "max_duration_ratio": max(1.0, shipped.max_duration_ratio * tighter),
+        }
+    )
+    if accepts(fit, strict):
+        assert accepts(fit, shipped)
+    assert not accepts(WakeFit.no_match(), shipped)
