@@ -253,7 +253,9 @@ async def tune(seed: int, overrides: dict[str, float]) -> None:
     for phrase in phrases:
         for noisy in (False, True):
             fits = await collect_fits(spotter, phrase_trial(phrase, noisy, rng))
-            phrase_fits.append(max(fits, key=lambda f: -f.gap) if fits else WakeFit.no_match())
+            phrase_fits.append(min(fits, key=lambda f: f.gap) if fits else WakeFit.no_match())
+            if not accepts(phrase_fits[-1], settings):
+                print("missed with the shipped settings:", len(phrase_fits) - 1, "noisy" if noisy else "quiet", fits)
     other_fits = []
     for label, clip in zip(labels, others, strict=True):
         fits = await collect_fits(spotter, with_pauses([clip], rng))

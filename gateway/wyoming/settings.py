@@ -44,6 +44,9 @@ class WakeSettings(_Section):
     max_duration_ratio: float = Field(1.6, ge=1, le=10, description="the slowest word's time per phone over the fastest's")
     pause_ms: int = Field(400, ge=100, le=2000, description="the pause after the phrase that ends it")
     max_phrase_s: float = Field(3.0, gt=0.5, le=10, description="longer utterances are not the wake phrase")
+    # Lower than a session's endpointing (12 dB): a phrase said into a noisy shop at 15 dB SNR
+    # has whole words less than 12 dB above the noise, and the stage only picks candidates.
+    above_noise_db: float = Field(8.0, ge=3, le=40, description="speech is this much louder than the stream's noise floor")
 
     @field_validator("phrase")
     @classmethod

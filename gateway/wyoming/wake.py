@@ -60,7 +60,8 @@ class WakeSpotter:
         self._pool = pool
         self._verifier: WakeVerifier | None = None  # built in the pool on first use (~70 ms)
         self._endpoint = EndpointSettings(
-            silence_ms=settings.pause_ms, speculate_ms=None, no_speech_timeout_s=60, max_utterance_s=settings.max_phrase_s
+            silence_ms=settings.pause_ms, speculate_ms=None, no_speech_timeout_s=60, max_utterance_s=settings.max_phrase_s,
+            threshold_db=settings.above_noise_db,
         )
         self._levels: deque[float] = deque(maxlen=_FLOOR_HISTORY)
         self._leftover = b""
