@@ -99,7 +99,7 @@ CONFUSABLE = [
 
 
 # Tuning data (`--tune`), never used for the figures above: other voices, other sentences.
-TUNING_VOICES = [("en-us", 150), ("en-gb-x-rp", 140), ("en-us+m3", 160), ("en-gb-x-gbclan", 150)]
+TUNING_VOICES = [("en-us", 150), ("en-gb-x-rp", 140), ("en-us+m3", 160), ("en-gb-x-gbclan", 150), ("en-gb-x-gbcwmd", 165), ("en-us+f2", 140)]
 TUNING_CHATTER = [
     "where do you keep the flour", "is this on offer", "hey can you help me", "touch screen payments only",
     "thank you have a nice day", "the gate is open", "hey watch out", "just the receipt please",
@@ -108,6 +108,12 @@ TUNING_CHATTER = [
     "hey can I ask you something", "hey over here", "the gate is stuck again", "touch the screen to pay",
     "hey what time is it", "they said it was great", "hey do you have bags", "such a long day",
     "get me a coffee", "much better thanks", "hey take a look", "the cake is lovely",
+    # Short remarks, the kind that slips through a pause-bounded phrase check.
+    "excuse me", "over there", "thanks a lot", "see you later", "is it cash only", "that one please",
+    "hello again", "good morning", "not today thanks", "the big one", "how much", "I got it",
+    "what a day", "hey you", "okay then", "take care", "just looking thanks", "any more of these",
+    "a bag of ice", "it is on the top shelf", "two for one", "back in a minute", "hey there mate",
+    "paper or plastic", "the cat food", "a dozen eggs", "great thanks", "sounds good",
 ]
 TUNING_CONFUSABLE = ["hey touch game", "hey such gate", "touch great", "hey catch gate", "a touching date", "hey touch"]
 

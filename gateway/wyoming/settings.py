@@ -36,7 +36,7 @@ class WakeSettings(_Section):
     phrase: str = Field("hey touch gate", min_length=1, max_length=80, description="words of PocketSphinx's English dictionary")
     # How much worse than a free phone loop the phrase may fit (log score per frame ×1000), over
     # the phrase and its worst word; tuned on bench/wyoming_wake.py --tune, measured held out.
-    max_gap: float = Field(2.0, gt=0, le=20, description="the phrase's fit behind a free phone loop")
+    max_gap: float = Field(1.5, gt=0, le=20, description="the phrase's fit behind a free phone loop")
     max_word_gap: float = Field(3.5, gt=0, le=20, description="its worst word's fit behind a free phone loop")
     min_frames_per_phone: float = Field(7.0, ge=0, le=30, description="a word squeezed shorter was not said")
     # Said at any speed, the phrase's words take similar time per phone; forced onto a sentence,
