@@ -7,7 +7,7 @@ the phrase's acoustic score beside the best score any phone sequence gets on the
 must be plausible too (the decoder squeezes a missing word into a few frames).
 
 Offline, with the English model inside the pocketsphinx wheel (PocketSphinx's own keyphrase search,
-tried first, is no use here: see docs/voice.md, "Wake word").
+tried first, is no use here: docs/voice.md, "The wake stage").
 """
 
 from __future__ import annotations
@@ -70,9 +70,8 @@ class WakeModel:
         for word in sorted(lines):
             self._dictionary.write("\n".join(lines[word]) + "\n")
         self._dictionary.flush()
-        # The phrase as a chain of states 0..n; the start state may take one hesitation first.
-        # (An FSG built here rather than JSGF's: PocketSphinx's JSGF compilation lost the whole
-        # phrase when a second of silence came before it.)
+        # The phrase as a chain of states 0..n; the start state may take one hesitation first
+        # (the voice part's FSGs do the same: `nlu/wordgraph.fsg_transitions`).
         hesitations = [word for word in _HESITATIONS if word in lines]
         n = len(words)
         self.fsg_start, self.fsg_final = n + 1, n
@@ -107,8 +106,8 @@ class WakeVerifier:
         phrase = self._decode(_PHRASE, pcm)
         if phrase is None:
             return WakeFit.no_match()
-        words = [seg for seg in phrase if seg.word in self._model.phones]
-        if [seg.word for seg in words] != self._model.words:
+        words = [seg for seg in phrase if _base(seg.word) in self._model.phones]
+        if [_base(seg.word) for seg in words] != self._model.words:
             return WakeFit.no_match()
         phones = self._decode(_PHONES, pcm)
         if phones is None:
@@ -117,7 +116,7 @@ class WakeVerifier:
         gaps = [_gap(loop, seg) for seg in words]
         frames = sum(seg.end_frame - seg.start_frame + 1 for seg in words)
         total = sum(gap * (seg.end_frame - seg.start_frame + 1) for gap, seg in zip(gaps, words, strict=True)) / frames
-        per_phone = [(seg.end_frame - seg.start_frame + 1) / self._model.phones[seg.word] for seg in words]
+        per_phone = [(seg.end_frame - seg.start_frame + 1) / self._model.phones[_base(seg.word)] for seg in words]
         return WakeFit(True, round(total, 3), round(max(gaps), 3), round(min(per_phone), 2), round(max(per_phone), 2))
 
     def _decode(self, search: str, pcm: bytes) -> list[pocketsphinx.Segment] | None:
@@ -129,6 +128,11 @@ class WakeVerifier:
         if decoder.hyp() is None:
             return None
         return list(decoder.seg())
+
+
+def _base(word: str) -> str:
+    """`the(2)` → `the`: a pronunciation variant is the same word."""
+    return word.split("(")[0]
 
 
 def _per_frame(segments: list[pocketsphinx.Segment], n_frames: int) -> np.ndarray:
