@@ -16,10 +16,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from gateway.devices.identifiers import ANONYMOUS_DEVICE, DailyAnonymiser, DeviceIdentifiers, is_anonymous
 from gateway.devices.profile import DeviceProfile, Resource, TimeSource
+from gateway.devices.redaction import DeadLetterRedactor
 from gateway.devices.topics import TopicFilter
 from gateway.model.deadletter import DeadLetter, DeadLetterReason
 from gateway.model.event import AttributeValue, Event, event_from_dict
+from gateway.model.gate import ON_SITE_PURPOSE
 from gateway.model.inbound import InboundMessage
 
 _TOPIC_CACHE_LIMIT = 10_000
@@ -46,6 +49,8 @@ class CompiledProfile:
     resources: tuple[_CompiledResource, ...]
     customer: tuple[str, ...] | None
     device_time: tuple[TimeSource, tuple[str, ...]] | None
+    # The attribute holding the device's own hardware id (gateway/devices/identifiers.py).
+    identifier_attribute: str | None
 
     @classmethod
     def of(cls, profile: DeviceProfile) -> CompiledProfile:
@@ -56,6 +61,7 @@ class CompiledProfile:
             tuple((r, _split_path(r.source), r.required) for r in profile.resources),
             _split_path(profile.customer) if profile.customer is not None else None,
             (profile.device_time, _split_path(profile.device_time.source)) if profile.device_time else None,
+            next((r.name for r in profile.resources if r.source == profile.device_identifier), None),
         )
 
 
@@ -191,8 +197,12 @@ class Normaliser:
         max_payload_bytes: int,
         raw_cap: int,
         time_window: TimeWindow = DEFAULT_TIME_WINDOW,
+        identifiers: DeviceIdentifiers | None = None,
     ) -> None:
         self._profiles = [CompiledProfile.of(p) for p in profiles]
+        # Without an allow-list every device id is a stranger's: anonymised (privacy by default).
+        self.identifiers = identifiers if identifiers is not None else DeviceIdentifiers(profiles, (), DailyAnonymiser())
+        self.redactor = DeadLetterRedactor(profiles, self.identifiers, raw_cap)
         self._time_window = time_window
         self._default_site = default_site
         self._max_payload = max_payload_bytes
@@ -216,19 +226,38 @@ class Normaliser:
             self._topic_cache[topic] = cached
         return cached
 
+    def admit(self, message: InboundMessage) -> InboundMessage:
+        """The message with every stranger's device id anonymised (gateway/devices/identifiers.py):
+        the sensor routes apply it before ingest, so nothing downstream sees the clear id."""
+        return self.identifiers.admit(message)
+
     def dead_letter(self, message: InboundMessage, reason: DeadLetterReason, detail: str) -> DeadLetter:
+        """Without customer or device ids in clear (gateway/devices/redaction.py)."""
+        try:
+            redacted = self.redactor.redact(message.topic, message.payload, detail, message.received_at)
+        except Exception:  # noqa: BLE001 - isolation boundary: a dead letter is always kept, without the raw if need be
+            return DeadLetter(
+                received_at=message.received_at, topic=self._safe_topic(message.topic), reason=reason,
+                detail="(detail withheld: redaction failed)", raw=b"", raw_size=len(message.payload), raw_state="dropped",
+            )
         return DeadLetter(
             received_at=message.received_at,
-            topic=message.topic,
+            topic=redacted.topic,
             reason=reason,
-            detail=detail[:500],
-            raw=message.payload[: self._raw_cap],
+            detail=redacted.detail,
+            raw=redacted.raw,
             raw_size=len(message.payload),
+            customer_pseudonym=redacted.customer_pseudonym,
+            raw_state=redacted.raw_state,
         )
+
+    def _safe_topic(self, topic: str) -> str:
+        """A topic that may carry a device id, as its profile's filter (no id) instead."""
+        return next((c.profile.topic for c, _ in self._candidates(topic) if c.profile.device_identifier), topic)
 
     def normalise(self, message: InboundMessage) -> Event | DeadLetter:
         try:
-            return self._normalise(message)
+            return self._normalise(self.identifiers.admit(message))  # again: a no-op once admitted
         except Rejected as exc:
             return self.dead_letter(message, exc.reason, exc.detail)
 
@@ -278,15 +307,19 @@ class Normaliser:
             if isinstance(raw_customer, int) and abs(raw_customer) >= _INT_LIMIT:
                 raise Rejected(DeadLetterReason.OUT_OF_RANGE, "customer id: number too large")
             customer_id = f"{profile.customer_prefix}{raw_customer}"
+        purpose, device = profile.purpose, names.get("device", message.topic)
+        if compiled.identifier_attribute is not None and is_anonymous(attributes.get(compiled.identifier_attribute)):
+            # A stranger's device (a customer's phone): counted in the shop, never synced.
+            purpose, device = ON_SITE_PURPOSE, ANONYMOUS_DEVICE
         try:
             # From a mapping: validated as Event(...) is, ~1 µs less a message (no ArgsKwargs wrapping).
             return event_from_dict({
                 "received_at": message.received_at,
                 "device_time": _device_time(*compiled.device_time, payload, self._time_window) if compiled.device_time else None,
                 "site": names.get("site", self._default_site),
-                "device": names.get("device", message.topic),
+                "device": device,
                 "kind": profile.kind,
-                "purpose": profile.purpose,
+                "purpose": purpose,
                 "customer_id": customer_id,
                 "profile": profile.name,
                 "topic": message.topic,
