@@ -168,8 +168,10 @@ def _take(payload: dict[str, Any], path: tuple[str, ...]) -> str | None:
     if not isinstance(node, dict) or path[-1] not in node:
         return None
     value = node[path[-1]]
+    if value is None or value == "" or isinstance(value, bool):
+        return None  # no id: nothing to cut out
     node[path[-1]] = REDACTED
-    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+    if not isinstance(value, str | int):
         return None  # not an id the gateway would accept; cut out all the same
     return str(value)
 
