@@ -128,7 +128,7 @@ async def build_gateway(settings: Settings, parts: Sequence[Part] | None = None)
         pseudonymise = gateway.ports.optional(PSEUDONYMISE)
         if pseudonymise is not None:
             normaliser.redactor.use_pseudonyms(pseudonymise)
-        await store.call(lambda db: screen_legacy_dead_letters(db, normaliser.redactor.redact))
+        await store.call(lambda db: screen_legacy_dead_letters(db, normaliser.redact))
         # Sensor topics are the ingest's; a part's own topic that overlaps one wins (fallback).
         # A stranger's device id is anonymised before ingest (its quarantine, logs) sees it.
         admit, submit = normaliser.admit, ingest.submit

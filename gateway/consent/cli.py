@@ -25,7 +25,7 @@ from gateway.store.database import connect
 from gateway.consent.erasure_rows import erase_customer
 from gateway.consent.key_row import load_or_create_pseudonym_key
 from gateway.devices.identifiers import DailyAnonymiser, DeviceIdentifiers
-from gateway.devices.redaction import DeadLetterRedactor
+from gateway.devices.normalise import Normaliser
 from gateway.devices.registry import load_profiles
 from gateway.store.dead_letter_rows import screen_legacy_dead_letters
 
@@ -63,9 +63,11 @@ def _screen_dead_letters(db: sqlite_utils.Database, settings: Settings, pseudony
     gateway does at start), so an erasure or export here finds them too."""
     profiles, _ = load_profiles(settings.device_profiles_dir)
     identifiers = DeviceIdentifiers(profiles, settings.ingest.own_beacons, DailyAnonymiser())
-    redactor = DeadLetterRedactor(profiles, identifiers, settings.store.dead_letter_raw_cap)
-    redactor.use_pseudonyms(pseudonymiser)
-    screen_legacy_dead_letters(db, redactor.redact)
+    normaliser = Normaliser(
+        profiles, settings.site_id, settings.ingest.max_payload_bytes, settings.store.dead_letter_raw_cap, identifiers=identifiers
+    )
+    normaliser.redactor.use_pseudonyms(pseudonymiser)
+    screen_legacy_dead_letters(db, normaliser.redact)
 
 
 def cmd_forget(args: argparse.Namespace) -> int:

@@ -35,6 +35,7 @@ ANONYMOUS_PREFIX = "anon:"
 # phone and day.
 ANONYMOUS_DEVICE = "anonymous"
 DEVICE_CONTEXT = "touchgate.devices.anonymous/"
+MAX_PARSED_BYTES = 64 * 1024
 _ANONYMOUS_FORM = re.compile(r"anon:[0-9a-f]{24}\Z")
 _HEX12 = re.compile(r"[0-9a-f]{12}\Z")
 # A MAC anywhere in text that could not be parsed: six pairs with separators, or a bare run of 12
@@ -109,7 +110,10 @@ class DailyAnonymiser:
         self._salt = b""
 
     def __call__(self, identifier: str, at: float) -> str:
-        day = datetime.fromtimestamp(at, self._zone).date().isoformat()
+        try:
+            day = datetime.fromtimestamp(at, self._zone).date().isoformat()
+        except (OverflowError, OSError, ValueError):  # a time no clock gives (a legacy row's): one more "day"
+            day = "out-of-range"
         if day != self._day:
             self._salt, self._day = daily_salt(self._secret, day, DEVICE_CONTEXT), day
         return ANONYMOUS_PREFIX + anonymous_id(self._salt, identifier).hex()
@@ -179,7 +183,9 @@ class DeviceIdentifiers:
 
     def _anonymised_json(self, message: InboundMessage, guarded: _Guarded, named: str | None) -> bytes | None:
         """The payload with the device id anonymised; None to keep the message as it is."""
-        payload = _json_object(message.payload)
+        # A sighting is well under a kilobyte; a huge payload is not parsed here (it is dead-
+        # lettered too_large), only masked as text.
+        payload = _json_object(message.payload) if len(message.payload) <= MAX_PARSED_BYTES else None
         if payload is not None:
             identifier = _lookup(payload, guarded.identifier)
             if is_anonymous(identifier) and named in (None, ANONYMOUS_DEVICE):
