@@ -109,11 +109,11 @@ class DeadLetterRedactor:
                 detail = _mask_values(detail, values)
                 state = RawState.REDACTED
             return Redacted(topic, raw[: self._raw_cap], detail[:500], pseudonym, state)
-        values, raw = _cut_by_key(raw, paths)
-        for value, prefix in values:
+        cut, raw = _cut_by_key(raw, paths)
+        for value, prefix in cut:
             pseudonym = pseudonym or self._pseudonym(prefix + value)
         raw = _LONG_RUN.sub(REDACTED.encode(), raw)
-        detail = _mask_values(detail, [v for v, _ in values])
+        detail = _mask_values(detail, [v for v, _ in cut])
         detail = _LONG_RUN.sub(REDACTED.encode(), detail.encode()).decode("utf-8", "replace")
         return Redacted(topic, raw[: min(self._raw_cap, UNPARSED_CAP)], detail[:500], pseudonym, RawState.UNPARSED)
 

@@ -19,11 +19,16 @@ _BATCH = 500
 
 
 class RedactedRow(Protocol):
-    topic: str
-    raw: bytes
-    detail: str
-    customer_pseudonym: str | None
-    raw_state: str
+    @property
+    def topic(self) -> str: ...
+    @property
+    def raw(self) -> bytes: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def customer_pseudonym(self) -> str | None: ...
+    @property
+    def raw_state(self) -> str: ...
 
 
 Redact = Callable[[str, bytes, str, float], RedactedRow]
