@@ -217,6 +217,8 @@ async def test_retention_deletes_old_rows_and_audits(tmp_path: Path) -> None:
                 batch.outbox.append(e)
                 batch.dead_letters.append(DeadLetter(received_at=now - age_days * 86400, topic="t",
                                                      reason=DeadLetterReason.INVALID_JSON, detail="", raw=b"", raw_size=0))
+            # Strangers' phones seen half a day and two days ago (anonymous ids): kept about a day.
+            batch.events += [ev(None, "on_site", at=now - 43200, seq=-1), ev(None, "on_site", at=now - 2 * 86400, seq=-2)]
             write_ingest_batch(db, batch)
             db["profiles"].insert_all([{"customer_id": f"c{d}", "attributes": "{}", "updated_at": now - d * 86400}
                                        for d in (1, 400)])
@@ -224,9 +226,9 @@ async def test_retention_deletes_old_rows_and_audits(tmp_path: Path) -> None:
         await store.call(seed)
         settings = PrivacySettings(retention={"events": "90d", "dead_letters": "7d", "profiles": "365d", "outbox": "30d"})
         deleted = await enforce_retention(store, settings, now)
-        assert deleted == {"events": 2, "dead_letters": 3, "profiles": 1, "outbox": 2}
+        assert deleted == {"events": 2, "on_site_events": 1, "dead_letters": 3, "profiles": 1, "outbox": 2}
         ages = await store.call(lambda db: sorted(json.loads(r[0])["seq"] for r in db.conn.execute("SELECT attributes FROM events")))
-        assert ages == [1, 10]
+        assert ages == [-1, 1, 10]
         assert await enforce_retention(store, settings, now) == {}  # nothing left to delete: no audit entry
         audit = await store.call(lambda db: db.conn.execute("SELECT kind, detail FROM audit").fetchall())
         assert len(audit) == 1 and audit[0][0] == "retention" and json.loads(audit[0][1])["deleted"] == deleted
