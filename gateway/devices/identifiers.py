@@ -169,6 +169,8 @@ class DeviceIdentifiers:
 
     def _admit(self, message: InboundMessage, guarded: _Guarded, found: re.Match[str]) -> InboundMessage:
         named = found.groupdict().get("device")
+        if named == ANONYMOUS_DEVICE:
+            named = None  # admitted already: the level holds no id
         try:
             body = self._anonymised_json(message, guarded, named)
         except (ValueError, RecursionError):  # nested deeper than json.dumps goes: masked as text
@@ -188,7 +190,7 @@ class DeviceIdentifiers:
         payload = _json_object(message.payload) if len(message.payload) <= MAX_PARSED_BYTES else None
         if payload is not None:
             identifier = _lookup(payload, guarded.identifier)
-            if is_anonymous(identifier) and named in (None, ANONYMOUS_DEVICE):
+            if is_anonymous(identifier) and named is None:
                 return None  # admitted already
             same_device = named is None or (isinstance(identifier, str) and normalise_identifier(named) == normalise_identifier(identifier))
             fields = (_lookup(payload, p) if p else None for p in (guarded.uuid, guarded.major, guarded.minor))
