@@ -88,12 +88,15 @@ class OutboxSender:
         raw_cap: int,
         clock: Callable[[], float] = time.time,
         backoff: Backoff | None = None,
+        pseudonymise: Callable[[str], str] | None = None,
     ) -> None:
         self._store = store
         self._transport = transport
         self._settings = settings
         self._consents = consents
         self._raw_cap = raw_cap
+        # Names a rejected personal event's dead letter by pseudonym (gateway/store/outbox.py).
+        self._pseudonymise = pseudonymise
         self._clock = clock
         self.backoff = backoff or sync_backoff(settings)
         self._wakeup = asyncio.Event()
@@ -193,7 +196,7 @@ class OutboxSender:
         unanswered = [i for i in by_id if i not in answered]
         now = self._clock()
         retry_at = now + self._settings.backoff_initial_s
-        await self._store.call(lambda db: settle(db, accepted, rejected, unanswered, retry_at, self._raw_cap))
+        await self._store.call(lambda db: settle(db, accepted, rejected, unanswered, retry_at, self._raw_cap, self._pseudonymise))
         self._report(Settled(tuple(by_id[i].kind for i in accepted), rejected=len(rejected)))
         for item, reason in rejected:
             log.warning("central service rejected event %s for good: %s", item.event_id, reason)
@@ -219,7 +222,7 @@ class OutboxSender:
             reason = f"HTTP {outcome.status} {problem.error}: {problem.detail}".rstrip(": ")
         except ValidationError:
             pass
-        await self._store.call(lambda db: settle(db, [], [(batch[0], reason)], [], 0.0, self._raw_cap))
+        await self._store.call(lambda db: settle(db, [], [(batch[0], reason)], [], 0.0, self._raw_cap, self._pseudonymise))
         self._report(Settled(rejected=1))
         log.warning("central service refused event %s: %s", batch[0].event_id, reason)
         self._cap = min(self._settings.batch_max_events, max(2, self._cap * 2))
