@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 
 from gateway.backoff import Backoff
 from gateway.devices.normalise import Normaliser
+from gateway.listeners import Listeners
 from gateway.model.deadletter import DeadLetter, DeadLetterReason
 from gateway.model.event import Event
 from gateway.model.gate import ConsentGate, GateClass, GateDecision
 from gateway.model.inbound import InboundMessage
 from gateway.quarantine import Quarantine
+from gateway.redelivery import DeliveredMirror, Suspect, SuspectRuns
 from gateway.store.database import Store
 from gateway.store.ingest_rows import IngestBatch, load_delivered, write_ingest_batch
 
@@ -31,11 +33,7 @@ log = logging.getLogger(__name__)
 _MAX_IN_FLIGHT = 2
 _RETRY_MIN_S = 0.05
 _RETRY_MAX_S = 5.0
-# Suspects (redeliveries) worked on one at a time but committed together, up to this many.
-_SUSPECT_RUN_MAX = 200
 
-CommittedListener = Callable[[list[Event]], None]
-DeadLetterListener = Callable[[list[DeadLetter]], None]
 Acker = Callable[[InboundMessage], None]
 
 
@@ -58,6 +56,8 @@ class IngestCounters:
     dropped: int = 0
     # Dead letters other parts (consent, TTS, voice) handed in with `submit_dead_letter`.
     submitted_dead_letters: int = 0
+    # Listeners (rules, metrics, identity, sync) that raised on a committed batch: logged, ingest went on.
+    listener_failures: int = 0
     by_gate_class: dict[str, int] = field(default_factory=lambda: {c.value: 0 for c in GateClass})
 
     def in_flight(self) -> int:
@@ -83,12 +83,14 @@ class Ingest:
         self._batch_max = batch_max
         self._pending: list[InboundMessage] = []
         # packet id -> digest of the last committed message with that id (mirror of `delivered`)
-        self._delivered = _DeliveredMirror()
+        self._delivered = DeliveredMirror()
         self._wakeup = asyncio.Event()
         self.counters = IngestCounters()
         self.quarantine = Quarantine(store)
-        self.on_committed: list[CommittedListener] = []
-        self.on_dead_letters: list[DeadLetterListener] = []
+        self._suspects = SuspectRuns(self.quarantine, self._delivered)
+        # A failing listener must not stop ingest: the events are already safe on disk.
+        self.on_committed: Listeners[[list[Event]]] = Listeners("ingest on_committed")
+        self.on_dead_letters: Listeners[[list[DeadLetter]]] = Listeners("ingest on_dead_letters")
 
     def submit(self, message: InboundMessage) -> None:
         """Called by the MQTT adapter for each message, in the event loop."""
@@ -120,7 +122,7 @@ class Ingest:
         updates its ledger before it submits a purge). For the same reason a failed batch is not
         retried as it was built: its messages go back to the queue and are decided again.
         """
-        self._delivered = _DeliveredMirror(await self._store.call(load_delivered))
+        self._delivered.update(await self._store.call(load_delivered))
         await self.quarantine.load()
         in_flight: deque[_Commit] = deque()
         try:
@@ -206,31 +208,21 @@ class Ingest:
 
     async def _submit_suspects(self) -> _Commit:
         """Suspects one at a time, each after its marker is written; committed together."""
-        messages: list[InboundMessage] = []
         batch, tally = IngestBatch(), _Tally()
-        done: bytes | None = None
-        pending = self._pending
-        while pending and len(messages) < _SUSPECT_RUN_MAX and self._is_suspect(pending[0]):
-            message = pending.pop(0)
-            key, poison = await self.quarantine.begin(message, done)
-            messages.append(message)
-            one, one_tally = self._build_batch([message], (key, poison))
+
+        def work_on(message: InboundMessage, suspect: Suspect) -> None:
+            one, one_tally = self._build_batch([message], suspect)
             batch.merge(one)
             tally.merge(one_tally)
-            done = key
-        if done is not None:
-            # The last suspect is worked on: its marker goes before the run's commit, so a kill
-            # during the commit (its fsync is the likeliest moment) blames no message.
-            await self.quarantine.finish(done)
+
+        messages = await self._suspects.take_run(self._pending, self._is_suspect, work_on)
         return self._commit(messages, batch, tally)
 
     def _is_suspect(self, message: InboundMessage) -> bool:
-        if isinstance(message, (_Rejected, _Produced)) or not self.quarantine.is_suspect(message):
-            return False
-        # Committed before a crash with its PUBACK lost: it is only acknowledged, never worked on.
-        return not self._delivered.matches(message.mid, message.digest())
+        # Dead letters handed in by parts and events made inside the gateway are never suspects.
+        return not isinstance(message, (_Rejected, _Produced)) and self._suspects.is_suspect(message)
 
-    def _submit(self, messages: list[InboundMessage], suspect: tuple[bytes, bool] | None) -> _Commit:
+    def _submit(self, messages: list[InboundMessage], suspect: Suspect | None) -> _Commit:
         batch, tally = self._build_batch(messages, suspect)
         return self._commit(messages, batch, tally)
 
@@ -238,13 +230,13 @@ class Ingest:
         done = asyncio.ensure_future(self._store.call(lambda db: write_ingest_batch(db, batch)))
         return _Commit(messages, batch, tally, done)
 
-    def _build_batch(self, messages: list[InboundMessage], suspect: tuple[bytes, bool] | None) -> tuple[IngestBatch, _Tally]:
+    def _build_batch(self, messages: list[InboundMessage], suspect: Suspect | None) -> tuple[IngestBatch, _Tally]:
         batch = IngestBatch()
         tally = _Tally()
         delivered = batch.delivered
         topic_last = batch.topic_last
         if suspect is not None:
-            batch.settled_in_flight.append(suspect[0])
+            batch.settled_in_flight.append(suspect.key)
         for message in messages:
             if isinstance(message, _Produced):
                 self._add_produced(message, batch, tally)
@@ -264,7 +256,7 @@ class Ingest:
                 tally.retained_repeats += 1
                 continue
             topic_last[message.topic] = digest
-            if suspect is not None and suspect[1]:
+            if suspect is not None and suspect.poison:
                 tally.poison += 1
                 batch.dead_letters.append(
                     self._normaliser.dead_letter(message, DeadLetterReason.POISON, "in flight at two unclean stops in a row")
@@ -324,54 +316,11 @@ class Ingest:
         c.queued_for_sync += len(batch.outbox)
         for d in batch.dead_letters:
             log.info("dead letter on %s: %s (%s)", d.topic, d.reason.value, d.detail)
-        # A failing listener must not stop ingest: the events are already safe on disk.
         if batch.events:
-            for listener in self.on_committed:
-                _call_isolated(listener, batch.events)
+            self.on_committed(batch.events)
         if batch.dead_letters:
-            for dl_listener in self.on_dead_letters:
-                _call_isolated(dl_listener, batch.dead_letters)
-
-
-def _call_isolated(listener: Callable[[list], None], items: list) -> None:  # type: ignore[type-arg]
-    try:
-        listener(items)
-    except Exception:  # noqa: BLE001 - isolation boundary: logged with traceback, ingest goes on
-        log.exception("listener %r failed on %d items", listener, len(items))
-
-
-class _DeliveredMirror:
-    """Packet id → digest of the last committed message with that id, in two fixed arrays.
-
-    MQTT packet ids are 1..65535, so this is at most 65,535 entries; as a dict it held an int and
-    a bytes object per id, long-lived objects made one per message that pinned the allocator's
-    arenas (the heap only grew during a drain) and reached several MB. Here it is 576 KiB, once.
-    """
-
-    __slots__ = ("_digests", "_known")
-
-    def __init__(self, rows: dict[int, bytes] | None = None) -> None:
-        self._digests = bytearray(_MID_COUNT * _DIGEST_SIZE)
-        self._known = bytearray(_MID_COUNT)
-        if rows:
-            self.update(rows)
-
-    def update(self, rows: dict[int, bytes]) -> None:
-        digests, known = self._digests, self._known
-        for mid, digest in rows.items():
-            if len(digest) != _DIGEST_SIZE:
-                raise ValueError(f"digest of packet id {mid} has {len(digest)} bytes, not {_DIGEST_SIZE}")
-            start = mid * _DIGEST_SIZE
-            digests[start : start + _DIGEST_SIZE] = digest
-            known[mid] = 1
-
-    def matches(self, mid: int, digest: bytes) -> bool:
-        start = mid * _DIGEST_SIZE
-        return self._known[mid] == 1 and self._digests[start : start + _DIGEST_SIZE] == digest
-
-
-_MID_COUNT = 65536
-_DIGEST_SIZE = 8  # InboundMessage.digest()
+            self.on_dead_letters(batch.dead_letters)
+        c.listener_failures = self.on_committed.failures + self.on_dead_letters.failures
 
 
 @dataclass(slots=True)

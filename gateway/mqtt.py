@@ -29,6 +29,7 @@ from gateway.backoff import Backoff
 from gateway.config.settings import MqttSettings
 from gateway.devices.topics import TopicFilter
 from gateway.model.inbound import InboundMessage
+from gateway.listeners import Listeners
 from gateway.mqtt_routes import Route, RouteTable
 from gateway.mqtt_socket import CoalescingSocket, PahoClient, drop_wakeup_pipe
 
@@ -75,7 +76,9 @@ class MqttClient:
         self._read_limit = 2 * settings.receive_maximum
         self._reading_paused = False
         self._closing = False
-        self.on_connected: list[Callable[[], None]] = []
+        # Told once subscribed (the ready signal, Home Assistant's discovery): a failing callback
+        # is logged and counted; it must not break paho's packet handling or the other callbacks.
+        self.on_connected: Listeners[[]] = Listeners("mqtt on_connected")
         # Where a message goes whose handler raised (the app dead-letters it); None: ack and drop.
         self.on_handler_error: HandlerErrorSink | None = None
 
@@ -304,8 +307,7 @@ class MqttClient:
     def _subscribed(self) -> None:
         """Connected and subscribed: from now on the broker keeps our messages even while we are away."""
         self._connected.set()
-        for callback in self.on_connected:
-            callback()
+        self.on_connected()
 
     def _on_disconnect(
         self, client: paho.Client, userdata: object, flags: paho.DisconnectFlags, reason: ReasonCode, props: Properties | None

@@ -37,6 +37,7 @@ from gateway.hermes.hotword import HotwordDetected, HotwordToggleOff, HotwordTog
 from gateway.hermes.nlu import NluQuery
 from gateway.hermes.tts import SayOutcome, TtsSay
 from gateway.voice.capture import DebugCapture
+from gateway.listeners import Listeners
 from gateway.voice.engines.base import AsrEngine, Transcript
 from gateway.voice.identity import IdentityBindings
 from gateway.voice.intents import IntentOut
@@ -57,8 +58,6 @@ from skills.api import Reply
 log = logging.getLogger(__name__)
 
 NOT_UNDERSTOOD = {"en": "Sorry, I did not understand that.", "de": "Entschuldigung, das habe ich nicht verstanden."}
-IntentListener = Callable[[Session, IntentMatch], None]
-TurnListener = Callable[[Session, Transcript, IntentMatch | None, float], None]
 TICK_S = 0.2  # how often session timeouts are checked
 
 
@@ -87,8 +86,9 @@ class VoiceService:
         self.sessions = SessionTable()
         self._listening: dict[str, Listening] = {}
         self._group: asyncio.TaskGroup | None = None
-        self.on_intent: list[IntentListener] = []
-        self.on_turn: list[TurnListener] = []
+        # Told after the fact (rules, metrics): a failing listener is logged and counted, the turn goes on.
+        self.on_intent: Listeners[[Session, IntentMatch]] = Listeners("voice on_intent")
+        self.on_turn: Listeners[[Session, Transcript, IntentMatch | None, float]] = Listeners("voice on_turn")
         self.frames_refused = 0
 
     @property
@@ -356,16 +356,14 @@ class VoiceService:
         session.recognised(self._clock())
         if match is None:
             self.intents.not_recognised(transcript.text, session.site_id, session.session_id, session.custom_data)
-            for listener in self.on_turn:
-                listener(session, transcript, None, time.perf_counter() - last_frame_at)
+            self.on_turn(session, transcript, None, time.perf_counter() - last_frame_at)
             if session.send_intent_not_recognized:
                 return  # the skill that asked decides what happens next (or the session times out)
             sorry = NOT_UNDERSTOOD.get(session.lang, NOT_UNDERSTOOD["en"])
             self._speak_then(session, sorry, lambda: self._end(session, TerminationReason.INTENT_NOT_RECOGNIZED))
             return
         self.intents.intent(match, session.site_id, session.session_id, session.custom_data, transcript.confidence, session.lang)
-        for intent_listener in self.on_intent:
-            intent_listener(session, match)
+        self.on_intent(session, match)
         if not kit.skills.handles(match.intent):
             return  # an external skill answers with endSession/continueSession (or the session times out)
         try:
@@ -375,8 +373,7 @@ class VoiceService:
             reply = Reply(kit.skills.apology(session.lang))
         if session.phase is Phase.HANDLING:  # not ended while the skill ran
             self._deliver(session, reply)
-        for listener in self.on_turn:
-            listener(session, transcript, match, time.perf_counter() - last_frame_at)
+        self.on_turn(session, transcript, match, time.perf_counter() - last_frame_at)
 
     def _deliver(self, session: Session, reply: Reply) -> None:
         for notify in reply.notify:
