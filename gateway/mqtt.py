@@ -121,6 +121,20 @@ class MqttClient:
             self._client.ack(message.mid, message.qos)
             # max(): an ack for a message of a previous connection must not count twice.
             self._unacked = max(0, self._unacked - 1)
+
+    def ack_now(self, message: InboundMessage) -> None:
+        """Acknowledge and hand the PUBACK to the kernel at once, before the caller acts on the
+        message. For messages acted on at most once (Hermes control): the PUBACK would otherwise
+        wait for the end of the read burst, and a process that dies while acting on the message
+        (a native crash) would get it again after every restart. Written to the socket, it reaches
+        the broker even if the process dies right after."""
+        self.ack(message)
+        if message.qos == 0:
+            return
+        self._client.loop_write()
+        sock = self._client.socket()
+        if isinstance(sock, CoalescingSocket):
+            sock.flush()
             if self._reading_paused and self._unacked <= self._read_limit // 2:
                 self._resume_reading()
 

@@ -95,6 +95,15 @@ class Quarantine:
         marker, so only a death while a suspect is being worked on counts as a strike."""
         await self.store.call(lambda db: finish_in_flight(db, key))
 
+    async def forget(self, key: bytes) -> None:
+        """For a consumer that works on one message at a time (the consent inbox): `key` is dealt
+        with (its effect or its dead letter handed on); its marker goes."""
+        try:
+            await self.finish(key)
+        except Exception:  # noqa: BLE001 - isolation boundary: a leftover marker costs that message one strike
+            log.exception("could not drop the in-flight marker of a settled message")
+        self._open.discard(key)
+
     def settled(self, keys: list[bytes], topic_last: dict[str, bytes]) -> None:
         """After a batch's commit: its markers are gone from the store, its last digests are kept."""
         self._open.difference_update(keys)
