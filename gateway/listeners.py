@@ -9,7 +9,7 @@ are still called. The owner of a `Listeners` list decides what to tell; the list
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, ParamSpec
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class Listeners(Generic[P]):
     def append(self, listener: Callable[P, object]) -> None:
         self._listeners.append(listener)
 
-    def extend(self, listeners: list[Callable[P, object]]) -> None:
+    def extend(self, listeners: Iterable[Callable[P, object]]) -> None:
         self._listeners.extend(listeners)
 
     def remove(self, listener: Callable[P, object]) -> None:
