@@ -1,4 +1,4 @@
-"""Poison-message quarantine and retained-state dedupe for the sensor path.
+"""Poison-message quarantine (the sensor path and the consent inbox) and retained-state dedupe.
 
 Isolation (a try/except per message) catches what Python raises; it cannot catch a native crash,
 an OOM kill or a hang the watchdog ends. Then the message was never acknowledged, the broker sends
@@ -19,6 +19,9 @@ Working on suspects alone means a message that merely shared a batch with the cu
 blamed. Suspects only exist after a reconnect, so the normal path pays nothing: first deliveries
 are batched and committed as before. A message's identity is its topic and payload (a blake2b
 hash): packet ids change across sessions.
+
+Consumers that work on one message at a time and acknowledge after the work (the consent inbox)
+use `begin` before the work and `forget` after it; the sensor path's order is gateway/redelivery.py.
 
 Retained sensor states: the broker replays a retained message on every (re)subscribe, with the
 retain flag set. The digest of the last message taken on each sensor topic is kept (in memory and
