@@ -215,7 +215,13 @@ class Ingest:
             batch.merge(one)
             tally.merge(one_tally)
 
-        messages = await self._suspects.take_run(self._pending, self._is_suspect, work_on)
+        try:
+            messages = await self._suspects.take_run(self._pending, self._is_suspect, work_on)
+        except sqlite3.OperationalError as exc:
+            # A marker not written: settled like a failed commit (the run is queued again already).
+            failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)
+            return _Commit([], IngestBatch(), _Tally(), failed)
         return self._commit(messages, batch, tally)
 
     def _is_suspect(self, message: InboundMessage) -> bool:

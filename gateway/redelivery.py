@@ -14,6 +14,7 @@ which suspects are worked on and brackets each with its marker.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -90,14 +91,21 @@ class SuspectRuns:
         returns them, to be committed (and acknowledged) together."""
         messages: list[InboundMessage] = []
         done: bytes | None = None
-        while pending and len(messages) < self._run_max and is_suspect(pending[0]):
-            message = pending.pop(0)
-            key, poison = await self._quarantine.begin(message, done)
-            messages.append(message)
-            work_on(message, Suspect(key, poison))
-            done = key
-        if done is not None:
-            # The last suspect is worked on: its marker goes before the run's commit, so a kill
-            # during the commit (its fsync is the likeliest moment) blames no message.
-            await self._quarantine.finish(done)
+        try:
+            while pending and len(messages) < self._run_max and is_suspect(pending[0]):
+                message = pending.pop(0)
+                messages.append(message)
+                key, poison = await self._quarantine.begin(message, done)
+                work_on(message, Suspect(key, poison))
+                done = key
+            if done is not None:
+                # The last suspect is worked on: its marker goes before the run's commit, so a kill
+                # during the commit (its fsync is the likeliest moment) blames no message.
+                await self._quarantine.finish(done)
+        except sqlite3.OperationalError:
+            # A marker could not be written (disk full, locked): the run goes back to the head of
+            # the queue, unacknowledged, and the caller retries it like a failed commit (its keys
+            # are open in the quarantine, so the retry counts no strike).
+            pending[:0] = messages
+            raise
         return messages
