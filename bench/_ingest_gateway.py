@@ -1,9 +1,12 @@
 """The gateway side of bench/ingest.py, in a process of its own: runs the real gateway on a config
 file until SIGTERM, then writes its figures (throughput, latencies, its own peak RSS) as JSON.
 
-    python bench/_ingest_gateway.py --config FILE --count N --out FILE
+    python bench/_ingest_gateway.py --config FILE --count N --out FILE [--trace]
 
 Imports nothing but the gateway: whatever this process holds counts as the gateway's memory.
+`--trace` (bench/ingest.py --trace) adds where the time went, measured inside the gateway: the
+event loop's lag (a 1 ms ticker's overshoot), garbage-collector pauses, and per commit its batch
+size and its time on the store's thread. It costs a little CPU; leave it off for the figures.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 import time
@@ -23,8 +27,10 @@ from gateway.app import build_gateway, serve  # noqa: E402 - after the path to t
 from gateway.config.settings import load_settings  # noqa: E402
 from gateway.model.event import Event  # noqa: E402
 
+from _ingest_trace import Trace  # noqa: E402
 
-def run(config: Path, count: int, out: Path) -> None:
+
+def run(config: Path, count: int, out: Path, trace: Trace | None) -> None:
     # Plain doubles, not lists of float objects: this runs inside the gateway process, and 30,000
     # latencies as Python floats would add megabytes to the RSS the benchmark reports as the gateway's.
     latencies = array("d")
@@ -45,6 +51,7 @@ def run(config: Path, count: int, out: Path) -> None:
         runtime = await build_gateway(load_settings(config))
         runtime.ingest.on_committed.append(on_committed)
         task = asyncio.create_task(serve(runtime))
+        ticker = asyncio.create_task(trace.tick_forever()) if trace else None
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
@@ -56,6 +63,8 @@ def run(config: Path, count: int, out: Path) -> None:
             await task
         except asyncio.CancelledError:
             pass
+        if ticker:
+            ticker.cancel()
 
     asyncio.run(main())
     # Peak RSS first: building the report below allocates too, and that is not the gateway's.
@@ -64,6 +73,7 @@ def run(config: Path, count: int, out: Path) -> None:
     out.write_text(
         json.dumps(
             {
+                **({"trace": trace.summary()} if trace else {}),
                 "committed": state["committed"],
                 "eps": count / elapsed if elapsed else 0.0,
                 "latencies_ms": [x * 1000 for x in latencies],
@@ -99,5 +109,10 @@ if __name__ == "__main__":
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--trace", action="store_true")
     args = parser.parse_args()
-    run(args.config, args.count, args.out)
+    # An experiment's knob (bench/ingest.py passes TOUCHGATE_BENCH_SWITCH_INTERVAL through the
+    # environment): how long a thread may hold the GIL while another waits for it.
+    if switch := os.environ.get("TOUCHGATE_BENCH_SWITCH_INTERVAL"):
+        sys.setswitchinterval(float(switch))
+    run(args.config, args.count, args.out, Trace.install() if args.trace else None)

@@ -3,17 +3,21 @@
 (a) baseline_eps: a bare paho QoS 1 subscriber that parses JSON drains N queued messages;
 (b) gateway_eps: the real gateway drains the same N messages, each committed (synchronous=FULL)
     before its PUBACK;
-(c) p50/p99 publish→commit latency at a fixed 2,000 ev/s;
+(c) p50/p99 publish→commit latency at loads that are fractions of (a) measured in the same run
+    (default 25 % and 50 %), so the load scales with the machine; `--rate` adds a fixed rate;
 (d) the gateway process's peak RSS.
 Both (a) and (b) drain a queue the broker already holds, so the publisher's own speed does not cap
-either side. Runs several times and reports medians; the last line is one JSON object.
+either side. Runs several times and reports medians; every result carries the CPU reference (the
+pure-Python loop time, measured before and after the runs, and the load average); the last line is
+one JSON object. To run it on a throttled CPU: bench/throttle.py.
 
-    python bench/ingest.py [--runs 3] [--count 30000] [--rate 2000] [--seconds 10]
+    python bench/ingest.py [--runs 3] [--count 30000] [--fractions 0.25,0.5] [--rate 2000] [--seconds 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import select
 import signal
@@ -22,11 +26,14 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import yaml
-from _common import ROOT, emit, machine, median, percentile
+from _common import ROOT, cpu_reference, emit, loop_time, machine, median, percentile
+from throttle import CpuThrottle, loop_inside
 
 from tests.support.mosquitto import Mosquitto
 
@@ -88,11 +95,23 @@ def role_baseline(port: int, count: int, setup: bool) -> None:
 
 
 # -- orchestration ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChildOptions:
+    """How the gateway under test runs: traced (bench/_ingest_trace.py), and/or inside a CPU
+    throttle of its own (bench/throttle.py's cgroup), apart from the broker and the publisher."""
+
+    trace: bool = False
+    throttle: CpuThrottle | None = None
+
+
 class GatewayChild:
-    def __init__(self, config: Path, count: int, out: Path) -> None:
+    def __init__(self, config: Path, count: int, out: Path, options: ChildOptions | None = None) -> None:
         self.out = out
+        options = options or ChildOptions()
         self.proc = subprocess.Popen(
-            [sys.executable, str(GATEWAY_ROLE), "--config", str(config), "--count", str(count), "--out", str(out)],
+            [sys.executable, str(GATEWAY_ROLE), "--config", str(config), "--count", str(count), "--out", str(out)]
+            + (["--trace"] if options.trace else []),
+            preexec_fn=options.throttle.enter if options.throttle else None,
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -109,7 +128,7 @@ class GatewayChild:
         return json.loads(self.out.read_text())
 
 
-def publish(port: int, count: int, rate: float | None, client_id: str) -> None:
+def publish(port: int, count: int, rate: float | None, client_id: str) -> float:
     """Publish `count` QoS 1 messages, as fast as possible or paced at `rate` per second.
 
     Paced publishing runs paho without its network thread: each message is written to the socket
@@ -124,9 +143,9 @@ def publish(port: int, count: int, rate: float | None, client_id: str) -> None:
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port)
     if rate:
-        _publish_paced(client, count, rate)
-        return
+        return _publish_paced(client, count, rate)
     client.loop_start()
+    started = time.perf_counter()
     pending = []
     for n in range(count):
         pending.append(client.publish(TOPIC, payload(n), qos=1))
@@ -137,11 +156,14 @@ def publish(port: int, count: int, rate: float | None, client_id: str) -> None:
             pending.clear()
     for info in pending:
         info.wait_for_publish(60)
+    achieved = count / (time.perf_counter() - started)
     client.loop_stop()
     client.disconnect()
+    return achieved
 
 
-def _publish_paced(client: object, count: int, rate: float) -> None:
+def _publish_paced(client: object, count: int, rate: float) -> float:
+    """Returns the rate achieved: below `rate` when the publisher could not keep up (a slow CPU)."""
     import paho.mqtt.client as paho
 
     assert isinstance(client, paho.Client)
@@ -154,10 +176,12 @@ def _publish_paced(client: object, count: int, rate: float) -> None:
         while (delay := start + n * interval - time.perf_counter()) > 0:
             client.loop(min(delay, 0.002))  # read PUBACKs while waiting for the slot
         infos.append(client.publish(TOPIC, payload(n), qos=1))
+    achieved = count / max(time.perf_counter() - start, 1e-9)
     deadline = time.monotonic() + 60
     while not all(info.is_published() for info in infos) and time.monotonic() < deadline:
         client.loop(0.01)
     client.disconnect()
+    return achieved
 
 
 def run_child(args: list[str]) -> dict[str, float]:
@@ -190,7 +214,15 @@ def write_config(path: Path, port: int, client_id: str, db: Path, parts: dict[st
     return path
 
 
-def one_run(workdir: Path, count: int, rate: float, seconds: float, parts: dict[str, object]) -> dict[str, float]:
+def one_run(
+    workdir: Path,
+    count: int,
+    fractions: list[float],
+    fixed_rate: float,
+    seconds: float,
+    parts: dict[str, object],
+    options: ChildOptions,
+) -> dict[str, Any]:
     with Mosquitto(workdir / "broker") as broker:
         port = broker.port
         # (a) baseline: create the session, queue N messages, time the drain.
@@ -201,33 +233,62 @@ def one_run(workdir: Path, count: int, rate: float, seconds: float, parts: dict[
         # (b) gateway: same, with the real gateway committing every event before its PUBACK.
         db = workdir / "drain.db"
         config = write_config(workdir / "drain.yaml", port, "bench-gw", db, parts)
-        GatewayChild(config, count, workdir / "setup.json").stop()
+        GatewayChild(config, count, workdir / "setup.json", ChildOptions(throttle=options.throttle)).stop()
         publish(port, count, None, "bench-pub-b")
-        drain = GatewayChild(config, count, workdir / "drain.json")
+        drain = GatewayChild(config, count, workdir / "drain.json", options)
         wait_committed(db, count)
         drained = drain.stop()
 
-        # (c) latency at a fixed rate, on a fresh database; (d) RSS of that process.
-        lat_db = workdir / "latency.db"
-        lat_config = write_config(workdir / "latency.yaml", port, "bench-gw-lat", lat_db, parts)
-        n_latency = int(rate * seconds)
-        latency_child = GatewayChild(lat_config, n_latency, workdir / "latency.json")
-        publish(port, n_latency, rate, "bench-pub-c")
-        wait_committed(lat_db, n_latency)
-        timed = latency_child.stop()
-    latencies = timed["latencies_ms"]
-    assert isinstance(latencies, list)
-    return {
+        # (c) latency at rates scaled to (a), each on a fresh database; (d) RSS of those processes.
+        rates = {_load_key(f): f * baseline["eps"] for f in fractions}
+        if fixed_rate:
+            rates[f"at_{fixed_rate:g}"] = fixed_rate
+        loads = {
+            key: _latency_at(workdir, port, key, rate, seconds, parts, options) for key, rate in rates.items() if rate > 0
+        }
+    result: dict[str, Any] = {
         "baseline_eps": baseline["eps"],
         "gateway_eps": float(drained["eps"]),  # type: ignore[arg-type]
-        "p50_ms": percentile(latencies, 50),
-        "p99_ms": percentile(latencies, 99),
-        # publish→read by the gateway: the part the broker, the network and the loop's reading add
-        "p99_receive_ms": percentile(timed["receive_latencies_ms"], 99),  # type: ignore[arg-type]
-        "rss_mb": max(float(drained["rss_mb"]), float(timed["rss_mb"])),  # type: ignore[arg-type]
+        "rss_mb": max([float(drained["rss_mb"])] + [load["rss_mb"] for load in loads.values()]),  # type: ignore[arg-type]
         # RSS once ready, before any message: what imports and start-up cost, apart from the load
         "rss_ready_mb": float(drained["rss_ready_mb"]),  # type: ignore[arg-type]
         "rss_drain_mb": float(drained["rss_mb"]),  # type: ignore[arg-type]
+    }
+    for key, load in loads.items():
+        for name in ("rate", "rate_achieved", "p50_ms", "p99_ms", "p99_receive_ms", "max_ms"):
+            result[f"{name}_{key}"] = load[name]
+    if options.trace:
+        result["trace"] = {"drain": drained.get("trace"), **{key: load["trace"] for key, load in loads.items()}}
+    return result
+
+
+def _load_key(fraction: float) -> str:
+    return f"at_{round(fraction * 100):d}pct"
+
+
+def _latency_at(
+    workdir: Path, port: int, key: str, rate: float, seconds: float, parts: dict[str, object], options: ChildOptions
+) -> dict[str, Any]:
+    """Publish→commit latencies of a gateway on a fresh database at `rate` messages per second."""
+    db = workdir / f"latency-{key}.db"
+    config = write_config(workdir / f"latency-{key}.yaml", port, f"bench-gw-{key}", db, parts)
+    count = max(1, int(rate * seconds))
+    child = GatewayChild(config, count, workdir / f"latency-{key}.json", options)
+    achieved = publish(port, count, rate, f"bench-pub-{key}")
+    wait_committed(db, count)
+    timed = child.stop()
+    latencies = timed["latencies_ms"]
+    assert isinstance(latencies, list)
+    return {
+        "rate": round(rate, 1),
+        "rate_achieved": round(achieved, 1),
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+        "max_ms": max(latencies, default=float("nan")),
+        # publish→read by the gateway: the part the broker, the network and the loop's reading add
+        "p99_receive_ms": percentile(timed["receive_latencies_ms"], 99),  # type: ignore[arg-type]
+        "rss_mb": float(timed["rss_mb"]),  # type: ignore[arg-type]
+        "trace": timed.get("trace"),
     }
 
 
@@ -240,7 +301,21 @@ def main() -> None:
     parser.add_argument("--config", type=Path)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--rate", type=float, default=2000)
+    parser.add_argument(
+        "--fractions",
+        type=lambda text: [float(x) for x in text.split(",") if x],
+        default=[0.25, 0.5],
+        help="latency loads as fractions of the baseline rate measured in the same run (comma-separated)",
+    )
+    parser.add_argument("--trace", action="store_true", help="where the gateway's time went (bench/_ingest_trace.py)")
+    parser.add_argument(
+        "--throttle-gateway",
+        type=float,
+        metavar="CPUS",
+        help="run only the gateway under test in a CPU quota (bench/throttle.py's cgroup), the broker, the"
+        " publisher and the baseline subscriber free; the loop time inside that quota is reported",
+    )
+    parser.add_argument("--rate", type=float, default=0, help="also measure latency at this fixed rate (ev/s)")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument(
         "--parts",
@@ -253,19 +328,45 @@ def main() -> None:
     if args.role == "baseline":
         role_baseline(args.port, args.count, args.setup)
         return
+    with contextlib.ExitStack() as stack:
+        throttle = stack.enter_context(CpuThrottle(args.throttle_gateway, 5.0, None)) if args.throttle_gateway else None
+        summary = _runs(args, ChildOptions(args.trace, throttle))
+    emit(summary)
+
+
+def _runs(args: argparse.Namespace, options: ChildOptions) -> dict[str, object]:
+    loop_at_start = loop_time()
+    gateway_loop_at_start = loop_inside(options.throttle) if options.throttle else None
     runs = []
     for index in range(args.runs):
         with tempfile.TemporaryDirectory(prefix="touchgate-bench-") as tmp:
-            result = one_run(Path(tmp), args.count, args.rate, args.seconds, PARTS[args.parts])
+            result = one_run(Path(tmp), args.count, args.fractions, args.rate, args.seconds, PARTS[args.parts], options)
         result["ratio"] = result["gateway_eps"] / result["baseline_eps"]
         runs.append(result)
-        print(f"run {index + 1}: " + json.dumps({k: round(v, 2) for k, v in result.items()}), file=sys.stderr)
-    keys = ["baseline_eps", "gateway_eps", "ratio", "p50_ms", "p99_ms", "rss_mb"]
+        print(f"run {index + 1}: " + json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}), file=sys.stderr)
+    keys = [k for k in runs[0] if k in {"baseline_eps", "gateway_eps", "ratio", "rss_mb"} or k.startswith(("p50_", "p99_", "rate_"))]
     summary: dict[str, object] = {k: round(median([r[k] for r in runs]), 3) for k in keys}
     summary.update(
-        {"runs": args.runs, "count": args.count, "rate": args.rate, "parts": args.parts, "machine": machine(), "per_run": runs}
+        {
+            "bench": "ingest",
+            "runs": args.runs,
+            "count": args.count,
+            "seconds": args.seconds,
+            "fractions": args.fractions,
+            "parts": args.parts,
+            "cpu": cpu_reference(loop_at_start),
+            "machine": machine(),
+            "per_run": runs,
+        }
     )
-    emit(summary)
+    if options.throttle is not None:
+        summary["gateway_throttle"] = {
+            **options.throttle.describe(),
+            "loop_start": gateway_loop_at_start,
+            "loop_end": loop_inside(options.throttle),
+            "throttled_s": options.throttle.throttled_seconds(),
+        }
+    return summary
 
 
 if __name__ == "__main__":

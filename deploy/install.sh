@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs Touchgate on a Raspberry Pi (Raspberry Pi OS / Debian 12) in one command:
-#   sudo deploy/install.sh [--site-id ID] [--model en|de [--model-archive PATH]] [--wheel PATH]
+#   sudo deploy/install.sh [--site-id ID] [--speech | --model en|de [--model-archive PATH]] [--wheel PATH]
 # Options:
 #   --wheel PATH          install this wheel (default: build one from this source tree)
 #   --wheelhouse DIR      offline: take the dependencies from this folder of wheels
 #   --no-deps             install only Touchgate's wheel (its dependencies are already provided)
+#   --speech              the voice packages (speech extras, espeak-ng) without a Vosk model: English
+#                         voice with PocketSphinx, whose model is in its wheel (nothing else to fetch)
 #   --model en|de         fetch the small Vosk model (pinned URL and SHA-256) and the voice packages
 #   --model-archive PATH  offline: the model's zip archive, verified against the pinned SHA-256
 #   --model-url URL       fetch the model from a mirror (still verified against the pinned SHA-256)
@@ -24,6 +26,7 @@ model=""
 model_archive=""
 model_url=""
 site_id=""
+speech=0
 start=1
 
 # take_install_option ARGS...: the options only install.sh takes (see parse_options in lib.sh).
@@ -34,20 +37,22 @@ take_install_option() {
     --model-archive) model_archive="$(realpath "$2")"; TAKEN=2 ;;
     --model-url) model_url="$2"; TAKEN=2 ;;
     --site-id) site_id="$2"; TAKEN=2 ;;
+    --speech) speech=1; TAKEN=1 ;;
     --no-start) start=0; TAKEN=1 ;;
   esac
 }
 parse_options install take_install_option "$@"
 
 [[ -z "$model" || "$model" == en || "$model" == de ]] || die "--model must be en or de"
+[[ -n "$model" ]] && speech=1
 [[ -z "$site_id" || "$site_id" =~ ^[A-Za-z0-9_.-]{1,64}$ ]] || die "--site-id: letters, digits, '_', '.', '-'"
 need_root "to stage an installation"
 
-# 1. Debian packages. espeak-ng (spoken answers) only with a voice model.
+# 1. Debian packages. espeak-ng (spoken answers) only with voice (--speech or --model).
 install_packages() {
   local packages=(python3 python3-venv python3-pip python3-setuptools python3-wheel mosquitto mosquitto-clients
     openssl curl ca-certificates sqlite3)
-  [[ -n "$model" ]] && packages+=(espeak-ng)
+  ((speech)) && packages+=(espeak-ng)
   if staged; then
     log "staged: skipping apt-get install ${packages[*]}"
     return
@@ -87,7 +92,7 @@ install_code() {
     scratch="$(mktemp -d)"
     wheel="$(build_wheel "$scratch")"
   fi
-  [[ -n "$model" ]] && extras="speech"
+  ((speech)) && extras="speech"
   name="$(release_name "$wheel")"
   current="$(current_release)"
   if [[ -n "$current" && "$current" != "$name" ]]; then

@@ -65,7 +65,11 @@ build_wheel() {
   if "$PYTHON" -c 'import setuptools, wheel' 2>/dev/null; then
     isolation=(--no-build-isolation)
   fi
-  "$PYTHON" -m pip wheel --quiet --no-deps "${isolation[@]}" -w "$out" "$scratch" >&2
+  # A fixed timestamp makes the wheel reproducible: the same source gives the same bytes, so the
+  # same release name, and re-running install.sh (say after a failed step) finds the release it
+  # installed instead of refusing a "new" one that differs only in the zip's dates.
+  SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-315532800}" \
+    "$PYTHON" -m pip wheel --quiet --no-deps "${isolation[@]}" -w "$out" "$scratch" >&2
   rm -rf "$scratch"
   local wheel
   wheel="$(find "$out" -maxdepth 1 -name 'touchgate-*.whl' | head -n 1)"

@@ -155,6 +155,7 @@ async def serve(gateway: Gateway) -> None:
         async with asyncio.TaskGroup() as group:
             group.create_task(mqtt.run(), name="mqtt")
             group.create_task(gateway.ingest.run(), name="ingest")
+            group.create_task(gateway.store.checkpoint_forever(), name="store-checkpoint")
             if notify is not None:
                 group.create_task(notify_loop(ready, settings.site_id, notify), name="systemd")
             for index, task in enumerate(gateway.tasks):

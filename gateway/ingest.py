@@ -3,7 +3,9 @@
 Messages are collected as they arrive; a single flusher task commits whatever has accumulated in
 one transaction, then acknowledges those messages to the broker, then hands the committed events
 to listeners (rules, voice identity, metrics). While one batch is being committed the next one
-fills up (and is built), so the commit rate adapts to the load: that is the group commit.
+fills up, so the commit rate adapts to the load: that is the group commit. How many messages a
+batch may take follows the commit times (gateway/batch_limit.py), and a second batch is handed to
+the store while one commits only when enough is waiting to make it worth its own fsync.
 """
 
 from __future__ import annotations
@@ -11,16 +13,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections import Counter, deque
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+import sqlite_utils
 
 from gateway.backoff import Backoff
+from gateway.batch_limit import BatchLimit
 from gateway.devices.normalise import Normaliser
+from gateway.ingest_counters import BatchTally, IngestCounters
 from gateway.listeners import Listeners
 from gateway.model.deadletter import DeadLetter, DeadLetterReason
 from gateway.model.event import Event
-from gateway.model.gate import ConsentGate, GateClass, GateDecision
+from gateway.model.gate import ConsentGate, GateDecision
 from gateway.model.inbound import InboundMessage
 from gateway.quarantine import Quarantine
 from gateway.redelivery import DeliveredMirror, Suspect, SuspectRuns
@@ -37,36 +44,6 @@ _RETRY_MAX_S = 5.0
 Acker = Callable[[InboundMessage], None]
 
 
-@dataclass
-class IngestCounters:
-    received: int = 0
-    stored: int = 0
-    dead_letters: int = 0
-    queued_for_sync: int = 0
-    commits: int = 0
-    commit_failures: int = 0
-    # Redeliveries already committed, and retained states replayed unchanged (both acknowledged only).
-    redeliveries_skipped: int = 0
-    retained_repeats: int = 0
-    # Dead letters of messages whose normalising or gating raised (isolation per message).
-    internal_errors: int = 0
-    # Messages in flight at two unclean stops in a row, dead-lettered `poison` (gateway/quarantine.py).
-    poison_quarantined: int = 0
-    # Personal events without consent whose purpose's policy drops them: decided, never stored.
-    dropped: int = 0
-    # Dead letters other parts (consent, TTS, voice) handed in with `submit_dead_letter`.
-    submitted_dead_letters: int = 0
-    # Listeners (rules, metrics, identity, sync) that raised on a committed batch: logged, ingest went on.
-    listener_failures: int = 0
-    by_gate_class: dict[str, int] = field(default_factory=lambda: {c.value: 0 for c in GateClass})
-
-    def in_flight(self) -> int:
-        """Messages taken in but not yet settled (stored, dropped by the gate, dead-lettered, or
-        skipped as a redelivery). 0 whenever ingest is idle: that is how the counters reconcile."""
-        taken = self.received + self.submitted_dead_letters
-        return taken - (self.stored + self.dropped + self.dead_letters + self.redeliveries_skipped)
-
-
 class Ingest:
     def __init__(
         self,
@@ -80,7 +57,7 @@ class Ingest:
         self._normaliser = normaliser
         self.gate = gate  # replaceable by the consent part before the loop starts
         self._ack = ack
-        self._batch_max = batch_max
+        self.batch_limit = BatchLimit(batch_max)
         self._pending: list[InboundMessage] = []
         # packet id -> digest of the last committed message with that id (mirror of `delivered`)
         self._delivered = DeliveredMirror()
@@ -91,6 +68,11 @@ class Ingest:
         # A failing listener must not stop ingest: the events are already safe on disk.
         self.on_committed: Listeners[[list[Event]]] = Listeners("ingest on_committed")
         self.on_dead_letters: Listeners[[list[DeadLetter]]] = Listeners("ingest on_dead_letters")
+
+    @property
+    def waiting(self) -> int:
+        """Messages taken in and not yet handed to the store in a batch."""
+        return len(self._pending)
 
     def submit(self, message: InboundMessage) -> None:
         """Called by the MQTT adapter for each message, in the event loop."""
@@ -138,6 +120,8 @@ class Ingest:
         backoff = Backoff(_RETRY_MIN_S, _RETRY_MAX_S)
         while True:
             while self._pending and len(in_flight) < _MAX_IN_FLIGHT:
+                if in_flight and not self.batch_limit.second_batch_worth_it(len(self._pending)):
+                    break  # they join the batch after the one committing: one fsync less to wait for
                 in_flight.append(await self._submit_next())
             if not in_flight:
                 await self._wakeup.wait()
@@ -169,6 +153,7 @@ class Ingest:
         """Acknowledge and announce a committed batch, or queue a failed one's messages again."""
         failure = commit.done.exception()
         if failure is None:
+            self.batch_limit.observe(len(commit.messages), commit.done.result())
             self._delivered.update(commit.batch.delivered)
             self.quarantine.settled(commit.batch.settled_in_flight, commit.batch.topic_last)
             for message in commit.messages:
@@ -199,7 +184,7 @@ class Ingest:
         if self._is_suspect(pending[0]):
             return await self._submit_suspects()
         end = 1
-        limit = min(len(pending), self._batch_max)
+        limit = min(len(pending), self.batch_limit.size)
         while end < limit and not (pending[end].dup and self._is_suspect(pending[end])):
             end += 1
         messages = pending[:end]
@@ -208,7 +193,7 @@ class Ingest:
 
     async def _submit_suspects(self) -> _Commit:
         """Suspects one at a time, each after its marker is written; committed together."""
-        batch, tally = IngestBatch(), _Tally()
+        batch, tally = IngestBatch(), BatchTally()
 
         def work_on(message: InboundMessage, suspect: Suspect) -> None:
             one, one_tally = self._build_batch([message], suspect)
@@ -219,9 +204,9 @@ class Ingest:
             messages = await self._suspects.take_run(self._pending, self._is_suspect, work_on)
         except sqlite3.OperationalError as exc:
             # A marker not written: settled like a failed commit (the run is queued again already).
-            failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            failed: asyncio.Future[float] = asyncio.get_running_loop().create_future()
             failed.set_exception(exc)
-            return _Commit([], IngestBatch(), _Tally(), failed)
+            return _Commit([], IngestBatch(), BatchTally(), failed)
         return self._commit(messages, batch, tally)
 
     def _is_suspect(self, message: InboundMessage) -> bool:
@@ -232,13 +217,13 @@ class Ingest:
         batch, tally = self._build_batch(messages, suspect)
         return self._commit(messages, batch, tally)
 
-    def _commit(self, messages: list[InboundMessage], batch: IngestBatch, tally: _Tally) -> _Commit:
-        done = asyncio.ensure_future(self._store.call(lambda db: write_ingest_batch(db, batch)))
+    def _commit(self, messages: list[InboundMessage], batch: IngestBatch, tally: BatchTally) -> _Commit:
+        done = asyncio.ensure_future(self._store.call(lambda db: _timed_write(db, batch)))
         return _Commit(messages, batch, tally, done)
 
-    def _build_batch(self, messages: list[InboundMessage], suspect: Suspect | None) -> tuple[IngestBatch, _Tally]:
+    def _build_batch(self, messages: list[InboundMessage], suspect: Suspect | None) -> tuple[IngestBatch, BatchTally]:
         batch = IngestBatch()
-        tally = _Tally()
+        tally = BatchTally()
         delivered = batch.delivered
         topic_last = batch.topic_last
         if suspect is not None:
@@ -284,7 +269,7 @@ class Ingest:
             self._add(result, decision, batch, tally)
         return batch, tally
 
-    def _add_produced(self, produced: _Produced, batch: IngestBatch, tally: _Tally) -> None:
+    def _add_produced(self, produced: _Produced, batch: IngestBatch, tally: BatchTally) -> None:
         for event in produced.events:
             try:
                 decision = self.gate.decide(event)
@@ -295,7 +280,7 @@ class Ingest:
             self._add(event, decision, batch, tally)
 
     @staticmethod
-    def _add(event: Event, decision: GateDecision, batch: IngestBatch, tally: _Tally) -> None:
+    def _add(event: Event, decision: GateDecision, batch: IngestBatch, tally: BatchTally) -> None:
         """The one place a gate decision becomes part of a batch: stored as decided (maybe
         stripped, or dropped), and queued for sync only when the gate allows it."""
         tally.by_gate_class[decision.gate_class.value] += 1
@@ -306,27 +291,22 @@ class Ingest:
         if decision.sync:
             batch.outbox.append(event)
 
-    def _after_commit(self, batch: IngestBatch, tally: _Tally) -> None:
-        c = self.counters
-        # Counted once committed, so a retried commit does not count twice.
-        c.redeliveries_skipped += tally.skipped
-        c.retained_repeats += tally.retained_repeats
-        c.internal_errors += tally.internal_errors
-        c.poison_quarantined += tally.poison
-        c.dropped += tally.dropped
-        for gate_class, n in tally.by_gate_class.items():
-            c.by_gate_class[gate_class] += n
-        c.commits += 1
-        c.stored += len(batch.events)
-        c.dead_letters += len(batch.dead_letters)
-        c.queued_for_sync += len(batch.outbox)
+    def _after_commit(self, batch: IngestBatch, tally: BatchTally) -> None:
+        self.counters.add_committed(batch, tally)
         for d in batch.dead_letters:
             log.info("dead letter on %s: %s (%s)", d.topic, d.reason.value, d.detail)
         if batch.events:
             self.on_committed(batch.events)
         if batch.dead_letters:
             self.on_dead_letters(batch.dead_letters)
-        c.listener_failures = self.on_committed.failures + self.on_dead_letters.failures
+        self.counters.listener_failures = self.on_committed.failures + self.on_dead_letters.failures
+
+def _timed_write(db: sqlite_utils.Database, batch: IngestBatch) -> float:
+    """Write the batch on the store's thread; its seconds there (rows, COMMIT, fsync) feed the
+    batch limit. Timed on that thread: waiting in the store's queue is not the batch's cost."""
+    started = time.perf_counter()
+    write_ingest_batch(db, batch)
+    return time.perf_counter() - started
 
 
 @dataclass(slots=True)
@@ -335,28 +315,8 @@ class _Commit:
 
     messages: list[InboundMessage]
     batch: IngestBatch
-    tally: _Tally
-    done: asyncio.Future[None]
-
-
-@dataclass(slots=True)
-class _Tally:
-    """What one batch adds to the counters, applied after its commit."""
-
-    skipped: int = 0
-    dropped: int = 0
-    retained_repeats: int = 0
-    internal_errors: int = 0
-    poison: int = 0
-    by_gate_class: Counter[str] = field(default_factory=Counter)
-
-    def merge(self, other: _Tally) -> None:
-        self.skipped += other.skipped
-        self.dropped += other.dropped
-        self.retained_repeats += other.retained_repeats
-        self.internal_errors += other.internal_errors
-        self.poison += other.poison
-        self.by_gate_class.update(other.by_gate_class)
+    tally: BatchTally
+    done: asyncio.Future[float]  # seconds the write took on the store thread
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,23 +14,28 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from gateway.hermes.tts import SayOutcome, TtsSay
 from gateway.model.deadletter import DeadLetter, DeadLetterReason
 from gateway.model.event import Event
+from gateway.model.figures import FigureChange
 from gateway.model.gate import ConsentGate, ConsentLookup
 from gateway.model.inbound import InboundMessage
 
 T = TypeVar("T")
 
 __all__ = [
+    "DERIVE_SECRET", "DeriveSecret", "FIGURE_INTAKE", "FigureIntake", "OUTBOX_FEED", "OutboxFeed", "ZONE_FIGURES", "ZONE_MAP",
+    "ZoneFigures", "ZoneMap",
     "AUDIT_APPEND", "AuditAppend", "CONSENT_FEED", "CONSENT_GATE", "CONSENT_LOOKUP", "CENTRAL_LINK", "CUSTOMER_RECORDS", "INTENT_SINK", "PROFILE_CHANGES",
-    "PSEUDONYMISE", "RULE_CATALOGUE", "SPEAKER", "CentralLinkState", "CommittedListener", "ConsentFeed", "ConsentGate",
+    "PSEUDONYMISE", "RULE_CATALOGUE", "SITE_AUDIO", "SPEAKER", "SPEECH_SERVICES", "SYNTHESISER", "CentralLinkState", "CommittedListener", "ConsentFeed", "ConsentGate",
     "ConsentLookup", "CustomerRecords", "DeadLetterListener", "DeadLetterSink", "ErasureSummary", "IntentSink",
     "Port", "Ports", "ProfileChanges", "Pseudonymise", "Publish", "RuleCatalogue", "Speaker",
+    "HandleResult", "RecognisedIntent", "ReplySpeaker", "SiteAudio", "SpeechFailed", "SpeechServices", "SynthesisedReply", "Synthesise",
 ]
 
 
@@ -48,6 +53,10 @@ DeadLetterListener = Callable[[list[DeadLetter]], None]
 
 # -- consent ---------------------------------------------------------------------------------
 Pseudonymise = Callable[[str], str]
+# A secret for one named purpose (`purpose` -> at least 32 bytes), derived from the store's
+# pseudonym key: a part that needs a keyed hash of its own (analytics' daily salt) gets a key no
+# other use shares, and never the pseudonym key itself.
+DeriveSecret = Callable[[str], bytes]
 # Append one entry to the hash-chained audit log, inside the caller's transaction: (conn, kind,
 # detail, at) -> seq. What a part audits commits with the change it audits.
 AuditAppend = Callable[[sqlite3.Connection, str, dict[str, Any], float], int]
@@ -113,11 +122,131 @@ class RuleCatalogue(Protocol):
         ...
 
 
+class FigureIntake(Protocol):
+    """Zone figures as triggers (`trigger: {figure: queue_length, zone: checkout, above: 5}`):
+    the analytics part hands every change here; they are never stored."""
+
+    def on_figures(self, site: str, changes: Sequence[FigureChange]) -> None: ...
+
+
+class ZoneMap(Protocol):
+    """The shop's zones (the rules' `zones:`), as the live rule set has them: a reload that
+    changes them applies at once."""
+
+    def zones_of(self, site: str, device: str) -> tuple[str, ...]: ...
+
+    def names(self) -> frozenset[str]: ...
+
+
+# -- analytics -------------------------------------------------------------------------------
+class ZoneFigures(Protocol):
+    """The live figures per zone (`live()`: zone -> figure -> value) and each zone's role
+    (`roles()`: zone -> "entrance", "checkout", ...): what the admin API and the page show."""
+
+    def live(self) -> dict[str, dict[str, float]]: ...
+
+    def roles(self) -> dict[str, str]: ...
+
+
 # -- speech ----------------------------------------------------------------------------------
 class Speaker(Protocol):
     """The gateway's own TTS service, spoken to in-process by the dialogue manager."""
 
     def submit(self, say: TtsSay, received_at: float | None = None, published: bool = False) -> asyncio.Future[SayOutcome]: ...
+
+
+class ReplySpeaker(Protocol):
+    async def speak(self, say: TtsSay) -> SayOutcome:
+        """Speak `say` (which carries an id) on its site; returns once it was played or given up on."""
+        ...
+
+
+class SpeechFailed(Exception):
+    """Speech could not be made (the text, the voice, the engine): the message says why."""
+
+
+class SynthesisedReply(Protocol):
+    @property
+    def wav(self) -> bytes: ...
+
+
+class Synthesise(Protocol):
+    """The TTS part's voices, for transports that carry the audio themselves (Wyoming streams it
+    on its own connection instead of Hermes playBytes). Raises SpeechFailed."""
+
+    async def reply(self, text: str, site_id: str, lang: str | None = None, volume: float | None = None) -> SynthesisedReply: ...
+
+
+class SiteAudio(Protocol):
+    """The voice part's dialogue core, whatever carries a site's audio. Hermes speakers reach it
+    over MQTT; another transport (Wyoming satellites) feeds it here: a wake, 16 kHz mono 16-bit
+    audio, the end of the audio; it hears each turn's transcript and speaks the sites it serves.
+
+    `speak_through` is how such a transport's speaker joins the voice part's own (the TTS part
+    or a Hermes TTS service): the transport both feeds the dialogue core and is spoken through
+    by it, so it declares its sites when it is built rather than offering a port the voice part
+    would need before it exists (a circle). A site may be taken by one transport only."""
+
+    def wake(self, site_id: str, wake_word: str) -> None: ...
+
+    def audio(self, site_id: str, pcm: bytes) -> None:
+        """Audio for the site's utterance in progress; dropped when none is."""
+        ...
+
+    def audio_ended(self, site_id: str) -> None: ...
+
+    def in_session(self, site_id: str) -> bool: ...
+
+    def listening(self, site_id: str) -> bool: ...
+
+    def end_session(self, site_id: str) -> None:
+        """End the site's session if the gateway opened it (its transport went away)."""
+        ...
+
+    def on_transcript(self, listener: Callable[[str, str], None]) -> None:
+        """`listener(site_id, text)` after each utterance is recognised."""
+        ...
+
+    def speak_through(self, site_ids: Collection[str], speaker: ReplySpeaker) -> None:
+        """Replies to these sites are spoken by `speaker`; ValueError if a site is taken."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecognisedIntent:
+    name: str
+    slots: Mapping[str, Any]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class HandleResult:
+    handled: bool
+    text: str  # the skill's reply, or why it was not handled
+
+
+class SpeechServices(Protocol):
+    """The voice part's recogniser, intents and skills as one-shot services (the Wyoming server
+    offers them to Home Assistant): no session, no site table."""
+
+    @property
+    def recogniser_name(self) -> str: ...
+
+    def languages(self) -> Sequence[str]: ...
+
+    def language_for(self, site_id: str, requested: str | None) -> str:
+        """The requested language when a site speaks it, else the site's own."""
+        ...
+
+    async def transcribe(self, pcm: bytes, language: str, pool: Executor) -> str:
+        """16 kHz mono 16-bit audio to text ("" when not confident), decoded on `pool`."""
+        ...
+
+    def recognise(self, text: str, language: str) -> RecognisedIntent | None: ...
+
+    async def handle(self, site_id: str, text: str, language: str) -> HandleResult:
+        """A one-turn conversation: intent, rules (the intent sink), the skill's reply."""
+        ...
 
 
 # -- sync ------------------------------------------------------------------------------------
@@ -130,6 +259,12 @@ class CentralLinkState:
 
 
 CentralLink = Callable[[], CentralLinkState]
+
+
+class OutboxFeed(Protocol):
+    def queued(self) -> None:
+        """Rows were put in the outbox outside ingest (a part's own transaction): send soon."""
+        ...
 
 
 # -- the keys --------------------------------------------------------------------------------
@@ -155,7 +290,15 @@ INTENT_SINK: Port[IntentSink] = Port("intent sink")
 PROFILE_CHANGES: Port[ProfileChanges] = Port("profile changes")
 RULE_CATALOGUE: Port[RuleCatalogue] = Port("rule catalogue")
 SPEAKER: Port[Speaker] = Port("speaker")
+SYNTHESISER: Port[Synthesise] = Port("speech synthesiser")
+SITE_AUDIO: Port[SiteAudio] = Port("site audio (the dialogue core)")
+SPEECH_SERVICES: Port[SpeechServices] = Port("speech services (transcribe, recognise, handle)")
 CENTRAL_LINK: Port[CentralLink] = Port("central link")
+OUTBOX_FEED: Port[OutboxFeed] = Port("outbox feed")
+DERIVE_SECRET: Port[DeriveSecret] = Port("derived secrets")
+FIGURE_INTAKE: Port[FigureIntake] = Port("figure intake")
+ZONE_MAP: Port[ZoneMap] = Port("zone map")
+ZONE_FIGURES: Port[ZoneFigures] = Port("zone figures")
 
 
 class MissingPort(LookupError):

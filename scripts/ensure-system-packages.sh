@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages listed in scripts/debian-packages.txt that are missing.
+# Installs the Debian packages listed in scripts/debian-packages.txt (or in the list file given as
+# the only argument, e.g. scripts/pi-packages.txt) that are missing.
 # As root it installs them; otherwise it prints the exact command to run and fails.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-list="$here/debian-packages.txt"
+list="${1:-$here/debian-packages.txt}"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "not a Debian system: install the equivalents of: $(grep -v '^#' "$list" | xargs)" >&2

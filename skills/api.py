@@ -88,6 +88,7 @@ class CustomerSummary:
     events: int
     profile_attributes: Sequence[str]
     consents: Mapping[str, str]  # purpose → status
+    loyalty_points: int | None = None  # what an erasure would lose, said in its confirmation question
 
 
 class PrivacyActions(Protocol):
@@ -109,6 +110,7 @@ class SkillContext:
     shop: ShopData
     privacy: PrivacyActions
     now: datetime
+    confirmed: bool = False  # the customer said a clear yes to this handler's `Reply.confirm` question
 
     @property
     def lang(self) -> str:
@@ -128,12 +130,19 @@ class Notify:
 @dataclass(frozen=True, slots=True)
 class Reply:
     """What to say; then end the session, or (`end_session=False`) listen for the customer's
-    answer, recognised only as one of `intent_filter` when given (a follow-up question)."""
+    answer, recognised only as one of `intent_filter` when given (a follow-up question).
+
+    `confirm` makes `say` a confirmation question before something irreversible: the customer's
+    answer is recognised only as the intent named here (the yes), and a clear yes in the same
+    session from the same bound customer runs this handler again with `ctx.confirmed` True;
+    anything else cancels (the voice part says so). `end_session` and `intent_filter` are
+    ignored then."""
 
     say: str | None
     end_session: bool = True
     notify: tuple[Notify, ...] = ()
     intent_filter: tuple[str, ...] | None = None
+    confirm: str | None = None
 
 
 Handler = Callable[[SkillContext], Awaitable[Reply]]
@@ -144,13 +153,17 @@ class Skill:
     """`sentences`: language → sentences.ini text; `handlers`: intent name → handler; `lists`:
     slot lists the skill brings (list name → language → values in template syntax, `said:value`);
     `external`: intents with sentences but no handler here – an external Hermes skill answers them
-    with `dialogueManager/endSession` or `continueSession`."""
+    with `dialogueManager/endSession` or `continueSession`; `effectful`: intents that change
+    something (call staff, erase, spend points): the voice part runs them only when it is sure
+    of what it heard, and asks back otherwise."""
 
     name: str
     sentences: Mapping[str, str]
     handlers: Mapping[str, Handler]
     lists: Mapping[str, Mapping[str, Sequence[str]]] = field(default_factory=dict)
     external: frozenset[str] = frozenset()
+    effectful: frozenset[str] = frozenset()
+    confirmed: frozenset[str] = frozenset()  # intents whose handler asks for an explicit yes (Reply.confirm) before acting
 
 
 def text(ctx: SkillContext, by_lang: Mapping[str, str], **values: Any) -> str:

@@ -1,4 +1,5 @@
-"""Help: what the speaker can do."""
+"""Help: what the speaker can do. Also the reply to speech no skill understood (the voice part
+says REJECTED when an utterance is off-topic), so a customer learns what to ask."""
 
 from __future__ import annotations
 
@@ -6,21 +7,23 @@ from skills.api import Reply, Skill, SkillContext, text
 
 SENTENCES_EN = """
 [Help]
-help [me]
-what can you do
-what can i ask [you]
+[<hp_polite>] <hp_ask> [please]
+hp_ask = (how do i use (this | it) [thing] | (tell me | show me) what you can do | can you help me | help [me] | (what | how) can you (do | help [me] with | help) | what (can | could | should) i (ask | say) [you | to you] | what (are you | is this) [thing] [for] | what do you do | how does (this | it) work | (what | which) (questions | things) can i ask [you] | what are (you able to do | your options) | (i don't know | i'm not sure) what to (say | ask))
+hp_polite = (hello | hi | excuse me | hey | so | okay)
 """
 
 SENTENCES_DE = """
 [Help]
-hilfe
-was kannst du
+[<de_hp_hallo>] <de_hp_frage> [bitte]
+de_hp_frage = (hilf mir | (sag | sagen sie) mir was (du | sie) [alles] (kannst | können) | was macht das [ding] [hier] | gib mir [ein paar] beispiele | ich weiß nicht was ich fragen soll | hilfe | was (kannst du | können sie) [alles] [tun | machen] | was kann ich (dich | sie) fragen | wie funktioniert (das | das hier) | wobei (kannst du | können sie) [mir] helfen)
+de_hp_hallo = (hallo | entschuldigung | bitte)
 """
 
 HELP = {
     "en": "You can ask me where a product is, when we are open, about today's offers, your loyalty points, "
     "or to call a colleague. Say forget me to erase your data.",
-    "de": "Fragen Sie mich, wo ein Produkt ist, wann wir geöffnet haben, oder ob ich einen Kollegen rufen soll.",
+    "de": "Fragen Sie mich, wo ein Produkt ist, wann wir geöffnet haben, nach den Angeboten von heute, nach Ihren "
+    "Treuepunkten, oder ob ich einen Kollegen rufen soll. Sagen Sie vergiss mich, um Ihre Daten zu löschen.",
 }
 
 

@@ -6,9 +6,21 @@ from skills.api import Reply, Skill, SkillContext, text
 
 SENTENCES_EN = """
 [GetPointsBalance]
-how many [loyalty] points do i have
-what is my [loyalty] points balance
-(check | tell me) my [loyalty] points
+[<lp_polite>] <lp_ask> [<lp_where>] [please]
+[my] [<lp_kind>] (points | points balance | point balance | balance) [please]
+lp_ask = (how many [<lp_kind>] points (do i have | have i got | i have | are on my (card | account) | did i (collect | earn | get) | have i (collected | earned | saved | saved up | got left)) | how much is on my [<lp_kind>] (card | account) | have i got any [<lp_kind>] points [left] | (what's | what is) my [<lp_kind>] [points | point] balance | (what's | what is) on my [<lp_kind>] (card | account) | (check | tell me | show me | give me | read) my [<lp_kind>] (points | point balance | points balance | balance) | (can | could) you check my [<lp_kind>] (points | balance | card) | how much (points | credit) (do i have | have i got) | do i have (any | enough) [<lp_kind>] points | (i'd | i would) like to know my [<lp_kind>] (points | balance))
+lp_kind = (loyalty | bonus | reward | rewards | club | store | customer)
+lp_where = (on my (card | account) | so far | now)
+lp_polite = (please | excuse me | hello | hi | (can | could) you tell me | tell me)
+"""
+
+SENTENCES_DE = """
+[GetPointsBalance]
+[<de_lp_bitte>] <de_lp_frage> [bitte]
+[mein] (punktestand | kontostand) [bitte]
+de_lp_frage = (wie viel (ist | steht) auf meiner (karte | kundenkarte | bonuskarte) | (können sie | kannst du) [mal] meine <de_lp_punkte> (nachschauen | checken | prüfen) | (zeig | zeigen sie) mir meinen (punktestand | kontostand) | wie (viele | viel) <de_lp_punkte> (habe ich | hab ich) [noch | auf meiner karte | auf meinem konto] | wie (ist | lautet) mein (punktestand | kontostand) | was (ist | steht) auf meiner (karte | kundenkarte) | (zeig | zeigen sie | sag | sagen sie) mir [bitte] meine <de_lp_punkte> | [meine] <de_lp_punkte>)
+de_lp_punkte = (punkte | treuepunkte | bonuspunkte | payback punkte | paybackpunkte)
+de_lp_bitte = (bitte | hallo | entschuldigung | können sie mir sagen | sagen sie mir)
 """
 
 TAP = {"en": "Please tap your loyalty card on the reader first.", "de": "Bitte halten Sie zuerst Ihre Kundenkarte an das Lesegerät."}
@@ -28,4 +40,4 @@ async def balance(ctx: SkillContext) -> Reply:
     return Reply(text(ctx, BALANCE, points=points if isinstance(points, int) else 0))
 
 
-SKILL = Skill(name="loyalty", sentences={"en": SENTENCES_EN}, handlers={"GetPointsBalance": balance})
+SKILL = Skill(name="loyalty", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, handlers={"GetPointsBalance": balance})

@@ -7,9 +7,22 @@ from skills.api import Offer, Reply, Skill, SkillContext, text
 
 SENTENCES_EN = """
 [GetOffers]
-what are [the | today's | your] offers [today]
-(are there | do you have) any (offers | deals | specials) [today]
-what is on (offer | sale) [today]
+[<of_polite>] <of_ask> [<of_when>] [please]
+[(today's | the | your | any)] [special] <of_deals> [<of_when>] [please]
+of_ask = (what are [the | today's | your | this week's | the current | your current] [special] <of_deals> | (are there | do you have | have you got | got | is there | you got) any [special] <of_deals> | (what's | what is) (on (offer | sale | special | promotion) | discounted | reduced | cheap) | (is | are) (anything | there any things | any things) on (offer | sale | special) | anything (on (offer | sale | special) | discounted | reduced) | (tell me about | show me | what about) [the | today's | your] [special] <of_deals> | what (deal | offer | bargain) (do you have | have you got) | do you have (anything | something) on (offer | sale | special) | (what | which) [special] <of_deals> (have you got | do you have | are there | are on) | (tell me | give me | read me) [the] [current | latest | best] <of_deals> | (what's | what is) the <of_deals> of the (day | week) | anything (cheap | cheaper | on offer) | (any | got any) (two for one | half price | buy one get one free) [deals | offers])
+of_deals = (offer | offers | deal | deals | special | specials | bargain | bargains | discount | discounts | promotion | promotions | sale | sales)
+of_when = (today | this week | right now | now | at the moment)
+of_polite = (please | excuse me | hello | hi | (can | could) you tell me | do you know | tell me)
+"""
+
+SENTENCES_DE = """
+[GetOffers]
+[<de_of_bitte>] <de_of_frage> [bitte]
+[<de_of_bitte>] (sagen sie mir | zeigen sie mir | nennen sie mir) [bitte] die [aktuellen] angebote
+[die] (angebote | sonderangebote) [<de_of_wann>] [bitte]
+de_of_frage = ((welche | was für) (angebote | sonderangebote | aktionen | rabatte) (gibt es | habt ihr | haben sie) [<de_of_wann>] | (gibt es | habt ihr | haben sie) [<de_of_wann>] (angebote | sonderangebote | aktionen | rabatte | etwas im angebot | was im angebot) | was (ist | gibt es | gibt's) [<de_of_wann>] (im angebot | reduziert | günstig | billiger) | welche (produkte | artikel | sachen) sind [<de_of_wann>] (reduziert | im angebot | günstiger) | gibt es [<de_of_wann>] (prozente | rabatt) | (zeig | zeigen sie) mir die angebote)
+de_of_wann = (heute | diese woche | gerade | im moment | zurzeit)
+de_of_bitte = (bitte | hallo | entschuldigung | sagen sie mir | können sie mir sagen)
 """
 
 NONE = {"en": "There are no special offers today.", "de": "Heute gibt es keine Angebote."}
@@ -33,4 +46,4 @@ async def offers(ctx: SkillContext) -> Reply:
     return Reply(text(ctx, GENERAL, offers=" ".join(_text_of(ctx, o) for o in available[:3])))
 
 
-SKILL = Skill(name="offers", sentences={"en": SENTENCES_EN}, handlers={"GetOffers": offers})
+SKILL = Skill(name="offers", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, handlers={"GetOffers": offers})

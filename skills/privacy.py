@@ -1,4 +1,12 @@
-"""Privacy: "forget me" (erasure, through the consent part) and "what do you know about me"."""
+"""Privacy: "forget me" (erasure, through the consent part) and "what do you know about me".
+
+"Forget me" is irreversible, and a misheard word must never erase anyone: the handler first asks
+("This erases everything we keep about you, including your 1,250 points. Say 'yes, delete' to
+confirm") and erases only when the voice part runs it again confirmed, after a clear "yes,
+delete" from the same customer in the same session (gateway/voice/confirm.py).
+
+ForgetMe is also effectful: heard without enough confidence, the voice part asks back first (nlu/guard.py);
+the confirmation question comes after that, so a misheard request is asked about twice."""
 
 from __future__ import annotations
 
@@ -6,24 +14,70 @@ from skills.api import Reply, Skill, SkillContext, text
 
 SENTENCES_EN = """
 [ForgetMe]
-forget (me | about me)
-(delete | erase | remove) (my data | everything you know about me)
+[<pv_polite>] <pv_forget> [please]
+pv_forget = (get rid of <pv_mydata> | [i withdraw my consent] (delete | erase | remove | wipe) <pv_mydata> | (i'd like | i want) my data (wiped | deleted | erased | removed | gone) | i don't want you to (keep | store) my data [delete it] | forget (me | about me | my data | everything about me | all about me | who i am) | [(can | could | would) you] (delete | erase | remove | wipe | clear) <pv_mydata> | i (want | would like) (you to | to) (delete | erase | remove | wipe | clear) <pv_mydata> | i (want | would like) to be forgotten | (can | could | would) you forget (me | about me) | (i want | i'd like) my data (deleted | erased | removed) | don't (keep | store) my data [anymore])
+pv_mydata = ((all | any) (records | data | information) (about | on) me | my data | my personal data | my information | my personal information | my details | my profile | my account | my record | my records | all my data | everything (you know | you have | you keep | you store) about me | me from your (system | records | database))
+pv_polite = (please | excuse me | hello | hi)
+
+[ConfirmErase]
+yes [please] (delete | erase) [it | everything | my data]
+yes [please] delete [it | everything | my data]
 
 [WhatDoYouKnow]
-what do you know about me
-what (data | information) do you (have | store | keep) about me
+[<pv_polite>] <pv_know> [please]
+pv_know = (what (have you | do you) (recorded | remember | collected | stored | saved | know | have) (about | on) me | do you (store | keep | have) anything (about | on) me | what do you know about me | what (data | information | personal data | details) (do you have | do you store | do you keep | do you hold | have you got | have you stored | are you keeping) (about | on) me | what (do you have | have you got | have you stored | do you store | do you keep) (about | on) me | (show | tell) me (my data | what you know about me | what you have on me | what you store about me | my information) | (what's | what is) stored about me | (can | could) i see my data | (do you | are you) (keep | store | keeping | storing) (data | information | my data) [about me])
 """
 
-TAP = {"en": "Please tap your loyalty card on the reader first, so I know who you are."}
-FORGOTTEN = {"en": "Done. I have erased everything stored about you here ({rows} records)."}
-KNOWN = {"en": "I keep {events} events about you{attributes}. Your consents: {consents}."}
-UNAVAILABLE = {"en": "I cannot erase data from here. A colleague can do it for you at the till."}
-NOTHING = {"en": "I keep no data about you."}
+SENTENCES_DE = """
+[ForgetMe]
+[<de_pv_bitte>] <de_pv_vergiss> [bitte]
+de_pv_vergiss = ((meine | die) (kundendaten | daten) [bitte] (löschen | entfernen) | (entfernen | löschen) sie mich [bitte] aus ihrem system | vergiss mich | vergessen sie mich | (löschen sie | lösch | entfernen sie) [bitte] <de_pv_daten> | ich (möchte | will) (dass sie <de_pv_daten> löschen | vergessen werden | <de_pv_daten> löschen lassen) | (können | könnten) sie <de_pv_daten> löschen)
+de_pv_daten = (meine daten | meine persönlichen daten | alle meine daten | mein profil | alles über mich)
+de_pv_bitte = (bitte | hallo | entschuldigung)
+
+[ConfirmErase]
+ja [bitte] (löschen | löschen sie [alles | meine daten])
+
+[WhatDoYouKnow]
+[<de_pv_bitte>] <de_pv_wissen> [bitte]
+de_pv_wissen = (was (weißt du | wissen sie | wisst ihr) [eigentlich] über mich | welche [persönlichen] daten (haben sie | habt ihr) [von mir | über mich] | was (ist | steht) in meinem (profil | kundenprofil) | welche (daten | informationen) (haben sie | hast du | speichern sie) über mich | was (haben sie | speichern sie) über mich [gespeichert] | (zeigen sie mir | zeig mir) meine daten)
+"""
+
+TAP = {
+    "en": "Please tap your loyalty card on the reader first, so I know who you are.",
+    "de": "Bitte halten Sie zuerst Ihre Kundenkarte an das Lesegerät, damit ich weiß, wer Sie sind.",
+}
+FORGOTTEN = {
+    "en": "Done. I have erased everything stored about you here ({rows} records).",
+    "de": "Erledigt. Ich habe alles gelöscht, was hier über Sie gespeichert war ({rows} Einträge).",
+}
+KNOWN = {
+    "en": "I keep {events} events about you{attributes}. Your consents: {consents}.",
+    "de": "Ich habe {events} Ereignisse über Sie gespeichert{attributes}. Ihre Einwilligungen: {consents}.",
+}
+ATTRIBUTES = {"en": ", and a profile with {names}", "de": " und ein Profil mit {names}"}
+NO_CONSENTS = {"en": "none", "de": "keine"}
+UNAVAILABLE = {
+    "en": "I cannot erase data from here. A colleague can do it for you at the till.",
+    "de": "Von hier aus kann ich keine Daten löschen. Ein Kollege an der Kasse hilft Ihnen dabei.",
+}
+NOTHING = {"en": "I keep no data about you.", "de": "Ich habe keine Daten über Sie gespeichert."}
+CONFIRM = {
+    "en": "This erases everything we keep about you{points}. Say 'yes, delete' to confirm.",
+    "de": "Damit lösche ich alles, was wir über Sie gespeichert haben{points}. Sagen Sie 'ja, löschen', um es zu bestätigen.",
+}
+POINTS = {"en": ", including your {points:,} points", "de": ", auch Ihre {points} Punkte"}
+NOTHING_TO_CONFIRM = {"en": "There is nothing to confirm.", "de": "Es gibt nichts zu bestätigen."}
+CONFIRM_INTENT = "ConfirmErase"
 
 
 async def forget(ctx: SkillContext) -> Reply:
     if ctx.customer is None:
         return Reply(text(ctx, TAP))
+    if not ctx.confirmed:
+        summary = await ctx.privacy.describe(ctx.customer.id)
+        points = text(ctx, POINTS, points=summary.loyalty_points) if summary.loyalty_points else ""
+        return Reply(text(ctx, CONFIRM, points=points), confirm=CONFIRM_INTENT)
     rows = await ctx.privacy.forget(ctx.customer.id)
     if rows is None:
         return Reply(text(ctx, UNAVAILABLE))
@@ -36,11 +90,22 @@ async def what_do_you_know(ctx: SkillContext) -> Reply:
     summary = await ctx.privacy.describe(ctx.customer.id)
     if not summary.events and not summary.profile_attributes and not summary.consents:
         return Reply(text(ctx, NOTHING))
-    attributes = f", and a profile with {', '.join(a.replace('_', ' ') for a in summary.profile_attributes)}" if summary.profile_attributes else ""
-    consents = ", ".join(f"{p} {s}" for p, s in sorted(summary.consents.items())) or "none"
+    names = ", ".join(a.replace("_", " ") for a in summary.profile_attributes)
+    attributes = text(ctx, ATTRIBUTES, names=names) if summary.profile_attributes else ""
+    consents = ", ".join(f"{p} {s}" for p, s in sorted(summary.consents.items())) or text(ctx, NO_CONSENTS)
     return Reply(text(ctx, KNOWN, events=summary.events, attributes=attributes, consents=consents))
 
 
+async def confirm_outside_question(ctx: SkillContext) -> Reply:
+    """"Yes, delete" heard when no question waits for it (the voice part handles the awaited
+    one itself): it confirms nothing."""
+    return Reply(text(ctx, NOTHING_TO_CONFIRM))
+
+
 SKILL = Skill(
-    name="privacy", sentences={"en": SENTENCES_EN}, handlers={"ForgetMe": forget, "WhatDoYouKnow": what_do_you_know}
+    name="privacy",
+    sentences={"en": SENTENCES_EN, "de": SENTENCES_DE},
+    handlers={"ForgetMe": forget, "WhatDoYouKnow": what_do_you_know, CONFIRM_INTENT: confirm_outside_question},
+    effectful=frozenset({"ForgetMe"}),
+    confirmed=frozenset({"ForgetMe"}),
 )

@@ -1,4 +1,4 @@
-"""Store information: opening hours, and where a product is (its aisle)."""
+"""Store information: opening hours (today or a named day), and where a product is (its aisle)."""
 
 from __future__ import annotations
 
@@ -6,41 +6,87 @@ from skills.api import Reply, Skill, SkillContext, text
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
+# Sentences cover how customers ask: questions, requests, polite forms and fragments, with the
+# common synonyms of each key word. Written against the tuning set (tests/data/voice_tuning/),
+# never against the held-out corpus (docs/voice.md, "Evaluation").
+# One or two templates per intent, their variety in rules: PocketSphinx copies a rule's graph
+# for every reference to it, so fifteen templates that each name {product} made a grammar that
+# took seconds to search; one reference keeps it small.
 SENTENCES_EN = """
 [GetOpeningHours]
-what are [your | the] opening hours [today]
-when (are you | is the (shop | store)) open [today]
-how long are you open [today]
-when do you close [today]
+[<polite>] <oh_ask> [<oh_day>] [please]
+[(your | the)] (opening | business | closing) (hours | times | time) [<oh_day>] [please]
+[<polite>] do i [still] have time to (shop | buy something) [before you close]
+oh_ask = (what are [your | the] [<shop>] (opening | business | trading) (hours | times) | what are your hours | when (are you [guys] | is the <shop>) open | (are you [guys] | is the <shop>) [still | already] open | (what time | when) (do you | does the <shop>) (open | close | shut) | what time do you (guys | folks) (open | close) | when is closing time | (what | when) is (opening | closing) time | how (long | late) are you open | (till | until) (when | what time) are you open | what time is closing [time])
+oh_day = ([today | tomorrow | this] [in the] (morning | afternoon | evening) | today | tonight | now | tomorrow | this weekend | (at | on) (the weekend | weekends | weekdays) | [on] {weekday:day} [morning | afternoon | evening])
+shop = (shop | store | supermarket | market)
+polite = (please | excuse me | hello | hi | sorry | (can | could) you tell me | do you know | i'd like to know | i want to know | tell me)
 
 [WhereIsProduct]
-where (is | are) [the | some] {product}
-where can i find [the | some] {product}
-(in which | what) aisle (is | are) [the] {product}
+[<polite>] <wp_ask> [<article>] {product} [<wp_tail>]
+[<polite>] [<article>] {product} [please] [<wp_after>]
+[<polite>] [(can | could) you tell me | do you know | tell me] where [<article>] {product} (is | are) [please]
+wp_ask = ((i'm | i am) (after | trying to find | searching for | hunting for) | i (can't | cannot) find | (can | could) you help me find | help me find | where do you (keep | have | sell) | where (is | are | can i find | do i find | would i find | can i get | do you keep | do you have | i can find) | where's | (in which | what | which) aisle [is | are | for | has] | (i'm | i am) looking for | looking for | i (need | want | would like | want to buy | need to buy | am looking for) | (do | can) you (have | sell | stock | carry) | (have you got | got) | is there)
+wp_tail = (in | please | is | are | kept | located)
+wp_after = ((which | what) aisle [is it | are they | please] | where (is it | are they | can i find (it | them)) | where)
+article = (a | an | the | some | any | your)
 """
 
 SENTENCES_DE = """
 [GetOpeningHours]
-wann (habt ihr | haben sie | hat der laden) [heute] (offen | geöffnet)
-wie sind [die | ihre] öffnungszeiten
+[<de_polite>] <de_oh_frage> [<de_tag>] [früher | länger] [bitte]
+[<de_polite>] <de_oh_offen> [<de_tag>] (offen | geöffnet | auf) [bitte]
+[<de_polite>] (wann ist | ist) [<de_tag>] ladenschluss
+[<de_polite>] bis wie viel uhr (kann ich | können wir) [<de_tag>] einkaufen
+[ihre | die] öffnungszeiten [<de_tag>] [bitte]
+de_oh_offen = (wann (habt ihr | haben sie | hat der laden | hat das geschäft | ist der laden | ist das geschäft) | (habt ihr | haben sie | hat der laden | ist der laden) | (bis wann | wie lange) (habt ihr | haben sie | hat der laden | ist der laden))
+de_oh_frage = ((was | wie) (sind | lauten) [die | ihre | eure] öffnungszeiten | (schließen sie | schließt ihr | macht ihr) [<de_tag>] (früher | zu) | wann (schließt [der laden | das geschäft] | schließen sie | macht ihr zu | machen sie zu | öffnet | öffnen sie) | um wie viel uhr (schließen sie | macht ihr zu | machen sie zu | öffnen sie))
+de_tag = (heute | morgen | jetzt | noch | heute abend | am wochenende | [am] {weekday:day})
+de_polite = (bitte | entschuldigung | hallo | können sie mir sagen | sagen sie mir | wissen sie)
 
 [WhereIsProduct]
-wo (ist | sind | finde ich) [der | die | das] {product}
-in welchem gang (ist | sind) [der | die | das] {product}
+[<de_polite>] <de_wp_frage> [<de_artikel>] {product} [finden | bitte]
+{product} [bitte]
+de_wp_frage = (wo (ist | sind | finde ich | gibt es | gibt's | bekomme ich | haben sie | kann ich) | (gibt es | gibt's) [hier] [irgendwo] | in welchem gang (ist | sind | finde ich | gibt es) | welcher gang [für] | ich (suche | brauche | möchte) | (haben sie | habt ihr | gibt es [bei ihnen | hier]))
+de_artikel = (der | die | das | den | dem | ein | eine | einen | etwas | auch)
 """
 
-HOURS = {"en": "Today, {day}, we are open {hours}.", "de": "Heute haben wir {hours} geöffnet."}
-CLOSED = {"en": "We are closed today.", "de": "Heute haben wir geschlossen."}
+# Weekday names as customers say them; the value is the key of store.yaml's opening_hours.
+DAYS = {
+    "weekday": {
+        "en": [f"{day}:{day}" for day in WEEKDAYS] + [f"{day}s:{day}" for day in WEEKDAYS],
+        "de": [f"{de}:{en}" for de, en in zip(
+            ("montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonntag"), WEEKDAYS, strict=True)]
+        + ["sonnabend:saturday"],
+    }
+}
+
+HOURS = {"en": "{day}, we are open {hours}.", "de": "{day} haben wir von {hours} geöffnet."}
+CLOSED = {"en": "We are closed {day}.", "de": "{day} haben wir geschlossen."}
+TODAY = {"en": "Today", "de": "Heute"}
+ON_DAY = {"en": "On {day}", "de": "Am {day}"}
+DAY_NAMES = {"de": dict(zip(WEEKDAYS, ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"), strict=True))}
+TO = {"en": " to ", "de": " bis "}
 AISLE = {"en": "You will find {name} in aisle {aisle}.", "de": "{name} finden Sie in Gang {aisle}."}
-UNKNOWN = {"en": "Sorry, I don't know where that is. A colleague can help you.", "de": "Das weiß ich leider nicht."}
+UNKNOWN = {
+    "en": "Sorry, I don't know where that is. A colleague can help you.",
+    "de": "Das weiß ich leider nicht. Ein Kollege hilft Ihnen gern.",
+}
 
 
 async def opening_hours(ctx: SkillContext) -> Reply:
-    day = WEEKDAYS[ctx.now.weekday()]
+    asked = str(ctx.intent.slots.get("day", ""))
+    day = asked if asked in WEEKDAYS else WEEKDAYS[ctx.now.weekday()]
+    if asked in WEEKDAYS:
+        name = DAY_NAMES.get(ctx.lang, {}).get(day, day.capitalize())
+        said_day = text(ctx, ON_DAY, day=name)
+    else:
+        said_day = text(ctx, TODAY)
     hours = ctx.shop.store.opening_hours.get(day, "closed")
     if hours == "closed":
-        return Reply(text(ctx, CLOSED))
-    return Reply(text(ctx, HOURS, day=day.capitalize(), hours=hours.replace("–", " to ").replace("-", " to ")))
+        return Reply(text(ctx, CLOSED, day=said_day.lower() if ctx.lang == "en" else said_day))
+    to = TO.get(ctx.lang, TO["en"])
+    return Reply(text(ctx, HOURS, day=said_day, hours=hours.replace("–", to).replace("-", to)))
 
 
 async def where_is(ctx: SkillContext) -> Reply:
@@ -49,11 +95,12 @@ async def where_is(ctx: SkillContext) -> Reply:
         return Reply(text(ctx, UNKNOWN))
     names = product.names.get(ctx.lang) or product.names["en"]
     name = names[0].split(":")[0]
-    return Reply(text(ctx, AISLE, name=name, aisle=product.aisle))
+    return Reply(text(ctx, AISLE, name=name.capitalize() if ctx.lang == "de" else name, aisle=product.aisle))
 
 
 SKILL = Skill(
     name="store_info",
     sentences={"en": SENTENCES_EN, "de": SENTENCES_DE},
     handlers={"GetOpeningHours": opening_hours, "WhereIsProduct": where_is},
+    lists=DAYS,
 )

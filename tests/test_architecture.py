@@ -88,7 +88,7 @@ def test_the_walk_sees_what_it_judges() -> None:
 
 def test_every_part_is_found_and_named_after_its_package() -> None:
     parts = all_parts()
-    assert {p.name for p in parts} == {"consent", "sync", "rules", "tts", "voice", "api"}
+    assert {p.name for p in parts} == {"consent", "sync", "rules", "tts", "voice", "analytics", "api", "wyoming"}
     for part in parts:
         assert type(part).__module__ == f"gateway.{part.name}.part"
 

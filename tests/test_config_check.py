@@ -137,7 +137,7 @@ def test_check_and_run_refuse_cross_field_problems_at_the_same_line(tmp_path: Pa
 _BLOCKER = '''
 import importlib.abc, sys
 
-BLOCKED = {"numpy", "soxr", "pocketsphinx", "vosk", "piper", "onnxruntime"}
+BLOCKED = {"numpy", "soxr", "pocketsphinx", "vosk", "piper", "onnxruntime", "wyoming"}
 
 
 class _Blocker(importlib.abc.MetaPathFinder):

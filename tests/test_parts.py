@@ -54,8 +54,11 @@ def test_the_real_parts_order_and_switches() -> None:
     names = [p.name for p in enabled_parts(Settings())]
     assert names.index("consent") < names.index("rules") < names.index("sync") < names.index("api")
     assert names.index("tts") < names.index("voice") and names.index("rules") < names.index("voice")
+    assert names.index("rules") < names.index("analytics") < names.index("api") and names.index("sync") < names.index("analytics")
     off = [p.name for p in enabled_parts(Settings(voice={"enabled": False}, tts={"enabled": False}, rules={"enabled": False}))]
-    assert off == ["consent", "sync", "api"]
+    assert off == ["consent", "sync", "analytics", "api"]
+    bare = Settings(voice={"enabled": False}, tts={"enabled": False}, rules={"enabled": False}, analytics={"enabled": False})
+    assert [p.name for p in enabled_parts(bare)] == ["consent", "sync", "api"]
 
 
 def _handler(message: object) -> None: ...
@@ -122,3 +125,10 @@ def _witness(left: list[str], right: list[str]) -> str:
             break
         out.append(x if x != "+" else (y if y != "+" else "w"))
     return "/".join(out)
+
+
+def test_wyoming_is_built_after_voice_and_tts_and_refused_without_voice() -> None:
+    names = [p.name for p in enabled_parts(Settings(wyoming={"enabled": True}))]
+    assert names.index("voice") < names.index("wyoming") and names.index("tts") < names.index("wyoming")
+    with pytest.raises(ConfigError, match="part wyoming needs the site audio"):
+        enabled_parts(Settings(wyoming={"enabled": True}, voice={"enabled": False}))

@@ -14,7 +14,7 @@ from gateway.api.models import ErasureReport, RuleInfo, RuleReload
 from gateway.api.services import CentralLink, OperatorServices
 from gateway.config.settings import Settings
 from gateway.metrics import GatewayMetrics
-from gateway.ports import CENTRAL_LINK, CUSTOMER_RECORDS, RULE_CATALOGUE, CustomerRecords, Ports, RuleCatalogue
+from gateway.ports import CENTRAL_LINK, CUSTOMER_RECORDS, RULE_CATALOGUE, ZONE_FIGURES, CustomerRecords, Ports, RuleCatalogue
 
 
 class RecordsCustomers:
@@ -52,6 +52,7 @@ def services_from_ports(ports: Ports, settings: Settings, metrics: GatewayMetric
     elif not settings.rules.enabled:
         services.rules_missing_reason = "the rules engine is turned off (rules.enabled: false)"
     services.central = central_probe(ports)
+    services.analytics = ports.optional(ZONE_FIGURES)
     return services
 
 

@@ -29,8 +29,18 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class Authenticator:
     """`token=None` means authentication is off (only with `api.insecure_no_auth`)."""
 
-    def __init__(self, token: str | None) -> None:
+    def __init__(self, token: str | None, login_code: str | None = None) -> None:
         self._token = token.encode() if token is not None else None
+        self._login_code = login_code.encode() if login_code and token is not None else None
+
+    def consume_login_code(self, candidate: str) -> bool:
+        """The one-time login link: the code works once, then never again (until a restart
+        with a new code in the settings)."""
+        code = self._login_code
+        if code is None or not hmac.compare_digest(candidate.encode(), code):
+            return False
+        self._login_code = None
+        return True
 
     @property
     def enabled(self) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic.json_schema import models_json_schema
 
-from gateway.api import models
+from gateway.api import analytics_models, models
 
 OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
 
@@ -29,6 +29,9 @@ RESPONSE_MODELS: tuple[type[models.ApiModel], ...] = (
     models.RuleReload,
     models.CustomerExport,
     models.ErasureReport,
+    analytics_models.ZoneFiguresReport,
+    analytics_models.SeriesReport,
+    analytics_models.HoursReport,
 )
 
 

@@ -98,6 +98,7 @@ def render_status(report: StatusReport, nonce: str, refresh_s: float) -> str:
         refresh_ms=str(int(refresh_s * 1000)),
         css=_asset("style.css"),
         script=_asset("status.js"),
+        zones_script=_asset("zones.js"),
         devices_rows=_rows(
             report.devices,
             lambda d: [(d.site, False), (d.device, False), (d.profile, False), (hms(d.last_seen), False), (d.messages, True)],
@@ -177,6 +178,20 @@ async def login(request: web.Request) -> web.Response:
     raise response
 
 
+async def login_link(request: web.Request) -> web.Response:
+    """GET /login?code=…: the one-time login link (`api.login_code`; the demo prints it)."""
+    ctx = request.app[CONTEXT]
+    code = request.query.get("code", "")
+    if not (0 < len(code) <= 200) or not ctx.auth.consume_login_code(code):
+        log.warning("one-time login refused", extra={"fields": {"event": "api_login_link_refused"}})
+        nonce = secrets.token_urlsafe(16)
+        return _html(render_login(ctx.site, nonce, "That login link has been used already, or is not right."), nonce, status=401)
+    response = web.HTTPSeeOther("/")
+    ctx.auth.set_session(response, secure=request.secure)
+    log.info("status page login by one-time link", extra={"fields": {"event": "api_login_link"}})
+    raise response
+
+
 async def logout(request: web.Request) -> web.Response:
     response = web.HTTPSeeOther("/")
     request.app[CONTEXT].auth.clear_session(response)
@@ -186,4 +201,5 @@ async def logout(request: web.Request) -> web.Response:
 def add_page_routes(app: web.Application) -> None:
     app.router.add_get("/", index)
     app.router.add_post("/login", login)
+    app.router.add_get("/login", login_link)
     app.router.add_post("/logout", logout)

@@ -17,7 +17,7 @@ from gateway.logs import event_fields
 from gateway.metrics import GatewayMetrics
 from gateway.model.event import Event
 from gateway.part import Built, Core, PartBase
-from gateway.ports import CENTRAL_LINK, CUSTOMER_RECORDS, PSEUDONYMISE, RULE_CATALOGUE, Ports
+from gateway.ports import CENTRAL_LINK, CUSTOMER_RECORDS, PSEUDONYMISE, RULE_CATALOGUE, ZONE_FIGURES, Ports
 
 if TYPE_CHECKING:
     from gateway.config.settings import Settings
@@ -49,7 +49,7 @@ def log_committed_events(events: list[Event]) -> None:
 class ApiPart(PartBase):
     name = "api"
     section = "api"
-    uses = (PSEUDONYMISE, CUSTOMER_RECORDS, RULE_CATALOGUE, CENTRAL_LINK)
+    uses = (PSEUDONYMISE, CUSTOMER_RECORDS, RULE_CATALOGUE, CENTRAL_LINK, ZONE_FIGURES)
 
     def enabled(self, settings: Settings) -> bool:
         return True  # Home Assistant discovery and the metrics; the HTTP server only with api.enabled
@@ -133,7 +133,10 @@ class ApiPart(PartBase):
             metrics=metrics,
             ready=core.ready,
             services=services,
-            auth=Authenticator(settings.token.get_secret_value() if settings.token else None),
+            auth=Authenticator(
+                settings.token.get_secret_value() if settings.token else None,
+                settings.login_code.get_secret_value() if settings.login_code else None,
+            ),
         )
         built.tasks.append(serve_api(ctx))
         return built

@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from gateway.api.context import ApiContext
+from gateway.api.analytics_routes import add_analytics_routes
 from gateway.api.models import Problem
 from gateway.api.page import add_page_routes
 from gateway.api.routes import CONTEXT, add_api_routes
@@ -92,6 +93,7 @@ def make_app(ctx: ApiContext) -> web.Application:
     )
     app[CONTEXT] = ctx
     add_api_routes(app)
+    add_analytics_routes(app)
     add_page_routes(app)
     return app
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.api.models import ErasureReport, RuleInfo, RuleReload
+from gateway.ports import ZoneFigures
 
 
 class RulesService(Protocol):
@@ -44,7 +45,9 @@ class OperatorServices:
     rules: RulesService | None = None
     customers: CustomerService | None = None
     central: Callable[[], CentralLink] = no_central
+    analytics: ZoneFigures | None = None  # the analytics part's ZONE_FIGURES port
     # Set when something prevents a service from working, to say why in the 503.
     rules_missing_reason: str = "no rules engine is configured in this gateway"
     customers_missing_reason: str = "no consent part is configured: export and erasure are unavailable"
+    analytics_missing_reason: str = "the analytics part is turned off (analytics.enabled: false)"
 

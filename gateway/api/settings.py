@@ -34,6 +34,9 @@ class ApiSettings(Section):
     port: int = Field(default=8787, ge=0, le=65535, description="0 picks a free port (tests)")
     token: SecretStr | None = Field(default=None, description="bearer token for every route but /healthz")
     insecure_no_auth: bool = Field(default=False, description="serve without a token: only for a demo on one machine")
+    login_code: SecretStr | None = Field(
+        default=None, description="a one-time code: GET /login?code=… logs a browser in once (`make demo` prints the link)"
+    )
     metrics: bool = Field(default=True, description="serve Prometheus text at /metrics")
     status_refresh_s: float = Field(default=5.0, ge=1.0, le=600.0, description="how often the status page refreshes")
     recent_items: int = Field(default=20, ge=1, le=1000, description="voice turns and rule firings kept for the page")

@@ -16,12 +16,14 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from gateway.config.problems import ConfigError, ConfigProblem, problems_from_validation
 from gateway.config.yamlpos import PositionedYaml, YamlLoadError, load_yaml_file
+from gateway.analytics.settings import AnalyticsSettings
 from gateway.tts.settings import TtsSettings
 from gateway.rules.settings import RulesSettings
 from gateway.sync.settings import SyncSettings
 from gateway.consent.settings import PrivacySettings
 from gateway.api.settings import ApiSettings
 from gateway.voice.settings import VoiceSettings
+from gateway.wyoming.settings import WyomingSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,6 +98,8 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     rules: RulesSettings = RulesSettings()
     voice: VoiceSettings = VoiceSettings()
+    wyoming: WyomingSettings = WyomingSettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
 
     @model_validator(mode="after")
     def _sections_agree(self) -> Settings:

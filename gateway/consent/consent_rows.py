@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
+from gateway.consent.ledger import supersession
 from gateway.consent.model import ConsentRecord, ConsentSource, ConsentStatus
 from gateway.consent.settings import PrivacySettings, Unconsented
 from gateway.consent.audit_log import append_audit
@@ -84,9 +85,24 @@ def apply_consent_changes(
             touched[key] = None
             previous_row = conn.execute(_SELECT + " WHERE customer_id = ? AND purpose = ?", key).fetchone()
             previous = _row_to_record(previous_row) if previous_row else None
-            skip = _skip_reason(conn, record, previous, pseudonymise, privacy.purposes)
+            skip = _skip_reason(conn, record, previous, pseudonymise, privacy.purposes, now)
             if skip is not None:
                 result.skipped[skip] = result.skipped.get(skip, 0) + 1
+                if skip != "unchanged":  # a decision not taken is a record of processing too
+                    append_audit(
+                        conn,
+                        "consent.skipped",
+                        {
+                            "customer": pseudonymise(record.customer_id),
+                            "purpose": record.purpose,
+                            "status": record.status.value,
+                            "held": previous.status.value if previous else None,
+                            "source": record.source.value,
+                            "changed_at": record.changed_at,
+                            "reason": skip,
+                        },
+                        now,
+                    )
                 continue
             conn.execute(
                 "INSERT INTO consents (customer_id, purpose, status, changed_at, source, expires_at) VALUES (?,?,?,?,?,?)"
@@ -127,14 +143,13 @@ def _skip_reason(
     previous: ConsentRecord | None,
     pseudonymise: Pseudonymise,
     purposes: Sequence[str],
+    now: float,
 ) -> str | None:
     if record.purpose not in purposes:
         return "unknown_purpose"
-    if previous is not None:
-        if record.changed_at < previous.changed_at:
-            return "stale"
-        if previous.status is record.status and previous.expires_at == record.expires_at:
-            return "unchanged"
+    skip = supersession(record, previous, now)
+    if skip is not None:
+        return skip
     if record.source is ConsentSource.CENTRAL:
         erased = conn.execute(
             "SELECT MAX(requested_at) FROM erasures WHERE pseudonym = ?", (pseudonymise(record.customer_id),)

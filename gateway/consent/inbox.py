@@ -3,7 +3,9 @@
 Topics: `touchgate/<site>/consent` (`ConsentMessage`) and `touchgate/<site>/erasure`
 (`ErasureMessage`). Messages are handled one at a time in arrival order, acknowledged to the broker
 only once their effect is committed; what cannot be accepted is dead-lettered with the reason
-(malformed, unknown purpose, unknown customer). Dead-letter details never carry the customer id.
+(malformed, unknown purpose, unknown customer, a site that is not a configured touchpoint, a
+decision older than the one held), and every refusal is audited (`consent.refused`, keyed hash
+only). Dead-letter details never carry the customer id.
 
 Because a message is acknowledged only after its work, one that kills the process (a native crash,
 an OOM kill) would come back after every restart. The sensor path's quarantine covers it here too
@@ -37,8 +39,6 @@ M = TypeVar("M", bound=BaseModel)
 
 CONSENT_SUBSCRIPTION = "touchgate/+/consent"
 ERASURE_SUBSCRIPTION = "touchgate/+/erasure"
-# A touchpoint clock this far ahead could pin a decision that later ones cannot override.
-MAX_CLOCK_AHEAD_S = 300.0
 
 DeadLetterSink = Callable[[InboundMessage, DeadLetterReason, str], None]
 Acker = Callable[[InboundMessage], None]
@@ -69,12 +69,24 @@ def parse_consent(message: InboundMessage, purposes: frozenset[str]) -> ConsentM
         return Rejection(DeadLetterReason.UNKNOWN_PURPOSE, f"unknown purpose(s) {unknown}; known: {sorted(purposes)}")
     if len(set(parsed.purposes)) != len(parsed.purposes):
         return Rejection(DeadLetterReason.INVALID_CONSENT, "a purpose is listed twice")
-    at = message.received_at if parsed.at is None else parsed.at
-    if at > message.received_at + MAX_CLOCK_AHEAD_S:
-        return Rejection(DeadLetterReason.INVALID_CONSENT, "decision time is in the future")
+    at = decision_time(parsed, message)
     if parsed.expires_at is not None and parsed.expires_at <= at:
         return Rejection(DeadLetterReason.INVALID_CONSENT, "expires_at is not after the decision time")
     return parsed
+
+
+def decision_time(parsed: ConsentMessage, message: InboundMessage) -> float:
+    """When the customer decided: the touchpoint's `at`, never later than the message's arrival.
+    A touchpoint clock ahead of ours would otherwise pin a grant in the future, and the customer's
+    real revocation, arriving before that time, would be skipped as older (the stated skew for
+    touchpoint times is zero; held decisions further ahead than ledger.CLOCK_SKEW_S are in doubt)."""
+    return message.received_at if parsed.at is None else min(parsed.at, message.received_at)
+
+
+def site_of(message: InboundMessage) -> str:
+    """`touchgate/<site>/consent` → site."""
+    parts = message.topic.split("/")
+    return parts[1] if len(parts) == 3 else ""
 
 
 def parse_erasure(message: InboundMessage) -> ErasureMessage | Rejection:
@@ -88,6 +100,8 @@ class ConsentInbox:
         self._ack = ack
         self._dead_letter = dead_letter
         self._purposes = frozenset(service.settings.purposes)
+        sites = service.settings.touchpoint_sites
+        self._sites = frozenset(sites) if sites is not None else None
         self._queue: asyncio.Queue[tuple[str, InboundMessage]] = asyncio.Queue()
         self.handled = 0
         self.rejected = 0
@@ -128,7 +142,7 @@ class ConsentInbox:
             key, poison = await self._quarantine.begin(message)
             suspect = key
             if poison:
-                self._reject(message, Rejection(DeadLetterReason.POISON, "in flight at two unclean stops in a row"))
+                await self._reject(kind, message, Rejection(DeadLetterReason.POISON, "in flight at two unclean stops in a row"))
                 await self._quarantine.forget(key)
                 return
         try:
@@ -138,30 +152,42 @@ class ConsentInbox:
         except Exception as exc:  # noqa: BLE001 - isolation boundary per message: it alone is dead-lettered
             log.exception("working on a %s message failed", kind)
             self.failed += 1
-            self._reject(message, Rejection(DeadLetterReason.INTERNAL_ERROR, f"{kind}: {type(exc).__name__}"))
+            self.rejected += 1
+            # Not audited like a refusal: the audit write may be what failed, and this boundary must hold.
+            self._dead_letter(message, DeadLetterReason.INTERNAL_ERROR, f"{kind}: {type(exc).__name__}")
         if suspect is not None and self._quarantine is not None:
             await self._quarantine.forget(suspect)
 
-    def _reject(self, message: InboundMessage, rejection: Rejection) -> None:
-        self.rejected += 1
+    async def _reject(self, kind: str, message: InboundMessage, rejection: Rejection, customer_id: str | None = None) -> None:
+        """Audited (keyed hash only), then dead-lettered: the dead letter acknowledges it."""
+        await self._service.audit_refusal(kind, site_of(message), rejection.reason.value, customer_id)
         self._dead_letter(message, rejection.reason, rejection.detail)
+        self.rejected += 1
+
+    def _site_refused(self, message: InboundMessage) -> Rejection | None:
+        site = site_of(message)
+        if self._sites is None or site in self._sites:
+            return None
+        return Rejection(DeadLetterReason.UNKNOWN_SITE, f"site {site!r} is not in privacy.touchpoint_sites")
 
     async def _consent(self, message: InboundMessage) -> None:
-        parsed = parse_consent(message, self._purposes)
+        parsed = self._site_refused(message) or parse_consent(message, self._purposes)
         if isinstance(parsed, Rejection):
-            self._reject(message, parsed)
+            await self._reject("consent", message, parsed)
             return
         if not await self._service.is_known(parsed.customer_id):
-            self._reject(
+            await self._reject(
+                "consent",
                 message,
                 Rejection(
                     DeadLetterReason.UNKNOWN_CUSTOMER,
                     f"customer {self._service.pseudonymise(parsed.customer_id)} has no consent or profile here"
                     " and was not seen at a touchpoint lately",
                 ),
+                parsed.customer_id,
             )
             return
-        at = message.received_at if parsed.at is None else parsed.at
+        at = decision_time(parsed, message)
         records = [
             ConsentRecord(
                 customer_id=parsed.customer_id,
@@ -173,14 +199,28 @@ class ConsentInbox:
             )
             for purpose in parsed.purposes
         ]
-        await self._service.apply_records(records)
+        result = await self._service.apply_records(records)
         self.handled += 1
+        stale = result.skipped.get("stale", 0) + result.skipped.get("before_erasure", 0)
+        if stale:  # applied where it could be; what was not is audited (consent.skipped) and kept here
+            detail = f"{stale} of {len(records)} purpose(s) older than the decision held (last decision wins)"
+            self._dead_letter(message, DeadLetterReason.STALE_CONSENT, detail)
+            return
         self._ack(message)
 
     async def _erasure(self, message: InboundMessage) -> None:
-        parsed = parse_erasure(message)
+        parsed = self._site_refused(message) or parse_erasure(message)
         if isinstance(parsed, Rejection):
-            self._reject(message, parsed)
+            await self._reject("erasure", message, parsed)
+            return
+        if not await self._service.is_known(parsed.customer_id):
+            # Nothing of theirs is here to erase, and an erasure also goes upstream: a touchpoint
+            # may ask it only for a customer this shop knows or saw lately.
+            refusal = Rejection(
+                DeadLetterReason.UNKNOWN_CUSTOMER,
+                f"customer {self._service.pseudonymise(parsed.customer_id)} is not known here: nothing erased, nothing sent upstream",
+            )
+            await self._reject("erasure", message, refusal, parsed.customer_id)
             return
         await self._service.forget(parsed.customer_id, ConsentSource.TOUCHPOINT)
         self.handled += 1

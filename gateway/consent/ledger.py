@@ -15,6 +15,36 @@ from enum import StrEnum
 from gateway.consent.model import ConsentRecord, ConsentSource, ConsentStatus
 
 
+# A held decision timed further ahead of the gateway's clock than this is in doubt: a narrowing
+# change (denial, revocation) is applied over it rather than skipped as older.
+CLOCK_SKEW_S = 300.0
+
+
+def protective(status: ConsentStatus) -> bool:
+    return status is not ConsentStatus.GRANTED
+
+
+def supersession(record: ConsentRecord, previous: ConsentRecord | None, now: float) -> str | None:
+    """Why `record` does not replace `previous` ("stale", "unchanged"), or None if it does.
+
+    The last decision wins, except where the order is in doubt; then the more protective status
+    wins, so a revocation is never dropped for a grant that merely claims to be later:
+    - the same decision time: a denial or revocation beats a grant;
+    - a held grant timed beyond the gateway's clock (+ CLOCK_SKEW_S): a narrowing change applies.
+    """
+    if previous is None:
+        return None
+    if record.changed_at < previous.changed_at:
+        doubtful = previous.changed_at > now + CLOCK_SKEW_S
+        if not (doubtful and protective(record.status) and not protective(previous.status)):
+            return "stale"
+    if record.changed_at == previous.changed_at and protective(previous.status) and not protective(record.status):
+        return "stale"
+    if previous.status is record.status and previous.expires_at == record.expires_at:
+        return "unchanged"
+    return None
+
+
 class Outcome(StrEnum):
     APPLY = "apply"
     STALE = "stale"  # older than the decision already held
@@ -82,17 +112,17 @@ class ConsentLedger:
         ]
 
     # -- changing ---------------------------------------------------------------------------
-    def plan(self, record: ConsentRecord) -> Plan:
-        """Decide whether a change applies, without applying it."""
+    def plan(self, record: ConsentRecord, now: float) -> Plan:
+        """Decide whether a change applies, without applying it (`supersession` says how)."""
         previous = self._records.get((record.customer_id, record.purpose))
         erased_at = self.was_erased(record.customer_id)
         if erased_at is not None and record.changed_at <= erased_at and record.source is ConsentSource.CENTRAL:
             return Plan(Outcome.ERASED, record, previous)
-        if previous is not None:
-            if record.changed_at < previous.changed_at:
-                return Plan(Outcome.STALE, record, previous)
-            if previous.status is record.status and previous.expires_at == record.expires_at:
-                return Plan(Outcome.UNCHANGED, record, previous)
+        skip = supersession(record, previous, now)
+        if skip == "stale":
+            return Plan(Outcome.STALE, record, previous)
+        if skip == "unchanged":
+            return Plan(Outcome.UNCHANGED, record, previous)
         return Plan(Outcome.APPLY, record, previous)
 
     def put(self, record: ConsentRecord) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.config.problems import ConfigProblem
 from gateway.part import Built, Core, PartBase, RouteSpec
-from gateway.ports import AUDIT_APPEND, CONSENT_FEED, CONSENT_GATE, CONSENT_LOOKUP, CUSTOMER_RECORDS, PSEUDONYMISE, ErasureSummary, Ports
+from gateway.ports import AUDIT_APPEND, CONSENT_FEED, CONSENT_GATE, CONSENT_LOOKUP, CUSTOMER_RECORDS, DERIVE_SECRET, PSEUDONYMISE, ErasureSummary, Ports
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,7 +44,7 @@ class ConsentRecords:
 class ConsentPart(PartBase):
     name = "consent"
     section = "privacy"
-    provides = (AUDIT_APPEND, CONSENT_LOOKUP, CONSENT_FEED, CONSENT_GATE, PSEUDONYMISE, CUSTOMER_RECORDS)
+    provides = (AUDIT_APPEND, CONSENT_LOOKUP, CONSENT_FEED, CONSENT_GATE, PSEUDONYMISE, CUSTOMER_RECORDS, DERIVE_SECRET)
 
     def enabled(self, settings: Settings) -> bool:
         return True  # without it nothing personal could ever be consented to, or erased
@@ -84,6 +84,7 @@ class ConsentPart(PartBase):
                 CONSENT_GATE: service.gate,
                 PSEUDONYMISE: service.pseudonymise,
                 CUSTOMER_RECORDS: ConsentRecords(service),
+                DERIVE_SECRET: service.pseudonymise.derive,
             },
             service=service,
         )

@@ -11,6 +11,7 @@ import hmac
 import secrets
 
 KEY_BYTES = 32
+_DERIVE_CONTEXT = b"touchgate.derived-secret/"
 PSEUDONYM_HEX_CHARS = 32  # 128 bits: collisions are out of reach for any shop's customer count
 
 
@@ -38,6 +39,11 @@ class Pseudonymiser:
 
     def pseudonymise(self, customer_id: str) -> str:
         return pseudonymise(self._key, customer_id)
+
+    def derive(self, purpose: str) -> bytes:
+        """A secret for `purpose` alone (HMAC of the key): other parts' keyed hashes share
+        nothing with the pseudonyms, and nothing of the key can be learnt from them."""
+        return hmac.new(self._key, _DERIVE_CONTEXT + purpose.encode("utf-8"), hashlib.sha256).digest()
 
     def __repr__(self) -> str:  # never print the key
         return "Pseudonymiser(<key>)"

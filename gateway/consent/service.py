@@ -101,7 +101,7 @@ class ConsentService:
 
     async def apply_records(self, records: Sequence[ConsentRecord]) -> AppliedConsents:
         now = self._clock()
-        plans = [self.ledger.plan(r) for r in records]
+        plans = [self.ledger.plan(r, now) for r in records]
         for plan in plans:
             if plan.outcome is Outcome.APPLY and plan.narrows and plan.record.purpose in self.settings.purposes:
                 self.ledger.put(plan.record)  # strict at once; see the module docstring
@@ -119,6 +119,15 @@ class ConsentService:
                 extra={"fields": {"applied": result.applied, "skipped": result.skipped, "purged_outbox": result.purged_outbox}},
             )
         return result
+
+    async def audit_refusal(self, kind: str, site: str, reason: str, customer_id: str | None) -> None:
+        """A refused touchpoint message (`kind` consent or erasure) in the audit log."""
+        detail: dict[str, object] = {
+            "message": kind, "site": site, "reason": reason,
+            "customer": self.pseudonymise(customer_id) if customer_id is not None else None,
+        }
+        now = self._clock()
+        await self._store.call(lambda db: record_audit(db, "consent.refused", detail, now))
 
     async def forget(self, customer_id: str, source: ConsentSource) -> ErasureResult:
         """Erase every local row of the customer and queue the erasure for the central service."""

@@ -83,6 +83,12 @@ class PrivacySettings(_Section):
     pseudonym_key: SecretStr | None = Field(
         None, min_length=16, description="key of the keyed hash used in logs and the audit log; generated and kept in the store if unset"
     )
+    touchpoint_sites: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]] | None = Field(
+        None,
+        description="the sites whose touchpoints may publish consents and erasures (touchgate/<site>/consent, /erasure); "
+        "a message from any other site is dead-lettered (unknown_site) and audited. null: any site (the broker's ACLs "
+        "then decide who may publish where; `touchgate check` warns)",
+    )
     identify_window_s: Seconds = Field(
         900, description="how long after a customer was last seen a touchpoint may record a consent for them"
     )

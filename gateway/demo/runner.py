@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -17,6 +19,7 @@ from gateway.demo.broker import BrokerChoice, demo_broker
 from gateway.demo.central import demo_central_service
 from gateway.demo.console import Console
 from gateway.demo.shop import simulate_shop
+from gateway.demo.zones_shop import simulate_zones
 from gateway.logs import setup_logging
 from gateway.mqtt import MqttClient
 from gateway.voice.demo_speaker import DemoSpeaker
@@ -50,7 +53,7 @@ async def _demo(settings: Settings, console: Console, duration_s: float | None, 
         sync_settings = settings.sync.model_copy(
             update={"url": central.url, "token": SecretStr(central.token), "poll_interval_s": 5.0, "linger_s": 1.0}
         )
-        settings = settings.model_copy(update={"mqtt": mqtt_settings, "sync": sync_settings})
+        settings = settings.model_copy(update={"mqtt": mqtt_settings, "sync": sync_settings, **_status_page(settings)})
         console.banner(broker.kind, settings)
         console.line("demo", f"central profile service: {central.url} (seeded with the demo customers)")
         runtime = await build_gateway(settings)
@@ -70,12 +73,44 @@ async def _demo(settings: Settings, console: Console, duration_s: float | None, 
             await shop.wait_connected()
             console.line("ready", "the simulated shop starts publishing (Ctrl-C to stop)")
             sim = group.create_task(simulate_shop(shop.publish, settings.site_id, random.Random(42)))
+            people = group.create_task(simulate_zones(shop.publish, settings.site_id, random.Random(19)))
+            api = settings.api
+            if api.enabled and api.login_code is not None:
+                console.line(
+                    "status",
+                    f"status page: http://{api.host}:{api.port}/login?code={api.login_code.get_secret_value()}"
+                    " (a one-time login link; zone plots fill in minute by minute)",
+                )
             status = group.create_task(_report_sync(runtime.store, console))
             talk = group.create_task(speaker.run())
             if duration_s is not None:
                 await asyncio.sleep(duration_s)
-                for task in (sim, status, talk, shop_task, gateway_task):
+                for task in (sim, people, status, talk, shop_task, gateway_task):
                     task.cancel()
+
+
+def _status_page(settings: Settings) -> dict[str, object]:
+    """The status page on loopback with a fresh token and a one-time login link, and the example
+    shop's zone roles, so a newcomer sees the figures move (unless a config set the API up)."""
+    if settings.api.enabled:
+        return {}
+    api = settings.api.model_copy(
+        update={
+            "enabled": True, "host": "127.0.0.1", "port": _free_port(), "token": SecretStr(secrets.token_urlsafe(24)),
+            "login_code": SecretStr(secrets.token_urlsafe(24)), "status_refresh_s": 2.0,
+        }
+    )
+    roles = {"entrance": "entrance", "checkout": "checkout", "coffee_shelf": "aisle", "fitting_rooms": "fitting_room"}
+    analytics = settings.analytics.model_validate(
+        {**settings.analytics.model_dump(), "zones": {zone: {"role": role} for zone, role in roles.items()}}
+    )
+    return {"api": api, "analytics": analytics}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 async def _report_sync(store: Store, console: Console, every_s: float = 5.0) -> None:

@@ -20,6 +20,8 @@ class DeadLetterReason(StrEnum):
     INVALID_CONSENT = "invalid_consent"
     UNKNOWN_PURPOSE = "unknown_purpose"
     UNKNOWN_CUSTOMER = "unknown_customer"
+    UNKNOWN_SITE = "unknown_site"  # a consent or erasure from a site that is not a configured touchpoint
+    STALE_CONSENT = "stale_consent"  # a touchpoint's decision older than the one held (last decision wins)
     SYNC_REJECTED = "sync_rejected"
     INVALID_AUDIO = "invalid_audio"
     INVALID_HERMES = "invalid_hermes"

@@ -51,12 +51,23 @@ class CompiledRule:
     topic: re.Pattern[str] | None
     attributes: tuple[tuple[str, object], ...]
     slots: tuple[tuple[str, object], ...]
+    # A figure trigger's bounds on the event's `value` (checked like trigger attributes).
+    above: float | None = None
+    below: float | None = None
 
     def mismatch(self, attributes: Mapping[str, object]) -> tuple[str, object] | None:
         """The first trigger attribute the event does not have, with the value wanted."""
         for name, wanted in self.attributes:
             if attributes.get(name, _MISSING) != wanted:
                 return name, wanted
+        if self.above is not None or self.below is not None:
+            value = attributes.get("value")
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                return "value", "a number"
+            if self.above is not None and not value > self.above:
+                return "value", f"above {self.above:g}"
+            if self.below is not None and not value < self.below:
+                return "value", f"below {self.below:g}"
         return None
 
     def static_match(self, site: str, device: str, topic: str, zones: tuple[str, ...]) -> bool:
@@ -115,8 +126,11 @@ def compile_rule(rule: Rule, topics: Topics, opening_hours: OpeningHours) -> Com
         site=_glob(trigger.site),
         device=_glob(trigger.device),
         topic=_mqtt_filter(trigger.topic),
-        attributes=tuple(trigger.attributes.items()),
+        # A figure trigger's bounds make it "have attributes" so the engine checks them first.
+        attributes=tuple(trigger.attributes.items()) or (() if trigger.figure is None else (("figure", trigger.figure),)),
         slots=tuple(trigger.slots.items()),
+        above=trigger.above,
+        below=trigger.below,
     )
 
 

@@ -20,6 +20,7 @@ from gateway.rules.counters import Counters
 from gateway.rules.facts import MISSING, Facts
 from gateway.rules.index import RuleSet
 from gateway.rules.limits import LimitBook
+from gateway.rules.model import FIGURE_KIND_PREFIX
 from gateway.rules.profiles import ProfileCache
 
 FIRED = "fired"
@@ -98,7 +99,7 @@ class Engine:
         """Customers whose profiles should be in the cache before `process(event)`: the event's
         own, and the one identified lately where it happened (for `customer: present` rules)."""
         found = {event.customer_id} if event.customer_id else set()
-        present = self.counters.present_customer(event.site, self.rules.zones.of(event.site, event.device), event.received_at)
+        present = self.counters.present_customer(event.site, self._zones_of(event), event.received_at)
         if present is not None:
             found.add(present)
         return found
@@ -115,7 +116,7 @@ class Engine:
         now = event.received_at
         decisions = self.advance(now) if now >= self._next_deadline else []
         site, device = event.site, event.device
-        zones = self.rules.zones.of(site, device)
+        zones = self._zones_of(event)
         self.counters.observe(event, zones)
         customer = event.customer_id
         if customer is not None and event.kind == self.config.identify_kind:
@@ -183,7 +184,7 @@ class Engine:
             rule = self.rules.rules.get(key[0])
             if rule is None or not rule.rule.enabled:
                 continue  # removed by a reload meanwhile
-            zones = self.rules.zones.of(event.site, event.device)
+            zones = self._zones_of(event)
             facts = Facts(
                 event=event, intent=None, slots=_EMPTY, site=event.site, device=event.device, zones=zones,
                 customer_id=None, profile=_EMPTY, now=deadline, clock=self.clock, counters=self.counters, limits=self.limits,
@@ -198,6 +199,14 @@ class Engine:
         self.timers = {k: v for k, v in self.timers.items() if k[0] in rules.rules}
         self._held = {k for k in self._held if k[0] in rules.rules}
         self._next_deadline = min((d for d, _ in self.timers.values()), default=float("inf"))
+
+    def _zones_of(self, event: Event) -> tuple[str, ...]:
+        """A figure event (from the analytics part) is about the zone it names; any other event
+        is in the zones its site/device belong to."""
+        if event.kind.startswith(FIGURE_KIND_PREFIX):
+            zone = event.attributes.get("zone")
+            return (zone,) if isinstance(zone, str) else ()
+        return self.rules.zones.of(event.site, event.device)
 
     # -- evaluation ------------------------------------------------------------------------
     def _identified(self, customer: str, site: str, zones: tuple[str, ...], now: float) -> None:

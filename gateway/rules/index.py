@@ -11,6 +11,7 @@ import fnmatch
 from collections.abc import Iterable
 
 from gateway.rules.compile import CompiledRule
+from gateway.rules.model import trigger_kind
 
 _MEMO_MAX = 50_000
 
@@ -55,8 +56,9 @@ class RuleSet:
         self._by_intent: dict[str, list[CompiledRule]] = {}
         for rule in ordered:
             trigger = rule.rule.trigger
-            if trigger.kind is not None:
-                self._by_kind.setdefault(trigger.kind, []).append(rule)
+            kind = trigger_kind(trigger)
+            if kind is not None:
+                self._by_kind.setdefault(kind, []).append(rule)
             else:
                 self._by_intent.setdefault(trigger.intent or "", []).append(rule)
         self._memo: dict[tuple[str, str, str, str], tuple[CompiledRule, ...]] = {}

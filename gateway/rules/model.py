@@ -77,16 +77,38 @@ class Trigger(Model):
     attributes: dict[str, AttributeValue] = Field(default_factory=dict)
     slots: dict[str, AttributeValue] = Field(default_factory=dict)
     for_: Duration | None = Field(None, alias="for")
+    # A zone figure of the analytics part (docs/analytics.md): holds while above/below the bounds.
+    figure: FigureName | None = None
+    above: float | None = None
+    below: float | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> Trigger:
-        if (self.kind is None) == (self.intent is None):
-            raise ValueError("a trigger needs exactly one of `kind` (an event kind) or `intent` (a voice intent)")
+        if sum(x is not None for x in (self.kind, self.intent, self.figure)) != 1:
+            raise ValueError("a trigger needs exactly one of `kind` (an event kind), `intent` (a voice intent) or `figure` (a zone figure)")
+        if self.figure is not None:
+            if self.zone is None or (self.above is None and self.below is None):
+                raise ValueError("a figure trigger needs a `zone` and `above` and/or `below`")
+            if self.attributes or self.topic or self.device or self.slots:
+                raise ValueError("a figure trigger takes only `zone`, `site`, `above`, `below` and `for`")
+        elif self.above is not None or self.below is not None:
+            raise ValueError("`above` and `below` belong to figure triggers")
         if self.intent is not None and (self.attributes or self.for_ is not None or self.topic or self.device):
             raise ValueError("an intent trigger takes only `site`, `zone` and `slots`")
         if self.kind is not None and self.slots:
             raise ValueError("`slots` belongs to intent triggers")
         return self
+
+
+# The zone figures of gateway/analytics (core.FIGURES); a figure trigger is the event kind
+# `figure.<name>` the analytics part hands to the rules with the zone and the value.
+FigureName = Literal["occupancy", "queue_length", "wait_s", "dwell_s", "devices", "motion", "footfall_1h"]
+FIGURE_KIND_PREFIX = "figure."
+
+
+def trigger_kind(trigger: Trigger) -> str | None:
+    """The event kind a trigger listens to (a figure trigger's is `figure.<name>`)."""
+    return FIGURE_KIND_PREFIX + trigger.figure if trigger.figure is not None else trigger.kind
 
 
 class Compare(Model):

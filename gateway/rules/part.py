@@ -3,7 +3,8 @@
 Uses the consent part's lookup, pseudonymiser and audit log when it is there (without it nothing
 personal is consented); events the rules emit go through ingest (`core.ingest.submit_events`),
 so the consent gate decides them and every `on_committed` listener sees them. Offers the intent
-sink (voice), profile changes (sync) and the rule catalogue (the admin API).
+sink (voice), profile changes (sync), the rule catalogue (the admin API), and the figure intake
+and zone map (analytics: zone figures as triggers, the rules' `zones:`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from gateway.config.problems import ConfigProblem
 from gateway.model.gate import NoConsents
 from gateway.part import Built, Core, PartBase
 from gateway.ports import (
-    AUDIT_APPEND, CONSENT_LOOKUP, CUSTOMER_RECORDS, INTENT_SINK, PROFILE_CHANGES, PSEUDONYMISE, RULE_CATALOGUE, Ports,
+    AUDIT_APPEND, CONSENT_LOOKUP, CUSTOMER_RECORDS, FIGURE_INTAKE, INTENT_SINK, PROFILE_CHANGES, PSEUDONYMISE, RULE_CATALOGUE,
+    ZONE_MAP, Ports,
 )
 
 if TYPE_CHECKING:
@@ -69,7 +71,7 @@ class RulesPart(PartBase):
     name = "rules"
     section = "rules"
     uses = (AUDIT_APPEND, CONSENT_LOOKUP, PSEUDONYMISE, CUSTOMER_RECORDS)
-    provides = (INTENT_SINK, PROFILE_CHANGES, RULE_CATALOGUE)
+    provides = (INTENT_SINK, PROFILE_CHANGES, RULE_CATALOGUE, FIGURE_INTAKE, ZONE_MAP)
 
     def check(self, settings: Settings) -> list[ConfigProblem]:
         from gateway.rules.loader import check_rules
@@ -82,6 +84,7 @@ class RulesPart(PartBase):
         register(subparsers)
 
     async def build(self, core: Core, ports: Ports) -> Built:
+        from gateway.rules.figures import RuleFigures
         from gateway.rules.service import RulesEngine
 
         consents = ports.optional(CONSENT_LOOKUP) or NoConsents()
@@ -98,10 +101,14 @@ class RulesPart(PartBase):
         records = ports.optional(CUSTOMER_RECORDS)
         if records is not None:
             records.on_erased(service.drop_from_memory)
+        figures = RuleFigures(service)
         return Built(
             on_committed=[service.on_committed],
             tasks=[service.run()],
-            offers={INTENT_SINK: service, PROFILE_CHANGES: service, RULE_CATALOGUE: RuleCatalogue(service)},
+            offers={
+                INTENT_SINK: service, PROFILE_CHANGES: service, RULE_CATALOGUE: RuleCatalogue(service),
+                FIGURE_INTAKE: figures, ZONE_MAP: figures,
+            },
             service=service,
         )
 

@@ -16,9 +16,12 @@ from typing import TypeVar
 
 import sqlite_utils
 
+from gateway.store.checkpoint import SQLITE_AUTOCHECKPOINT_PAGES, WalCheckpointer
 from gateway.store.migrations import migrate
 
 T = TypeVar("T")
+
+_WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024
 
 
 def connect(path: Path) -> sqlite_utils.Database:
@@ -35,6 +38,9 @@ def connect(path: Path) -> sqlite_utils.Database:
     # the right edge of each B-tree, and the kernel's page cache keeps the rest of the file warm.
     # On a Pi the megabyte is better left to the system.
     conn.execute("PRAGMA cache_size=-1024")
+    # When a checkpoint has copied the whole log, the log file is cut back to this on its next
+    # reuse: a burst's log does not keep its disk space for the rest of the run.
+    conn.execute(f"PRAGMA journal_size_limit={_WAL_SIZE_LIMIT_BYTES}")
     migrate(conn)
     return sqlite_utils.Database(conn)
 
@@ -68,6 +74,7 @@ class Store:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._db: sqlite_utils.Database | None = None
+        self.checkpointer: WalCheckpointer | None = None
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -84,6 +91,18 @@ class Store:
         db = self._db
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn, db)
+
+    async def checkpoint_forever(self, interval_s: float = 1.0) -> None:
+        """Checkpoint the WAL from a connection and thread of their own (gateway/store/checkpoint.py)
+        until cancelled; meanwhile commits never checkpoint. `checkpointer` shows its progress."""
+        self.checkpointer = WalCheckpointer(self.path, interval_s)
+        await self.call(lambda db: db.conn.execute("PRAGMA wal_autocheckpoint=0"))
+        try:
+            await self.checkpointer.run()
+        finally:
+            if self._db is not None:
+                # Stopped before the store closes: commits checkpoint for themselves again.
+                await self.call(lambda db: db.conn.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}"))
 
     async def close(self) -> None:
         if self._db is None:

@@ -217,8 +217,45 @@ _V7_QUARANTINE = """
 """
 
 
+# In-store analytics (gateway/analytics): per-zone hours (the unit that may be synced, once
+# k-anonymous; `settled` holds the figure groups already released, merged or suppressed) and a
+# per-minute series for the status page's plots. Both are bounded by retention settings. No
+# identifier of any kind is stored here: anonymous BLE ids live in memory only.
+_V8_ANALYTICS = """
+        CREATE TABLE IF NOT EXISTS analytics_hours (
+            zone TEXT NOT NULL,
+            hour INTEGER NOT NULL,
+            footfall_in INTEGER NOT NULL,
+            footfall_out INTEGER NOT NULL,
+            visits INTEGER NOT NULL,
+            dwell_sum_s REAL NOT NULL,
+            devices INTEGER NOT NULL,
+            device_visits INTEGER NOT NULL,
+            device_dwell_sum_s REAL NOT NULL,
+            exits INTEGER NOT NULL,
+            occupancy_integral REAL NOT NULL,
+            occupancy_max INTEGER NOT NULL,
+            tills INTEGER NOT NULL,
+            settled INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (zone, hour)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS analytics_hours_hour ON analytics_hours(hour);
+        CREATE TABLE IF NOT EXISTS analytics_series (
+            zone TEXT NOT NULL,
+            minute INTEGER NOT NULL,
+            occupancy INTEGER NOT NULL,
+            occupancy_max INTEGER NOT NULL,
+            queue INTEGER NOT NULL,
+            devices INTEGER NOT NULL,
+            motion INTEGER NOT NULL,
+            PRIMARY KEY (zone, minute)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS analytics_series_minute ON analytics_series(minute);
+"""
+
+
 MIGRATIONS: list[Migration] = [
-    _V1_INITIAL, _V2_ERASURES, _V3_RULES, _V4_OUTBOX_KIND, _V5_RULE_FOOTFALL, _V6_OUTBOX_AGE, _V7_QUARANTINE,
+    _V1_INITIAL, _V2_ERASURES, _V3_RULES, _V4_OUTBOX_KIND, _V5_RULE_FOOTFALL, _V6_OUTBOX_AGE, _V7_QUARANTINE, _V8_ANALYTICS,
 ]
 
 

@@ -16,7 +16,7 @@ from gateway.config.problems import ConfigProblem
 from gateway.model.gate import NoConsents
 from gateway.part import Built, Core, PartBase
 from gateway.ports import (
-    CENTRAL_LINK, CONSENT_FEED, CONSENT_LOOKUP, CUSTOMER_RECORDS, PROFILE_CHANGES, CentralLinkState, ConsentLookup, Ports,
+    CENTRAL_LINK, CONSENT_FEED, OUTBOX_FEED, CONSENT_LOOKUP, CUSTOMER_RECORDS, PROFILE_CHANGES, CentralLinkState, ConsentLookup, Ports,
 )
 
 if TYPE_CHECKING:
@@ -44,6 +44,11 @@ class SyncLink:
         self.configured = configured
         self.running: SyncParts | None = None
 
+    def queued(self) -> None:
+        """The outbox feed: wake the sender for rows queued outside ingest (none without a url)."""
+        if self.running is not None:
+            self.running.sender.wake()
+
     def state(self) -> CentralLinkState:
         if self.running is None:
             return CentralLinkState(configured=self.configured)
@@ -55,7 +60,7 @@ class SyncPart(PartBase):
     name = "sync"
     section = "sync"
     uses = (CONSENT_LOOKUP, CONSENT_FEED, CUSTOMER_RECORDS, PROFILE_CHANGES)
-    provides = (CENTRAL_LINK,)
+    provides = (CENTRAL_LINK, OUTBOX_FEED)
 
     def enabled(self, settings: Settings) -> bool:
         return True  # without a url it still enforces the outbox budget and TTL
@@ -76,7 +81,7 @@ class SyncPart(PartBase):
         settings = core.settings
         lookup: ConsentLookup = ports.optional(CONSENT_LOOKUP) or NoConsents()
         link = SyncLink(settings.sync.url is not None)
-        built = Built(offers={CENTRAL_LINK: link.state}, service=link)
+        built = Built(offers={CENTRAL_LINK: link.state, OUTBOX_FEED: link}, service=link)
         if settings.sync.url is None:
             sender = OutboxSender(core.store, None, settings.sync, lookup, settings.store.dead_letter_raw_cap)
             built.tasks.append(sender.run())

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Protocol
 
 from gateway.audio import Pcm
+from gateway.ports import SpeechFailed
 
 
-class SynthesisError(Exception):
+class SynthesisError(SpeechFailed):
     """The engine could not speak this text (engine missing, crashed, timed out, bad output)."""
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from gateway.config.problems import ConfigProblem
 from gateway.part import Built, Core, PartBase, RouteSpec
-from gateway.ports import SPEAKER, Ports
+from gateway.ports import SPEAKER, SYNTHESISER, Ports
 from gateway.tts.settings import espeak_voice_name, languages_spoken
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ _SOURCE = "<settings>"
 class TtsPart(PartBase):
     name = "tts"
     section = "tts"
-    provides = (SPEAKER,)
+    provides = (SPEAKER, SYNTHESISER)
 
     def check(self, settings: Settings) -> list[ConfigProblem]:
         return check(settings)
@@ -51,7 +51,8 @@ class TtsPart(PartBase):
                 RouteSpec(PLAY_FINISHED_SUBSCRIPTION, service.on_play_finished, qos=0, auto_ack=True),
             ],
             tasks=[service.run()],
-            offers={SPEAKER: service},
+            # Transports that carry audio themselves (Wyoming) synthesise through the same voices and cache.
+            offers={SPEAKER: service, SYNTHESISER: synthesiser},
             service=service,
         )
 

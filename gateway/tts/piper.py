@@ -18,6 +18,9 @@ from gateway.audio import AudioFormat, Pcm
 from gateway.waiting import within
 
 
+_WARM_UP_TEXT = "Hello."
+
+
 class PiperEngine:
     name = "piper"
 
@@ -29,6 +32,7 @@ class PiperEngine:
         self._voice: Any = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper")
         self._key = f"piper:{model.name}:{length_scale}"
+        self.warm_up_s: float | None = None  # how long the warm-up synthesis at start took
 
     @property
     def voice_key(self) -> str:
@@ -40,6 +44,11 @@ class PiperEngine:
                 raise SynthesisError(f"Piper voice file {path} does not exist")
         loop = asyncio.get_running_loop()
         self._voice = await loop.run_in_executor(self._executor, self._load)
+        # One sentence spoken and thrown away at start: onnxruntime allocates its buffers and
+        # settles its kernels on the first run, which otherwise lands on the first customer's reply.
+        started = loop.time()
+        await loop.run_in_executor(self._executor, self._synthesize, _WARM_UP_TEXT)
+        self.warm_up_s = loop.time() - started
         # The model file's identity (not just its name) makes the cache key: a replaced model
         # must not be served from replies cached for the old one.
         stat = self._model.stat()

@@ -1,10 +1,12 @@
-"""Publishing what NLU found: `hermes/intent/<name>` with slots and their character ranges, or
-`hermes/nlu/intentNotRecognized`."""
+"""Publishing what ASR and NLU found: `hermes/asr/textCaptured`, `hermes/intent/<name>` with slots
+and their character ranges, or `hermes/nlu/intentNotRecognized`."""
 
 from __future__ import annotations
 
+from gateway.hermes.asr import AsrTextCaptured
 from gateway.hermes.intent import Intent, NluIntent, Slot, SlotRange
 from gateway.hermes.nlu import NluIntentNotRecognized, NluQuery
+from gateway.voice.engines.base import Transcript
 from gateway.voice.nlu.match import IntentMatch, Matcher, char_range
 from gateway.voice.outbound import HermesOut
 
@@ -12,6 +14,13 @@ from gateway.voice.outbound import HermesOut
 class IntentOut:
     def __init__(self, out: HermesOut) -> None:
         self._out = out
+
+    def text_captured(self, transcript: Transcript, site_id: str, session_id: str, lang: str) -> None:
+        message = AsrTextCaptured(
+            text=transcript.text, likelihood=transcript.confidence, seconds=round(transcript.audio_s, 3),
+            siteId=site_id, sessionId=session_id, lang=lang,
+        )
+        self._out.send(message.topic(), message)
 
     def not_recognised(
         self, text: str, site_id: str, session_id: str | None, custom_data: str | None, request_id: str | None = None

@@ -5,7 +5,8 @@ One recogniser, intent model and skill set per language a site speaks (`voice.si
 are spoken through the TTS part in-process (its speaker port), or by another Hermes TTS service
 over the broker when the gateway's own is off.
 
-Ports it uses when offered: the consent lookup (profiles) and customer records (the privacy
+Ports it offers: the dialogue core to other transports (SITE_AUDIO) and one-shot speech
+services (SPEECH_SERVICES), gateway/voice/transport.py. Ports it uses when offered: the consent lookup (profiles) and customer records (the privacy
 skill's erasure and export), the rules' intent sink (every recognised intent). Metrics get every
 turn. The module is cheap to import: numpy and the recognisers are loaded by `build`.
 """
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 from gateway.config.problems import ConfigError, ConfigProblem
 from gateway.model.gate import ConsentLookup, NoConsents
 from gateway.part import Built, Core, PartBase, RouteSpec
-from gateway.ports import CONSENT_LOOKUP, CUSTOMER_RECORDS, INTENT_SINK, SPEAKER, Ports
+from gateway.ports import CONSENT_LOOKUP, CUSTOMER_RECORDS, INTENT_SINK, SITE_AUDIO, SPEAKER, SPEECH_SERVICES, Ports
 
 if TYPE_CHECKING:
     from gateway.config.settings import Settings
@@ -41,6 +42,7 @@ class VoicePart(PartBase):
     name = "voice"
     section = "voice"
     uses = (CONSENT_LOOKUP, CUSTOMER_RECORDS, INTENT_SINK, SPEAKER)
+    provides = (SITE_AUDIO, SPEECH_SERVICES)
 
     def check(self, settings: Settings) -> list[ConfigProblem]:
         if not settings.voice.enabled:
@@ -60,7 +62,9 @@ class VoicePart(PartBase):
         from gateway.voice.profiles import Profiles
         from gateway.voice.service import VoiceService
         from gateway.voice.skillrunner import SkillRunner
-        from gateway.voice.speech import InProcessSpeaker, MqttSpeaker, ReplySpeaker
+        from gateway.ports import ReplySpeaker
+        from gateway.voice.speech import InProcessSpeaker, MqttSpeaker, SiteRoutedSpeaker
+        from gateway.voice.transport import SiteAudioSeam, SpeechServicesSeam
         from skills.api import PrivacyActions
 
         settings = core.settings.voice
@@ -98,7 +102,8 @@ class VoicePart(PartBase):
             routes.append(RouteSpec(TTS_SAY_FINISHED, mqtt_speaker.on_say_finished, qos=1, auto_ack=True))
             routes.append(RouteSpec(TTS_ERROR, mqtt_speaker.on_tts_error, qos=1, auto_ack=True))
             speaker = mqtt_speaker
-        service = VoiceService(settings, kits, identity, out, publish, pool, speaker)
+        routed = SiteRoutedSpeaker(speaker)  # other transports' sites join through SITE_AUDIO
+        service = VoiceService(settings, kits, identity, out, publish, pool, routed)
         intents = ports.optional(INTENT_SINK)
         metrics = core.metrics
 
@@ -116,7 +121,10 @@ class VoicePart(PartBase):
         # Acknowledged (and the PUBACK written) before acted on: Hermes control is at most once, so a
         # message that kills the process is not redelivered into a crash loop.
         routes.extend(HermesInbound(service, out, core.mqtt.ack_now, core.dead_letter).routes())
-        return Built(routes=routes, on_committed=[identity.on_committed], tasks=[_run(service, pool)], service=service)
+        return Built(
+            routes=routes, on_committed=[identity.on_committed], tasks=[_run(service, pool)], service=service,
+            offers={SITE_AUDIO: SiteAudioSeam(service, routed), SPEECH_SERVICES: SpeechServicesSeam(service)},
+        )
 
 
 PART = VoicePart()

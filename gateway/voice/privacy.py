@@ -34,9 +34,9 @@ class RecordsPrivacy:
         export = await self._records.export(customer_id)
         tables: dict[str, list[dict[str, Any]]] = export["tables"]
         profile_rows = tables.get("profiles", [])
-        attributes = _attribute_names(profile_rows[0]) if profile_rows else []
+        profile = _attributes(profile_rows[0]) if profile_rows else {}
         consents = {str(r["purpose"]): str(r["status"]) for r in tables.get("consents", [])}
-        return CustomerSummary(len(tables.get("events", [])), attributes, consents)
+        return CustomerSummary(len(tables.get("events", [])), sorted(profile), consents, _points(profile))
 
 
 class StorePrivacy:
@@ -55,16 +55,21 @@ class StorePrivacy:
 def describe_customer(db: sqlite_utils.Database, customer_id: str) -> CustomerSummary:
     events = db.execute("SELECT count(*) FROM events WHERE customer_id = ?", [customer_id]).fetchone()[0]
     row = db.execute("SELECT attributes FROM profiles WHERE customer_id = ?", [customer_id]).fetchone()
-    attributes = sorted(json.loads(row[0])) if row else []
+    profile = _attributes({"attributes": row[0]}) if row else {}
     consents = {p: s for p, s in db.execute("SELECT purpose, status FROM consents WHERE customer_id = ?", [customer_id])}
-    return CustomerSummary(int(events), attributes, consents)
+    return CustomerSummary(int(events), sorted(profile), consents, _points(profile))
 
 
-def _attribute_names(row: dict[str, Any]) -> list[str]:
+def _attributes(row: dict[str, Any]) -> dict[str, Any]:
     raw = row.get("attributes")
     if isinstance(raw, str):
         try:
-            return sorted(json.loads(raw))
+            raw = json.loads(raw)
         except json.JSONDecodeError:
-            return []
-    return sorted(raw) if isinstance(raw, dict) else []
+            return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def _points(profile: dict[str, Any]) -> int | None:
+    points = profile.get("loyalty_points")
+    return points if isinstance(points, int) and not isinstance(points, bool) else None

@@ -19,7 +19,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Executor
 from typing import Any
 
-from gateway.hermes.asr import AsrStartListening, AsrStopListening, AsrTextCaptured
+from gateway.hermes.asr import AsrStartListening, AsrStopListening
 from gateway.hermes.audioserver import AudioFrame
 from gateway.hermes.dialogue import (
     DialogueContinueSession,
@@ -38,7 +38,9 @@ from gateway.hermes.nlu import NluQuery
 from gateway.hermes.tts import SayOutcome, TtsSay
 from gateway.voice.capture import DebugCapture
 from gateway.listeners import Listeners
+from gateway.voice.confirm import Answer, Confirmations
 from gateway.voice.engines.base import AsrEngine, Transcript
+from gateway.voice.effects import NOT_UNDERSTOOD, EffectGuard, by_lang
 from gateway.voice.identity import IdentityBindings
 from gateway.voice.intents import IntentOut
 from gateway.voice.language import LanguageKit
@@ -49,7 +51,7 @@ from gateway.voice.outbound import HermesOut
 from gateway.voice.session import Phase, Session, SessionTable
 from gateway.voice.settings import VoiceSettings
 from gateway.voice.skillrunner import SkillFailed
-from gateway.voice.speech import ReplySpeaker
+from gateway.ports import ReplySpeaker
 from gateway.voice.understand import understand
 from gateway.voice.vad import VadState
 from gateway.audio import AudioFormatError, read_frame
@@ -57,7 +59,7 @@ from skills.api import Reply
 
 log = logging.getLogger(__name__)
 
-NOT_UNDERSTOOD = {"en": "Sorry, I did not understand that.", "de": "Entschuldigung, das habe ich nicht verstanden."}
+CANCELLED = {"en": "All right, I have not changed anything.", "de": "Gut, ich habe nichts geändert."}
 TICK_S = 0.2  # how often session timeouts are checked
 
 
@@ -80,6 +82,8 @@ class VoiceService:
         self.intents = IntentOut(out)
         self.speaker = speaker
         self._notifier = Notifier(settings.staff_topic, publish_json, out)
+        self._effects = EffectGuard(settings.guard)
+        self._confirmations = Confirmations(settings.confirm_min_confidence)
         self._pool = pool
         self._clock = clock
         self._capture = DebugCapture(settings.debug_capture) if settings.debug_capture.enabled else None
@@ -187,14 +191,16 @@ class VoiceService:
         return session
 
     def _open(self, site_id: str, *, own: bool, session_id: str | None = None, announce: bool = True, lang: str | None = None, **options: object) -> Session:
-        customer = self.identity.customer_at(site_id)
         tag = language_tag(lang)
         language = tag if tag is not None and tag in self.kits else self.settings.language_of(site_id)
         session, aborted = self.sessions.start(
-            site_id, self._clock(), language, own=own, session_id=session_id, customer_id=customer,
+            site_id, self._clock(), language, own=own, session_id=session_id,
             timeout_s=self.settings.session_timeout_of(site_id), **options,
         )
-        if aborted is not None:  # barge-in: the new session wins
+        self.identity.opened(session)  # bound only by a tap for this session (identity.py)
+        if aborted is not None:  # barge-in: the new session wins, and is a new person
+            self._confirmations.forget(aborted.session_id)
+            self.identity.closed(aborted)
             self._stop_listening(site_id)
             self._announce_end(aborted)
         if announce:
@@ -206,6 +212,9 @@ class VoiceService:
 
     def _end(self, session: Session, reason: TerminationReason, error: str | None = None) -> None:
         self._stop_listening(session.site_id, session.session_id)
+        self._effects.forget(session.session_id)
+        self._confirmations.forget(session.session_id)
+        self.identity.closed(session)
         if self.sessions.finish(session, reason):
             self._announce_end(session, error)
             if session.own:
@@ -292,9 +301,15 @@ class VoiceService:
                 if session is not None:
                     self._end(session, TerminationReason.ERROR, f"malformed audio: {exc}")
             return
+        self.audio_pcm(frame.site_id, chunk.pcm)
+
+    def audio_pcm(self, site_id: str, pcm: bytes) -> None:
+        """16 kHz mono 16-bit audio from a site, whichever transport brought it (Hermes frames,
+        Wyoming chunks): fed to the site's utterance in progress, dropped when none is."""
+        listening = self._listening.get(site_id)
         if listening is None or listening.done:
             return  # satellites stream all the time; without a session the audio is dropped
-        state = listening.feed(chunk.pcm)
+        state = listening.feed(pcm)
         if state is not VadState.WAITING and state is not VadState.SPEECH:
             self._utterance_over(listening, state)
 
@@ -329,7 +344,8 @@ class VoiceService:
         loop = asyncio.get_running_loop()
         kit = self.kit(session.lang)
         try:
-            transcript, match = await understand(kit, listening, self._pool, session.intent_filter, self.settings.min_confidence)
+            passes = self.settings.guard.passes()
+            transcript, match = await understand(kit, listening, self._pool, session.intent_filter, self.settings.min_confidence, passes)
             if session.phase is not Phase.RECOGNISING:
                 return  # ended meanwhile (barge-in, timeout)
             self._text_captured(session, transcript)
@@ -346,34 +362,59 @@ class VoiceService:
                 await loop.run_in_executor(self._pool, self._capture.save, session.site_id, b"".join(listening.capture))
 
     def _text_captured(self, session: Session, transcript: Transcript) -> None:
-        message = AsrTextCaptured(
-            text=transcript.text, likelihood=transcript.confidence, seconds=round(transcript.audio_s, 3),
-            siteId=session.site_id, sessionId=session.session_id, lang=session.lang,
-        )
-        self.out.send(message.topic(), message)
+        self.intents.text_captured(transcript, session.site_id, session.session_id, session.lang)
 
     async def _answer(self, kit: LanguageKit, session: Session, transcript: Transcript, match: IntentMatch | None, last_frame_at: float) -> None:
         session.recognised(self._clock())
+        decision = self._confirmations.answer(session, match)
+        confirmed = decision is not None and decision.answer is Answer.CONFIRMED
+        if decision is not None and not confirmed:
+            log.info("confirmation cancelled in session %s: %s", session.session_id, decision.reason)
+            cancelled = CANCELLED.get(session.lang, CANCELLED["en"])
+            self._speak_then(session, cancelled, lambda: self._end(session, TerminationReason.NOMINAL))
+            return
+        if decision is None:
+            # Not the answer to a confirmation question: effectful intents heard without enough
+            # confidence are asked back first (nlu/guard.py). The yes itself is judged by confirm.py.
+            match, ask_back = self._effects.check(session.session_id, session.lang, match, kit.matcher)
+            if ask_back is not None:  # effectful, not sure enough: nothing published or run; listen again
+                return self._deliver(session, Reply(ask_back, end_session=False))
         if match is None:
             self.intents.not_recognised(transcript.text, session.site_id, session.session_id, session.custom_data)
             self.on_turn(session, transcript, None, time.perf_counter() - last_frame_at)
             if session.send_intent_not_recognized:
                 return  # the skill that asked decides what happens next (or the session times out)
-            sorry = NOT_UNDERSTOOD.get(session.lang, NOT_UNDERSTOOD["en"])
+            sorry = by_lang(NOT_UNDERSTOOD, session.lang)
             self._speak_then(session, sorry, lambda: self._end(session, TerminationReason.INTENT_NOT_RECOGNIZED))
             return
         self.intents.intent(match, session.site_id, session.session_id, session.custom_data, transcript.confidence, session.lang)
         self.on_intent(session, match)
+        if decision is not None:  # the yes: the handler that asked runs again, confirmed
+            match = decision.pending.asked
         if not kit.skills.handles(match.intent):
             return  # an external skill answers with endSession/continueSession (or the session times out)
         try:
-            reply = await kit.skills.run(session, match)
+            reply = await kit.skills.run(session, match, confirmed=confirmed)
         except SkillFailed as exc:
             self.out.error("dialogueManager", str(exc), session.site_id, session.session_id)
             reply = Reply(kit.skills.apology(session.lang))
         if session.phase is Phase.HANDLING:  # not ended while the skill ran
-            self._deliver(session, reply)
+            if reply.confirm is not None and not confirmed:
+                self._ask_confirmation(session, match, reply)
+            else:
+                self._deliver(session, reply)
         self.on_turn(session, transcript, match, time.perf_counter() - last_frame_at)
+
+    def _ask_confirmation(self, session: Session, asked: IntentMatch, reply: Reply) -> None:
+        """The handler wants a clear yes first: a Hermes continueSession that listens for the yes
+        intent only, with what waits for it remembered for this session (confirm.py)."""
+        assert reply.confirm is not None
+        if not self._confirmations.ask(session, asked, reply.confirm):
+            self._speak_then(session, CANCELLED.get(session.lang, CANCELLED["en"]), lambda: self._end(session, TerminationReason.NOMINAL))
+            return
+        self.continue_session(
+            DialogueContinueSession(sessionId=session.session_id, text=reply.say or "", intentFilter=[reply.confirm], sendIntentNotRecognized=True)
+        )
 
     def _deliver(self, session: Session, reply: Reply) -> None:
         for notify in reply.notify:

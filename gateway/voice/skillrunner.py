@@ -32,8 +32,8 @@ class SkillRunner:
     def handles(self, intent: str) -> bool:
         return intent in self.handlers
 
-    async def run(self, session: Session, match: IntentMatch) -> Reply:
-        """The handler's reply; raises SkillFailed (with the reason) if it broke or took too long."""
+    async def run(self, session: Session, match: IntentMatch, confirmed: bool = False) -> Reply:
+        """The handler's reply (`confirmed`: after the customer's clear yes to its question); raises SkillFailed (with the reason) if it broke or took too long."""
         handler = self.handlers[match.intent]
         customer = await self._profiles.customer(session.customer_id)
         ctx = SkillContext(
@@ -43,6 +43,7 @@ class SkillRunner:
             shop=self._shop,
             privacy=self._privacy,
             now=datetime.now().astimezone(),
+            confirmed=confirmed,
         )
         try:
             return await within(handler(ctx), SKILL_TIMEOUT_S)

@@ -84,6 +84,7 @@ def compile_intents(skills: list[Skill], shop: ShopData, language: str) -> tuple
     templates: list[Template] = []
     rules: dict[str, Node] = {}
     handlers: dict[str, Handler] = {}
+    effectful: set[str] = set()
     lists: dict[str, list[SlotValue]] = {"product": []}
     for product in shop.catalogue.products:
         for spoken in product.names.get(language, []):
@@ -94,6 +95,7 @@ def compile_intents(skills: list[Skill], shop: ShopData, language: str) -> tuple
             for spoken in by_lang.get(language, []):
                 said, sep, value = spoken.rpartition(":") if ":" in spoken else (spoken, "", "")
                 _add_value(lists.setdefault(list_name, []), said if sep else spoken, value if sep else None, source, problems)
+        effectful |= skill.effectful
         text = skill.sentences.get(language)
         if text is None:
             continue
@@ -118,7 +120,7 @@ def compile_intents(skills: list[Skill], shop: ShopData, language: str) -> tuple
         templates.extend(parsed.templates)
         for template in parsed.templates:
             problems.extend(_unknown_lists(template, lists))
-    model = IntentModel(language, templates, rules, lists, handlers, Matcher(templates, rules, lists))
+    model = IntentModel(language, templates, rules, lists, handlers, Matcher(templates, rules, lists, frozenset(effectful)))
     return model, problems
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Protocol
 
 from pydantic import ValidationError
 
 from gateway.hermes.tts import TTS_SAY, SayOutcome, TtsError, TtsSay, TtsSayFinished
 from gateway.model.inbound import InboundMessage
+from gateway.ports import ReplySpeaker
 from gateway.waiting import within
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,23 @@ log = logging.getLogger(__name__)
 Publish = Callable[[str, bytes], None]
 
 
-class ReplySpeaker(Protocol):
+class SiteRoutedSpeaker:
+    """The dialogue manager's speaker: replies to sites another transport took (`SiteAudio.
+    speak_through`, e.g. Wyoming satellites) go to that transport's speaker, the rest to the
+    voice part's own (the TTS part, or a Hermes TTS service over the broker)."""
+
+    def __init__(self, default: ReplySpeaker) -> None:
+        self._default = default
+        self._routes: dict[str, ReplySpeaker] = {}
+
+    def route(self, site_ids: Collection[str], speaker: ReplySpeaker) -> None:
+        taken = sorted(site for site in site_ids if site in self._routes)
+        if taken:
+            raise ValueError(f"sites already spoken to by another transport: {', '.join(taken)}")
+        self._routes.update(dict.fromkeys(site_ids, speaker))
+
     async def speak(self, say: TtsSay) -> SayOutcome:
-        """Speak `say` (which carries an id) on its site; returns once it was played or given up on."""
-        ...
+        return await self._routes.get(say.siteId, self._default).speak(say)
 
 
 class TtsSubmit(Protocol):

@@ -12,6 +12,7 @@ from aiohttp import web
 from gateway.api.openapi import component_schemas, load_document
 from gateway.api.page import add_page_routes
 from gateway.api.routes import add_api_routes
+from gateway.api.analytics_routes import add_analytics_routes
 from tests.api.conftest import TOKEN, ApiHarness, sample_messages, started_api
 from tests.support.gateway import wait_until
 from tests.support.mosquitto import Mosquitto
@@ -35,6 +36,7 @@ def documented_operations() -> list[tuple[str, str, bool]]:
 def test_openapi_documents_exactly_the_served_routes() -> None:
     app = web.Application()
     add_api_routes(app)
+    add_analytics_routes(app)
     add_page_routes(app)
     served = {
         (route.method, route.resource.canonical)

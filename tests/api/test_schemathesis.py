@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.api.conftest import TOKEN, ApiHarness, sample_messages
 
-OPERATIONS = 14
+OPERATIONS = 18
 
 
 async def test_schemathesis_finds_nothing(api: ApiHarness, tmp_path: Path) -> None:

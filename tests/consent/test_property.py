@@ -161,6 +161,16 @@ async def run_stream(broker: Mosquitto, workdir: Path, stream: list[tuple], **ov
                     _, c, via = step
                     if via == "api":
                         await service.forget(f"app:{c}", ConsentSource.OPERATOR)
+                    elif not oracle.known(c):
+                        # A touchpoint may erase only a customer this shop knows: refused, audited.
+                        before = inbox.rejected
+                        unknown_consents[c] = unknown_consents.get(c, 0) + 1
+                        await asyncio.to_thread(
+                            pub.publish_all, [("touchgate/shop1/erasure", json.dumps({"customer_id": f"app:{c}"}))])
+                        await wait_until(lambda: inbox.rejected > before)
+                        oracle.refused_since_erasure.add(c)
+                        await runtime.store.call(lambda d: None)
+                        continue
                     else:
                         before = inbox.handled
                         await asyncio.to_thread(

@@ -44,12 +44,12 @@ def test_ledger_expiry_and_last_decision_wins() -> None:
     assert ledger.allows("card:1", "marketing", 49.9)
     assert not ledger.allows("card:1", "marketing", 50)
     assert not ledger.allows("card:1", "analytics", 20)
-    assert ledger.plan(record("revoked", 5)).outcome is Outcome.STALE
-    assert ledger.plan(record("granted", 11, expires_at=50)).outcome is Outcome.UNCHANGED
-    plan = ledger.plan(record("revoked", 12))
+    assert ledger.plan(record("revoked", 5), 0.0).outcome is Outcome.STALE
+    assert ledger.plan(record("granted", 11, expires_at=50), 0.0).outcome is Outcome.UNCHANGED
+    plan = ledger.plan(record("revoked", 12), 0.0)
     assert plan.outcome is Outcome.APPLY and plan.narrows
-    assert not ledger.plan(record("granted", 12, expires_at=60)).narrows  # longer expiry widens
-    assert ledger.plan(record("granted", 12, expires_at=40)).narrows
+    assert not ledger.plan(record("granted", 12, expires_at=60), 0.0).narrows  # longer expiry widens
+    assert ledger.plan(record("granted", 12, expires_at=40), 0.0).narrows
     assert ledger.due_expiries(50) == [ledger.record("card:1", "marketing")]
     assert ledger.next_expiry() == 50
 
@@ -61,9 +61,9 @@ def test_ledger_erasure_blocks_stale_central_changes_only() -> None:
     ledger.forget("card:1", erased_at=20)
     assert not ledger.allows("card:1", "marketing", 21)
     assert not ledger.recently_seen("card:1", 21)
-    assert ledger.plan(record("granted", 15, source=ConsentSource.CENTRAL)).outcome is Outcome.ERASED
-    assert ledger.plan(record("granted", 25, source=ConsentSource.CENTRAL)).outcome is Outcome.APPLY
-    assert ledger.plan(record("granted", 15, source=ConsentSource.TOUCHPOINT)).outcome is Outcome.APPLY
+    assert ledger.plan(record("granted", 15, source=ConsentSource.CENTRAL), 0.0).outcome is Outcome.ERASED
+    assert ledger.plan(record("granted", 25, source=ConsentSource.CENTRAL), 0.0).outcome is Outcome.APPLY
+    assert ledger.plan(record("granted", 15, source=ConsentSource.TOUCHPOINT), 0.0).outcome is Outcome.APPLY
 
 
 def test_recently_seen_window() -> None:

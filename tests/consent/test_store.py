@@ -93,7 +93,9 @@ def test_consent_changes_are_applied_audited_and_enforced(db: sqlite_utils.Datab
     assert {(r.purpose, r.status) for r in load_consents(db)} == {
         ("service", ConsentStatus.GRANTED), ("analytics", ConsentStatus.REVOKED), ("marketing", ConsentStatus.REVOKED)}
     audit = rows(path, "SELECT kind, detail FROM audit ORDER BY seq")
-    assert [k for k, _ in audit] == ["consent.change"] * 5
+    assert sorted(k for k, _ in audit) == ["consent.change"] * 5 + ["consent.skipped"] * 2
+    skipped = sorted(json.loads(d)["reason"] for k, d in audit if k == "consent.skipped")
+    assert skipped == ["stale", "unknown_purpose"]  # a decision not taken is audited too
     assert all(ALICE not in d and pseudonymise(ALICE) in d for _, d in audit)
     assert verify_audit(db).ok
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.support import DEPLOY, PROJECT, install, run, staged_env
+from tests.deploy.support import DEPLOY, PROJECT, build_wheel, install, run, staged_env
 
 SCRIPTS = sorted(DEPLOY.glob("*.sh"))
 
@@ -134,3 +134,11 @@ def test_scripts_are_strict_and_executable() -> None:
             continue
         assert "set -euo pipefail" in script.read_text(), script.name
         assert script.stat().st_mode & stat.S_IXUSR, script.name
+
+
+def test_rerun_without_wheel_finds_the_same_release(project_wheel: Path, tmp_path: Path) -> None:
+    """install.sh without --wheel builds the wheel from the source it runs from: twice from the
+    same source must give the same bytes (so the same release), or re-running after a failed step
+    refuses the "new" release. Found on the emulated Pi (make test-pi)."""
+    again = build_wheel(PROJECT, tmp_path)
+    assert again.read_bytes() == project_wheel.read_bytes()

@@ -142,6 +142,8 @@ def test_events_queued_before_the_kind_column_get_their_kind(tmp_path: Path) -> 
     db = connect(path)
     db.conn.execute("ALTER TABLE outbox DROP COLUMN kind")  # the table as v3 left it
     db.conn.execute("DROP TABLE rule_footfall")  # added by v5
+    db.conn.execute("DROP TABLE analytics_hours")  # added by v8
+    db.conn.execute("DROP TABLE analytics_series")  # added by v8
     db.conn.execute("PRAGMA user_version = 3")
     db.conn.executemany(
         "INSERT INTO outbox (event_id, enqueued_at, purpose, body, bytes) VALUES (?,?,?,?,?)",

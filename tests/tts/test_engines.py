@@ -67,6 +67,7 @@ async def test_piper_speaks_the_words(sphinx: Decoder) -> None:
     engine = PiperEngine(joe_model())
     await engine.start()
     assert engine.voice_key.startswith("piper:en_US-joe-medium.onnx:")
+    assert engine.warm_up_s is not None and engine.warm_up_s > 0  # spoke once at start, before any request
     pcm = await engine.synthesize("Your order is ready.")
     assert pcm.format.sample_rate == 22050
     assert recognise(sphinx, write_wav(pcm)) == "your order is ready"

@@ -25,6 +25,13 @@ class Transcript:
     # Next-best readings, best first (engines with n-best output): the first that is a whole
     # sentence of the skills wins over a best reading that is not.
     alternatives: tuple[str, ...] = ()
+    # The open-vocabulary pass over the same audio (PocketSphinx: a word-pair model of the
+    # sentences), made when the grammar pass gave no confident sentence; its text is matched
+    # fuzzily (understand.py).
+    fallback: Transcript | None = None
+    # A grammar pass ran beside the open pass (its text may be empty: it found no sentence), so
+    # the two passes can check each other (understand.py).
+    grammar_pass: bool = False
 
     @property
     def rtf(self) -> float:

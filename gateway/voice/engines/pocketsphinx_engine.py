@@ -1,14 +1,21 @@
-"""PocketSphinx 5 with the English model inside its wheel, decoding against a JSGF grammar.
+"""PocketSphinx 5 with the English model inside its wheel, in two passes over each utterance.
+
+The grammar pass searches a minimal word graph of the sentences (`nlu/wordgraph.py`, given to
+PocketSphinx as an FSG) and accepts only whole sentences. Unless it is sure, an open-vocabulary
+pass decodes the same audio with a language model of the sentences (`nlu/wordpairs.py`), whose
+text the matcher matches fuzzily; `understand.py` lets the two passes check each other. Both are
+measured against a free phone loop: how much worse than any phone sequence their words fit the
+audio is the acoustic confidence.
 
 Each utterance is decoded whole when it ends (`full_utt=True`): cepstral mean normalisation then
-uses this utterance alone, so results do not drift with what the site heard before, and at a
-real-time factor near 0.02 a three-second utterance decodes in about 60 ms. Off-grammar speech
-usually leaves the grammar search without a complete sentence: the partial hypothesis matches no
-template and becomes "not recognised" rather than the nearest wrong intent.
+uses this utterance alone, so results do not drift with what the site heard before. Off-grammar
+speech usually leaves the grammar search without a complete sentence, or with one that fits the
+audio badly: it becomes "not recognised" rather than the nearest wrong intent.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import tempfile
@@ -20,12 +27,19 @@ import numpy as np
 import pocketsphinx
 
 from gateway.voice.engines.base import EngineError, PcmBuffer, Transcript, grammar_words
-from gateway.voice.nlu.expand import GrammarSource, prune_grammar, to_jsgf
+from gateway.voice.nlu.expand import GrammarSource, prune_grammar
+from gateway.voice.nlu.wordgraph import build_word_graph, fsg_transitions
+from gateway.voice.nlu.wordpairs import sample_sentences, to_arpa, trigram_arpa, word_pairs
 from gateway.voice.settings import PocketSphinxSettings
 
 _SEARCH = "touchgate"
 _PHONES = "phones"
+_OPEN = "open"
+_VERIFY = "verify"
 _MAX_SPARES = 2
+# Hesitations the grammar pass lets a sentence begin with (the matcher drops them again).
+_HESITATIONS = frozenset({"uh", "um", "er", "hmm"})
+_SILENCE_PROB = 0.005  # PocketSphinx's default -silprob
 
 
 def _read_dictionary(path: Path, wanted: set[str]) -> dict[str, list[str]]:
@@ -45,6 +59,16 @@ def _model_paths() -> tuple[str, str, str]:
     return os.path.join(base, "en-us"), os.path.join(base, "cmudict-en-us.dict"), os.path.join(base, "en-us.lm.bin")
 
 
+def open_model(source: GrammarSource, settings: PocketSphinxSettings) -> str:
+    """The open pass's language model (ARPA): word pairs of the sentences, and with
+    `open_order` 3 the trigrams of sampled sentences over them."""
+    pairs = word_pairs(source.templates, source.rules, source.lists)
+    if settings.open_order == 2:
+        return to_arpa(pairs, settings.open_backoff_mass)
+    sentences = sample_sentences(source.templates, source.rules, source.lists, settings.open_samples_per_template)
+    return trigram_arpa(sentences, pairs, settings.open_backoff_mass)
+
+
 class PocketSphinxEngine:
     name = "pocketsphinx"
 
@@ -53,20 +77,32 @@ class PocketSphinxEngine:
         self._dictation = dictation
         self.min_confidence = settings.min_posterior
         self.max_phone_gap = settings.max_phone_gap
+        self.sure_phone_gap = settings.sure_phone_gap
+        self.sure_open_gap = settings.sure_open_gap
+        self.max_open_gap = settings.max_open_gap
         _, full_dictionary, _ = _model_paths()
-        pronunciations = _read_dictionary(Path(full_dictionary), grammar_words(source))
+        pronunciations = _read_dictionary(Path(full_dictionary), grammar_words(source) | _HESITATIONS)
         pruned = prune_grammar(source.templates, source.rules, source.lists, lambda w: w in pronunciations)
         if not pruned.templates:
             raise EngineError("no sentence of the skills can be said with the PocketSphinx English dictionary")
         self.unknown_words = pruned.unknown_words
-        self.jsgf = to_jsgf(pruned.templates, pruned.rules, pruned.lists)
+        # The grammar pass searches a minimal word graph of the sentences (nlu/wordgraph.py):
+        # PocketSphinx's own JSGF expansion of the same sentences took 2-20 s per utterance.
+        hesitations = _HESITATIONS & pronunciations.keys()
+        graph = build_word_graph(pruned.templates, pruned.rules, pruned.lists)
+        self.fsg_start, self.fsg_final, self.fsg_transitions = fsg_transitions(graph, hesitations)
         # A dictionary of the grammar's words only: each decoder loads it, and the full one
         # (135k words) would cost ~25 MB and ~60 ms per decoder.
         self._dictionary = tempfile.NamedTemporaryFile("w", prefix="touchgate-", suffix=".dict", encoding="utf-8")
-        for word in sorted(grammar_words(pruned)):
+        for word in sorted(grammar_words(pruned) | hesitations):
             for line in pronunciations[word]:
                 self._dictionary.write(line + "\n")
         self._dictionary.flush()
+        self._open_lm: tempfile._TemporaryFileWrapper[str] | None = None
+        if settings.open_pass or not settings.grammar_pass:
+            self._open_lm = tempfile.NamedTemporaryFile("w", prefix="touchgate-", suffix=".arpa", encoding="utf-8")
+            self._open_lm.write(open_model(pruned, settings))
+            self._open_lm.flush()
         self._lock = threading.Lock()
         try:
             self._spares: list[pocketsphinx.Decoder] = [self._finish_decoder(self._bare_decoder())]
@@ -79,13 +115,21 @@ class PocketSphinxEngine:
         hmm, _, _ = _model_paths()
         s = self._settings
         return pocketsphinx.Decoder(
-            hmm=hmm, dict=self._dictionary.name, lm=None, beam=s.beam, wbeam=s.wbeam, pbeam=s.pbeam, loglevel="FATAL"
+            hmm=hmm, dict=self._dictionary.name, lm=None, beam=s.beam, wbeam=s.wbeam, pbeam=s.pbeam, lw=s.language_weight,
+            loglevel="FATAL",
         )
 
     def _finish_decoder(self, decoder: pocketsphinx.Decoder) -> pocketsphinx.Decoder:
-        decoder.add_jsgf_string(_SEARCH, self.jsgf)
+        if self._settings.grammar_pass:
+            grammar = decoder.create_fsg(_SEARCH, self.fsg_start, self.fsg_final, self.fsg_transitions)
+            # Silence may come between any two words and around the sentence, as in the FSGs
+            # PocketSphinx's JSGF compiler makes.
+            grammar.add_silence("<sil>", -1, _SILENCE_PROB)
+            decoder.add_fsg(_SEARCH, grammar)
         if self.max_phone_gap is not None:
             decoder.add_allphone_file(_PHONES, None)
+        if self._open_lm is not None:
+            decoder.add_lm_file(_OPEN, self._open_lm.name)
         return decoder
 
     def fresh_decoder(self) -> pocketsphinx.Decoder:
@@ -105,6 +149,15 @@ class PocketSphinxEngine:
         decoder = self._finish_decoder(self._bare_decoder())
         with self._lock:
             self._spares.append(decoder)
+
+    @property
+    def grammar_pass(self) -> bool:
+        return self._settings.grammar_pass
+
+    def open_pass_wanted(self, grammar_confidence: float) -> bool:
+        """The open pass runs where the grammar pass gave no sentence surer than `open_pass_below`
+        (1.0, the default: always, so the two passes check each other; understand.py)."""
+        return self._open_lm is not None and (not self._settings.grammar_pass or grammar_confidence <= self._settings.open_pass_below)
 
     def recogniser(self) -> PocketSphinxRecogniser:
         return PocketSphinxRecogniser(self)
@@ -142,6 +195,39 @@ def _dither(pcm: bytes) -> bytes:
     return np.clip(samples + noise, -32768, 32767).astype("<i2").tobytes()
 
 
+def _phone_loop_score(decoder: pocketsphinx.Decoder, pcm: bytes) -> float | None:
+    phones = _decode(decoder, _PHONES, pcm)
+    return _log(phones.score) if phones is not None else None
+
+
+def _fit(phones: float | None, score: float, frames: int, sure_gap: float, max_gap: float | None) -> float:
+    """Acoustic confidence of a hypothesis: how much worse per frame (log score ×1000) its words
+    fit the audio than a free phone loop does. 1.0 up to `sure_gap`, falling to 0 at `max_gap`
+    (beyond it the words were forced onto speech they do not describe)."""
+    if max_gap is None:
+        return 1.0
+    if phones is None or not frames:
+        return 0.0
+    gap = (phones - _log(score)) * 1000 / frames
+    if gap <= sure_gap:
+        return 1.0
+    return round(max(0.0, (max_gap - gap) / (max_gap - sure_gap)), 4)
+
+
+def _aligned_fit(decoder: pocketsphinx.Decoder, text: str, pcm: bytes, phones: float | None, sure_gap: float, max_gap: float) -> float:
+    """The open pass's words, aligned alone to the audio (a one-sentence grammar: acoustics
+    only, no language model in the score), against the free phone loop. The language model's
+    own score would make rare but right sentences look forced."""
+    decoder.add_jsgf_string(_VERIFY, f"#JSGF V1.0;\ngrammar verify;\npublic <s> = {text};\n")
+    try:
+        aligned = _decode(decoder, _VERIFY, pcm)
+        if aligned is None or aligned.hypstr != text:
+            return 0.0
+        return _fit(phones, aligned.score, decoder.n_frames(), sure_gap, max_gap)
+    finally:
+        decoder.remove_search(_VERIFY)
+
+
 def _decode(decoder: pocketsphinx.Decoder, search: str, pcm: bytes) -> pocketsphinx.Hypothesis | None:
     decoder.activate_search(search)
     decoder.start_utt()
@@ -172,30 +258,35 @@ class PocketSphinxRecogniser:
             # Only silence came after the snapshot: its result stands, decoded while we waited.
             size, transcript = snapshot
             self._last = pcm[:size]
-            return Transcript(transcript.text, transcript.confidence, audio_s, transcript.decode_s)
+            return dataclasses.replace(transcript, audio_s=audio_s)
         self._last = pcm
         return self._decode(pcm)
 
     def _decode(self, pcm: bytes) -> Transcript:
         audio_s = len(pcm) / 32000
         started = time.perf_counter()
-        text, confidence = "", 0.0
-        if pcm:
-            engine = self._engine
-            decoder = engine.fresh_decoder()
-            dithered = _dither(pcm)
-            hyp = _decode(decoder, _SEARCH, dithered)
-            if hyp is not None and hyp.hypstr:
-                text, confidence = hyp.hypstr, min(1.0, max(0.0, hyp.prob))
-                frames = decoder.n_frames()
-                if engine.max_phone_gap is not None and confidence >= engine.min_confidence:
-                    # The same audio through a free phone loop: how much worse per frame does the
-                    # grammar's sentence fit than any sequence of phones?
-                    phones = _decode(decoder, _PHONES, dithered)
-                    gap = (_log(phones.score) - _log(hyp.score)) * 1000 / frames if phones is not None and frames else math.inf
-                    if gap > engine.max_phone_gap:
-                        confidence = 0.0  # forced onto speech the grammar does not cover
-        return Transcript(text, confidence, audio_s, time.perf_counter() - started)
+        if not pcm:
+            return Transcript("", 0.0, audio_s, 0.0)
+        engine = self._engine
+        decoder = engine.fresh_decoder()
+        dithered = _dither(pcm)
+        text, confidence, phones = "", 0.0, None
+        hyp = _decode(decoder, _SEARCH, dithered) if engine.grammar_pass else None
+        if hyp is not None and hyp.hypstr and hyp.prob >= engine.min_confidence:
+            text, confidence = hyp.hypstr, 1.0
+            if engine.max_phone_gap is not None:
+                phones = _phone_loop_score(decoder, dithered)
+                confidence = _fit(phones, hyp.score, decoder.n_frames(), engine.sure_phone_gap, engine.max_phone_gap)
+        elif hyp is not None and hyp.hypstr:
+            text = hyp.hypstr  # a sentence forced onto the audio: shown, never acted on
+        fallback = None
+        if engine.open_pass_wanted(confidence):
+            open_hyp = _decode(decoder, _OPEN, dithered)
+            if open_hyp is not None and open_hyp.hypstr:
+                phones = phones if phones is not None else _phone_loop_score(decoder, dithered)
+                fit = _aligned_fit(decoder, open_hyp.hypstr, dithered, phones, engine.sure_open_gap, engine.max_open_gap)
+                fallback = Transcript(open_hyp.hypstr, fit, audio_s, 0.0, dictation=True)
+        return Transcript(text, confidence, audio_s, time.perf_counter() - started, fallback=fallback, grammar_pass=engine.grammar_pass)
 
     def dictate(self) -> Transcript | None:
         if not self._last:

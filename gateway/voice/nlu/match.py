@@ -3,6 +3,13 @@
 The whole input must be explained by one template; anything else is "not recognised" (never
 the nearest wrong intent). Matching backtracks over optional words and alternatives, so every
 reading of a template is tried.
+
+Fuzzy matching (`max_skips` > 0), for text from an open-vocabulary pass: words of the input that
+no template word explains may be skipped, each at a cost of one, the way Home Assistant's
+speech-to-phrase lets its fuzzy FST delete transcript words. The template itself is never
+shortened: every word it needs must be heard, so a fragment cannot grow into a sentence it only
+resembles. The cheapest whole-template explanation wins; its confidence is the share of the
+input's words it explains.
 """
 
 from __future__ import annotations
@@ -16,8 +23,12 @@ from gateway.voice.nlu.ast import Alternatives, Node, Optional, RuleRef, Sequenc
 _WORD = re.compile(r"[\w']+", re.UNICODE)
 
 
+# Hesitations carry no meaning in any sentence: dropped before matching, in every language.
+FILLERS = frozenset({"uh", "um", "uhm", "er", "erm", "hmm", "ah", "äh", "ähm", "öhm", "hm"})
+
+
 def tokenise(text: str) -> list[str]:
-    return [t.strip("'") for t in _WORD.findall(text.lower()) if t.strip("'")]
+    return [t for t in (w.strip("'") for w in _WORD.findall(text.lower())) if t and t not in FILLERS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +59,7 @@ class _State:
     pos: int
     meaning: list[str] = field(default_factory=list)
     slots: list[SlotMatch] = field(default_factory=list)
+    skipped: int = 0
 
 
 @dataclass
@@ -55,51 +67,69 @@ class Matcher:
     templates: list[Template]
     rules: Mapping[str, Node]
     lists: Mapping[str, list[SlotValue]]
+    effectful: frozenset[str] = frozenset()  # intents that change something (nlu/guard.py)
 
-    def match(self, text: str, intent_filter: list[str] | None = None) -> IntentMatch | None:
+    def match(self, text: str, intent_filter: list[str] | None = None, max_skips: int = 0) -> IntentMatch | None:
+        """The template that explains `text` whole, or with the fewest skipped words (at most
+        `max_skips`); None when none does."""
         tokens = tokenise(text)
         if not tokens:
             return None
-        for template in self.templates:
-            if intent_filter and template.intent not in intent_filter:
-                continue
-            for state in self._walk(template.expression, tokens, _State(0)):
-                if state.pos == len(tokens):
-                    return IntentMatch(template.intent, tuple(tokens), tuple(state.slots), 1.0, template.text)
-        return None
+        best: IntentMatch | None = None
+        best_skipped = max_skips + 1
+        for budget in sorted({0, max_skips}):
+            for template in self.templates:
+                if intent_filter and template.intent not in intent_filter:
+                    continue
+                for state in self._walk(template.expression, tokens, _State(0), budget):
+                    skipped = state.skipped + len(tokens) - state.pos  # trailing words are skipped too
+                    if skipped < best_skipped:
+                        confidence = round(1.0 - skipped / len(tokens), 4)
+                        best = IntentMatch(template.intent, tuple(tokens), tuple(state.slots), confidence, template.text)
+                        best_skipped = skipped
+                        if skipped == 0:
+                            return best
+            # No exact match: the wider budget may explain the words with fewer skips than a
+            # shorter template leaving trailing words unexplained ("call a staff [x] member").
+        return best
 
-    def _walk(self, node: Node, tokens: list[str], state: _State) -> Iterator[_State]:
+    def _walk(self, node: Node, tokens: list[str], state: _State, budget: int) -> Iterator[_State]:
         match node:
             case Word(spoken=spoken, value=value):
-                if state.pos < len(tokens) and tokens[state.pos] == spoken:
-                    meaning = state.meaning + ([value] if value else [] if value == "" else [spoken])
-                    yield _State(state.pos + 1, meaning, state.slots)
+                for skip in range(budget - state.skipped + 1):
+                    at = state.pos + skip
+                    if at < len(tokens) and tokens[at] == spoken:
+                        meaning = state.meaning + ([value] if value else [] if value == "" else [spoken])
+                        yield _State(at + 1, meaning, state.slots, state.skipped + skip)
             case Sequence(items=items, value=value):
-                for end in self._sequence(items, 0, tokens, _State(state.pos, [], state.slots)):
-                    yield _State(end.pos, state.meaning + _substituted(end.meaning, value), end.slots)
+                for end in self._sequence(items, 0, tokens, _State(state.pos, [], state.slots, state.skipped), budget):
+                    yield _State(end.pos, state.meaning + _substituted(end.meaning, value), end.slots, end.skipped)
             case Alternatives(options=options, value=value):
                 for option in options:
-                    for end in self._walk(option, tokens, _State(state.pos, [], state.slots)):
-                        yield _State(end.pos, state.meaning + _substituted(end.meaning, value), end.slots)
+                    for end in self._walk(option, tokens, _State(state.pos, [], state.slots, state.skipped), budget):
+                        yield _State(end.pos, state.meaning + _substituted(end.meaning, value), end.slots, end.skipped)
             case Optional(item=item):
-                yield from self._walk(item, tokens, state)
+                yield from self._walk(item, tokens, state, budget)
                 yield state
             case RuleRef(name=name):
-                yield from self._walk(self.rules[name], tokens, state)
+                yield from self._walk(self.rules[name], tokens, state, budget)
             case SlotRef(list_name=list_name, slot_name=slot_name):
-                for candidate in self.lists.get(list_name, ()):
-                    for end in self._walk(candidate.spoken, tokens, _State(state.pos, [], state.slots)):
-                        raw = " ".join(tokens[state.pos : end.pos])
-                        slot_value: str | int = candidate.value if candidate.value is not None else " ".join(end.meaning)
-                        slot = SlotMatch(slot_name, list_name, slot_value, raw, state.pos, end.pos)
-                        yield _State(end.pos, state.meaning + [str(slot_value)], end.slots + [slot])
+                # Words may be skipped before a value, never inside it: a value is heard whole.
+                for skip in range(budget - state.skipped + 1):
+                    start, skipped = state.pos + skip, state.skipped + skip
+                    for candidate in self.lists.get(list_name, ()):
+                        for end in self._walk(candidate.spoken, tokens, _State(start, [], state.slots, skipped), skipped):
+                            raw = " ".join(tokens[start : end.pos])
+                            slot_value: str | int = candidate.value if candidate.value is not None else " ".join(end.meaning)
+                            slot = SlotMatch(slot_name, list_name, slot_value, raw, start, end.pos)
+                            yield _State(end.pos, state.meaning + [str(slot_value)], end.slots + [slot], end.skipped)
 
-    def _sequence(self, items: tuple[Node, ...], index: int, tokens: list[str], state: _State) -> Iterator[_State]:
+    def _sequence(self, items: tuple[Node, ...], index: int, tokens: list[str], state: _State, budget: int) -> Iterator[_State]:
         if index == len(items):
             yield state
             return
-        for after in self._walk(items[index], tokens, state):
-            yield from self._sequence(items, index + 1, tokens, after)
+        for after in self._walk(items[index], tokens, state, budget):
+            yield from self._sequence(items, index + 1, tokens, after, budget)
 
 
 def _substituted(meaning: list[str], value: str | None) -> list[str]:

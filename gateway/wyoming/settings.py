@@ -1,0 +1,81 @@
+"""The `wyoming` section of the settings. Kept here; `gateway/config/settings.py` only adds the field."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from gateway.voice.settings import SiteId
+
+# tcp://host:port, the form wyoming-satellite's --uri and Home Assistant use.
+TcpUri = Annotated[str, StringConstraints(pattern=r"^tcp://[A-Za-z0-9_.\-\[\]:]{1,253}:[0-9]{1,5}$")]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AudioOut(_Section):
+    """The PCM format a satellite's speaker plays (wyoming-satellite's --snd-command-rate/-width/-channels)."""
+
+    rate: int = Field(22050, ge=8000, le=48000)
+    width: int = Field(2, ge=1, le=4)
+    channels: int = Field(1, ge=1, le=2)
+
+
+class SatelliteSettings(_Section):
+    uri: TcpUri = Field(description="where the satellite listens, e.g. tcp://speaker:10700")
+    site_id: SiteId = Field(description="the site its sessions run on (language, timeouts, identity: voice.sites)")
+    speaker: AudioOut = AudioOut()
+
+
+class WakeSettings(_Section):
+    """The gateway's own wake-word stage, for satellites that stream all the time (start at `wake`)."""
+
+    phrase: str = Field("hey touch gate", min_length=1, max_length=80, description="words of PocketSphinx's English dictionary")
+    # False wakes per hour of non-wake speech and of noise at these values: bench/voice.py (`wake`).
+    min_posterior: float = Field(0.01, ge=0, le=1, description="the phrase's posterior probability needed to wake")
+    pause_ms: int = Field(400, ge=100, le=2000, description="the pause after the phrase that ends it")
+    max_phrase_s: float = Field(3.0, gt=0.5, le=10, description="longer utterances are not the wake phrase")
+
+    @field_validator("phrase")
+    @classmethod
+    def _words(cls, phrase: str) -> str:
+        words = phrase.lower().split()
+        if not words or not all(w.replace("'", "").isalpha() for w in words):
+            raise ValueError("the wake phrase is one or more plain words")
+        return " ".join(words)
+
+
+class ServerSettings(_Section):
+    """Touchgate as Home Assistant's speech-to-text, text-to-speech and conversation agent."""
+
+    enabled: bool = False
+    # Loopback by default: the protocol has no authentication or encryption (see docs/voice.md).
+    host: str = Field("127.0.0.1", min_length=1, description="no authentication in the protocol: keep it on loopback or a tunnel (docs/voice.md)")
+    port: int = Field(10300, ge=0, le=65535, description="0 picks a free port (tests)")
+    site_id: SiteId = Field("homeassistant", description="the site whose language and identity Home Assistant's requests use")
+    max_connections: int = Field(8, ge=1, le=256)
+
+
+class WyomingSettings(_Section):
+    """Wyoming, Home Assistant's voice protocol: a server for Home Assistant, and satellites the gateway dials."""
+
+    part: ClassVar[str] = "gateway.wyoming.part:PART"
+
+    enabled: bool = False
+    server: ServerSettings = ServerSettings()
+    satellites: list[SatelliteSettings] = Field(
+        default_factory=list,
+        description="satellites to dial, each {uri: tcp://host:10700, site_id, speaker: {rate, width, channels}} (docs/voice.md)",
+    )
+    wake: WakeSettings = WakeSettings()
+    # Limits on what a peer may send: one event's header line, its JSON data, its payload.
+    max_header_bytes: int = Field(64 * 1024, ge=1024, le=1024 * 1024)
+    max_payload_bytes: int = Field(256 * 1024, ge=4096, le=16 * 1024 * 1024)
+    max_utterance_s: float = Field(30.0, gt=1, le=300, description="Home Assistant's transcribe: longer audio is refused")
+    ping_s: float = Field(5.0, gt=0.5, le=300, description="how often a satellite is pinged")
+    reconnect_initial_s: float = Field(1.0, gt=0, le=60)
+    reconnect_max_s: float = Field(30.0, gt=0, le=3600)
+    played_margin_s: float = Field(3.0, gt=0, le=120, description="a reply's duration plus this for the satellite's `played`")
