@@ -121,6 +121,8 @@ class MqttClient:
             self._client.ack(message.mid, message.qos)
             # max(): an ack for a message of a previous connection must not count twice.
             self._unacked = max(0, self._unacked - 1)
+            if self._reading_paused and self._unacked <= self._read_limit // 2:
+                self._resume_reading()
 
     def ack_now(self, message: InboundMessage) -> None:
         """Acknowledge and hand the PUBACK to the kernel at once, before the caller acts on the
@@ -135,8 +137,6 @@ class MqttClient:
         sock = self._client.socket()
         if isinstance(sock, CoalescingSocket):
             sock.flush()
-            if self._reading_paused and self._unacked <= self._read_limit // 2:
-                self._resume_reading()
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
