@@ -59,6 +59,7 @@ async def kills_phase(workdir: Path, kills: int) -> dict[str, object]:
                 await proxy.stop()
     return {
         "kills": result.kills,
+        "kills_poison_quarantined": result.quarantined,
         "acked": result.local.acked,
         "local_lost": result.local.lost,
         "local_duplicates": result.local.duplicates,
