@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from gateway.listeners import Listeners
 from gateway.model.gate import ConsentLookup
 from gateway.store import Store
 from gateway.store.outbox import (
@@ -69,9 +70,6 @@ class Settled:
         return len(self.accepted_kinds) + self.rejected + self.purged
 
 
-SettledListener = Callable[[Settled], None]
-
-
 class DrainEnd(StrEnum):
     EMPTY = "empty"  # the outbox is empty
     TIMEOUT = "timeout"  # the deadline passed first (service down, slow, or events keep coming)
@@ -104,7 +102,8 @@ class OutboxSender:
         self._retry_at = 0.0
         self._next_limits = 0.0
         self.status = SenderStatus(state="idle" if transport else "disabled")
-        self.on_settled: list[SettledListener] = []
+        # Metrics, drain progress: a failing listener is logged and counted, sending goes on.
+        self.on_settled: Listeners[[Settled]] = Listeners("sync on_settled")
 
     def wake(self, *_: object) -> None:
         """Called when new events were committed (an ingest listener)."""
@@ -270,8 +269,7 @@ class OutboxSender:
             )
 
     def _report(self, settled: Settled) -> None:
-        for listener in self.on_settled:
-            listener(settled)
+        self.on_settled(settled)
 
     def _is_full(self, batch: list[OutboxItem]) -> bool:
         return len(batch) >= self._cap or sum(i.bytes for i in batch) >= self._settings.batch_max_bytes * 0.9
