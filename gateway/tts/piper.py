@@ -1,19 +1,24 @@
 """Piper (neural TTS, onnxruntime) for languages where a voice model is configured.
 
-The model is loaded once at start, off the event loop. Synthesis runs in one worker thread at a
-time: onnxruntime already uses every core for one request, and two at once on a Raspberry Pi
-would only slow both.
+The model is loaded once at start, off the event loop, and warmed up. Synthesis runs in one
+worker thread at a time: onnxruntime already uses every core for one request, and two at once on
+a Raspberry Pi would only slow both. A reply is streamed: Piper synthesises sentence by sentence,
+and each sentence is handed out as soon as it is ready, so the first audio leaves after the first
+sentence rather than after the whole reply. Each sentence is its own job on the worker, so replies
+for other sites interleave by sentence, and a reply whose reader stops asks for no more.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from gateway.tts.engine import SynthesisError
+from gateway.tts.engine import SynthesisError, synthesize_whole
 from gateway.audio import AudioFormat, Pcm
 from gateway.waiting import within
 
@@ -33,6 +38,7 @@ class PiperEngine:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper")
         self._key = f"piper:{model.name}:{length_scale}"
         self.warm_up_s: float | None = None  # how long the warm-up synthesis at start took
+        self.sentences_synthesised = 0  # all replies' sentences so far (tests and benchmarks read it)
 
     @property
     def voice_key(self) -> str:
@@ -47,7 +53,7 @@ class PiperEngine:
         # One sentence spoken and thrown away at start: onnxruntime allocates its buffers and
         # settles its kernels on the first run, which otherwise lands on the first customer's reply.
         started = loop.time()
-        await loop.run_in_executor(self._executor, self._synthesize, _WARM_UP_TEXT)
+        await self.synthesize(_WARM_UP_TEXT)
         self.warm_up_s = loop.time() - started
         # The model file's identity (not just its name) makes the cache key: a replaced model
         # must not be served from replies cached for the old one.
@@ -66,27 +72,53 @@ class PiperEngine:
             raise SynthesisError(f"cannot load Piper voice {self._model}: {exc}") from exc
 
     async def synthesize(self, text: str) -> Pcm:
+        """The whole reply in one piece (the warm-up, tests)."""
+        return await synthesize_whole(self, text)
+
+    async def stream(self, text: str) -> AsyncIterator[Pcm]:
+        """One Pcm per sentence, each synthesised only when the reader asks for it. `timeout_s`
+        bounds each sentence. Cancelled or closed early, the sentence being synthesised still
+        finishes in the worker (onnxruntime cannot be interrupted), the rest are never started."""
         if self._voice is None:
             raise SynthesisError("Piper engine used before start()")
         loop = asyncio.get_running_loop()
+        sentences = self._sentences(text)
+        produced = False
         try:
-            return await within(loop.run_in_executor(self._executor, self._synthesize, text), self._timeout_s)
-        except TimeoutError:
-            raise SynthesisError(f"Piper took longer than {self._timeout_s}s") from None
+            while True:
+                try:
+                    pcm = await within(loop.run_in_executor(self._executor, self._next_sentence, sentences, text), self._timeout_s)
+                except TimeoutError:
+                    raise SynthesisError(f"Piper took longer than {self._timeout_s}s for one sentence") from None
+                if pcm is None:
+                    break
+                produced = True
+                yield pcm
+        finally:
+            # Queued behind a sentence still running (a generator cannot be closed while it runs):
+            # the one worker runs jobs in order. After close(), the executor refuses: nothing to free.
+            with contextlib.suppress(RuntimeError):
+                self._executor.submit(sentences.close)
+        if not produced:
+            raise SynthesisError(f"Piper produced no audio for {text!r}")
 
-    def _synthesize(self, text: str) -> Pcm:
+    def _sentences(self, text: str) -> Iterator[Any]:
+        """Piper's own generator: it phonemises the text when first asked, then runs the model
+        once per sentence as it is iterated."""
         from piper import SynthesisConfig
 
-        config = SynthesisConfig(length_scale=self._length_scale)
+        return iter(self._voice.synthesize(text, syn_config=SynthesisConfig(length_scale=self._length_scale)))
+
+    def _next_sentence(self, sentences: Iterator[Any], text: str) -> Pcm | None:
+        """In the worker thread: the next sentence's audio, or None after the last."""
         try:
-            chunks = list(self._voice.synthesize(text, syn_config=config))
+            chunk = next(sentences, None)
         except (ValueError, KeyError, RuntimeError) + _onnx_errors() as exc:
             raise SynthesisError(f"Piper failed on {text!r}: {exc}") from exc
-        if not chunks:
-            raise SynthesisError(f"Piper produced no audio for {text!r}")
-        first = chunks[0]
-        audio = b"".join(chunk.audio_int16_bytes for chunk in chunks)
-        return Pcm(audio, AudioFormat(first.sample_rate, first.sample_width, first.sample_channels))
+        if chunk is None:
+            return None
+        self.sentences_synthesised += 1
+        return Pcm(chunk.audio_int16_bytes, AudioFormat(chunk.sample_rate, chunk.sample_width, chunk.sample_channels))
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -4,6 +4,7 @@ package ships), decoded back to words by PocketSphinx."""
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -103,9 +104,10 @@ class CountingEngine:
     async def start(self) -> None:
         await self.inner.start()
 
-    async def synthesize(self, text: str) -> Pcm:
+    async def stream(self, text: str) -> AsyncIterator[Pcm]:
         self.calls += 1
-        return await self.inner.synthesize(text)
+        async for pcm in self.inner.stream(text):
+            yield pcm
 
 
 async def test_repeated_replies_come_from_the_cache() -> None:

@@ -37,10 +37,10 @@ class ToneEngine:
     async def start(self) -> None:
         return None
 
-    async def synthesize(self, text: str) -> Pcm:
+    async def stream(self, text: str) -> AsyncIterator[Pcm]:
         self.spoken.append(text)
         frames = int(ENGINE_FORMAT.sample_rate * 0.1) * len(text.split())
-        return Pcm(b"\x10\x00" * frames, ENGINE_FORMAT)
+        yield Pcm(b"\x10\x00" * frames, ENGINE_FORMAT)
 
 
 class Broker:
