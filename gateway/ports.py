@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -179,7 +179,7 @@ class Synthesise(Protocol):
 
     async def reply(self, text: str, site_id: str, lang: str | None = None, volume: float | None = None) -> SynthesisedReply: ...
 
-    def stream(self, text: str, site_id: str, lang: str | None = None, volume: float | None = None) -> AsyncIterator[SynthesisedReply]:
+    def stream(self, text: str, site_id: str, lang: str | None = None, volume: float | None = None) -> AsyncGenerator[SynthesisedReply, None]:
         """The reply in parts (a sentence each where the voice streams), each WAV ready as soon
         as it is synthesised. Close it early (contextlib.aclosing) and the rest is not synthesised."""
         ...

@@ -9,7 +9,7 @@ one it is making, so a reply that is stopped wastes little synthesis.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -32,7 +32,7 @@ class _End:
 
 
 @asynccontextmanager
-async def read_ahead(source: AsyncIterator[T], depth: int = 1) -> AsyncIterator[AsyncIterator[T]]:
+async def read_ahead(source: AsyncGenerator[T, None], depth: int = 1) -> AsyncIterator[AsyncIterator[T]]:
     """`async with read_ahead(parts) as ahead: async for part in ahead: ...`. An exception of the
     source reaches the reader in its place in the sequence. Leaving the block stops the puller and
     closes the source (so an engine synthesises nothing more)."""
@@ -40,7 +40,7 @@ async def read_ahead(source: AsyncIterator[T], depth: int = 1) -> AsyncIterator[
 
     async def pull() -> None:
         try:
-            async with aclosing(source):  # type: ignore[type-var]  # an async generator in practice
+            async with aclosing(source):
                 async for value in source:
                     await queue.put(_Item(value))
         except Exception as exc:  # handed to the reader, who decides

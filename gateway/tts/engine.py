@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Protocol
 
@@ -31,7 +31,7 @@ class TtsEngine(Protocol):
         when it cannot work at all."""
         ...
 
-    def stream(self, text: str) -> AsyncIterator[Pcm]:
+    def stream(self, text: str) -> AsyncGenerator[Pcm, None]:
         """Speak `text` as chunks in the engine's own format, in order (Piper: one per sentence,
         each ready as soon as it is synthesised; espeak-ng: one). Nothing more is synthesised
         than the reader asks for: closing the iterator early stops the rest. All chunks of one

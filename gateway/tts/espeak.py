@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from gateway.tts.engine import SynthesisError
 from gateway.audio import AudioFormatError, Pcm, read_wav
@@ -40,7 +40,7 @@ class EspeakEngine:
         # One real synthesis proves the voice exists (espeak-ng exits 1 for an unknown voice).
         await self.synthesize("ok")
 
-    async def stream(self, text: str) -> AsyncIterator[Pcm]:
+    async def stream(self, text: str) -> AsyncGenerator[Pcm, None]:
         """One chunk: espeak-ng is fast enough (tens of ms per sentence) that splitting would
         only add a process per sentence."""
         yield await self.synthesize(text)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Generator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -75,7 +75,7 @@ class PiperEngine:
         """The whole reply in one piece (the warm-up, tests)."""
         return await synthesize_whole(self, text)
 
-    async def stream(self, text: str) -> AsyncIterator[Pcm]:
+    async def stream(self, text: str) -> AsyncGenerator[Pcm, None]:
         """One Pcm per sentence, each synthesised only when the reader asks for it. `timeout_s`
         bounds each sentence. Cancelled or closed early, the sentence being synthesised still
         finishes in the worker (onnxruntime cannot be interrupted), the rest are never started."""
@@ -102,14 +102,14 @@ class PiperEngine:
         if not produced:
             raise SynthesisError(f"Piper produced no audio for {text!r}")
 
-    def _sentences(self, text: str) -> Iterator[Any]:
+    def _sentences(self, text: str) -> Generator[Any, None, None]:
         """Piper's own generator: it phonemises the text when first asked, then runs the model
         once per sentence as it is iterated."""
         from piper import SynthesisConfig
 
-        return iter(self._voice.synthesize(text, syn_config=SynthesisConfig(length_scale=self._length_scale)))
+        return self._voice.synthesize(text, syn_config=SynthesisConfig(length_scale=self._length_scale))
 
-    def _next_sentence(self, sentences: Iterator[Any], text: str) -> Pcm | None:
+    def _next_sentence(self, sentences: Generator[Any, None, None], text: str) -> Pcm | None:
         """In the worker thread: the next sentence's audio, or None after the last."""
         try:
             chunk = next(sentences, None)

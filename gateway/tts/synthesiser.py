@@ -7,7 +7,7 @@ that was streamed to its end is cached whole, and a cached reply comes back as o
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -63,7 +63,7 @@ class Synthesiser:
         first = replies[0]
         return Reply(write_wav(whole), whole.duration_s, first.engine, first.language, False, time.perf_counter() - started)
 
-    async def stream(self, text: str, site_id: str, lang: str | None = None, volume: float | None = None) -> AsyncIterator[Reply]:
+    async def stream(self, text: str, site_id: str, lang: str | None = None, volume: float | None = None) -> AsyncGenerator[Reply, None]:
         """The reply in parts, each as soon as the engine has it; close the iterator (aclosing)
         to stop the engine from synthesising the rest."""
         text = normalise_text(text)

@@ -4,7 +4,7 @@ package ships), decoded back to words by PocketSphinx."""
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import pytest
@@ -104,7 +104,7 @@ class CountingEngine:
     async def start(self) -> None:
         await self.inner.start()
 
-    async def stream(self, text: str) -> AsyncIterator[Pcm]:
+    async def stream(self, text: str) -> AsyncGenerator[Pcm, None]:
         self.calls += 1
         async for pcm in self.inner.stream(text):
             yield pcm

