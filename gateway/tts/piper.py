@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import re
 from collections.abc import AsyncGenerator, Generator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,13 +25,39 @@ from gateway.waiting import within
 
 
 _WARM_UP_TEXT = "Hello."
+# A first sentence longer than this many words is spoken from its first clause on its own: Piper's
+# time grows with the sentence's length, and the first audio waits for the whole first part.
+# Measured (bench/tts.py, loaded 2-core VM): a 17-word first sentence took 2.4 s, its 3-word first
+# clause 0.9 s. Later sentences stay whole (they are synthesised while earlier ones play).
+SPLIT_FIRST_SENTENCE_WORDS = 8
+_SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
+_CLAUSE_END = re.compile(r"[,;:]\s")  # "1,000" is not a clause end
+
+
+def first_clause(text: str) -> tuple[str, str] | None:
+    """(the first clause, the rest) when the first sentence is long and has a clause mark after
+    its second word; None otherwise. Nothing is dropped: head + " " + rest == text (stripped)."""
+    text = text.strip()
+    end = _SENTENCE_END.search(text)
+    sentence = text[: end.end()] if end else text
+    if len(sentence.split()) <= SPLIT_FIRST_SENTENCE_WORDS:
+        return None
+    for mark in _CLAUSE_END.finditer(sentence):
+        head, rest = text[: mark.start() + 1], text[mark.end() :].strip()
+        if len(head.split()) >= 2 and rest:
+            return head, rest
+    return None
 
 
 class PiperEngine:
     name = "piper"
 
-    def __init__(self, model: Path, config: Path | None = None, length_scale: float | None = None, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, model: Path, config: Path | None = None, length_scale: float | None = None, timeout_s: float = 10.0,
+        split_first_clause: bool = True,
+    ) -> None:
         self._model = model
+        self._split_first_clause = split_first_clause  # off only to measure what it gains
         self._config = config or Path(f"{model}.json")
         self._length_scale = length_scale
         self._timeout_s = timeout_s
@@ -103,11 +130,16 @@ class PiperEngine:
             raise SynthesisError(f"Piper produced no audio for {text!r}")
 
     def _sentences(self, text: str) -> Generator[Any, None, None]:
-        """Piper's own generator: it phonemises the text when first asked, then runs the model
-        once per sentence as it is iterated."""
+        """Piper's own generator (it phonemises the text when first asked, then runs the model
+        once per sentence as it is iterated); a long first sentence's first clause first."""
         from piper import SynthesisConfig
 
-        return self._voice.synthesize(text, syn_config=SynthesisConfig(length_scale=self._length_scale))
+        config = SynthesisConfig(length_scale=self._length_scale)
+        split = first_clause(text) if self._split_first_clause else None
+        if split is not None:
+            yield from self._voice.synthesize(split[0], syn_config=config)
+            text = split[1]
+        yield from self._voice.synthesize(text, syn_config=config)
 
     def _next_sentence(self, sentences: Generator[Any, None, None], text: str) -> Pcm | None:
         """In the worker thread: the next sentence's audio, or None after the last."""

