@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import re
 from collections.abc import AsyncGenerator, Generator
 from concurrent.futures import ThreadPoolExecutor
@@ -54,9 +55,10 @@ class PiperEngine:
 
     def __init__(
         self, model: Path, config: Path | None = None, length_scale: float | None = None, timeout_s: float = 10.0,
-        split_first_clause: bool = True,
+        split_first_clause: bool = True, threads: int = 1,
     ) -> None:
         self._model = model
+        self._threads = threads
         self._split_first_clause = split_first_clause  # off only to measure what it gains
         self._config = config or Path(f"{model}.json")
         self._length_scale = length_scale
@@ -90,13 +92,26 @@ class PiperEngine:
 
     def _load(self) -> Any:
         try:
-            from piper import PiperVoice  # optional dependency: piper-tts
+            import onnxruntime
+            from piper import PiperConfig, PiperVoice  # optional dependency: piper-tts
         except ImportError as exc:
             raise SynthesisError("Piper voice configured but piper-tts is not installed (pip install piper-tts)") from exc
+        # PiperVoice.load would make the session with onnxruntime's defaults: a thread per core
+        # that spin-waits between operators. On a Pi that also recognises speech, or under a CPU
+        # quota, the spinning burns the CPU the synthesis needs: measured under bench/throttle.py
+        # (loop 1.5 s) a short sentence took 2.65 s with the defaults, 1.43 s with one thread and
+        # no spinning (docs/voice.md).
+        options = onnxruntime.SessionOptions()
+        if self._threads > 0:  # 0: onnxruntime's defaults (bench/tts.py measures them beside)
+            options.intra_op_num_threads = self._threads
+            options.inter_op_num_threads = 1
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            return PiperVoice.load(self._model, config_path=self._config)
+            config = PiperConfig.from_dict(json.loads(self._config.read_text(encoding="utf-8")))
+            session = onnxruntime.InferenceSession(str(self._model), sess_options=options, providers=["CPUExecutionProvider"])
         except (OSError, ValueError, KeyError, TypeError) + _onnx_errors() as exc:
             raise SynthesisError(f"cannot load Piper voice {self._model}: {exc}") from exc
+        return PiperVoice(session=session, config=config)
 
     async def synthesize(self, text: str) -> Pcm:
         """The whole reply in one piece (the warm-up, tests)."""
