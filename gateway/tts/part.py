@@ -32,7 +32,6 @@ class TtsPart(PartBase):
 
     async def build(self, core: Core, ports: Ports) -> Built:
         from gateway.hermes.playback import PLAY_FINISHED_SUBSCRIPTION
-        from gateway.hermes.topics import DM_SESSION_ENDED
         from gateway.hermes.tts import TTS_SAY
         from gateway.tts.cache import ReplyCache
         from gateway.tts.service import TtsService
@@ -50,9 +49,6 @@ class TtsPart(PartBase):
             routes=[
                 RouteSpec(TTS_SAY, service.on_say, qos=0, auto_ack=True),
                 RouteSpec(PLAY_FINISHED_SUBSCRIPTION, service.on_play_finished, qos=0, auto_ack=True),
-                # Whichever dialogue manager ends a session (ours, over the broker, or another):
-                # the rest of its reply is not synthesised.
-                RouteSpec(DM_SESSION_ENDED, service.on_session_ended, qos=0, auto_ack=True),
             ],
             tasks=[service.run()],
             # Transports that carry audio themselves (Wyoming) synthesise through the same voices and cache.

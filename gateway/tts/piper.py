@@ -1,8 +1,8 @@
 """Piper (neural TTS, onnxruntime) for languages where a voice model is configured.
 
 The model is loaded once at start, off the event loop, and warmed up. Synthesis runs in one
-worker thread at a time: onnxruntime already uses every core for one request, and two at once on
-a Raspberry Pi would only slow both. A reply is streamed: Piper synthesises sentence by sentence,
+worker thread, one sentence at a time: two at once on a Raspberry Pi would only slow both, and
+onnxruntime gets one thread that does not spin-wait (`threads`, see `_load`). A reply is streamed: Piper synthesises sentence by sentence,
 and each sentence is handed out as soon as it is ready, so the first audio leaves after the first
 sentence rather than after the whole reply. Each sentence is its own job on the worker, so replies
 for other sites interleave by sentence, and a reply whose reader stops asks for no more.
@@ -28,8 +28,8 @@ from gateway.waiting import within
 _WARM_UP_TEXT = "Hello."
 # A first sentence longer than this many words is spoken from its first clause on its own: Piper's
 # time grows with the sentence's length, and the first audio waits for the whole first part.
-# Measured (bench/tts.py, loaded 2-core VM): a 17-word first sentence took 2.4 s, its 3-word first
-# clause 0.9 s. Later sentences stay whole (they are synthesised while earlier ones play).
+# bench/tts.py measures it ("long" against "long_unsplit"; figures in docs/voice.md). Later
+# sentences stay whole (they are synthesised while earlier ones play).
 SPLIT_FIRST_SENTENCE_WORDS = 8
 _SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
 _CLAUSE_END = re.compile(r"[,;:]\s")  # "1,000" is not a clause end

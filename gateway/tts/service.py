@@ -5,9 +5,9 @@ A reply is streamed where the voice streams (Piper, a sentence at a time): each 
 its own `playBytes` as soon as it is synthesised and the part before it was played (ids `<id>`,
 `<id>.1`, `<id>.2`, …), while the next part is synthesised; `sayFinished` follows the last part's
 `playFinished`. A cached reply, and espeak-ng's, is one `playBytes` with the say's id. When the
-say's session ends meanwhile (`hermes/dialogueManager/sessionEnded`: barge-in, endSession, a
-timeout) or the in-process caller cancels, the rest of the reply is neither synthesised nor
-played, and `sayFinished` is published at once.
+in-process caller cancels its future (the dialogue manager does when the say's session ends: a
+barge-in, an endSession, a timeout), the rest of the reply is neither synthesised nor played, and
+`sayFinished` is published at once.
 
 One worker per site speaks that site's requests in order (a speaker plays one reply at a time, so
 a second reply waits until the first has been played). siteIds come from the network, so workers
@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from gateway.hermes.dialogue import DialogueSessionEnded
 from gateway.hermes.playback import AudioPlayFinished, parse_play_finished_topic, play_bytes_topic
 from gateway.hermes.tts import TTS_ERROR, TTS_SAY_FINISHED, SayOutcome, TtsError, TtsSay, TtsSayFinished
 from gateway.model.deadletter import DeadLetterReason
@@ -130,18 +129,6 @@ class TtsService:
             return
         if not waiter.done():
             waiter.set_result(None)
-
-    def on_session_ended(self, message: InboundMessage) -> None:
-        """A session ended: a reply of it still being spoken on its site stops (a barge-in must
-        not wait for the rest of the old customer's reply to be synthesised)."""
-        try:
-            ended = DialogueSessionEnded.model_validate_json(message.payload)
-        except ValidationError as exc:
-            self._dead_letter(message, DeadLetterReason.INVALID_HERMES, f"sessionEnded: {exc.errors(include_url=False)[0]['msg']}")
-            return
-        speaking = self._speaking.get(ended.siteId)
-        if speaking is not None and speaking.job.say.sessionId == ended.sessionId:
-            self._stop(speaking, f"session {ended.sessionId} ended")
 
     def _stop(self, speaking: _Speaking, why: str) -> None:
         if speaking.job.stopping or speaking.task.done():

@@ -94,13 +94,15 @@ class SatelliteLink:
     async def speak(self, say: TtsSay) -> SayOutcome:
         """Stream a reply to the satellite and wait until it was played (see `_wait_played`).
         Each part of the reply (a sentence, where the voice streams) is sent as audio-chunks as
-        soon as it is synthesised; a link lost meanwhile stops the rest from being synthesised."""
+        soon as it is synthesised; a link lost meanwhile, or the session ending (the voice core
+        cancels this), stops the rest from being synthesised."""
         if self._out is None:
             return SayOutcome.FAILED
         loop = asyncio.get_running_loop()
         speaker = self.settings.speaker
         target = AudioFormat(speaker.rate, speaker.width, speaker.channels)
         first_sent: float | None = None
+        audio_open = False  # audio-start sent, audio-stop not yet
         plays_until = 0.0  # loop time by which the satellite should have played what it was sent
         try:
             async with aclosing(self._synth.stream(say.text, self.site_id, say.lang, say.volume)) as parts:
@@ -115,6 +117,7 @@ class SatelliteLink:
                         self._speaking = True
                         self._send(Synthesize(text=say.text).event())
                         self._send(AudioStart(rate=target.sample_rate, width=target.sample_width, channels=target.channels).event())
+                        audio_open = True
                         if self.stats.last_speech_end:
                             self.stats.first_reply_chunk.append(time.perf_counter() - self.stats.last_speech_end)
                     for event in chunk_events(pcm, target):
@@ -124,13 +127,14 @@ class SatelliteLink:
             if first_sent is None:
                 return SayOutcome.FAILED
             self._send(AudioStop().event())
+            audio_open = False
             return await self._wait_played(max(0.0, plays_until - loop.time()))
         except (SpeechFailed, AudioFormatError) as exc:
             log.warning("cannot speak on Wyoming satellite %s: %s", self.site_id, exc)
-            if first_sent is not None:
-                self._send(AudioStop().event())  # what was sent is played; the rest is missing
             return SayOutcome.FAILED
         finally:
+            if audio_open:  # broken off (failed, or the session ended): what was sent is played
+                self._send(AudioStop().event())
             played, self._played = self._played, None
             if played is not None and played.done() and not played.cancelled():
                 played.exception()  # a link lost mid-reply: the outcome says so, not an asyncio warning
