@@ -59,7 +59,7 @@ class TtsCounters:
     play_timeouts: int = 0
     failures: int = 0
     rejected: int = 0
-    stopped: int = 0  # replies cut short: their session ended or their caller gave up
+    stopped: int = 0  # replies cut short by their caller (the dialogue manager: the session ended)
     # say → first playBytes, milliseconds, the most recent requests
     say_to_play_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
 
@@ -73,12 +73,6 @@ class _Job:
     stopping: bool = False  # set before its speaking task is cancelled on purpose
 
 
-@dataclass(slots=True)
-class _Speaking:
-    job: _Job
-    task: asyncio.Task[None]
-
-
 class TtsService:
     def __init__(self, settings: TtsSettings, synthesiser: Synthesiser, publish: Publish, dead_letter: DeadLetterSink) -> None:
         self._settings = settings
@@ -88,7 +82,6 @@ class TtsService:
         self._inbox: asyncio.Queue[_Job] = asyncio.Queue()
         self._sites: dict[str, asyncio.Queue[_Job]] = {}
         self._in_hand: dict[str, int] = {}  # 1 while the site's worker is speaking a reply
-        self._speaking: dict[str, _Speaking] = {}  # site → the reply being spoken there
         self._waiting: dict[tuple[str, str], asyncio.Future[None]] = {}
         # Ids of says submitted in-process and published for observers: their MQTT copy is skipped.
         self._echoes: OrderedDict[str, None] = OrderedDict()
@@ -130,12 +123,12 @@ class TtsService:
         if not waiter.done():
             waiter.set_result(None)
 
-    def _stop(self, speaking: _Speaking, why: str) -> None:
-        if speaking.job.stopping or speaking.task.done():
+    def _stop(self, job: _Job, speaking: asyncio.Task[None]) -> None:
+        if job.stopping or speaking.done():
             return
-        log.info("reply %s on %s stopped: %s", speaking.job.request_id, speaking.job.say.siteId, why)
-        speaking.job.stopping = True
-        speaking.task.cancel()
+        log.info("reply %s on %s stopped: its caller gave up", job.request_id, job.say.siteId)
+        job.stopping = True
+        speaking.cancel()
 
     # -- in-process API ---------------------------------------------------------------------
     def submit(self, say: TtsSay, received_at: float | None = None, published: bool = False) -> asyncio.Future[SayOutcome]:
@@ -195,11 +188,10 @@ class TtsService:
             self._in_hand[site] = 0
 
     async def _speak_stoppably(self, site: str, job: _Job) -> None:
-        """`_speak` as a task of its own, so a session's end (or the caller's) can cancel it."""
+        """`_speak` as a task of its own, which an in-process caller that cancels its future (the
+        dialogue manager, when the session ends) cancels: the rest of the reply is not synthesised."""
         task = asyncio.create_task(self._speak(job), name=f"tts-speak-{site}")
-        speaking = self._speaking[site] = _Speaking(job, task)
-        # An in-process caller that cancels its future (it went away) stops the reply too.
-        job.done.add_done_callback(lambda done: self._stop(speaking, "the caller gave up") if done.cancelled() else None)
+        job.done.add_done_callback(lambda done: self._stop(job, task) if done.cancelled() else None)
         try:
             await task  # our own cancellation (shutdown) reaches the task through this await
         except asyncio.CancelledError:
@@ -208,8 +200,6 @@ class TtsService:
                 raise
             self.counters.stopped += 1
             self._finish(job, SayOutcome.FAILED)  # not played; sayFinished, since nobody may wait forever
-        finally:
-            del self._speaking[site]
 
     async def _speak(self, job: _Job) -> None:
         say = job.say
