@@ -24,6 +24,10 @@ from gateway.consent.audit_log import verify_audit
 from gateway.store.database import connect
 from gateway.consent.erasure_rows import erase_customer
 from gateway.consent.key_row import load_or_create_pseudonym_key
+from gateway.devices.identifiers import DailyAnonymiser, DeviceIdentifiers
+from gateway.devices.normalise import Normaliser
+from gateway.devices.registry import load_profiles
+from gateway.store.dead_letter_rows import screen_legacy_dead_letters
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -49,7 +53,21 @@ def _open(settings: Settings) -> tuple[sqlite_utils.Database, Pseudonymiser]:
     db = connect(settings.store.path)
     key_setting = settings.privacy.pseudonym_key
     key = key_setting.get_secret_value().encode("utf-8") if key_setting else load_or_create_pseudonym_key(db)
-    return db, Pseudonymiser(key)
+    pseudonymiser = Pseudonymiser(key)
+    _screen_dead_letters(db, settings, pseudonymiser)
+    return db, pseudonymiser
+
+
+def _screen_dead_letters(db: sqlite_utils.Database, settings: Settings, pseudonymiser: Pseudonymiser) -> None:
+    """Dead letters kept before they named customers by pseudonym are screened first (as the
+    gateway does at start), so an erasure or export here finds them too."""
+    profiles, _ = load_profiles(settings.device_profiles_dir)
+    identifiers = DeviceIdentifiers(profiles, settings.ingest.own_beacons, DailyAnonymiser())
+    normaliser = Normaliser(
+        profiles, settings.site_id, settings.ingest.max_payload_bytes, settings.store.dead_letter_raw_cap, identifiers=identifiers
+    )
+    normaliser.redactor.use_pseudonyms(pseudonymiser)
+    screen_legacy_dead_letters(db, normaliser.redact)
 
 
 def cmd_forget(args: argparse.Namespace) -> int:

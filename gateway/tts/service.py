@@ -39,6 +39,7 @@ from gateway.hermes.playback import AudioPlayFinished, parse_play_finished_topic
 from gateway.hermes.tts import TTS_ERROR, TTS_SAY_FINISHED, SayOutcome, TtsError, TtsSay, TtsSayFinished
 from gateway.model.deadletter import DeadLetterReason
 from gateway.model.inbound import InboundMessage
+from gateway.retained_commands import refuse_if_retained
 from gateway.tts.ahead import read_ahead
 from gateway.tts.engine import SynthesisError
 from gateway.tts.settings import TtsSettings
@@ -94,6 +95,11 @@ class TtsService:
 
     # -- MQTT handlers (called in the event loop) --------------------------------------------
     def on_say(self, message: InboundMessage) -> None:
+        # A retained say is replayed at every subscribe: spoken at every start, out of any
+        # conversation. Refused (dead letter `retained_command`); a live one carries no retain flag.
+        if refuse_if_retained(message, self._dead_letter):
+            self.counters.rejected += 1
+            return
         try:
             say = TtsSay.model_validate_json(message.payload)
         except ValidationError as exc:

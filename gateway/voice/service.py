@@ -37,6 +37,7 @@ from gateway.hermes.hotword import HotwordDetected, HotwordToggleOff, HotwordTog
 from gateway.hermes.nlu import NluQuery
 from gateway.hermes.tts import SayOutcome, TtsSay
 from gateway.voice.capture import DebugCapture
+from gateway.listeners import Listeners
 from gateway.voice.confirm import Answer, Confirmations
 from gateway.voice.engines.base import AsrEngine, Transcript
 from gateway.voice.effects import NOT_UNDERSTOOD, EffectGuard, by_lang
@@ -59,8 +60,6 @@ from skills.api import Reply
 log = logging.getLogger(__name__)
 
 CANCELLED = {"en": "All right, I have not changed anything.", "de": "Gut, ich habe nichts geändert."}
-IntentListener = Callable[[Session, IntentMatch], None]
-TurnListener = Callable[[Session, Transcript, IntentMatch | None, float], None]
 TICK_S = 0.2  # how often session timeouts are checked
 
 
@@ -94,8 +93,9 @@ class VoiceService:
         # cancelled, which stops the rest of the synthesis in the TTS part or the Wyoming link).
         self._replies: dict[str, set[asyncio.Task[None]]] = {}
         self._group: asyncio.TaskGroup | None = None
-        self.on_intent: list[IntentListener] = []
-        self.on_turn: list[TurnListener] = []
+        # Told after the fact (rules, metrics): a failing listener is logged and counted, the turn goes on.
+        self.on_intent: Listeners[[Session, IntentMatch]] = Listeners("voice on_intent")
+        self.on_turn: Listeners[[Session, Transcript, IntentMatch | None, float]] = Listeners("voice on_turn")
         self.frames_refused = 0
 
     @property
@@ -398,16 +398,14 @@ class VoiceService:
                 return self._deliver(session, Reply(ask_back, end_session=False))
         if match is None:
             self.intents.not_recognised(transcript.text, session.site_id, session.session_id, session.custom_data)
-            for listener in self.on_turn:
-                listener(session, transcript, None, time.perf_counter() - last_frame_at)
+            self.on_turn(session, transcript, None, time.perf_counter() - last_frame_at)
             if session.send_intent_not_recognized:
                 return  # the skill that asked decides what happens next (or the session times out)
             sorry = by_lang(NOT_UNDERSTOOD, session.lang)
             self._speak_then(session, sorry, lambda: self._end(session, TerminationReason.INTENT_NOT_RECOGNIZED))
             return
         self.intents.intent(match, session.site_id, session.session_id, session.custom_data, transcript.confidence, session.lang)
-        for intent_listener in self.on_intent:
-            intent_listener(session, match)
+        self.on_intent(session, match)
         if decision is not None:  # the yes: the handler that asked runs again, confirmed
             match = decision.pending.asked
         if not kit.skills.handles(match.intent):
@@ -422,8 +420,7 @@ class VoiceService:
                 self._ask_confirmation(session, match, reply)
             else:
                 self._deliver(session, reply)
-        for listener in self.on_turn:
-            listener(session, transcript, match, time.perf_counter() - last_frame_at)
+        self.on_turn(session, transcript, match, time.perf_counter() - last_frame_at)
 
     def _ask_confirmation(self, session: Session, asked: IntentMatch, reply: Reply) -> None:
         """The handler wants a clear yes first: a Hermes continueSession that listens for the yes

@@ -35,11 +35,10 @@ from gateway.audio import AudioFormat, AudioFormatError, read_wav
 from gateway.backoff import Backoff
 from gateway.hermes.tts import SayOutcome, TtsSay
 from gateway.ports import SiteAudio, SpeechFailed, Synthesise
-from gateway.voice.engines.pocketsphinx_engine import PocketSphinxEngine
 from gateway.wyoming.audio import chunk_events, chunk_to_recogniser
 from gateway.wyoming.framing import Limits, ProtocolError, read_event, stream_limit, write_event
 from gateway.wyoming.settings import SatelliteSettings, WyomingSettings
-from gateway.wyoming.wake import WakeSpotter
+from gateway.wyoming.wake import WakeModel, WakeSpotter
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +63,14 @@ class _Closed(Exception):
 class SatelliteLink:
     def __init__(
         self, settings: SatelliteSettings, wyoming: WyomingSettings, voice: SiteAudio,
-        synthesiser: Synthesise, wake: PocketSphinxEngine, pool: Executor,
+        synthesiser: Synthesise, wake: WakeModel, pool: Executor,
     ) -> None:
         self.settings = settings
         self.site_id = settings.site_id
         self._wyoming = wyoming
         self._voice = voice
         self._synth = synthesiser
-        self._wake_engine = wake
+        self._wake_model = wake
         self._pool = pool
         self._limits = Limits(wyoming.max_header_bytes, wyoming.max_payload_bytes)
         self._backoff = Backoff(wyoming.reconnect_initial_s, wyoming.reconnect_max_s, wyoming.reconnect_max_s)
@@ -280,7 +279,7 @@ class SatelliteLink:
             self._error(f"invalid run-pipeline: {exc}", "invalid-event")
             return
         if pipeline.start_stage is PipelineStage.WAKE:
-            self._wake = WakeSpotter(self._wake_engine, self._wyoming.wake, self._pool)
+            self._wake = WakeSpotter(self._wake_model, self._wyoming.wake, self._pool)
         elif pipeline.start_stage is PipelineStage.ASR:
             self._wake = None
             self._start_session(pipeline.wake_word_name or "satellite")
