@@ -89,6 +89,9 @@ class VoiceService:
         self._capture = DebugCapture(settings.debug_capture) if settings.debug_capture.enabled else None
         self.sessions = SessionTable()
         self._listening: dict[str, Listening] = {}
+        # Replies being spoken, by session: a session that ends stops them (the speaker's wait is
+        # cancelled, which stops the rest of the synthesis in the TTS part or the Wyoming link).
+        self._replies: dict[str, set[asyncio.Task[None]]] = {}
         self._group: asyncio.TaskGroup | None = None
         # Told after the fact (rules, metrics): a failing listener is logged and counted, the turn goes on.
         self.on_intent: Listeners[[Session, IntentMatch]] = Listeners("voice on_intent")
@@ -116,11 +119,11 @@ class VoiceService:
                     self._stop_listening(site)
                 self._group = None
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         if self._group is None:
             work.close()
             raise RuntimeError("voice service is not running")
-        self._group.create_task(work)
+        return self._group.create_task(work)
 
     # -- sessions ---------------------------------------------------------------------------------
     def start_session(self, message: DialogueStartSession) -> None:
@@ -199,6 +202,7 @@ class VoiceService:
         )
         self.identity.opened(session)  # bound only by a tap for this session (identity.py)
         if aborted is not None:  # barge-in: the new session wins, and is a new person
+            self._stop_replies(aborted)
             self._confirmations.forget(aborted.session_id)
             self.identity.closed(aborted)
             self._stop_listening(site_id)
@@ -211,6 +215,7 @@ class VoiceService:
         return session
 
     def _end(self, session: Session, reason: TerminationReason, error: str | None = None) -> None:
+        self._stop_replies(session)
         self._stop_listening(session.site_id, session.session_id)
         self._effects.forget(session.session_id)
         self._confirmations.forget(session.session_id)
@@ -248,10 +253,22 @@ class VoiceService:
         self._stop_listening(session.site_id, session.session_id)
         number = session.speaking(self._clock())
         say = TtsSay(text=text, siteId=session.site_id, sessionId=session.session_id, lang=session.lang, id=uuid.uuid4().hex)
-        self._spawn(self._speak(session, say, number, then))
+        task = self._spawn(self._speak(session, say, number, then))
+        self._replies.setdefault(session.session_id, set()).add(task)
+
+    def _stop_replies(self, session: Session) -> None:
+        for task in self._replies.pop(session.session_id, ()):
+            task.cancel()
 
     async def _speak(self, session: Session, say: TtsSay, number: int, then: Callable[[], None]) -> None:
-        outcome = await self.speaker.speak(say)
+        try:
+            outcome = await self.speaker.speak(say)
+        finally:  # spoken (or stopped): from here on, ending the session must not cancel this task
+            replies, this = self._replies.get(session.session_id), asyncio.current_task()
+            if replies is not None and this is not None:
+                replies.discard(this)
+                if not replies:
+                    del self._replies[session.session_id]
         if not session.is_current_speech(number):
             return  # the session ended or moved on meanwhile (barge-in, endSession)
         if outcome is SayOutcome.PLAYED:
