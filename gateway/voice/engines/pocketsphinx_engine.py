@@ -127,10 +127,10 @@ class PocketSphinxEngine:
         s = self._settings
         return pocketsphinx.Decoder(
             hmm=hmm, dict=self._dictionary.name, lm=None, beam=s.beam, wbeam=s.wbeam, pbeam=s.pbeam, lw=s.language_weight,
-            # The lattice (bestpath) is what a posterior needs; building it after every search
-            # was 3/4 of the grammar pass's time (measured on the dev split), and without a
-            # posterior threshold the backtrace gives the sentence.
-            bestpath=s.min_posterior > 0, loglevel="FATAL",
+            # The lattice (bestpath rescoring) is what a posterior needs; building it after every
+            # search was 3/4 of the grammar pass's time, so without `lattice` or a posterior
+            # threshold the backtrace gives the sentence (settings: the accuracy it costs).
+            bestpath=s.lattice or s.min_posterior > 0, loglevel="FATAL",
         )
 
     def _finish_decoder(self, decoder: pocketsphinx.Decoder) -> pocketsphinx.Decoder:
