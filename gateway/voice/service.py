@@ -289,7 +289,8 @@ class VoiceService:
             self.out.send(start.topic(), start)
         endpoint = self.settings.endpoint_of(session.site_id)
         listening = new_listening(session.site_id, session.session_id, endpoint, self._clock(), self._capture is not None)
-        listening.worker = self._group.create_task(pump(listening, self._pool, self.kit(session.lang).engine.recogniser))
+        engine, intents = self.kit(session.lang).engine, session.intent_filter
+        listening.worker = self._group.create_task(pump(listening, self._pool, lambda: engine.recogniser(intents)))
         self._listening[session.site_id] = listening
 
     def _stop_listening(self, site_id: str, session_id: str | None = None) -> None:
@@ -393,9 +394,9 @@ class VoiceService:
         if decision is None:
             # Not the answer to a confirmation question: effectful intents heard without enough
             # confidence are asked back first (nlu/guard.py). The yes itself is judged by confirm.py.
-            match, ask_back = self._effects.check(session.session_id, session.lang, match, kit.matcher)
-            if ask_back is not None:  # effectful, not sure enough: nothing published or run; listen again
-                return self._deliver(session, Reply(ask_back, end_session=False))
+            match, instead = self._effects.check(session.session_id, session.lang, match, kit.matcher)
+            if instead is not None:  # asked back (effectful, not sure enough) or a no to that: nothing published or run
+                return self._deliver(session, instead)
         if match is None:
             self.intents.not_recognised(transcript.text, session.site_id, session.session_id, session.custom_data)
             self.on_turn(session, transcript, None, time.perf_counter() - last_frame_at)
