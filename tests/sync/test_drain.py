@@ -144,6 +144,10 @@ def test_events_queued_before_the_kind_column_get_their_kind(tmp_path: Path) -> 
     db.conn.execute("DROP TABLE rule_footfall")  # added by v5
     db.conn.execute("DROP TABLE analytics_hours")  # added by v8
     db.conn.execute("DROP TABLE analytics_series")  # added by v8
+    for index in ("dead_letters_customer", "dead_letters_unscreened"):  # added by v9
+        db.conn.execute(f"DROP INDEX {index}")
+    for column in ("customer_pseudonym", "raw_state"):  # added by v9
+        db.conn.execute(f"ALTER TABLE dead_letters DROP COLUMN {column}")
     db.conn.execute("PRAGMA user_version = 3")
     db.conn.executemany(
         "INSERT INTO outbox (event_id, enqueued_at, purpose, body, bytes) VALUES (?,?,?,?,?)",
