@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from profile_service.models import (
     AttributeValue,
@@ -52,7 +52,9 @@ BATCH_SLOTS = web.AppKey("batch_slots", asyncio.Semaphore)
 JITTER = web.AppKey("jitter", random.Random)  # spreads the retries of shops told to wait  # the site the bearer token belongs to
 
 _event_adapter: TypeAdapter[EventIn] = TypeAdapter(EventIn)
-_profile_adapter: TypeAdapter[dict[str, AttributeValue]] = TypeAdapter(dict[str, AttributeValue])
+_profile_adapter: TypeAdapter[dict[str, AttributeValue]] = TypeAdapter(
+    dict[str, AttributeValue], config=ConfigDict(allow_inf_nan=False)
+)
 
 
 STORE = web.AppKey("store", ProfileStore)
@@ -221,6 +223,9 @@ async def post_erasures(request: web.Request) -> web.Response:
     """A site's erasures apply at once for customers it has seen, else they are held for the
     privacy officer (profile_service.authority); the officer's apply to anyone."""
     batch = await read_model(request, ErasureBatch)
+    limit = request.app[SETTINGS].max_batch_events
+    if len(batch.erasures) > limit:  # each one is a row kept (held ones too): bounded like event batches
+        return problem(413, "too_many_erasures", f"at most {limit} erasures per request")
     requester = request[SITE]
     accepted, held = await request.app[STORE].erase(requester, batch.erasures)
     if held:  # ids only: the log carries no customer id
@@ -246,7 +251,9 @@ async def admin_seed(request: web.Request) -> web.Response:
 
 async def admin_profile(request: web.Request) -> web.Response:
     try:
-        attributes = _profile_adapter.validate_json(await request.read())
+        attributes = _profile_adapter.validate_json(await read_body(request))
+    except _HttpProblem as exc:
+        return exc.response
     except ValidationError as exc:
         return problem(400, "invalid_body", str(exc.errors(include_url=False))[:2000])
     await request.app[STORE].admin_set_profile(request.match_info["customer_id"], attributes)

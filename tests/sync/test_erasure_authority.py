@@ -17,7 +17,7 @@ import pytest
 
 from profile_service import storage
 from profile_service.sqlite_schema import MIGRATIONS
-from tests.sync.conftest import CONSENTED, OFFICER_TOKEN, OTHER_SITE, OTHER_TOKEN, SITE, SITE_TOKEN, UNCONSENTED, Central
+from tests.sync.conftest import ADMIN_TOKEN, CONSENTED, OFFICER_TOKEN, OTHER_SITE, OTHER_TOKEN, SITE, SITE_TOKEN, UNCONSENTED, Central
 from tests.sync.test_profile_service import call, event
 
 
@@ -58,6 +58,9 @@ def test_a_site_erases_only_customers_it_has_seen_the_officer_anyone(central: Ce
     # Every request stays on record with who asked and what came of it (ids per asking site).
     outcomes = central.query("SELECT gateway_site, id, outcome FROM erasures ORDER BY received_at")
     assert outcomes == [(OTHER_SITE, "shop2:1:1", "held"), (SITE, "shop1:7:1", "erased"), ("privacy-officer", "po:1", "erased")]
+    # Requests are bounded like event batches (each one is a row kept).
+    flood = {"erasures": [{"id": f"f{i}", "customer_id": "app:x", "requested_at": 1.0} for i in range(10_001)]}
+    assert call(central, "POST", "/v1/erasures", flood, token=OTHER_TOKEN)[0] == 413
 
 
 def test_event_ids_are_unique_per_site_not_chain_wide(central: Central) -> None:
@@ -86,13 +89,16 @@ def test_non_finite_numbers_are_refused_with_400(central: Central, literal: str)
     body = json.dumps(big).replace('"v": 1', '"v": 1e400')
     status, answer = _post_raw(central, "/v1/events:batch", body)
     assert status == 200 and answer["accepted"] == ["ok"] and [r["id"] for r in answer["rejected"]] == ["big"]
+    # The admin's profile writes too (they reach every shop on the feed).
+    status, answer = _post_raw(central, f"/v1/admin/customers/{CONSENTED}/profile", '{"score": %s}' % literal, "PUT", ADMIN_TOKEN)
+    assert (status, answer["error"]) == (400, "not_json")
     # The words inside strings are just words.
     assert call(central, "POST", "/v1/events:batch", {"events": [event("w", device="NaN-Infinity")]})[1]["accepted"] == ["w"]
 
 
-def _post_raw(central: Central, path: str, body: str) -> tuple[int, Any]:
-    request = urllib.request.Request(central.url + path, data=body.encode(), method="POST",
-                                     headers={"Authorization": f"Bearer {SITE_TOKEN}", "Content-Type": "application/json"})
+def _post_raw(central: Central, path: str, body: str, method: str = "POST", token: str = SITE_TOKEN) -> tuple[int, Any]:
+    request = urllib.request.Request(central.url + path, data=body.encode(), method=method,
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
