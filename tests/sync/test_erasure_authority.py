@@ -13,8 +13,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from profile_service import storage
 from profile_service.sqlite_schema import MIGRATIONS
 from tests.sync.conftest import ADMIN_TOKEN, CONSENTED, OFFICER_TOKEN, OTHER_SITE, OTHER_TOKEN, SITE, SITE_TOKEN, UNCONSENTED, Central
@@ -73,16 +71,16 @@ def test_event_ids_are_unique_per_site_not_chain_wide(central: Central) -> None:
     assert central.stats()["events_stored"] == 4
 
 
-@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
-def test_non_finite_numbers_are_refused_with_400(central: Central, literal: str) -> None:
+def test_non_finite_numbers_are_refused_with_400(central: Central) -> None:
     raw = '{"id": "n", "received_at": %s, "site": "shop1", "device": "d", "kind": "k", "purpose": "analytics"}'
-    for path, body in (
-        ("/v1/events:batch", '{"events": [%s]}' % (raw % literal)),
-        ("/v1/events:batch", '{"events": [%s]}' % (raw % "1").replace('"kind"', '"device_time": %s, "kind"' % literal)),
-        ("/v1/erasures", '{"erasures": [{"id": "x", "customer_id": "c", "requested_at": %s}]}' % literal),
-    ):
-        status, answer = _post_raw(central, path, body)
-        assert (status, answer["error"]) == (400, "not_json"), body
+    for literal in ("NaN", "Infinity", "-Infinity"):
+        for path, body in (
+            ("/v1/events:batch", '{"events": [%s]}' % (raw % literal)),
+            ("/v1/events:batch", '{"events": [%s]}' % (raw % "1").replace('"kind"', '"device_time": %s, "kind"' % literal)),
+            ("/v1/erasures", '{"erasures": [{"id": "x", "customer_id": "c", "requested_at": %s}]}' % literal),
+        ):
+            status, answer = _post_raw(central, path, body)
+            assert (status, answer["error"]) == (400, "not_json"), body
     assert central.event_ids() == [] and central.query("SELECT COUNT(*) FROM erasures") == [(0,)]
     # A number too large for a float is JSON, but not a finite value: that event alone is rejected.
     big = {"events": [event("ok"), {**event("big"), "attributes": {"v": 1}}]}
@@ -90,7 +88,7 @@ def test_non_finite_numbers_are_refused_with_400(central: Central, literal: str)
     status, answer = _post_raw(central, "/v1/events:batch", body)
     assert status == 200 and answer["accepted"] == ["ok"] and [r["id"] for r in answer["rejected"]] == ["big"]
     # The admin's profile writes too (they reach every shop on the feed).
-    status, answer = _post_raw(central, f"/v1/admin/customers/{CONSENTED}/profile", '{"score": %s}' % literal, "PUT", ADMIN_TOKEN)
+    status, answer = _post_raw(central, f"/v1/admin/customers/{CONSENTED}/profile", '{"score": NaN}', "PUT", ADMIN_TOKEN)
     assert (status, answer["error"]) == (400, "not_json")
     # The words inside strings are just words.
     assert call(central, "POST", "/v1/events:batch", {"events": [event("w", device="NaN-Infinity")]})[1]["accepted"] == ["w"]
