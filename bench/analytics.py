@@ -6,8 +6,10 @@ every simulated minute), then the k-anonymous release into the outbox, as the li
 Prints events_per_s (core + store), occupancy_error (mean absolute error of the shop's counted
 occupancy against the simulator's truth, per minute while open), queue_error, dwell_error_s
 (mean absolute error of the hourly mean BLE dwell against the true dwell of phone carriers),
-identifiers_leaving (clear MACs, anonymous ids or customer ids found in anything queued for sync;
-must be 0), min_group_size (the smallest population in a synced aggregate; >= k), the machine
+identifiers_leaving (clear MACs, anonymous ids or customer ids found in anything queued for sync,
+aggregates and the BLE sightings alike; must be 0), ingest_beacon_events_synced_with_mac (the
+day's sightings published as OpenMQTTGateway does, through the gateway's identifier guard,
+normaliser and consent gate: how many would leave with a customer's MAC; must be 0), min_group_size (the smallest population in a synced aggregate; >= k), the machine
 and its pure-Python loop time. Usage: python bench/analytics.py [--visitors 3000] [--runs 3]
 """
 
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import re
 import sys
 import tempfile
 import time
@@ -29,12 +33,23 @@ from gateway.analytics.service import aggregate_events, day_of_hour
 from gateway.analytics.settings import ZoneRole
 from gateway.analytics.simulator import RECEIVERS, ROLES, STAFF_BEACON_UUID, ZONES, DayPlan, Truth, simulate_day
 from gateway.model.zone_tally import ALL_GROUPS
-from gateway.model.gate import NoConsents, StrictGate
+from gateway.anonymous_id import normalise_identifier
+from gateway.config.settings import PROJECT_ROOT
+from gateway.devices.identifiers import DailyAnonymiser, DeviceIdentifiers, OwnBeacon
+from gateway.devices.normalise import Normaliser
+from gateway.devices.registry import load_profiles
+from gateway.model.event import Event
+from gateway.model.gate import ON_SITE_PURPOSE, NoConsents, StrictGate
+from gateway.model.inbound import InboundMessage
+from gateway.store.ingest_rows import outbox_body
 from gateway.rules.index import Zones
 from gateway.store.analytics_rows import load_hours, load_series, release_aggregates, unsettled_hours, write_figures
 from gateway.store.database import connect
 
 DAY_START = dt.datetime(2026, 12, 3, tzinfo=dt.UTC).timestamp()
+STAFF_BEACON_MAC = "C0:FF:EE:00:00:01"  # the simulator's staff beacon: the shop's own, allow-listed
+_MAC = re.compile(r"(?i)(?<![0-9a-f])[0-9a-f]{2}(?:[:-]?[0-9a-f]{2}){5}(?![0-9a-f])")
+_HEX24 = re.compile(r"[0-9a-f]{24}")
 K = 5
 
 
@@ -69,10 +84,8 @@ def run_once(visitors: int, folder: Path) -> dict[str, float]:
     groups = [min(a.populations.values()) for a in release.aggregates]
     series = load_series(db, DAY_START)
     hours = load_hours(db, DAY_START)
-    # Today's ingest path, for comparison: the BLE profile's events are anonymous, so the consent
-    # gate queues them for sync with the MAC in clear (the privacy issue 14 changes the profile).
-    gate = StrictGate(NoConsents())
-    raw_beacons_queued = sum(1 for e in events if e.kind == "beacon" and gate.decide(e).sync)
+    ingest = _ingest_beacons(events, truth)
+    leaking += ingest.pop("identifiers_leaving")
     db.conn.close()
     return {
         "events": len(events),
@@ -89,9 +102,48 @@ def run_once(visitors: int, folder: Path) -> dict[str, float]:
         "aggregates_synced": len(release.aggregates),
         "suppressed": sum(release.suppressed.values()),
         "macs_in_day": len(truth.macs),
-        "ingest_beacon_events_synced_with_mac": raw_beacons_queued,
+        **ingest,
         "drift_resets": sum(z.drift_resets for z in core.zones.values()),
     }
+
+
+def _ingest_beacons(events: list, truth: Truth) -> dict[str, int]:  # type: ignore[type-arg]
+    """The day's BLE sightings as OpenMQTTGateway publishes them (MAC in the topic and the
+    payload), through the real door of the gateway: the identifier guard, the normaliser (the
+    project's profiles, the staff beacon on the allow-list) and the consent gate. Counts what
+    would be queued for sync, and customers' MACs (any spelling) or their anonymous ids in it."""
+    profiles, problems = load_profiles(PROJECT_ROOT / "device_profiles")
+    assert not problems, problems
+    anonymiser = DailyAnonymiser("UTC", secret=b"bench-device-secret-of-the-shop")
+    own = [OwnBeacon(name="staff", mac=STAFF_BEACON_MAC)]
+    normaliser = Normaliser(profiles, "shop1", 256 * 1024, 4096, identifiers=DeviceIdentifiers(profiles, own, anonymiser))
+    gate = StrictGate(NoConsents())
+    customer_macs = {normalise_identifier(mac) for mac in truth.macs}
+    anonymous = {anonymiser(mac, DAY_START + 43200)[len("anon:"):] for mac in truth.macs}
+    counts = {"ingest_beacon_events": 0, "ingest_beacon_events_synced": 0, "ingest_beacon_events_synced_with_mac": 0,
+              "ingest_beacon_events_kept_on_site": 0, "identifiers_leaving": 0}
+    for index, event in enumerate(e for e in events if e.kind == "beacon"):
+        mac = str(event.attributes["mac"])
+        payload = {"id": mac, "rssi": event.attributes["rssi"]}
+        if "uuid" in event.attributes:
+            payload["uuid"] = str(event.attributes["uuid"]).replace("-", "")
+        topic = f"home/{event.site}/BTtoMQTT/{mac.replace(':', '')}"
+        message = InboundMessage(topic, json.dumps(payload).encode(), 1, index % 65535 + 1, event.received_at)
+        result = normaliser.normalise(normaliser.admit(message))
+        counts["ingest_beacon_events"] += 1
+        if not isinstance(result, Event):
+            continue
+        if result.purpose == ON_SITE_PURPOSE:
+            counts["ingest_beacon_events_kept_on_site"] += 1
+        if not gate.decide(result).sync:
+            continue
+        counts["ingest_beacon_events_synced"] += 1
+        body = outbox_body(result)
+        clear = sum(1 for m in _MAC.finditer(body) if normalise_identifier(m.group()) in customer_macs)
+        hashed = sum(1 for m in _HEX24.finditer(body) if m.group() in anonymous)
+        counts["ingest_beacon_events_synced_with_mac"] += bool(clear)
+        counts["identifiers_leaving"] += clear + hashed
+    return counts
 
 
 def _flush(core: AnalyticsCore, db: object) -> None:

@@ -27,7 +27,7 @@ from gateway.store.database import connect
 from tests.support.gateway import gateway_settings, running_gateway
 from tests.support.mosquitto import Mosquitto, free_port
 
-TOKEN = "bench-token-0123456789abcdef"
+TOKEN = "bench-token-8e2c6a4f1d9b7e3c"
 
 
 def fill(path: Path, events: int, devices: int, dead_letters: int) -> None:

@@ -21,9 +21,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
-from _common import emit, machine
+from _common import cpu_reference, emit, loop_time, machine
 from prometheus_client.parser import text_string_to_metric_families
 
 from profile_service.launch import ProfileServiceProcess, service_command
@@ -36,7 +37,8 @@ from tests.support.procs import GatewayProcess, write_config
 from tests.sync.conftest import ADMIN_TOKEN, OTHER_SITE, OTHER_TOKEN, SITE, SITE_TOKEN, Central, seed_file
 from tests.sync.faulty_proxy import FaultyProxy
 
-API_TOKEN = "bench-reliability-token-0123456789"
+API_TOKEN = "bench-reliability-token-7f3a9c2e5b8d"
+SCHEMA_CHUNK = 300  # examples per seeded hypothesis run (per source, round-robin)
 
 
 # -- kills ----------------------------------------------------------------------------------
@@ -57,6 +59,7 @@ async def kills_phase(workdir: Path, kills: int) -> dict[str, object]:
                 await proxy.stop()
     return {
         "kills": result.kills,
+        "kills_poison_quarantined": result.quarantined,
         "acked": result.local.acked,
         "local_lost": result.local.lost,
         "local_duplicates": result.local.duplicates,
@@ -146,59 +149,82 @@ def fuzz_phase(workdir: Path, count: int, seed: int = 2024) -> dict[str, object]
     }
 
 
-def schema_fuzz_phase(workdir: Path, count: int) -> dict[str, object]:
-    """Messages shaped by the schemas (every device profile, the Hermes control and consent/erasure
-    models; tests/support/schema_fuzz.py) through the broker into one gateway process."""
-    from hypothesis import strategies as st
+def schema_fuzz_phase(workdir: Path, count: int, minutes: float, workers: int) -> dict[str, object]:
+    """Messages shaped by the schemas (every device profile, every routed Hermes control model,
+    consent and erasure; tests/support/schema_fuzz.py) through the broker into one gateway process.
 
-    from tests.support.fuzz import draw_examples
-    from tests.support.schema_fuzz import command_messages, sensor_messages, shipped_profiles
+    Drawn in chunks of a few hundred per source, round-robin, in `workers` processes, and sent
+    chunk by chunk while the next are drawn (`draw_in_chunks`): one hypothesis run of 100k
+    examples never finished on a shared machine. Stops at `count` distinct messages or after
+    `minutes`, whichever is first, and says which (`schema_target`, `schema_stopped_by`)."""
+    from tests.support.schema_fuzz import draw_in_chunks
 
-    messages: list[tuple[str, bytes]] = draw_examples(st.one_of(sensor_messages(shipped_profiles()), command_messages()), count)
     api_port = free_port()
     url = f"http://127.0.0.1:{api_port}"
     crashes = 0
+    by_source: Counter[str] = Counter()
+    stopped_by = "count"
     with Mosquitto(workdir / "broker") as broker:
         config = write_config(
             workdir / "schema.yaml", broker, workdir / "schema.db", api={"enabled": True, "port": api_port, "token": API_TOKEN}
         )
         gateway = GatewayProcess(config)
         gateway.start()
+        began = time.monotonic()
+        deadline = began + minutes * 60
         with Publisher(broker.host, broker.port, client_id="bench-schema-fuzz") as pub:
-            window: list[object] = []
-            for topic, payload in messages:
-                window.append(pub.publish(topic, payload, qos=1))
-                if len(window) >= 500:
-                    for info in window:
-                        info.wait_for_publish(120)  # type: ignore[attr-defined]
-                    window.clear()
-                    if gateway.proc is None or gateway.proc.poll() is not None:
-                        crashes += 1
-                        print("gateway died:\n" + "\n".join(gateway.lines[-40:]), file=sys.stderr, flush=True)
-                        gateway.start()
-            for info in window:
-                info.wait_for_publish(120)  # type: ignore[attr-defined]
-        deadline = time.monotonic() + 300
+            for source, messages in draw_in_chunks(count, chunk=SCHEMA_CHUNK, workers=workers):
+                window = [pub.publish(topic, payload, qos=1) for topic, payload in messages]
+                for info in window:
+                    info.wait_for_publish(120)
+                by_source[source] += len(messages)
+                if gateway.proc is None or gateway.proc.poll() is not None:
+                    crashes += 1  # died by itself: say why, and carry on with a new one
+                    print("gateway died:\n" + "\n".join(gateway.lines[-40:]), file=sys.stderr, flush=True)
+                    gateway.start()
+                if sum(by_source.values()) // 10_000 != (sum(by_source.values()) - len(messages)) // 10_000:
+                    print(json.dumps({"phase": "schema", "sent": sum(by_source.values()), "seconds": round(time.monotonic() - began)}), flush=True)
+                if time.monotonic() > deadline:
+                    stopped_by = "time"
+                    break
+        sent_s = time.monotonic() - began
+        sensor_sent = sum(n for source, n in by_source.items() if source.startswith("profile:"))
+        # Settled: every sensor message taken in, and everything taken in accounted for.
+        settle_deadline = time.monotonic() + 300
         m = metrics(url)
-        while time.monotonic() < deadline and in_flight(m) != 0:
+        while time.monotonic() < settle_deadline and not (ingest(m, "received") >= sensor_sent and in_flight(m) == 0):
             time.sleep(0.5)
             m = metrics(url)
-        time.sleep(1.0)
-        m = metrics(url)
         canary_ok = _canary(broker, url, ingest(m, "stored"))
         if gateway.proc is None or gateway.proc.poll() is not None:
             crashes += 1
+        rss_mb = _rss_mb(gateway)
         code = gateway.stop()
         if code not in (0, -15):
             crashes += 1
+    fuzzed = sum(by_source.values())
+    surfaces: Counter[str] = Counter()
+    for source, n in by_source.items():
+        surfaces[source.split(":", 1)[0]] += n
     return {
-        "schema_fuzzed": len(messages),
+        "schema_fuzzed": fuzzed,
+        "schema_target": count,
+        "schema_stopped_by": stopped_by,
+        "schema_seconds": round(sent_s, 1),
+        "schema_per_second": round(fuzzed / sent_s, 1) if sent_s else None,
+        "schema_workers": workers,
+        "schema_by_surface": dict(surfaces),  # profile (sensors), hermes, consent, erasure
+        "schema_sources": len(by_source),
+        "schema_min_per_source": min(by_source.values(), default=0),
         "schema_crashes": crashes,
         "schema_internal_errors": ingest(m, "internal_errors"),
+        "schema_received": ingest(m, "received"),
         "schema_stored": ingest(m, "stored"),
         "schema_dead_letters": ingest(m, "dead_letters"),
         "schema_in_flight_after": in_flight(m),
+        "schema_reconciled": ingest(m, "received") >= sensor_sent and in_flight(m) == 0,
         "schema_canary_stored": canary_ok,
+        "schema_rss_end_mb": rss_mb,
         "poison_quarantined": ingest(m, "poison_quarantined"),
     }
 
@@ -244,10 +270,13 @@ def main() -> None:
         "--schema-fuzz", type=int, default=0,
         help="schema-shaped messages (profiles, Hermes, consent) through the broker; the long mode is 100000 (0 skips)",
     )
+    parser.add_argument("--schema-minutes", type=float, default=25.0, help="stop the schema fuzz after this long (reported)")
+    parser.add_argument("--schema-workers", type=int, default=2, help="processes drawing schema-shaped messages")
     parser.add_argument("--long", action="store_true", help="the long mode: --schema-fuzz 100000 unless given")
     args = parser.parse_args()
     if args.long and not args.schema_fuzz:
         args.schema_fuzz = 100_000
+    reference_start = loop_time()
     result: dict[str, object] = {"bench": "reliability", "machine": machine()}
     with tempfile.TemporaryDirectory(prefix="touchgate-reliability-") as tmp:
         root = Path(tmp)
@@ -255,7 +284,7 @@ def main() -> None:
         print(json.dumps({"phase": "kills", **kills}), flush=True)
         fuzz = fuzz_phase(root / "fuzz", args.fuzz_messages) if args.fuzz_messages else {}
         print(json.dumps({"phase": "fuzz", **fuzz}), flush=True)
-        schema = schema_fuzz_phase(root / "schema", args.schema_fuzz) if args.schema_fuzz else {}
+        schema = schema_fuzz_phase(root / "schema", args.schema_fuzz, args.schema_minutes, args.schema_workers) if args.schema_fuzz else {}
         print(json.dumps({"phase": "schema", **schema}), flush=True)
         soak = soak_phase(root / "soak", args.soak_minutes, args.soak_rate) if args.soak_minutes else {}
         print(json.dumps({"phase": "soak", **{k: v for k, v in soak.items() if not k.endswith("_samples_ms")}}), flush=True)
@@ -275,6 +304,7 @@ def main() -> None:
     result["fuzzed"] = fuzz.get("fuzzed", 0)
     result["crashes"] = int(fuzz.get("crashes", 0)) + int(soak.get("soak_crashes", 0))  # type: ignore[call-overload]
     result["rss_growth_mb_per_hour"] = soak.get("rss_growth_mb_per_hour")
+    result["cpu"] = cpu_reference(reference_start)
     emit(result)
 
 

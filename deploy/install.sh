@@ -157,7 +157,8 @@ configure_broker() {
   # Paths inside the config are the real ones; only the file itself goes to the staging root.
   "$SRC/deploy/broker.sh" config --conf-dir "$conf" --out "$ROOT/etc/mosquitto/conf.d/touchgate.conf" >/dev/null
   password="$(gateway_password)"
-  "$SRC/deploy/broker.sh" account gateway touchgate --password "$password" --conf-dir "$ROOT$conf" >/dev/null
+  # In the environment, not as --password: a command line is visible to every user (ps).
+  TOUCHGATE_BROKER_PASSWORD="$password" "$SRC/deploy/broker.sh" account gateway touchgate --conf-dir "$ROOT$conf" >/dev/null
   log "broker: loopback 1883 (gateway), TLS 8883 (passwords), TLS 8884 (client certificates)"
 }
 

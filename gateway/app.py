@@ -20,16 +20,19 @@ from typing import Any
 from gateway.assembly import enabled_parts
 from gateway.config.problems import ConfigError
 from gateway.config.settings import Settings
+from gateway.devices.identifiers import DailyAnonymiser, DeviceIdentifiers
 from gateway.devices.normalise import Normaliser, TimeWindow
 from gateway.devices.registry import load_profiles
 from gateway.ingest import Ingest
 from gateway.metrics import GatewayMetrics
 from gateway.model.deadletter import DeadLetterReason
 from gateway.model.gate import NoConsents, StrictGate
+from gateway.model.inbound import InboundMessage
 from gateway.mqtt import MqttClient, Will
 from gateway.part import Built, Core, Part
-from gateway.ports import CONSENT_GATE, Ports
+from gateway.ports import CONSENT_GATE, PSEUDONYMISE, Ports
 from gateway.store import Store
+from gateway.store.dead_letter_rows import screen_legacy_dead_letters
 from gateway.systemd import NotifyConfig, notify_loop
 
 log = logging.getLogger(__name__)
@@ -93,6 +96,9 @@ async def build_gateway(settings: Settings, parts: Sequence[Part] | None = None)
         settings.ingest.max_payload_bytes,
         settings.store.dead_letter_raw_cap,
         TimeWindow.years(settings.ingest.device_time_min_year, settings.ingest.device_time_max_year),
+        DeviceIdentifiers(
+            profiles, settings.ingest.own_beacons, DailyAnonymiser(settings.analytics.timezone or settings.rules.timezone)
+        ),
     )
     store = await Store.open(settings.store.path)
     mqtt = MqttClient(settings.mqtt, will=Will(status_topic(settings), b"offline"))
@@ -117,9 +123,21 @@ async def build_gateway(settings: Settings, parts: Sequence[Part] | None = None)
         gate = gateway.ports.optional(CONSENT_GATE)
         if gate is not None:
             ingest.gate = gate
+        # Dead letters name customers by the consent part's pseudonym (erasure finds them by it);
+        # rows kept before dead letters did are screened once, before anything reads them.
+        pseudonymise = gateway.ports.optional(PSEUDONYMISE)
+        if pseudonymise is not None:
+            normaliser.redactor.use_pseudonyms(pseudonymise)
+        await store.call(lambda db: screen_legacy_dead_letters(db, normaliser.redact))
         # Sensor topics are the ingest's; a part's own topic that overlaps one wins (fallback).
+        # A stranger's device id is anonymised before ingest (its quarantine, logs) sees it.
+        admit, submit = normaliser.admit, ingest.submit
+
+        def admitted(message: InboundMessage) -> None:
+            submit(admit(message))
+
         for subscription in normaliser.subscriptions:
-            mqtt.route(subscription, ingest.submit, fallback=True)
+            mqtt.route(subscription, admitted, fallback=True)
     except BaseException:
         # A later part refused (e.g. bad config): the coroutines earlier parts returned never run.
         for pending in gateway.tasks:

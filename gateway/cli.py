@@ -10,6 +10,7 @@ from collections.abc import Callable
 from gateway.assembly import all_parts
 from gateway.commandline import add_config_argument, print_problems, run_until_signalled, settings_or_exit
 from gateway.config.problems import ConfigError
+from gateway.envfile import EnvFileError, apply_environment_file
 from gateway.logs import setup_logging
 from gateway.status_cmd import register as register_status
 
@@ -74,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if hasattr(args, "env_file"):
+        # Before any settings are read: the environment `touchgate run` gets from systemd.
+        try:
+            apply_environment_file(args.config, args.env_file)
+        except EnvFileError as exc:
+            print(f"touchgate: {exc}", file=sys.stderr)
+            return 1
     return int(args.handler(args))
 
 

@@ -17,6 +17,13 @@ from gateway.config.settings import Settings, load_settings
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, default=None, help="YAML config file (default: embedded defaults)")
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        default=None,
+        help="environment file with the secrets, as the systemd unit's EnvironmentFile"
+        " (default: secrets.env beside --config, when there is one); the shell's own variables win",
+    )
 
 
 def settings_or_exit(config: Path | None) -> Settings:

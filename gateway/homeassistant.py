@@ -136,6 +136,10 @@ class HomeAssistantAnnouncer:
         self._interval_s = interval_s
         self.topics = HealthTopics(prefix, site)
         self._publish_now = asyncio.Event()
+        # Health documents not published (the store unreadable a moment, a metrics fault): counted,
+        # logged, tried again at the next interval; Home Assistant is told, never in charge.
+        self.failures = 0
+        self.published = 0
 
     def attach(self) -> None:
         """Routes and callbacks; call before the MQTT client runs."""
@@ -155,9 +159,17 @@ class HomeAssistantAnnouncer:
     async def run(self) -> None:
         """Publish the health document every interval (and at once after each announce)."""
         while True:
-            snapshot = await self._read_snapshot()
-            self._metrics.store_snapshot(snapshot)
-            document = health_document(snapshot, self._last_sync())
-            self._mqtt.publish(self.topics.health, json.dumps(document), qos=1, retain=True)
             self._publish_now.clear()
+            try:
+                await self._publish_health()
+            except Exception:  # noqa: BLE001 - isolation boundary: one failed health report, not the gateway
+                self.failures += 1
+                log.exception("home assistant health document not published; trying again in %.0fs", self._interval_s)
             await wait_set(self._publish_now, self._interval_s)
+
+    async def _publish_health(self) -> None:
+        snapshot = await self._read_snapshot()
+        self._metrics.store_snapshot(snapshot)
+        document = health_document(snapshot, self._last_sync())
+        self._mqtt.publish(self.topics.health, json.dumps(document), qos=1, retain=True)
+        self.published += 1

@@ -14,20 +14,23 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sqlite_utils
 
 from gateway.backoff import Backoff
 from gateway.batch_limit import BatchLimit
 from gateway.devices.normalise import Normaliser
+from gateway.ingest_counters import BatchTally, IngestCounters
+from gateway.listeners import Listeners
 from gateway.model.deadletter import DeadLetter, DeadLetterReason
 from gateway.model.event import Event
-from gateway.model.gate import ConsentGate, GateClass, GateDecision
+from gateway.model.gate import ConsentGate, GateDecision
 from gateway.model.inbound import InboundMessage
 from gateway.quarantine import Quarantine
+from gateway.redelivery import DeliveredMirror, Suspect, SuspectRuns
 from gateway.store.database import Store
 from gateway.store.ingest_rows import IngestBatch, load_delivered, write_ingest_batch
 
@@ -37,40 +40,8 @@ log = logging.getLogger(__name__)
 _MAX_IN_FLIGHT = 2
 _RETRY_MIN_S = 0.05
 _RETRY_MAX_S = 5.0
-# Suspects (redeliveries) worked on one at a time but committed together, up to this many.
-_SUSPECT_RUN_MAX = 200
 
-CommittedListener = Callable[[list[Event]], None]
-DeadLetterListener = Callable[[list[DeadLetter]], None]
 Acker = Callable[[InboundMessage], None]
-
-
-@dataclass
-class IngestCounters:
-    received: int = 0
-    stored: int = 0
-    dead_letters: int = 0
-    queued_for_sync: int = 0
-    commits: int = 0
-    commit_failures: int = 0
-    # Redeliveries already committed, and retained states replayed unchanged (both acknowledged only).
-    redeliveries_skipped: int = 0
-    retained_repeats: int = 0
-    # Dead letters of messages whose normalising or gating raised (isolation per message).
-    internal_errors: int = 0
-    # Messages in flight at two unclean stops in a row, dead-lettered `poison` (gateway/quarantine.py).
-    poison_quarantined: int = 0
-    # Personal events without consent whose purpose's policy drops them: decided, never stored.
-    dropped: int = 0
-    # Dead letters other parts (consent, TTS, voice) handed in with `submit_dead_letter`.
-    submitted_dead_letters: int = 0
-    by_gate_class: dict[str, int] = field(default_factory=lambda: {c.value: 0 for c in GateClass})
-
-    def in_flight(self) -> int:
-        """Messages taken in but not yet settled (stored, dropped by the gate, dead-lettered, or
-        skipped as a redelivery). 0 whenever ingest is idle: that is how the counters reconcile."""
-        taken = self.received + self.submitted_dead_letters
-        return taken - (self.stored + self.dropped + self.dead_letters + self.redeliveries_skipped)
 
 
 class Ingest:
@@ -89,12 +60,14 @@ class Ingest:
         self.batch_limit = BatchLimit(batch_max)
         self._pending: list[InboundMessage] = []
         # packet id -> digest of the last committed message with that id (mirror of `delivered`)
-        self._delivered = _DeliveredMirror()
+        self._delivered = DeliveredMirror()
         self._wakeup = asyncio.Event()
         self.counters = IngestCounters()
         self.quarantine = Quarantine(store)
-        self.on_committed: list[CommittedListener] = []
-        self.on_dead_letters: list[DeadLetterListener] = []
+        self._suspects = SuspectRuns(self.quarantine, self._delivered)
+        # A failing listener must not stop ingest: the events are already safe on disk.
+        self.on_committed: Listeners[[list[Event]]] = Listeners("ingest on_committed")
+        self.on_dead_letters: Listeners[[list[DeadLetter]]] = Listeners("ingest on_dead_letters")
 
     @property
     def waiting(self) -> int:
@@ -131,7 +104,7 @@ class Ingest:
         updates its ledger before it submits a purge). For the same reason a failed batch is not
         retried as it was built: its messages go back to the queue and are decided again.
         """
-        self._delivered = _DeliveredMirror(await self._store.call(load_delivered))
+        self._delivered.update(await self._store.call(load_delivered))
         await self.quarantine.load()
         in_flight: deque[_Commit] = deque()
         try:
@@ -220,45 +193,41 @@ class Ingest:
 
     async def _submit_suspects(self) -> _Commit:
         """Suspects one at a time, each after its marker is written; committed together."""
-        messages: list[InboundMessage] = []
-        batch, tally = IngestBatch(), _Tally()
-        done: bytes | None = None
-        pending = self._pending
-        while pending and len(messages) < _SUSPECT_RUN_MAX and self._is_suspect(pending[0]):
-            message = pending.pop(0)
-            key, poison = await self.quarantine.begin(message, done)
-            messages.append(message)
-            one, one_tally = self._build_batch([message], (key, poison))
+        batch, tally = IngestBatch(), BatchTally()
+
+        def work_on(message: InboundMessage, suspect: Suspect) -> None:
+            one, one_tally = self._build_batch([message], suspect)
             batch.merge(one)
             tally.merge(one_tally)
-            done = key
-        if done is not None:
-            # The last suspect is worked on: its marker goes before the run's commit, so a kill
-            # during the commit (its fsync is the likeliest moment) blames no message.
-            await self.quarantine.finish(done)
+
+        try:
+            messages = await self._suspects.take_run(self._pending, self._is_suspect, work_on)
+        except sqlite3.OperationalError as exc:
+            # A marker not written: settled like a failed commit (the run is queued again already).
+            failed: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)
+            return _Commit([], IngestBatch(), BatchTally(), failed)
         return self._commit(messages, batch, tally)
 
     def _is_suspect(self, message: InboundMessage) -> bool:
-        if isinstance(message, (_Rejected, _Produced)) or not self.quarantine.is_suspect(message):
-            return False
-        # Committed before a crash with its PUBACK lost: it is only acknowledged, never worked on.
-        return not self._delivered.matches(message.mid, message.digest())
+        # Dead letters handed in by parts and events made inside the gateway are never suspects.
+        return not isinstance(message, (_Rejected, _Produced)) and self._suspects.is_suspect(message)
 
-    def _submit(self, messages: list[InboundMessage], suspect: tuple[bytes, bool] | None) -> _Commit:
+    def _submit(self, messages: list[InboundMessage], suspect: Suspect | None) -> _Commit:
         batch, tally = self._build_batch(messages, suspect)
         return self._commit(messages, batch, tally)
 
-    def _commit(self, messages: list[InboundMessage], batch: IngestBatch, tally: _Tally) -> _Commit:
+    def _commit(self, messages: list[InboundMessage], batch: IngestBatch, tally: BatchTally) -> _Commit:
         done = asyncio.ensure_future(self._store.call(lambda db: _timed_write(db, batch)))
         return _Commit(messages, batch, tally, done)
 
-    def _build_batch(self, messages: list[InboundMessage], suspect: tuple[bytes, bool] | None) -> tuple[IngestBatch, _Tally]:
+    def _build_batch(self, messages: list[InboundMessage], suspect: Suspect | None) -> tuple[IngestBatch, BatchTally]:
         batch = IngestBatch()
-        tally = _Tally()
+        tally = BatchTally()
         delivered = batch.delivered
         topic_last = batch.topic_last
         if suspect is not None:
-            batch.settled_in_flight.append(suspect[0])
+            batch.settled_in_flight.append(suspect.key)
         for message in messages:
             if isinstance(message, _Produced):
                 self._add_produced(message, batch, tally)
@@ -278,7 +247,7 @@ class Ingest:
                 tally.retained_repeats += 1
                 continue
             topic_last[message.topic] = digest
-            if suspect is not None and suspect[1]:
+            if suspect is not None and suspect.poison:
                 tally.poison += 1
                 batch.dead_letters.append(
                     self._normaliser.dead_letter(message, DeadLetterReason.POISON, "in flight at two unclean stops in a row")
@@ -300,7 +269,7 @@ class Ingest:
             self._add(result, decision, batch, tally)
         return batch, tally
 
-    def _add_produced(self, produced: _Produced, batch: IngestBatch, tally: _Tally) -> None:
+    def _add_produced(self, produced: _Produced, batch: IngestBatch, tally: BatchTally) -> None:
         for event in produced.events:
             try:
                 decision = self.gate.decide(event)
@@ -311,7 +280,7 @@ class Ingest:
             self._add(event, decision, batch, tally)
 
     @staticmethod
-    def _add(event: Event, decision: GateDecision, batch: IngestBatch, tally: _Tally) -> None:
+    def _add(event: Event, decision: GateDecision, batch: IngestBatch, tally: BatchTally) -> None:
         """The one place a gate decision becomes part of a batch: stored as decided (maybe
         stripped, or dropped), and queued for sync only when the gate allows it."""
         tally.by_gate_class[decision.gate_class.value] += 1
@@ -322,30 +291,15 @@ class Ingest:
         if decision.sync:
             batch.outbox.append(event)
 
-    def _after_commit(self, batch: IngestBatch, tally: _Tally) -> None:
-        c = self.counters
-        # Counted once committed, so a retried commit does not count twice.
-        c.redeliveries_skipped += tally.skipped
-        c.retained_repeats += tally.retained_repeats
-        c.internal_errors += tally.internal_errors
-        c.poison_quarantined += tally.poison
-        c.dropped += tally.dropped
-        for gate_class, n in tally.by_gate_class.items():
-            c.by_gate_class[gate_class] += n
-        c.commits += 1
-        c.stored += len(batch.events)
-        c.dead_letters += len(batch.dead_letters)
-        c.queued_for_sync += len(batch.outbox)
+    def _after_commit(self, batch: IngestBatch, tally: BatchTally) -> None:
+        self.counters.add_committed(batch, tally)
         for d in batch.dead_letters:
             log.info("dead letter on %s: %s (%s)", d.topic, d.reason.value, d.detail)
-        # A failing listener must not stop ingest: the events are already safe on disk.
         if batch.events:
-            for listener in self.on_committed:
-                _call_isolated(listener, batch.events)
+            self.on_committed(batch.events)
         if batch.dead_letters:
-            for dl_listener in self.on_dead_letters:
-                _call_isolated(dl_listener, batch.dead_letters)
-
+            self.on_dead_letters(batch.dead_letters)
+        self.counters.listener_failures = self.on_committed.failures + self.on_dead_letters.failures
 
 def _timed_write(db: sqlite_utils.Database, batch: IngestBatch) -> float:
     """Write the batch on the store's thread; its seconds there (rows, COMMIT, fsync) feed the
@@ -355,75 +309,14 @@ def _timed_write(db: sqlite_utils.Database, batch: IngestBatch) -> float:
     return time.perf_counter() - started
 
 
-def _call_isolated(listener: Callable[[list], None], items: list) -> None:  # type: ignore[type-arg]
-    try:
-        listener(items)
-    except Exception:  # noqa: BLE001 - isolation boundary: logged with traceback, ingest goes on
-        log.exception("listener %r failed on %d items", listener, len(items))
-
-
-class _DeliveredMirror:
-    """Packet id → digest of the last committed message with that id, in two fixed arrays.
-
-    MQTT packet ids are 1..65535, so this is at most 65,535 entries; as a dict it held an int and
-    a bytes object per id, long-lived objects made one per message that pinned the allocator's
-    arenas (the heap only grew during a drain) and reached several MB. Here it is 576 KiB, once.
-    """
-
-    __slots__ = ("_digests", "_known")
-
-    def __init__(self, rows: dict[int, bytes] | None = None) -> None:
-        self._digests = bytearray(_MID_COUNT * _DIGEST_SIZE)
-        self._known = bytearray(_MID_COUNT)
-        if rows:
-            self.update(rows)
-
-    def update(self, rows: dict[int, bytes]) -> None:
-        digests, known = self._digests, self._known
-        for mid, digest in rows.items():
-            if len(digest) != _DIGEST_SIZE:
-                raise ValueError(f"digest of packet id {mid} has {len(digest)} bytes, not {_DIGEST_SIZE}")
-            start = mid * _DIGEST_SIZE
-            digests[start : start + _DIGEST_SIZE] = digest
-            known[mid] = 1
-
-    def matches(self, mid: int, digest: bytes) -> bool:
-        start = mid * _DIGEST_SIZE
-        return self._known[mid] == 1 and self._digests[start : start + _DIGEST_SIZE] == digest
-
-
-_MID_COUNT = 65536
-_DIGEST_SIZE = 8  # InboundMessage.digest()
-
-
 @dataclass(slots=True)
 class _Commit:
     """A batch handed to the store: acknowledged and counted only once `done` succeeds."""
 
     messages: list[InboundMessage]
     batch: IngestBatch
-    tally: _Tally
+    tally: BatchTally
     done: asyncio.Future[float]  # seconds the write took on the store thread
-
-
-@dataclass(slots=True)
-class _Tally:
-    """What one batch adds to the counters, applied after its commit."""
-
-    skipped: int = 0
-    dropped: int = 0
-    retained_repeats: int = 0
-    internal_errors: int = 0
-    poison: int = 0
-    by_gate_class: Counter[str] = field(default_factory=Counter)
-
-    def merge(self, other: _Tally) -> None:
-        self.skipped += other.skipped
-        self.dropped += other.dropped
-        self.retained_repeats += other.retained_repeats
-        self.internal_errors += other.internal_errors
-        self.poison += other.poison
-        self.by_gate_class.update(other.by_gate_class)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from gateway.backoff import Backoff
 from gateway.config.settings import MqttSettings
 from gateway.devices.topics import TopicFilter
 from gateway.model.inbound import InboundMessage
+from gateway.listeners import Listeners
 from gateway.mqtt_routes import Route, RouteTable
 from gateway.mqtt_socket import CoalescingSocket, PahoClient, drop_wakeup_pipe
 
@@ -75,7 +76,9 @@ class MqttClient:
         self._read_limit = 2 * settings.receive_maximum
         self._reading_paused = False
         self._closing = False
-        self.on_connected: list[Callable[[], None]] = []
+        # Told once subscribed (the ready signal, Home Assistant's discovery): a failing callback
+        # is logged and counted; it must not break paho's packet handling or the other callbacks.
+        self.on_connected: Listeners[[]] = Listeners("mqtt on_connected")
         # Where a message goes whose handler raised (the app dead-letters it); None: ack and drop.
         self.on_handler_error: HandlerErrorSink | None = None
 
@@ -120,6 +123,20 @@ class MqttClient:
             self._unacked = max(0, self._unacked - 1)
             if self._reading_paused and self._unacked <= self._read_limit // 2:
                 self._resume_reading()
+
+    def ack_now(self, message: InboundMessage) -> None:
+        """Acknowledge and hand the PUBACK to the kernel at once, before the caller acts on the
+        message. For messages acted on at most once (Hermes control): the PUBACK would otherwise
+        wait for the end of the read burst, and a process that dies while acting on the message
+        (a native crash) would get it again after every restart. Written to the socket, it reaches
+        the broker even if the process dies right after."""
+        self.ack(message)
+        if message.qos == 0:
+            return
+        self._client.loop_write()
+        sock = self._client.socket()
+        if isinstance(sock, CoalescingSocket):
+            sock.flush()
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -304,8 +321,7 @@ class MqttClient:
     def _subscribed(self) -> None:
         """Connected and subscribed: from now on the broker keeps our messages even while we are away."""
         self._connected.set()
-        for callback in self.on_connected:
-            callback()
+        self.on_connected()
 
     def _on_disconnect(
         self, client: paho.Client, userdata: object, flags: paho.DisconnectFlags, reason: ReasonCode, props: Properties | None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -169,12 +169,20 @@ class SynthesisedReply(Protocol):
     @property
     def wav(self) -> bytes: ...
 
+    @property
+    def duration_s(self) -> float: ...
+
 
 class Synthesise(Protocol):
     """The TTS part's voices, for transports that carry the audio themselves (Wyoming streams it
     on its own connection instead of Hermes playBytes). Raises SpeechFailed."""
 
     async def reply(self, text: str, site_id: str, lang: str | None = None, volume: float | None = None) -> SynthesisedReply: ...
+
+    def stream(self, text: str, site_id: str, lang: str | None = None, volume: float | None = None) -> AsyncGenerator[SynthesisedReply, None]:
+        """The reply in parts (a sentence each where the voice streams), each WAV ready as soon
+        as it is synthesised. Close it early (contextlib.aclosing) and the rest is not synthesised."""
+        ...
 
 
 class SiteAudio(Protocol):

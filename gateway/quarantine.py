@@ -1,4 +1,4 @@
-"""Poison-message quarantine and retained-state dedupe for the sensor path.
+"""Poison-message quarantine (the sensor path and the consent inbox) and retained-state dedupe.
 
 Isolation (a try/except per message) catches what Python raises; it cannot catch a native crash,
 an OOM kill or a hang the watchdog ends. Then the message was never acknowledged, the broker sends
@@ -19,6 +19,9 @@ Working on suspects alone means a message that merely shared a batch with the cu
 blamed. Suspects only exist after a reconnect, so the normal path pays nothing: first deliveries
 are batched and committed as before. A message's identity is its topic and payload (a blake2b
 hash): packet ids change across sessions.
+
+Consumers that work on one message at a time and acknowledge after the work (the consent inbox)
+use `begin` before the work and `forget` after it; the sensor path's order is gateway/redelivery.py.
 
 Retained sensor states: the broker replays a retained message on every (re)subscribe, with the
 retain flag set. The digest of the last message taken on each sensor topic is kept (in memory and
@@ -94,6 +97,15 @@ class Quarantine:
         """`key` has been worked on to the end (its result waits for the group's commit): drop its
         marker, so only a death while a suspect is being worked on counts as a strike."""
         await self.store.call(lambda db: finish_in_flight(db, key))
+
+    async def forget(self, key: bytes) -> None:
+        """For a consumer that works on one message at a time (the consent inbox): `key` is dealt
+        with (its effect or its dead letter handed on); its marker goes."""
+        try:
+            await self.finish(key)
+        except Exception:  # noqa: BLE001 - isolation boundary: a leftover marker costs that message one strike
+            log.exception("could not drop the in-flight marker of a settled message")
+        self._open.discard(key)
 
     def settled(self, keys: list[bytes], topic_last: dict[str, bytes]) -> None:
         """After a batch's commit: its markers are gone from the store, its last digests are kept."""

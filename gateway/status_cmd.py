@@ -136,9 +136,24 @@ def api_url(settings: Settings) -> str:
     return f"http://{host}:{settings.api.port}"
 
 
+def _read_token_file(path: Path) -> str:
+    return path.read_text(encoding="utf-8").strip()
+
+
 def cmd_status(args: argparse.Namespace) -> int:
+    if args.token is not None:
+        print(
+            "touchgate status: --token would show the token to every user on this machine (ps);"
+            " use --token-file FILE, or TOUCHGATE_API__TOKEN in the environment file (--env-file)",
+            file=sys.stderr,
+        )
+        return 2
     settings = settings_or_exit(args.config)
-    token = args.token or (settings.api.token.get_secret_value() if settings.api.token else None)
+    try:
+        token = _read_token_file(args.token_file) if args.token_file else (settings.api.token.get_secret_value() if settings.api.token else None)
+    except OSError as exc:
+        print(f"touchgate status: cannot read the token file {args.token_file}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     report: StatusReport | None = None
     if args.db is None and (args.url or settings.api.enabled):
         url = args.url or api_url(settings)
@@ -161,7 +176,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser("status", help="show the gateway's status (as the status page does)")
     add_config_argument(parser)
     parser.add_argument("--url", default=None, help="admin API base URL (default: from api.host/api.port)")
-    parser.add_argument("--token", default=None, help="API token (default: api.token / TOUCHGATE_API__TOKEN)")
+    # Never the token itself on the command line: any user can read another's argv (ps). An old
+    # `--token T` is refused with the way that works (it would also abbreviate --token-file).
+    parser.add_argument("--token", default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--token-file", type=Path, default=None, help="file holding the API token (default: api.token / TOUCHGATE_API__TOKEN)"
+    )
     parser.add_argument("--db", type=Path, default=None, help="read this database file instead of asking the API")
     parser.add_argument("--json", action="store_true", help="print the status report as JSON")
     parser.set_defaults(handler=cmd_status)

@@ -10,6 +10,7 @@ import signal
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -23,12 +24,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
     parser.add_argument("--db", type=Path, dest="db_path")
-    parser.add_argument("--database-url", help="postgresql://… : PostgreSQL instead of the SQLite --db")
+    parser.add_argument(
+        "--database-url", help="postgresql://… without a password: PostgreSQL instead of the SQLite --db (one with a password: PROFILE_SERVICE_DATABASE_URL)"
+    )
     parser.add_argument("--reuse-port", action="store_true", default=None, help="share the port with other workers")
     parser.add_argument("--event-retention-days", type=int)
     parser.add_argument("--seed", type=Path, dest="seed_file", help="JSON seed file, applied to a new database")
-    parser.add_argument("--site-token", action="append", default=[], metavar="SITE=TOKEN", help="repeatable")
-    parser.add_argument("--admin-token")
+    # Refused, with the way that works: a secret on the command line is readable by every user (ps).
+    parser.add_argument("--site-token", action="append", default=[], help=argparse.SUPPRESS)
+    parser.add_argument("--admin-token", help=argparse.SUPPRESS)
     parser.add_argument("--tls-cert", type=Path, dest="tls_cert_file")
     parser.add_argument("--tls-key", type=Path, dest="tls_key_file")
     parser.add_argument("--known-customers-only", action="store_true", default=None)
@@ -36,20 +40,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+SECRETS_IN_ARGV = (
+    "{flag} would put a secret on the command line, where every user on the machine can read it (ps);"
+    " set {variable} in the environment instead (systemd: EnvironmentFile=), e.g. {example}"
+)
+
+
+def refuse_secrets_in_argv(args: argparse.Namespace) -> None:
+    if args.site_token:
+        raise SystemExit(SECRETS_IN_ARGV.format(
+            flag="--site-token", variable="PROFILE_SERVICE_SITE_TOKENS", example="PROFILE_SERVICE_SITE_TOKENS='{\"shop1\": \"…\"}'"
+        ))
+    if args.admin_token:
+        raise SystemExit(SECRETS_IN_ARGV.format(
+            flag="--admin-token", variable="PROFILE_SERVICE_ADMIN_TOKEN", example="PROFILE_SERVICE_ADMIN_TOKEN=…"
+        ))
+    if args.database_url and urlsplit(args.database_url).password:
+        raise SystemExit(SECRETS_IN_ARGV.format(
+            flag="--database-url with a password", variable="PROFILE_SERVICE_DATABASE_URL",
+            example="PROFILE_SERVICE_DATABASE_URL=postgresql://user:…@host/db (or a ~/.pgpass file)",
+        ))
+
+
 def settings_from(args: argparse.Namespace) -> ServiceSettings:
+    refuse_secrets_in_argv(args)
     values: dict[str, Any] = {
         k: v
         for k, v in vars(args).items()
-        if v is not None and k not in {"site_token", "check_seed"}
+        if v is not None and k not in {"site_token", "admin_token", "check_seed"}
     }
-    if args.site_token:
-        tokens: dict[str, str] = {}
-        for item in args.site_token:
-            site, sep, token = item.partition("=")
-            if not sep or not site or not token:
-                raise SystemExit(f"--site-token wants SITE=TOKEN, got {item!r}")
-            tokens[site] = token
-        values["site_tokens"] = tokens
     return ServiceSettings(**values)
 
 

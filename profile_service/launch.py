@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
@@ -50,6 +51,15 @@ async def running_profile_service(settings: ServiceSettings) -> AsyncIterator[st
         await runner.cleanup()
 
 
+@dataclass(frozen=True)
+class ServiceCommand:
+    """A service process to start: its command line, and its secrets, which go in the
+    environment (every user on the machine can read a process's command line with `ps`)."""
+
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+
+
 def service_command(
     port: int,
     db_path: Path,
@@ -59,26 +69,33 @@ def service_command(
     host: str = "127.0.0.1",
     extra: list[str] | None = None,
     database_url: str | None = None,
-) -> list[str]:
-    """The command line of one service process; with `database_url` it uses PostgreSQL, not `db_path`."""
-    cmd = [sys.executable, "-m", "profile_service", "--host", host, "--port", str(port), "--db", str(db_path)]
-    if database_url is not None:
-        cmd += ["--database-url", database_url]
-    for site, token in site_tokens.items():
-        cmd += ["--site-token", f"{site}={token}"]
+) -> ServiceCommand:
+    """One service process; with `database_url` it uses PostgreSQL, not `db_path`."""
+    argv = [sys.executable, "-m", "profile_service", "--host", host, "--port", str(port), "--db", str(db_path)]
     if seed_file is not None:
-        cmd += ["--seed", str(seed_file)]
+        argv += ["--seed", str(seed_file)]
+    return ServiceCommand(argv + (extra or []), secret_environment(site_tokens, admin_token, database_url))
+
+
+def secret_environment(
+    site_tokens: dict[str, str], admin_token: str | None = None, database_url: str | None = None
+) -> dict[str, str]:
+    """The `PROFILE_SERVICE_*` variables that carry the service's secrets (profile_service/settings.py)."""
+    env = {"PROFILE_SERVICE_SITE_TOKENS": json.dumps(site_tokens)}
     if admin_token is not None:
-        cmd += ["--admin-token", admin_token]
-    return cmd + (extra or [])
+        env["PROFILE_SERVICE_ADMIN_TOKEN"] = admin_token
+    if database_url is not None:
+        env["PROFILE_SERVICE_DATABASE_URL"] = database_url  # it may carry the database password
+    return env
 
 
 class ProfileServiceProcess:
     """The service as a child process: `start()` returns once it listens; `url` is then set."""
 
-    def __init__(self, command: list[str], env: dict[str, str] | None = None) -> None:
-        self.command = command
-        self.env = {**os.environ, **(env or {})}
+    def __init__(self, command: ServiceCommand | list[str], env: dict[str, str] | None = None) -> None:
+        secrets = command.env if isinstance(command, ServiceCommand) else {}
+        self.command = command.argv if isinstance(command, ServiceCommand) else command
+        self.env = {**os.environ, **secrets, **(env or {})}
         self.proc: subprocess.Popen[str] | None = None
         self.url: str | None = None
         self.lines: list[str] = []

@@ -17,10 +17,13 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "${tmp}"' EXIT
 
 count=0
-while IFS=$'\t' read -r name voice text _intent _slots; do
-    [[ -z "${name}" || "${name}" == \#* ]] && continue
-    espeak-ng -v "${voice}" -s 150 -w "${tmp}/raw.wav" "${text}"
-    sox "${tmp}/raw.wav" -r 16000 -c 1 -b 16 -e signed-integer "${audio_dir}/${name}.wav" pad 0.2 0.8
-    count=$((count + 1))
-done < "${manifest}"
+# answers.tsv: yes/no answers, recognised only where the speaker asked a question (skills/answers.py)
+for list in "${manifest}" "${audio_dir}/answers.tsv"; do
+    while IFS=$'\t' read -r name voice text _intent _slots; do
+        [[ -z "${name}" || "${name}" == \#* ]] && continue
+        espeak-ng -v "${voice}" -s 150 -w "${tmp}/raw.wav" "${text}"
+        sox "${tmp}/raw.wav" -r 16000 -c 1 -b 16 -e signed-integer "${audio_dir}/${name}.wav" pad 0.2 0.8
+        count=$((count + 1))
+    done < "${list}"
+done
 echo "generated ${count} utterances in ${audio_dir}"

@@ -164,6 +164,9 @@ class Skill:
     external: frozenset[str] = frozenset()
     effectful: frozenset[str] = frozenset()
     confirmed: frozenset[str] = frozenset()  # intents whose handler asks for an explicit yes (Reply.confirm) before acting
+    # intents that only answer the speaker's questions (yes, no): recognised only in a turn whose
+    # intent filter names them (the effect guard's ask-back), never as a request of their own
+    answers: frozenset[str] = frozenset()
 
 
 def text(ctx: SkillContext, by_lang: Mapping[str, str], **values: Any) -> str:

@@ -10,8 +10,9 @@ hashes themselves live only in memory for the day (per-day dwell) and are never 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
+from gateway.devices.identifiers import OwnBeacon
 from gateway.anonymous_id import ANON_ID_BYTES, MIN_SECRET_BYTES, anonymous_id, daily_salt, normalise_identifier
 from gateway.model.event import AttributeValue
 
@@ -45,17 +46,24 @@ class DailyHasher:
 
 
 class OwnBeacons:
-    """The shop's own beacons (fixtures, not people): matched by iBeacon uuid or by MAC glob."""
+    """The shop's own beacons (fixtures, not people): matched by iBeacon uuid or by MAC glob, or
+    as one of ingest's allow-listed beacons (`ingest.own_beacons`, which keep their MAC)."""
 
-    def __init__(self, patterns: Iterable[str]) -> None:
+    def __init__(self, patterns: Iterable[str], allow_listed: Sequence[OwnBeacon] = ()) -> None:
         self._uuids = {p.lower() for p in patterns if _looks_like_uuid(p)}
         self._globs = [p.lower().replace(":", "") for p in patterns if not _looks_like_uuid(p)]
+        self._allow_listed = tuple(allow_listed)
 
     def matches(self, attributes: Mapping[str, AttributeValue]) -> bool:
         uuid = attributes.get("uuid")
         if isinstance(uuid, str) and uuid.lower() in self._uuids:
             return True
         mac = attributes.get("mac")
+        if self._allow_listed and isinstance(mac, str):
+            uuid_text = uuid if isinstance(uuid, str) else None
+            major, minor = attributes.get("major"), attributes.get("minor")
+            if any(b.matches(mac, uuid_text, major, minor) for b in self._allow_listed):
+                return True
         if isinstance(mac, str) and self._globs:
             normal = normalise_identifier(mac)
             return any(fnmatch.fnmatchcase(normal, g) for g in self._globs)

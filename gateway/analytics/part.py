@@ -98,7 +98,7 @@ class AnalyticsPart(PartBase):
         timezone = section.timezone or settings.rules.timezone
         hasher = DailyHasher(ports.require(DERIVE_SECRET)(SALT_PURPOSE))
         analytics = AnalyticsCore(
-            zones.zones_of, roles, hasher, CoreConfig.from_settings(section, timezone), OwnBeacons(section.own_beacons), start=0.0,
+            zones.zones_of, roles, hasher, CoreConfig.from_settings(section, timezone), OwnBeacons(section.own_beacons, settings.ingest.own_beacons), start=0.0,
         )
         ingest = core.ingest
         service = AnalyticsService(section, analytics, core.store, settings.site_id, lambda: ingest.gate, timezone)

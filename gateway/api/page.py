@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from gateway.api.auth import TooManyAttempts
 from gateway.api.models import StatusReport
 from gateway.api.routes import CONTEXT, current_status
 
@@ -152,10 +153,22 @@ def _html(body: str, nonce: str, status: int = 200) -> web.Response:
 async def index(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     nonce = secrets.token_urlsafe(16)
-    if not ctx.auth.is_authenticated(request):
+    try:
+        allowed = await ctx.auth.is_authenticated(request)
+    except TooManyAttempts as exc:
+        return _too_many(ctx.site, exc)
+    if not allowed:
         return _html(render_login(ctx.site, nonce), nonce)
     report = await current_status(ctx)
     return _html(render_status(report, nonce, ctx.settings.status_refresh_s), nonce)
+
+
+def _too_many(site: str, exc: TooManyAttempts) -> web.Response:
+    nonce = secrets.token_urlsafe(16)
+    wait = exc.throttled.retry_after_s
+    response = _html(render_login(site, nonce, f"Too many wrong tokens. Try again in {wait} s."), nonce, status=429)
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 async def login(request: web.Request) -> web.Response:
@@ -167,14 +180,15 @@ async def login(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise web.HTTPBadRequest(text=f"unreadable form: {exc}") from exc
     token = form.get("token")
-    if not isinstance(token, str) or not ctx.auth.token_matches(token):
-        log.warning("status page login refused", extra={"fields": {"event": "api_login_refused"}})
+    try:
+        accepted = isinstance(token, str) and await ctx.auth.attempt(request, "form", lambda: ctx.auth.token_matches(token))
+    except TooManyAttempts as exc:
+        return _too_many(ctx.site, exc)
+    if not accepted:
         nonce = secrets.token_urlsafe(16)
         return _html(render_login(ctx.site, nonce, "That token is not right."), nonce, status=401)
     response = web.HTTPSeeOther("/")
-    if ctx.auth.enabled:
-        ctx.auth.set_session(response, secure=request.secure)
-    log.info("status page login", extra={"fields": {"event": "api_login"}})
+    await ctx.auth.log_in(request, response, "form")
     raise response
 
 
@@ -182,19 +196,22 @@ async def login_link(request: web.Request) -> web.Response:
     """GET /login?code=…: the one-time login link (`api.login_code`; the demo prints it)."""
     ctx = request.app[CONTEXT]
     code = request.query.get("code", "")
-    if not (0 < len(code) <= 200) or not ctx.auth.consume_login_code(code):
-        log.warning("one-time login refused", extra={"fields": {"event": "api_login_link_refused"}})
+    try:
+        accepted = 0 < len(code) <= 200 and await ctx.auth.attempt(request, "link", lambda: ctx.auth.consume_login_code(code))
+    except TooManyAttempts as exc:
+        return _too_many(ctx.site, exc)
+    if not accepted:
         nonce = secrets.token_urlsafe(16)
         return _html(render_login(ctx.site, nonce, "That login link has been used already, or is not right."), nonce, status=401)
     response = web.HTTPSeeOther("/")
-    ctx.auth.set_session(response, secure=request.secure)
-    log.info("status page login by one-time link", extra={"fields": {"event": "api_login_link"}})
+    await ctx.auth.log_in(request, response, "link")
     raise response
 
 
 async def logout(request: web.Request) -> web.Response:
+    """Ends the session on the server, so the cookie is worthless even if someone kept a copy."""
     response = web.HTTPSeeOther("/")
-    request.app[CONTEXT].auth.clear_session(response)
+    await request.app[CONTEXT].auth.log_out(request, response)
     raise response
 
 

@@ -17,7 +17,7 @@ from gateway.logs import event_fields
 from gateway.metrics import GatewayMetrics
 from gateway.model.event import Event
 from gateway.part import Built, Core, PartBase
-from gateway.ports import CENTRAL_LINK, CUSTOMER_RECORDS, PSEUDONYMISE, RULE_CATALOGUE, ZONE_FIGURES, Ports
+from gateway.ports import AUDIT_APPEND, CENTRAL_LINK, CUSTOMER_RECORDS, PSEUDONYMISE, RULE_CATALOGUE, ZONE_FIGURES, Ports
 
 if TYPE_CHECKING:
     from gateway.config.settings import Settings
@@ -49,7 +49,7 @@ def log_committed_events(events: list[Event]) -> None:
 class ApiPart(PartBase):
     name = "api"
     section = "api"
-    uses = (PSEUDONYMISE, CUSTOMER_RECORDS, RULE_CATALOGUE, CENTRAL_LINK, ZONE_FIGURES)
+    uses = (AUDIT_APPEND, PSEUDONYMISE, CUSTOMER_RECORDS, RULE_CATALOGUE, CENTRAL_LINK, ZONE_FIGURES)
 
     def enabled(self, settings: Settings) -> bool:
         return True  # Home Assistant discovery and the metrics; the HTTP server only with api.enabled
@@ -116,6 +116,7 @@ class ApiPart(PartBase):
         if not settings.enabled:
             return built
         # The HTTP server (aiohttp.web) is loaded only when the admin API is switched on.
+        from gateway.api.audit import store_audit
         from gateway.api.auth import Authenticator
         from gateway.api.context import ApiContext
         from gateway.api.server import serve_api
@@ -133,10 +134,7 @@ class ApiPart(PartBase):
             metrics=metrics,
             ready=core.ready,
             services=services,
-            auth=Authenticator(
-                settings.token.get_secret_value() if settings.token else None,
-                settings.login_code.get_secret_value() if settings.login_code else None,
-            ),
+            auth=Authenticator.from_settings(settings, store_audit(core.store, ports.optional(AUDIT_APPEND))),
         )
         built.tasks.append(serve_api(ctx))
         return built

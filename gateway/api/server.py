@@ -42,7 +42,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if exc.status < 400 or request.path in PAGE_PATHS:
             raise
         detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
-        extra = {k: v for k, v in exc.headers.items() if k in ("WWW-Authenticate", "Allow")}
+        extra = {k: v for k, v in exc.headers.items() if k in ("WWW-Authenticate", "Allow", "Retry-After")}
         return _problem(exc.status, exc.reason, detail or exc.reason, extra)
     except asyncio.CancelledError:
         raise

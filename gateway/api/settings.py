@@ -7,9 +7,12 @@ imports this module.
 from __future__ import annotations
 
 import ipaddress
-from typing import ClassVar, Annotated
+from typing import ClassVar, Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from gateway.config.token_strength import token_weakness
 
 
 class Section(BaseModel):
@@ -41,13 +44,41 @@ class ApiSettings(Section):
     status_refresh_s: float = Field(default=5.0, ge=1.0, le=600.0, description="how often the status page refreshes")
     recent_items: int = Field(default=20, ge=1, le=1000, description="voice turns and rule firings kept for the page")
     homeassistant: HomeAssistantSettings = HomeAssistantSettings()
+    # The status page's sessions (gateway/api/sessions.py) and login throttling (throttle.py).
+    behind_tls: bool = Field(
+        default=False, description="a TLS proxy serves this API: the session cookie is marked Secure (sent over HTTPS only)"
+    )
+    session_idle_s: float = Field(default=900.0, ge=1.0, le=86_400.0, description="a page session unused this long ends")
+    session_max_s: float = Field(default=8 * 3600.0, ge=1.0, le=7 * 86_400.0, description="a page session ends this long after login, used or not")
+    max_sessions: int = Field(default=32, ge=1, le=10_000, description="page sessions at once; a new login ends the least recently used")
+    login_failures_per_client: int = Field(default=5, ge=1, le=1000, description="wrong tokens from one address within login_window_s before 429")
+    login_failures_global: int = Field(default=30, ge=1, le=100_000, description="wrong tokens from all addresses within login_window_s before 429")
+    login_window_s: float = Field(default=60.0, ge=1.0, le=86_400.0, description="the window failed logins are counted in")
 
     @field_validator("token")
     @classmethod
-    def _token_long_enough(cls, token: SecretStr | None) -> SecretStr | None:
-        if token is not None and len(token.get_secret_value()) < 16:
-            raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 24`)")
+    def _token_strong_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        weakness = token_weakness(token.get_secret_value()) if token is not None else None
+        if weakness is not None:
+            raise ValueError(weakness)
         return token
+
+    @model_validator(mode="after")
+    def _can_start(self) -> Self:
+        """The start rules as errors at the field they name, so a file that breaks them fails
+        `touchgate check` and `touchgate run` at that field's line (gateway/config/problems.py).
+        A section made in code skips validation only through model_construct/model_copy: the
+        part refuses it again at build."""
+        problems = self.start_problems()
+        if problems:
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(type=PydanticCustomError("api_start", message), loc=(field.removeprefix("api."),), input=None)
+                    for field, message in problems
+                ],
+            )
+        return self
 
     def start_problems(self) -> list[tuple[str, str]]:
         """(field, message) for each reason the server must not start."""

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from gateway.config.problems import ConfigError, ConfigProblem, problems_from_validation
 from gateway.config.yamlpos import PositionedYaml, YamlLoadError, load_yaml_file
+from gateway.devices.identifiers import OwnBeacon
 from gateway.analytics.settings import AnalyticsSettings
 from gateway.tts.settings import TtsSettings
 from gateway.rules.settings import RulesSettings
@@ -73,6 +74,12 @@ class IngestSettings(Section):
     # dead-lettered `bad_time` rather than stored with a time that would corrupt windows and sync.
     device_time_min_year: int = Field(2000, ge=1970, le=9998, description="earliest plausible device time (year)")
     device_time_max_year: int = Field(2100, ge=1971, le=9999, description="latest plausible device time (year)")
+    # Every other advertiser (customers' phones and watches) is anonymised where it arrives
+    # (gateway/devices/identifiers.py): its MAC is never stored, logged or synced.
+    own_beacons: list[OwnBeacon] = Field(
+        default_factory=list,
+        description="the shop's own BLE beacons, each by mac, or by uuid with major and minor: the only devices kept by their MAC",
+    )
 
     @model_validator(mode="after")
     def _time_window_is_ordered(self) -> IngestSettings:
@@ -146,22 +153,6 @@ def load_settings(config_file: Path | None) -> Settings:
         settings = Settings.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(problems_from_validation(exc, doc, config_file or "<environment>")) from exc
-    # The API's start rules are checked here rather than in a validator: a Settings object with
-    # the API on and no token is legal in code (the api part refuses to start it), but a file
-    # that says so must fail `touchgate check` exactly where `touchgate run` would.
-    crossed = settings.api.start_problems()
-    if crossed:
-        raise ConfigError(
-            [
-                ConfigProblem(
-                    file=str(config_file or "<environment>"),
-                    line=doc.line_of(tuple(field.split("."))) if doc is not None else None,
-                    field=field,
-                    message=message,
-                )
-                for field, message in crossed
-            ]
-        )
     if config_file is not None:
         settings = _resolve_paths(settings, config_file.parent, values)
     return settings

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,11 @@ from gateway.consent.audit_log import verify_audit
 from gateway.store.database import connect
 from gateway.consent.erasure_rows import erase_customer
 from gateway.consent.key_row import load_or_create_pseudonym_key
+from gateway.devices.identifiers import DailyAnonymiser, DeviceIdentifiers
+from gateway.devices.normalise import Normaliser
+from gateway.devices.registry import load_profiles
+from gateway.store.dead_letter_rows import screen_legacy_dead_letters
+from gateway.private_file import TargetExists, private_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -49,7 +53,21 @@ def _open(settings: Settings) -> tuple[sqlite_utils.Database, Pseudonymiser]:
     db = connect(settings.store.path)
     key_setting = settings.privacy.pseudonym_key
     key = key_setting.get_secret_value().encode("utf-8") if key_setting else load_or_create_pseudonym_key(db)
-    return db, Pseudonymiser(key)
+    pseudonymiser = Pseudonymiser(key)
+    _screen_dead_letters(db, settings, pseudonymiser)
+    return db, pseudonymiser
+
+
+def _screen_dead_letters(db: sqlite_utils.Database, settings: Settings, pseudonymiser: Pseudonymiser) -> None:
+    """Dead letters kept before they named customers by pseudonym are screened first (as the
+    gateway does at start), so an erasure or export here finds them too."""
+    profiles, _ = load_profiles(settings.device_profiles_dir)
+    identifiers = DeviceIdentifiers(profiles, settings.ingest.own_beacons, DailyAnonymiser())
+    normaliser = Normaliser(
+        profiles, settings.site_id, settings.ingest.max_payload_bytes, settings.store.dead_letter_raw_cap, identifiers=identifiers
+    )
+    normaliser.redactor.use_pseudonyms(pseudonymiser)
+    screen_legacy_dead_letters(db, normaliser.redact)
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
@@ -71,17 +89,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.out is None:
             write_customer_export(db, args.customer, pseudonym=pseudonym, now=time.time(), out=sys.stdout)
             return 0
-        # Personal data: readable by the operator only. Written aside and renamed when complete,
-        # so an interrupted export never leaves a file that looks whole.
-        partial = args.out.with_name(args.out.name + ".partial")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # Personal data: a new file readable by the operator only, never written through a
+        # link or over another file, complete or absent (gateway/private_file.py).
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
+            with private_file(args.out) as out:
                 written = write_customer_export(db, args.customer, pseudonym=pseudonym, now=time.time(), out=out)
-            os.replace(partial, args.out)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
+        except TargetExists as exc:
+            print(f"touchgate export: {exc.filename}: {exc.strerror}", file=sys.stderr)
+            return 1
     finally:
         db.conn.close()
     print(f"wrote {sum(written.values())} rows about {pseudonym} to {args.out}", file=sys.stderr)

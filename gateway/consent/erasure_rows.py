@@ -2,8 +2,10 @@
 
 Every table with a `customer_id` column holds personal rows, including tables other parts add
 later, so both are driven by the schema rather than a fixed list (give such columns an index:
-erasure and export must stay under a second on a large store). Dead letters keep raw payloads,
-which may carry the id, so they are searched too.
+erasure and export must stay under a second on a large store). Dead letters never hold the id
+in clear (gateway/devices/redaction.py): they name the customer by keyed pseudonym, in an indexed
+column matched exactly, so an id that is a substring of other data (`"`, `%`, a prefix of
+another customer's id) finds nothing of anyone else.
 
 An erasure leaves two things behind on purpose:
 - `erasures`: the erasure record — the customer's keyed hash (never the id), when, from where,
@@ -41,15 +43,12 @@ def customer_tables(conn: sqlite3.Connection) -> list[str]:
     return found
 
 
-def delete_local_rows(conn: sqlite3.Connection, customer_id: str) -> dict[str, int]:
+def delete_local_rows(conn: sqlite3.Connection, customer_id: str, pseudonym: str) -> dict[str, int]:
     """Delete every local row about the customer; call inside a transaction."""
     deleted: dict[str, int] = {}
     for table in customer_tables(conn):
         deleted[table] = conn.execute(f'DELETE FROM "{table}" WHERE customer_id = ?', (customer_id,)).rowcount
-    needle = customer_id.encode("utf-8")
-    deleted["dead_letters"] = conn.execute(
-        "DELETE FROM dead_letters WHERE instr(raw, ?) > 0 OR instr(detail, ?) > 0", (needle, customer_id)
-    ).rowcount
+    deleted["dead_letters"] = conn.execute("DELETE FROM dead_letters WHERE customer_pseudonym = ?", (pseudonym,)).rowcount
     return deleted
 
 
@@ -59,7 +58,7 @@ def erase_customer(
     """One transaction: delete the rows, keep the erasure record, queue it upstream (unless it
     came from the central service), audit it."""
     with Transaction(db) as conn:
-        deleted = delete_local_rows(conn, customer_id)
+        deleted = delete_local_rows(conn, customer_id, pseudonym)
         cursor = conn.execute(
             "INSERT INTO erasures (pseudonym, requested_at, source, deleted) VALUES (?,?,?,?)",
             (pseudonym, now, source.value, json.dumps(deleted, sort_keys=True)),
@@ -97,46 +96,44 @@ def erasures_after(db: sqlite_utils.Database, after_id: int) -> list[tuple[int, 
     ]
 
 
-def repeat_erasure(db: sqlite_utils.Database, customer_id: str) -> dict[str, int]:
+def repeat_erasure(db: sqlite_utils.Database, customer_id: str, pseudonym: str) -> dict[str, int]:
     """Delete again rows written by this process between an erasure done elsewhere (the CLI) and
     the moment this process learnt of it. No new record: the erasure is the same."""
     with Transaction(db) as conn:
-        return delete_local_rows(conn, customer_id)
+        return delete_local_rows(conn, customer_id, pseudonym)
 
 
 def export_customer(db: sqlite_utils.Database, customer_id: str, *, pseudonym: str, now: float) -> CustomerExport:
     """All local data about the customer, and an audit entry saying it was exported."""
     with Transaction(db) as conn:
-        tables = {table: list(rows) for table, rows in customer_table_rows(conn, customer_id)}
+        tables = {table: list(rows) for table, rows in customer_table_rows(conn, customer_id, pseudonym)}
         audit = audit_mentioning(db, pseudonym)
         append_audit(conn, "export", {"customer": pseudonym, "rows": {t: len(r) for t, r in tables.items()}}, now)
     return CustomerExport(customer_id=customer_id, exported_at=now, pseudonym=pseudonym, tables=tables, audit=audit)
 
 
-def customer_table_rows(conn: sqlite3.Connection, customer_id: str) -> Iterator[tuple[str, Iterator[dict[str, Any]]]]:
+def customer_table_rows(
+    conn: sqlite3.Connection, customer_id: str, pseudonym: str
+) -> Iterator[tuple[str, Iterator[dict[str, Any]]]]:
     """Every table that may hold the customer's rows, each with its rows read lazily (readable:
     JSON columns as JSON, bytes as text), dead letters last. Consume each table's rows before
     moving on; `touchgate export` streams them to a file this way."""
     for table in customer_tables(conn):
         yield table, _rows(conn.execute(f'SELECT * FROM "{table}" WHERE customer_id = ?', (customer_id,)))
-    needle = customer_id.encode("utf-8")
     yield "dead_letters", _rows(conn.execute(
-        "SELECT id, received_at, topic, reason, detail, raw, raw_size FROM dead_letters"
-        " WHERE instr(raw, ?) > 0 OR instr(detail, ?) > 0 ORDER BY id",
-        (needle, customer_id),
+        "SELECT id, received_at, topic, reason, detail, raw, raw_size, raw_state FROM dead_letters"
+        " WHERE customer_pseudonym = ? ORDER BY id",
+        (pseudonym,),
     ))
 
 
-def customer_row_count(conn: sqlite3.Connection, customer_id: str) -> int:
+def customer_row_count(conn: sqlite3.Connection, customer_id: str, pseudonym: str) -> int:
     """How many rows `customer_table_rows` yields (the size of an export, for a progress bar)."""
     total = sum(
         int(conn.execute(f'SELECT COUNT(*) FROM "{table}" WHERE customer_id = ?', (customer_id,)).fetchone()[0])
         for table in customer_tables(conn)
     )
-    needle = customer_id.encode("utf-8")
-    return total + int(conn.execute(
-        "SELECT COUNT(*) FROM dead_letters WHERE instr(raw, ?) > 0 OR instr(detail, ?) > 0", (needle, customer_id)
-    ).fetchone()[0])
+    return total + int(conn.execute("SELECT COUNT(*) FROM dead_letters WHERE customer_pseudonym = ?", (pseudonym,)).fetchone()[0])
 
 
 def _rows(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:

@@ -37,14 +37,14 @@ def write_customer_export(
     written: dict[str, int] = {}
     conn.execute("BEGIN")  # deferred: a read snapshot, no write lock held while we write the file
     try:
-        total = customer_row_count(conn, customer_id)
+        total = customer_row_count(conn, customer_id, pseudonym)
         audit = audit_mentioning(db, pseudonym)
         out.write("{\n")
         for key, value in (("customer_id", customer_id), ("exported_at", now), ("pseudonym", pseudonym)):
             out.write(f"  {_json(key)}: {_json(value)},\n")
         out.write('  "tables": {')
         with progress(total, "export", unit="rows", stream=bar_stream, enabled=show_progress) as bar:
-            for index, (table, rows) in enumerate(customer_table_rows(conn, customer_id)):
+            for index, (table, rows) in enumerate(customer_table_rows(conn, customer_id, pseudonym)):
                 out.write(("," if index else "") + f"\n    {_json(table)}: [")
                 count = 0
                 for row in rows:

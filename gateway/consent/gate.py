@@ -1,6 +1,7 @@
 """The consent gate at ingest, backed by the ledger. Pure: decides and counts, no I/O.
 
-Anonymous events pass. A personal event is queued for sync only with a consent valid at its
+Anonymous events pass, except those whose purpose is `on_site` (a stranger's device seen through
+its anonymous id: counted in the shop, never synced). A personal event is queued for sync only with a consent valid at its
 arrival for its purpose, and its sensitive attributes (transcripts) only if that purpose's policy
 says the consent covers them. Without consent it is never queued: dropped, or kept locally with
 the customer id and the sensitive attributes removed, as the purpose's policy says.
@@ -14,12 +15,12 @@ from enum import StrEnum
 from gateway.consent.ledger import ConsentLedger
 from gateway.consent.settings import PrivacySettings, Unconsented
 from gateway.model.event import Event, with_changes
-from gateway.model.gate import GateClass, GateDecision
+from gateway.model.gate import ON_SITE_PURPOSE, GateClass, GateDecision
 
 
 class Handling(StrEnum):
     SYNCED = "synced"  # stored and queued for the central service
-    LOCAL_ONLY = "local_only"  # consented, but carries sensitive attributes the consent does not cover
+    LOCAL_ONLY = "local_only"  # consented but sensitive attributes the consent does not cover, or on_site
     STRIPPED = "stripped"  # kept locally without the customer id
     DROPPED = "dropped"  # not stored at all
 
@@ -38,8 +39,9 @@ class LedgerGate:
     def decide(self, event: Event) -> GateDecision:
         customer_id = event.customer_id
         if customer_id is None:
-            self._counts[(GateClass.ANONYMOUS, event.purpose, Handling.SYNCED)] += 1
-            return GateDecision(GateClass.ANONYMOUS, event, True)
+            sync = event.purpose != ON_SITE_PURPOSE
+            self._counts[(GateClass.ANONYMOUS, event.purpose, Handling.SYNCED if sync else Handling.LOCAL_ONLY)] += 1
+            return GateDecision(GateClass.ANONYMOUS, event, sync)
         self._ledger.note_seen(customer_id, event.received_at)
         policy = self._settings.policy(event.purpose)
         # A purpose outside the configured list cannot be consented to (`touchgate check` flags it).

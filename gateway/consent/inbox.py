@@ -7,6 +7,13 @@ only once their effect is committed; what cannot be accepted is dead-lettered wi
 erasure naming neither this gateway's site nor a configured touchpoint, a decision older than
 the one held), and every refusal is audited (`consent.refused`, keyed hash
 only). Dead-letter details never carry the customer id.
+
+Because a message is acknowledged only after its work, one that kills the process (a native crash,
+an OOM kill) would come back after every restart. The sensor path's quarantine covers it here too
+(gateway/quarantine.py): a redelivery (DUP) is marked in flight before it is worked on, and one
+still marked when it comes back is dead-lettered `poison`. A Python exception while working on one
+message is that message's dead letter (`internal_error`, the exception's type only: its text may
+carry the customer id); a failing store (sqlite3.OperationalError) is retried, never dead-lettered.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from gateway.consent.model import ConsentMessage, ConsentRecord, ConsentSource, 
 from gateway.consent.service import ConsentService
 from gateway.model.deadletter import DeadLetterReason
 from gateway.model.inbound import InboundMessage
+from gateway.quarantine import Quarantine
 from gateway.retained_commands import refuse_if_retained
 
 log = logging.getLogger(__name__)
@@ -87,8 +95,11 @@ def parse_erasure(message: InboundMessage) -> ErasureMessage | Rejection:
 
 
 class ConsentInbox:
-    def __init__(self, service: ConsentService, ack: Acker, dead_letter: DeadLetterSink, own_site: str) -> None:
+    def __init__(
+        self, service: ConsentService, ack: Acker, dead_letter: DeadLetterSink, own_site: str, quarantine: Quarantine | None = None
+    ) -> None:
         self._service = service
+        self._quarantine = quarantine
         self._ack = ack
         self._dead_letter = dead_letter
         self._purposes = frozenset(service.settings.purposes)
@@ -100,6 +111,7 @@ class ConsentInbox:
         self._queue: asyncio.Queue[tuple[str, InboundMessage]] = asyncio.Queue()
         self.handled = 0
         self.rejected = 0
+        self.failed = 0  # messages whose work raised: dead-lettered internal_error
 
     def on_consent(self, message: InboundMessage) -> None:
         if refuse_if_retained(message, self._dead_letter):
@@ -119,7 +131,7 @@ class ConsentInbox:
             kind, message = await self._queue.get()
             while True:
                 try:
-                    await (self._consent(message) if kind == "consent" else self._erasure(message))
+                    await self._handle(kind, message)
                     break
                 except sqlite3.OperationalError as exc:
                     # The store is failing (disk full, locked): keep the message unacknowledged and
@@ -128,6 +140,29 @@ class ConsentInbox:
                     log.error("consent message not stored (%s); retrying in %.2fs", exc, delay)
                     await asyncio.sleep(delay)
             backoff.reset()
+
+    async def _handle(self, kind: str, message: InboundMessage) -> None:
+        suspect = None
+        if self._quarantine is not None and self._quarantine.is_suspect(message):
+            # Retried after a failed store: `begin` knows the key and counts no second strike.
+            key, poison = await self._quarantine.begin(message)
+            suspect = key
+            if poison:
+                await self._reject(kind, message, Rejection(DeadLetterReason.POISON, "in flight at two unclean stops in a row"))
+                await self._quarantine.forget(key)
+                return
+        try:
+            await (self._consent(message) if kind == "consent" else self._erasure(message))
+        except sqlite3.OperationalError:
+            raise  # the store, not the message: retried by `run`
+        except Exception as exc:  # noqa: BLE001 - isolation boundary per message: it alone is dead-lettered
+            log.exception("working on a %s message failed", kind)
+            self.failed += 1
+            self.rejected += 1
+            # Not audited like a refusal: the audit write may be what failed, and this boundary must hold.
+            self._dead_letter(message, DeadLetterReason.INTERNAL_ERROR, f"{kind}: {type(exc).__name__}")
+        if suspect is not None and self._quarantine is not None:
+            await self._quarantine.forget(suspect)
 
     async def _reject(self, kind: str, message: InboundMessage, rejection: Rejection, customer_id: str | None = None) -> None:
         """Audited (keyed hash only), then dead-lettered: the dead letter acknowledges it."""

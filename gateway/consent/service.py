@@ -188,7 +188,7 @@ class ConsentService:
             customer_id = customer_id or seen.get(pseudonym)
             if customer_id is not None:
                 self.ledger.forget(customer_id, self._clock())
-                await self._store.call(functools.partial(repeat_erasure, customer_id=customer_id))
+                await self._store.call(functools.partial(repeat_erasure, customer_id=customer_id, pseudonym=pseudonym))
             self._last_erasure_id = max(self._last_erasure_id, erasure_id)
         return True
 

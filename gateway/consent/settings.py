@@ -59,6 +59,8 @@ class RetentionSettings(_Section):
     """Time-to-live per table; a table left out (null) keeps its rows until erased."""
 
     events: Seconds | None = 90 * 86400.0
+    # Strangers' devices seen through the day's anonymous id (purpose on_site): about a day.
+    on_site_events: Seconds | None = 86400.0
     dead_letters: Seconds | None = 30 * 86400.0
     profiles: Seconds | None = 365 * 86400.0
     outbox: Seconds | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import secrets
 import sys
 from collections.abc import AsyncIterator
@@ -35,9 +36,10 @@ async def demo_central_service(site: str, data_dir: Path) -> AsyncIterator[Centr
         "--host", "127.0.0.1", "--port", "0",
         "--db", str(data_dir / "central.db"),
         "--seed", str(DEMO_SEED),
-        "--site-token", f"{site}={token}",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        # The site's token in the environment, never on the command line (ps shows that to anyone).
+        env={**os.environ, "PROFILE_SERVICE_SITE_TOKENS": json.dumps({site: token})},
     )  # fmt: skip
     try:
         url = await within(_listening_url(proc), 30)

@@ -7,6 +7,7 @@ topic→profiles lookup is cached.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,13 +17,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from gateway.devices.identifiers import ANONYMOUS_DEVICE, DailyAnonymiser, DeviceIdentifiers, is_anonymous
 from gateway.devices.profile import DeviceProfile, Resource, TimeSource
+from gateway.devices.redaction import DeadLetterRedactor, Redacted
 from gateway.devices.topics import TopicFilter
 from gateway.model.deadletter import DeadLetter, DeadLetterReason
 from gateway.model.event import AttributeValue, Event, event_from_dict
+from gateway.model.gate import ON_SITE_PURPOSE
 from gateway.model.inbound import InboundMessage
 
 _TOPIC_CACHE_LIMIT = 10_000
+log = logging.getLogger(__name__)
 
 
 class Rejected(Exception):
@@ -46,6 +51,8 @@ class CompiledProfile:
     resources: tuple[_CompiledResource, ...]
     customer: tuple[str, ...] | None
     device_time: tuple[TimeSource, tuple[str, ...]] | None
+    # The attribute holding the device's own hardware id (gateway/devices/identifiers.py).
+    identifier_attribute: str | None
 
     @classmethod
     def of(cls, profile: DeviceProfile) -> CompiledProfile:
@@ -56,6 +63,7 @@ class CompiledProfile:
             tuple((r, _split_path(r.source), r.required) for r in profile.resources),
             _split_path(profile.customer) if profile.customer is not None else None,
             (profile.device_time, _split_path(profile.device_time.source)) if profile.device_time else None,
+            next((r.name for r in profile.resources if r.source == profile.device_identifier), None),
         )
 
 
@@ -191,8 +199,12 @@ class Normaliser:
         max_payload_bytes: int,
         raw_cap: int,
         time_window: TimeWindow = DEFAULT_TIME_WINDOW,
+        identifiers: DeviceIdentifiers | None = None,
     ) -> None:
         self._profiles = [CompiledProfile.of(p) for p in profiles]
+        # Without an allow-list every device id is a stranger's: anonymised (privacy by default).
+        self.identifiers = identifiers if identifiers is not None else DeviceIdentifiers(profiles, (), DailyAnonymiser())
+        self.redactor = DeadLetterRedactor(profiles, self.identifiers, raw_cap)
         self._time_window = time_window
         self._default_site = default_site
         self._max_payload = max_payload_bytes
@@ -216,19 +228,41 @@ class Normaliser:
             self._topic_cache[topic] = cached
         return cached
 
+    def admit(self, message: InboundMessage) -> InboundMessage:
+        """The message with every stranger's device id anonymised (gateway/devices/identifiers.py):
+        the sensor routes apply it before ingest, so nothing downstream sees the clear id."""
+        return self.identifiers.admit(message)
+
     def dead_letter(self, message: InboundMessage, reason: DeadLetterReason, detail: str) -> DeadLetter:
+        """Without customer or device ids in clear (gateway/devices/redaction.py)."""
+        redacted = self.redact(message.topic, message.payload, detail, message.received_at)
         return DeadLetter(
             received_at=message.received_at,
-            topic=message.topic,
+            topic=redacted.topic,
             reason=reason,
-            detail=detail[:500],
-            raw=message.payload[: self._raw_cap],
+            detail=redacted.detail,
+            raw=redacted.raw,
             raw_size=len(message.payload),
+            customer_pseudonym=redacted.customer_pseudonym,
+            raw_state=redacted.raw_state,
         )
+
+    def redact(self, topic: str, raw: bytes, detail: str, at: float) -> Redacted:
+        """What a dead letter keeps of a message (also for rows kept before: gateway/store/dead_letter_rows.py)."""
+        try:
+            return self.redactor.redact(topic, raw, detail, at)
+        except Exception as exc:  # noqa: BLE001 - isolation boundary: a dead letter is always kept, without the raw if need be
+            # The type only: the exception's text or traceback could quote the identifier.
+            log.error("redacting a dead letter failed (%s); kept without its payload", type(exc).__name__)
+            return Redacted(self._safe_topic(topic), b"", "(detail withheld: redaction failed)", None, "dropped")
+
+    def _safe_topic(self, topic: str) -> str:
+        """A topic that may carry a device id, as its profile's filter (no id) instead."""
+        return next((c.profile.topic for c, _ in self._candidates(topic) if c.profile.device_identifier), topic)
 
     def normalise(self, message: InboundMessage) -> Event | DeadLetter:
         try:
-            return self._normalise(message)
+            return self._normalise(self.identifiers.admit(message))  # again: a no-op once admitted
         except Rejected as exc:
             return self.dead_letter(message, exc.reason, exc.detail)
 
@@ -278,15 +312,19 @@ class Normaliser:
             if isinstance(raw_customer, int) and abs(raw_customer) >= _INT_LIMIT:
                 raise Rejected(DeadLetterReason.OUT_OF_RANGE, "customer id: number too large")
             customer_id = f"{profile.customer_prefix}{raw_customer}"
+        purpose, device = profile.purpose, names.get("device", message.topic)
+        if compiled.identifier_attribute is not None and is_anonymous(attributes.get(compiled.identifier_attribute)):
+            # A stranger's device (a customer's phone): counted in the shop, never synced.
+            purpose, device = ON_SITE_PURPOSE, ANONYMOUS_DEVICE
         try:
             # From a mapping: validated as Event(...) is, ~1 µs less a message (no ArgsKwargs wrapping).
             return event_from_dict({
                 "received_at": message.received_at,
                 "device_time": _device_time(*compiled.device_time, payload, self._time_window) if compiled.device_time else None,
                 "site": names.get("site", self._default_site),
-                "device": names.get("device", message.topic),
+                "device": device,
                 "kind": profile.kind,
-                "purpose": profile.purpose,
+                "purpose": purpose,
                 "customer_id": customer_id,
                 "profile": profile.name,
                 "topic": message.topic,

@@ -61,6 +61,11 @@ class DeviceProfile(Section):
     purpose: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
     customer: str | None = Field(None, description="dotted path of the pseudonymous customer id (identify events)")
     customer_prefix: str = Field("", description="namespace put before the raw id, e.g. 'card:'")
+    device_identifier: str | None = Field(
+        None,
+        description="dotted path of the device's own hardware id (a BLE MAC), which its {device} topic name carries too:"
+        " replaced by the day's anonymous id unless the device is one of the shop's own (ingest.own_beacons)",
+    )
     device_time: TimeSource | None = None
     resources: list[Resource] = Field(min_length=1)
 
@@ -68,6 +73,8 @@ class DeviceProfile(Section):
     def _text_payload_has_one_resource(self) -> DeviceProfile:
         if self.format == "text" and any(r.source != "." for r in self.resources):
             raise ValueError("a text payload has one value: every resource's source must be '.'")
+        if self.device_identifier is not None and self.customer is not None:
+            raise ValueError("a profile carries a customer id or a device id, not both")
         names = [r.name for r in self.resources]
         if len(names) != len(set(names)):
             raise ValueError("resource names must be unique")

@@ -48,3 +48,8 @@ class DeadLetter(BaseModel):
     detail: str
     raw: bytes
     raw_size: int
+    # The keyed pseudonym of the customer the message named (gateway/devices/redaction.py):
+    # erasure and export match it exactly. The raw payload never holds the id in clear.
+    customer_pseudonym: str | None = None
+    # What was done to `raw`: kept, redacted (ids replaced), unparsed (bounded, runs masked).
+    raw_state: str = "kept"

@@ -13,6 +13,11 @@ from typing import Protocol
 from gateway.model.event import Event, with_changes
 
 
+# Data that is used in the shop and never leaves it, whatever the consents: a stranger's device
+# seen through its anonymous id (gateway/devices/identifiers.py) is counted here, never synced.
+ON_SITE_PURPOSE = "on_site"
+
+
 class GateClass(StrEnum):
     ANONYMOUS = "anonymous"
     CONSENTED = "consented"
@@ -46,7 +51,7 @@ class StrictGate:
 
     def decide(self, event: Event) -> GateDecision:
         if event.customer_id is None:
-            return GateDecision(GateClass.ANONYMOUS, event, True)
+            return GateDecision(GateClass.ANONYMOUS, event, event.purpose != ON_SITE_PURPOSE)
         if self._consents.allows(event.customer_id, event.purpose, event.received_at):
             return GateDecision(GateClass.CONSENTED, event, True)
         return GateDecision(GateClass.UNCONSENTED, with_changes(event, customer_id=None), False)

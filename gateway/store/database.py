@@ -61,7 +61,10 @@ class Transaction:
                 self._conn.execute("COMMIT")
                 return
             except sqlite3.Error:
-                self._conn.execute("ROLLBACK")
+                # SQLite rolls back by itself after some failed COMMITs (SQLITE_FULL, SQLITE_IOERR):
+                # a second ROLLBACK would raise "no transaction is active" and hide the real cause.
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK")

@@ -106,8 +106,12 @@ def write_ingest_batch(db: sqlite_utils.Database, batch: IngestBatch) -> None:
             settle_in_transaction(conn, batch.settled_in_flight, batch.topic_last)
         if batch.dead_letters:
             conn.executemany(
-                "INSERT INTO dead_letters (received_at, topic, reason, detail, raw, raw_size) VALUES (?,?,?,?,?,?)",
-                [(d.received_at, d.topic, d.reason.value, d.detail, d.raw, d.raw_size) for d in batch.dead_letters],
+                "INSERT INTO dead_letters (received_at, topic, reason, detail, raw, raw_size, customer_pseudonym, raw_state)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (d.received_at, d.topic, d.reason.value, d.detail, d.raw, d.raw_size, d.customer_pseudonym, d.raw_state)
+                    for d in batch.dead_letters
+                ],
             )
 
 

@@ -254,8 +254,21 @@ _V8_ANALYTICS = """
 """
 
 
+# Dead letters name their customer by keyed pseudonym, so erasure and export match exactly (an
+# index, never a search of the payload). Rows from before have raw_state NULL: the gateway (and
+# the privacy CLI) screen them with the key and the profiles before anything reads them
+# (gateway/store/dead_letter_rows.py), since SQL alone has neither.
+_V9_DEAD_LETTER_PSEUDONYMS = """
+        ALTER TABLE dead_letters ADD COLUMN customer_pseudonym TEXT;
+        ALTER TABLE dead_letters ADD COLUMN raw_state TEXT;
+        CREATE INDEX IF NOT EXISTS dead_letters_customer ON dead_letters(customer_pseudonym) WHERE customer_pseudonym IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS dead_letters_unscreened ON dead_letters(id) WHERE raw_state IS NULL;
+"""
+
+
 MIGRATIONS: list[Migration] = [
     _V1_INITIAL, _V2_ERASURES, _V3_RULES, _V4_OUTBOX_KIND, _V5_RULE_FOOTFALL, _V6_OUTBOX_AGE, _V7_QUARANTINE, _V8_ANALYTICS,
+    _V9_DEAD_LETTER_PSEUDONYMS,
 ]
 
 

@@ -7,9 +7,10 @@ letter, dropped → counter, purged → counter), so a crash at any point loses 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import sqlite_utils
@@ -90,18 +91,22 @@ def settle(
     retry: Sequence[str],
     retry_at: float,
     raw_cap: int,
+    pseudonymise: Callable[[str], str] | None = None,
 ) -> None:
     """Apply one reply in one transaction: accepted ids leave, rejected ones become dead letters
-    (never retried), the ones the reply did not mention wait until `retry_at`."""
+    (never retried), the ones the reply did not mention wait until `retry_at`. A rejected personal
+    event's dead letter holds no customer id: it is cut out of the body, and the customer named by
+    `pseudonymise` (the consent part's) so erasure and export find it exactly."""
     now = time.time()
     with Transaction(db) as conn:
         conn.executemany("DELETE FROM outbox WHERE event_id = ?", [(i,) for i in accepted])
         if rejected:
             conn.executemany(
-                "INSERT INTO dead_letters (received_at, topic, reason, detail, raw, raw_size) VALUES (?,?,?,?,?,?)",
+                "INSERT INTO dead_letters (received_at, topic, reason, detail, raw, raw_size, customer_pseudonym, raw_state)"
+                " VALUES (?,?,?,?,?,?,?,?)",
                 [
-                    (now, DEAD_LETTER_TOPIC, DeadLetterReason.SYNC_REJECTED.value, f"{item.event_id}: {reason}",
-                     item.body.encode()[:raw_cap], item.bytes)
+                    (now, DEAD_LETTER_TOPIC, DeadLetterReason.SYNC_REJECTED.value, f"{item.event_id}: {reason}"[:500],
+                     *_without_customer(item, raw_cap, pseudonymise))
                     for item, reason in rejected
                 ],
             )
@@ -209,3 +214,15 @@ def delete_delivered_erasures(db: sqlite_utils.Database, erasure_ids: Sequence[i
     with Transaction(db) as conn:
         conn.executemany("DELETE FROM erasures_outbox WHERE erasure_id = ?", [(i,) for i in erasure_ids])
         bump_counters(conn, {"erasures_sent": len(erasure_ids)})
+
+
+def _without_customer(
+    item: OutboxItem, raw_cap: int, pseudonymise: Callable[[str], str] | None
+) -> tuple[bytes, int, str | None, str]:
+    """(raw, raw_size, customer_pseudonym, raw_state) of a rejected event's dead letter."""
+    if item.customer_id is None:
+        return item.body.encode()[:raw_cap], item.bytes, None, "kept"
+    body = json.loads(item.body)  # written by outbox_body(): always a JSON object
+    body["customer_id"] = "<redacted>"
+    raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()[:raw_cap]
+    return raw, item.bytes, pseudonymise(item.customer_id) if pseudonymise is not None else None, "redacted"

@@ -16,7 +16,7 @@ from gateway.config.problems import ConfigProblem
 from gateway.model.gate import NoConsents
 from gateway.part import Built, Core, PartBase
 from gateway.ports import (
-    CENTRAL_LINK, CONSENT_FEED, OUTBOX_FEED, CONSENT_LOOKUP, CUSTOMER_RECORDS, PROFILE_CHANGES, CentralLinkState, ConsentLookup, Ports,
+    CENTRAL_LINK, CONSENT_FEED, OUTBOX_FEED, CONSENT_LOOKUP, CUSTOMER_RECORDS, PROFILE_CHANGES, PSEUDONYMISE, CentralLinkState, ConsentLookup, Ports,
 )
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class SyncLink:
 class SyncPart(PartBase):
     name = "sync"
     section = "sync"
-    uses = (CONSENT_LOOKUP, CONSENT_FEED, CUSTOMER_RECORDS, PROFILE_CHANGES)
+    uses = (CONSENT_LOOKUP, CONSENT_FEED, CUSTOMER_RECORDS, PROFILE_CHANGES, PSEUDONYMISE)
     provides = (CENTRAL_LINK, OUTBOX_FEED)
 
     def enabled(self, settings: Settings) -> bool:
@@ -83,7 +83,9 @@ class SyncPart(PartBase):
         link = SyncLink(settings.sync.url is not None)
         built = Built(offers={CENTRAL_LINK: link.state, OUTBOX_FEED: link}, service=link)
         if settings.sync.url is None:
-            sender = OutboxSender(core.store, None, settings.sync, lookup, settings.store.dead_letter_raw_cap)
+            sender = OutboxSender(
+                core.store, None, settings.sync, lookup, settings.store.dead_letter_raw_cap, pseudonymise=ports.optional(PSEUDONYMISE)
+            )
             built.tasks.append(sender.run())
             log.info("sync.url not set: events stay queued locally (within the outbox budget and TTL)")
         else:
@@ -107,7 +109,9 @@ async def _run_sync(core: Core, ports: Ports, lookup: ConsentLookup, link: SyncL
             profiles.invalidate_profile(customer_id)
 
     async with Transport(settings.sync) as transport:
-        sender = OutboxSender(core.store, transport, settings.sync, lookup, settings.store.dead_letter_raw_cap)
+        sender = OutboxSender(
+            core.store, transport, settings.sync, lookup, settings.store.dead_letter_raw_cap, pseudonymise=ports.optional(PSEUDONYMISE)
+        )
         core.ingest.on_committed.append(sender.wake)
         metrics = core.metrics
         sender.on_settled.append(lambda settled: metrics.events_sent(settled.accepted_kinds))

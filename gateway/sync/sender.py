@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from gateway.listeners import Listeners
 from gateway.model.gate import ConsentLookup
 from gateway.store import Store
 from gateway.store.outbox import (
@@ -69,9 +70,6 @@ class Settled:
         return len(self.accepted_kinds) + self.rejected + self.purged
 
 
-SettledListener = Callable[[Settled], None]
-
-
 class DrainEnd(StrEnum):
     EMPTY = "empty"  # the outbox is empty
     TIMEOUT = "timeout"  # the deadline passed first (service down, slow, or events keep coming)
@@ -88,12 +86,15 @@ class OutboxSender:
         raw_cap: int,
         clock: Callable[[], float] = time.time,
         backoff: Backoff | None = None,
+        pseudonymise: Callable[[str], str] | None = None,
     ) -> None:
         self._store = store
         self._transport = transport
         self._settings = settings
         self._consents = consents
         self._raw_cap = raw_cap
+        # Names a rejected personal event's dead letter by pseudonym (gateway/store/outbox.py).
+        self._pseudonymise = pseudonymise
         self._clock = clock
         self.backoff = backoff or sync_backoff(settings)
         self._wakeup = asyncio.Event()
@@ -101,7 +102,8 @@ class OutboxSender:
         self._retry_at = 0.0
         self._next_limits = 0.0
         self.status = SenderStatus(state="idle" if transport else "disabled")
-        self.on_settled: list[SettledListener] = []
+        # Metrics, drain progress: a failing listener is logged and counted, sending goes on.
+        self.on_settled: Listeners[[Settled]] = Listeners("sync on_settled")
 
     def wake(self, *_: object) -> None:
         """Called when new events were committed (an ingest listener)."""
@@ -193,7 +195,7 @@ class OutboxSender:
         unanswered = [i for i in by_id if i not in answered]
         now = self._clock()
         retry_at = now + self._settings.backoff_initial_s
-        await self._store.call(lambda db: settle(db, accepted, rejected, unanswered, retry_at, self._raw_cap))
+        await self._store.call(lambda db: settle(db, accepted, rejected, unanswered, retry_at, self._raw_cap, self._pseudonymise))
         self._report(Settled(tuple(by_id[i].kind for i in accepted), rejected=len(rejected)))
         for item, reason in rejected:
             log.warning("central service rejected event %s for good: %s", item.event_id, reason)
@@ -219,7 +221,7 @@ class OutboxSender:
             reason = f"HTTP {outcome.status} {problem.error}: {problem.detail}".rstrip(": ")
         except ValidationError:
             pass
-        await self._store.call(lambda db: settle(db, [], [(batch[0], reason)], [], 0.0, self._raw_cap))
+        await self._store.call(lambda db: settle(db, [], [(batch[0], reason)], [], 0.0, self._raw_cap, self._pseudonymise))
         self._report(Settled(rejected=1))
         log.warning("central service refused event %s: %s", batch[0].event_id, reason)
         self._cap = min(self._settings.batch_max_events, max(2, self._cap * 2))
@@ -267,8 +269,7 @@ class OutboxSender:
             )
 
     def _report(self, settled: Settled) -> None:
-        for listener in self.on_settled:
-            listener(settled)
+        self.on_settled(settled)
 
     def _is_full(self, batch: list[OutboxItem]) -> bool:
         return len(batch) >= self._cap or sum(i.bytes for i in batch) >= self._settings.batch_max_bytes * 0.9

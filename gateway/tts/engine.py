@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Protocol
 
 from gateway.audio import Pcm
@@ -29,6 +31,25 @@ class TtsEngine(Protocol):
         when it cannot work at all."""
         ...
 
-    async def synthesize(self, text: str) -> Pcm:
-        """Speak `text` and return the audio in the engine's own format."""
+    def stream(self, text: str) -> AsyncGenerator[Pcm, None]:
+        """Speak `text` as chunks in the engine's own format, in order (Piper: one per sentence,
+        each ready as soon as it is synthesised; espeak-ng: one). Nothing more is synthesised
+        than the reader asks for: closing the iterator early stops the rest. All chunks of one
+        text share one format."""
         ...
+
+
+async def synthesize_whole(engine: TtsEngine, text: str) -> Pcm:
+    """The engine's chunks of `text` joined into one Pcm."""
+    async with aclosing(engine.stream(text)) as chunks:
+        pieces = [chunk async for chunk in chunks]
+    return join_pcm(pieces)
+
+
+def join_pcm(pieces: list[Pcm]) -> Pcm:
+    if not pieces:
+        raise SynthesisError("the engine produced no audio")
+    audio_format = pieces[0].format
+    if any(piece.format != audio_format for piece in pieces):
+        raise SynthesisError("the engine changed its audio format within one reply")
+    return Pcm(b"".join(piece.data for piece in pieces), audio_format)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+from collections.abc import AsyncGenerator
 
 from gateway.tts.engine import SynthesisError
 from gateway.audio import AudioFormatError, Pcm, read_wav
@@ -38,6 +39,11 @@ class EspeakEngine:
         self._binary = path
         # One real synthesis proves the voice exists (espeak-ng exits 1 for an unknown voice).
         await self.synthesize("ok")
+
+    async def stream(self, text: str) -> AsyncGenerator[Pcm, None]:
+        """One chunk: espeak-ng is fast enough (tens of ms per sentence) that splitting would
+        only add a process per sentence."""
+        yield await self.synthesize(text)
 
     async def synthesize(self, text: str) -> Pcm:
         args = ["-v", self._voice, "-s", str(self._rate), "-p", str(self._pitch), "-b", "1", "--stdout"]

@@ -1,31 +1,65 @@
 """Piper (neural TTS, onnxruntime) for languages where a voice model is configured.
 
-The model is loaded once at start, off the event loop. Synthesis runs in one worker thread at a
-time: onnxruntime already uses every core for one request, and two at once on a Raspberry Pi
-would only slow both.
+The model is loaded once at start, off the event loop, and warmed up. Synthesis runs in one
+worker thread, one sentence at a time: two at once on a Raspberry Pi would only slow both, and
+onnxruntime gets one thread that does not spin-wait (`threads`, see `_load`). A reply is streamed: Piper synthesises sentence by sentence,
+and each sentence is handed out as soon as it is ready, so the first audio leaves after the first
+sentence rather than after the whole reply. Each sentence is its own job on the worker, so replies
+for other sites interleave by sentence, and a reply whose reader stops asks for no more.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import json
+import re
+from collections.abc import AsyncGenerator, Generator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from gateway.tts.engine import SynthesisError
+from gateway.tts.engine import SynthesisError, synthesize_whole
 from gateway.audio import AudioFormat, Pcm
 from gateway.waiting import within
 
 
 _WARM_UP_TEXT = "Hello."
+# A first sentence longer than this many words is spoken from its first clause on its own: Piper's
+# time grows with the sentence's length, and the first audio waits for the whole first part.
+# bench/tts.py measures it ("long" against "long_unsplit"; figures in docs/voice.md). Later
+# sentences stay whole (they are synthesised while earlier ones play).
+SPLIT_FIRST_SENTENCE_WORDS = 8
+_SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
+_CLAUSE_END = re.compile(r"[,;:]\s")  # "1,000" is not a clause end
+
+
+def first_clause(text: str) -> tuple[str, str] | None:
+    """(the first clause, the rest) when the first sentence is long and has a clause mark after
+    its second word; None otherwise. Nothing is dropped: head + " " + rest == text (stripped)."""
+    text = text.strip()
+    end = _SENTENCE_END.search(text)
+    sentence = text[: end.end()] if end else text
+    if len(sentence.split()) <= SPLIT_FIRST_SENTENCE_WORDS:
+        return None
+    for mark in _CLAUSE_END.finditer(sentence):
+        head, rest = text[: mark.start() + 1], text[mark.end() :].strip()
+        if len(head.split()) >= 2 and rest:
+            return head, rest
+    return None
 
 
 class PiperEngine:
     name = "piper"
 
-    def __init__(self, model: Path, config: Path | None = None, length_scale: float | None = None, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, model: Path, config: Path | None = None, length_scale: float | None = None, timeout_s: float = 10.0,
+        split_first_clause: bool = True, threads: int = 1,
+    ) -> None:
         self._model = model
+        self._threads = threads
+        self._split_first_clause = split_first_clause  # off only to measure what it gains
         self._config = config or Path(f"{model}.json")
         self._length_scale = length_scale
         self._timeout_s = timeout_s
@@ -33,6 +67,7 @@ class PiperEngine:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper")
         self._key = f"piper:{model.name}:{length_scale}"
         self.warm_up_s: float | None = None  # how long the warm-up synthesis at start took
+        self.sentences_synthesised = 0  # all replies' sentences so far (tests and benchmarks read it)
 
     @property
     def voice_key(self) -> str:
@@ -47,7 +82,7 @@ class PiperEngine:
         # One sentence spoken and thrown away at start: onnxruntime allocates its buffers and
         # settles its kernels on the first run, which otherwise lands on the first customer's reply.
         started = loop.time()
-        await loop.run_in_executor(self._executor, self._synthesize, _WARM_UP_TEXT)
+        await self.synthesize(_WARM_UP_TEXT)
         self.warm_up_s = loop.time() - started
         # The model file's identity (not just its name) makes the cache key: a replaced model
         # must not be served from replies cached for the old one.
@@ -57,36 +92,80 @@ class PiperEngine:
 
     def _load(self) -> Any:
         try:
-            from piper import PiperVoice  # optional dependency: piper-tts
+            import onnxruntime
+            from piper import PiperConfig, PiperVoice  # optional dependency: piper-tts
         except ImportError as exc:
             raise SynthesisError("Piper voice configured but piper-tts is not installed (pip install piper-tts)") from exc
+        # PiperVoice.load would make the session with onnxruntime's defaults: a thread per core
+        # that spin-waits between operators. On a Pi that also recognises speech, or under a CPU
+        # quota, the spinning burns the CPU the synthesis needs: measured under bench/throttle.py
+        # (loop 1.5 s) a short sentence took 2.65 s with the defaults, 1.43 s with one thread and
+        # no spinning (docs/voice.md).
+        options = onnxruntime.SessionOptions()
+        if self._threads > 0:  # 0: onnxruntime's defaults (bench/tts.py measures them beside)
+            options.intra_op_num_threads = self._threads
+            options.inter_op_num_threads = 1
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            return PiperVoice.load(self._model, config_path=self._config)
+            config = PiperConfig.from_dict(json.loads(self._config.read_text(encoding="utf-8")))
+            session = onnxruntime.InferenceSession(str(self._model), sess_options=options, providers=["CPUExecutionProvider"])
         except (OSError, ValueError, KeyError, TypeError) + _onnx_errors() as exc:
             raise SynthesisError(f"cannot load Piper voice {self._model}: {exc}") from exc
+        return PiperVoice(session=session, config=config)
 
     async def synthesize(self, text: str) -> Pcm:
+        """The whole reply in one piece (the warm-up, tests)."""
+        return await synthesize_whole(self, text)
+
+    async def stream(self, text: str) -> AsyncGenerator[Pcm, None]:
+        """One Pcm per sentence, each synthesised only when the reader asks for it. `timeout_s`
+        bounds each sentence. Cancelled or closed early, the sentence being synthesised still
+        finishes in the worker (onnxruntime cannot be interrupted), the rest are never started."""
         if self._voice is None:
             raise SynthesisError("Piper engine used before start()")
         loop = asyncio.get_running_loop()
+        sentences = self._sentences(text)
+        produced = False
         try:
-            return await within(loop.run_in_executor(self._executor, self._synthesize, text), self._timeout_s)
-        except TimeoutError:
-            raise SynthesisError(f"Piper took longer than {self._timeout_s}s") from None
+            while True:
+                try:
+                    pcm = await within(loop.run_in_executor(self._executor, self._next_sentence, sentences, text), self._timeout_s)
+                except TimeoutError:
+                    raise SynthesisError(f"Piper took longer than {self._timeout_s}s for one sentence") from None
+                if pcm is None:
+                    break
+                produced = True
+                yield pcm
+        finally:
+            # Queued behind a sentence still running (a generator cannot be closed while it runs):
+            # the one worker runs jobs in order. After close(), the executor refuses: nothing to free.
+            with contextlib.suppress(RuntimeError):
+                self._executor.submit(sentences.close)
+        if not produced:
+            raise SynthesisError(f"Piper produced no audio for {text!r}")
 
-    def _synthesize(self, text: str) -> Pcm:
+    def _sentences(self, text: str) -> Generator[Any, None, None]:
+        """Piper's own generator (it phonemises the text when first asked, then runs the model
+        once per sentence as it is iterated); a long first sentence's first clause first."""
         from piper import SynthesisConfig
 
         config = SynthesisConfig(length_scale=self._length_scale)
+        split = first_clause(text) if self._split_first_clause else None
+        if split is not None:
+            yield from self._voice.synthesize(split[0], syn_config=config)
+            text = split[1]
+        yield from self._voice.synthesize(text, syn_config=config)
+
+    def _next_sentence(self, sentences: Generator[Any, None, None], text: str) -> Pcm | None:
+        """In the worker thread: the next sentence's audio, or None after the last."""
         try:
-            chunks = list(self._voice.synthesize(text, syn_config=config))
+            chunk = next(sentences, None)
         except (ValueError, KeyError, RuntimeError) + _onnx_errors() as exc:
             raise SynthesisError(f"Piper failed on {text!r}: {exc}") from exc
-        if not chunks:
-            raise SynthesisError(f"Piper produced no audio for {text!r}")
-        first = chunks[0]
-        audio = b"".join(chunk.audio_int16_bytes for chunk in chunks)
-        return Pcm(audio, AudioFormat(first.sample_rate, first.sample_width, first.sample_channels))
+        if chunk is None:
+            return None
+        self.sentences_synthesised += 1
+        return Pcm(chunk.audio_int16_bytes, AudioFormat(chunk.sample_rate, chunk.sample_width, chunk.sample_channels))
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

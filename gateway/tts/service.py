@@ -1,6 +1,14 @@
 """The Hermes TTS service: `hermes/tts/say` → synthesis → `playBytes` to the site → wait for the
 speaker's `playFinished` → `hermes/tts/sayFinished`.
 
+A reply is streamed where the voice streams (Piper, a sentence at a time): each part goes out as
+its own `playBytes` as soon as it is synthesised and the part before it was played (ids `<id>`,
+`<id>.1`, `<id>.2`, …), while the next part is synthesised; `sayFinished` follows the last part's
+`playFinished`. A cached reply, and espeak-ng's, is one `playBytes` with the say's id. When the
+in-process caller cancels its future (the dialogue manager does when the say's session ends: a
+barge-in, an endSession, a timeout), the rest of the reply is neither synthesised nor played, and
+`sayFinished` is published at once.
+
 One worker per site speaks that site's requests in order (a speaker plays one reply at a time, so
 a second reply waits until the first has been played). siteIds come from the network, so workers
 are bounded: a worker ends when its site's queue is empty, and at most `tts.max_active_sites`
@@ -31,9 +39,11 @@ from gateway.hermes.playback import AudioPlayFinished, parse_play_finished_topic
 from gateway.hermes.tts import TTS_ERROR, TTS_SAY_FINISHED, SayOutcome, TtsError, TtsSay, TtsSayFinished
 from gateway.model.deadletter import DeadLetterReason
 from gateway.model.inbound import InboundMessage
+from gateway.retained_commands import refuse_if_retained
+from gateway.tts.ahead import read_ahead
 from gateway.tts.engine import SynthesisError
 from gateway.tts.settings import TtsSettings
-from gateway.tts.synthesiser import Synthesiser
+from gateway.tts.synthesiser import Reply, Synthesiser
 from gateway.waiting import within
 
 log = logging.getLogger(__name__)
@@ -50,7 +60,8 @@ class TtsCounters:
     play_timeouts: int = 0
     failures: int = 0
     rejected: int = 0
-    # say → playBytes, milliseconds, the most recent requests
+    stopped: int = 0  # replies cut short by their caller (the dialogue manager: the session ended)
+    # say → first playBytes, milliseconds, the most recent requests
     say_to_play_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
 
 
@@ -60,6 +71,7 @@ class _Job:
     request_id: str
     received_at: float  # time.time() of arrival
     done: asyncio.Future[SayOutcome]
+    stopping: bool = False  # set before its speaking task is cancelled on purpose
 
 
 class TtsService:
@@ -83,6 +95,11 @@ class TtsService:
 
     # -- MQTT handlers (called in the event loop) --------------------------------------------
     def on_say(self, message: InboundMessage) -> None:
+        # A retained say is replayed at every subscribe: spoken at every start, out of any
+        # conversation. Refused (dead letter `retained_command`); a live one carries no retain flag.
+        if refuse_if_retained(message, self._dead_letter):
+            self.counters.rejected += 1
+            return
         try:
             say = TtsSay.model_validate_json(message.payload)
         except ValidationError as exc:
@@ -111,6 +128,13 @@ class TtsService:
             return
         if not waiter.done():
             waiter.set_result(None)
+
+    def _stop(self, job: _Job, speaking: asyncio.Task[None]) -> None:
+        if job.stopping or speaking.done():
+            return
+        log.info("reply %s on %s stopped: its caller gave up", job.request_id, job.say.siteId)
+        job.stopping = True
+        speaking.cancel()
 
     # -- in-process API ---------------------------------------------------------------------
     def submit(self, say: TtsSay, received_at: float | None = None, published: bool = False) -> asyncio.Future[SayOutcome]:
@@ -161,7 +185,7 @@ class TtsService:
                 return
             self._in_hand[site] = 1
             try:
-                await self._speak(job)
+                await self._speak_stoppably(site, job)
             except Exception:
                 # A bug met by one request must not silence every speaker: log it with its
                 # traceback, answer the request (error + sayFinished) and go on with the next.
@@ -169,42 +193,78 @@ class TtsService:
                 self._fail(job, "internal error in the TTS service")
             self._in_hand[site] = 0
 
+    async def _speak_stoppably(self, site: str, job: _Job) -> None:
+        """`_speak` as a task of its own, which an in-process caller that cancels its future (the
+        dialogue manager, when the session ends) cancels: the rest of the reply is not synthesised."""
+        task = asyncio.create_task(self._speak(job), name=f"tts-speak-{site}")
+        job.done.add_done_callback(lambda done: self._stop(job, task) if done.cancelled() else None)
+        try:
+            await task  # our own cancellation (shutdown) reaches the task through this await
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not job.stopping or (current is not None and current.cancelling()):
+                raise
+            self.counters.stopped += 1
+            self._finish(job, SayOutcome.FAILED)  # not played; sayFinished, since nobody may wait forever
+
     async def _speak(self, job: _Job) -> None:
         say = job.say
+        parts = 0
+        outcome = SayOutcome.PLAYED
         try:
-            reply = await self._synth.reply(say.text, say.siteId, say.lang, say.volume)
+            async with read_ahead(self._synth.stream(say.text, say.siteId, say.lang, say.volume)) as replies:
+                async for part in replies:
+                    # The first part keeps the say's id: a one-part reply looks as it always did.
+                    request_id = job.request_id if parts == 0 else f"{job.request_id}.{parts}"
+                    played = await self._play(job, request_id, part, first=parts == 0)
+                    parts += 1
+                    if not played:
+                        outcome = SayOutcome.TIMEOUT  # a speaker that does not answer gets no more parts
+                        break
         except SynthesisError as exc:
-            self._fail(job, str(exc))
-            return
-        key = (say.siteId, job.request_id)
+            if parts == 0:
+                self._fail(job, str(exc))
+                return
+            self.counters.failures += 1
+            log.warning("reply %s on %s broken off after %d parts: %s", job.request_id, say.siteId, parts, exc)
+            self._publish_error(say, str(exc))
+            outcome = SayOutcome.FAILED
+        if outcome is SayOutcome.PLAYED:
+            self.counters.played += 1
+        self._finish(job, outcome)
+
+    async def _play(self, job: _Job, request_id: str, part: Reply, first: bool) -> bool:
+        """Publish one part and wait for its playFinished; False (and hermes/error/tts) when
+        the speaker did not answer within the part's duration plus the timeout."""
+        say = job.say
+        key = (say.siteId, request_id)
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting[key] = waiter
         try:
-            self._publish(play_bytes_topic(say.siteId, job.request_id), reply.wav, 0)
-            latency_ms = (time.time() - job.received_at) * 1000
-            self.counters.say_to_play_ms.append(latency_ms)
-            self.counters.cache_hits += reply.cached
-            log.info(
-                "reply sent",
-                extra={"fields": {
-                    "event": "tts_play", "site": say.siteId, "request": job.request_id, "engine": reply.engine,
-                    "language": reply.language, "cached": reply.cached, "audio_s": round(reply.duration_s, 3),
-                    "say_to_play_ms": round(latency_ms, 1),
-                }},
-            )
-            timeout = reply.duration_s + self._settings.play_finished_timeout_s
+            self._publish(play_bytes_topic(say.siteId, request_id), part.wav, 0)
+            if first:
+                latency_ms = (time.time() - job.received_at) * 1000
+                self.counters.say_to_play_ms.append(latency_ms)
+                self.counters.cache_hits += part.cached
+                log.info(
+                    "reply sent",
+                    extra={"fields": {
+                        "event": "tts_play", "site": say.siteId, "request": job.request_id, "engine": part.engine,
+                        "language": part.language, "cached": part.cached, "first_part_audio_s": round(part.duration_s, 3),
+                        "say_to_play_ms": round(latency_ms, 1),
+                    }},
+                )
+            timeout = part.duration_s + self._settings.play_finished_timeout_s
             try:
                 await within(waiter, timeout)
-                outcome = SayOutcome.PLAYED
-                self.counters.played += 1
             except TimeoutError:
-                outcome = SayOutcome.TIMEOUT
                 self.counters.play_timeouts += 1
-                log.warning("no playFinished from %s for %s within %.1fs", say.siteId, job.request_id, timeout)
+                log.warning("no playFinished from %s for %s within %.1fs", say.siteId, request_id, timeout)
                 self._publish_error(say, f"no playFinished from site {say.siteId} within {timeout:.1f}s")
+                return False
+            return True
         finally:
             del self._waiting[key]
-        self._finish(job, outcome)
 
     def _fail(self, job: _Job, error: str) -> None:
         self.counters.failures += 1

@@ -40,6 +40,9 @@ class VoiceSettings(_Section):
     piper_model: Path | None = Field(None, description="Piper voice model (.onnx)")
     piper_config: Path | None = Field(None, description="Piper voice config; default: the model path + .json")
     piper_length_scale: float | None = Field(None, gt=0.1, le=5.0, description="Piper speaking pace (>1 slower)")
+    piper_threads: int = Field(
+        1, ge=1, le=16, description="onnxruntime threads for one Piper synthesis; 1 where speech recognition shares the CPU (docs/voice.md)"
+    )
 
     @model_validator(mode="after")
     def _engine_has_what_it_needs(self) -> VoiceSettings:

@@ -1,20 +1,27 @@
-"""From a say request to the WAV bytes a site can play: language and voice, cache, conversion."""
+"""From a say request to the WAV bytes a site can play: language and voice, cache, conversion.
+
+`stream` hands a reply out in parts as the engine produces them (Piper: a sentence each), each
+converted to the site's format and ready to play; `reply` is the same joined into one. A reply
+that was streamed to its end is cached whole, and a cached reply comes back as one part."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 
-from gateway.audio import AudioFormat, convert, write_wav
+from gateway.audio import AudioFormat, Pcm, convert, read_wav, write_wav
 from gateway.hermes.base import language_tag
 from gateway.tts.cache import CachedReply, ReplyCache, ReplyKey
-from gateway.tts.engine import SynthesisError, TtsEngine
+from gateway.tts.engine import SynthesisError, TtsEngine, join_pcm
 from gateway.tts.settings import TtsSettings
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
+    """A whole reply, or one part of a streamed one (then `synthesis_s` is that part's)."""
+
     wav: bytes
     duration_s: float
     engine: str
@@ -46,6 +53,19 @@ class Synthesiser:
         return self._language_of(site_id)
 
     async def reply(self, text: str, site_id: str, lang: str | None = None, volume: float | None = None) -> Reply:
+        """The whole reply in one piece."""
+        started = time.perf_counter()
+        async with aclosing(self.stream(text, site_id, lang, volume)) as parts:
+            replies = [part async for part in parts]
+        if len(replies) == 1:
+            return replies[0]
+        whole = join_pcm([read_wav(part.wav) for part in replies])
+        first = replies[0]
+        return Reply(write_wav(whole), whole.duration_s, first.engine, first.language, False, time.perf_counter() - started)
+
+    async def stream(self, text: str, site_id: str, lang: str | None = None, volume: float | None = None) -> AsyncGenerator[Reply, None]:
+        """The reply in parts, each as soon as the engine has it; close the iterator (aclosing)
+        to stop the engine from synthesising the rest."""
         text = normalise_text(text)
         if not text:
             raise SynthesisError("nothing to say: the text is empty")
@@ -61,11 +81,16 @@ class Synthesiser:
         key = ReplyKey(engine.voice_key, text, AudioFormat(wanted.sample_rate or 0, wanted.sample_width, wanted.channels), gain)
         cached = self.cache.get(key)
         if cached is not None:
-            return Reply(cached.wav, cached.duration_s, engine.name, language, True, 0.0)
-        started = time.perf_counter()
-        pcm = await engine.synthesize(text)
-        out = convert(pcm, wanted.resolve(pcm.format), gain)
-        wav = write_wav(out)
-        self.cache.put(key, CachedReply(wav, out.duration_s))
-        return Reply(wav, out.duration_s, engine.name, language, False, time.perf_counter() - started)
-
+            yield Reply(cached.wav, cached.duration_s, engine.name, language, True, 0.0)
+            return
+        converted: list[Pcm] = []
+        async with aclosing(engine.stream(text)) as chunks:
+            started = time.perf_counter()
+            async for pcm in chunks:
+                out = convert(pcm, wanted.resolve(pcm.format), gain)
+                converted.append(out)
+                part = Reply(write_wav(out), out.duration_s, engine.name, language, False, time.perf_counter() - started)
+                yield part
+                started = time.perf_counter()  # the reader's time between parts is not synthesis
+        whole = join_pcm(converted)
+        self.cache.put(key, CachedReply(write_wav(whole), whole.duration_s))

@@ -22,7 +22,8 @@ def make_engines(settings: TtsSettings, site_languages: Iterable[str] = ()) -> d
         if voice.engine == "piper":
             assert voice.piper_model is not None  # guaranteed by VoiceSettings' validator
             engines[language] = PiperEngine(
-                voice.piper_model, voice.piper_config, voice.piper_length_scale, settings.synthesis_timeout_s
+                voice.piper_model, voice.piper_config, voice.piper_length_scale, settings.synthesis_timeout_s,
+                threads=voice.piper_threads,
             )
         else:
             engines[language] = EspeakEngine(

@@ -2,10 +2,11 @@
 back about, and what to say. The decision itself is nlu/guard.py's.
 
 Flow: an effectful intent recognised with less than its threshold is not published and not
-run; the speaker asks back ("Did you want me to call a colleague? Please say it again.") and
-listens. If the customer's answer is the same intent, recognised again, it is acted on; anything
-else is handled as a new request. The privacy issue's confirmation step ("say 'yes, delete'")
-replaces `nlu.guard.confirms` and the prompt here; the signal (verdict, threshold) stays.
+run; the speaker asks back ("Did you want me to call a colleague? Please say yes or no.") and
+listens for yes, no (skills/answers.py) or the same request again. A clear yes, or the same
+intent said again, acts on it; a no acts on nothing ("Okay, I won't."); anything else is not
+understood. The privacy issue's confirmation step ("say 'yes, delete'") comes
+after this one for erasure (confirm.py).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 from gateway.voice.nlu.guard import Verdict, confirms, judge
 from gateway.voice.nlu.match import IntentMatch, Matcher
 from gateway.voice.settings import GuardSettings
+from skills.api import Reply
 
 MAX_PENDING = 1000  # sessions asked back at once; beyond it the oldest is forgotten
+YES, NO = "Affirm", "Deny"  # skills/answers.py
 
 # What the speaker says when nothing it knows was understood: what it can help with.
 NOT_UNDERSTOOD = {
@@ -24,18 +27,19 @@ NOT_UNDERSTOOD = {
 }
 ASK_BACK = {
     "CallStaff": {
-        "en": "Did you want me to call a colleague? Please say it again.",
-        "de": "Soll ich einen Kollegen rufen? Bitte sagen Sie es noch einmal.",
+        "en": "Did you want me to call a colleague? Please say yes or no.",
+        "de": "Soll ich einen Kollegen rufen? Bitte sagen Sie ja oder nein.",
     },
     "ForgetMe": {
-        "en": "Did you want me to erase your data? Please say it again.",
-        "de": "Soll ich Ihre Daten löschen? Bitte sagen Sie es noch einmal.",
+        "en": "Did you want me to erase your data? Please say yes or no.",
+        "de": "Soll ich Ihre Daten löschen? Bitte sagen Sie ja oder nein.",
     },
 }
 ASK_BACK_OTHER = {
-    "en": "I want to be sure before I do that. Please say it again.",
-    "de": "Ich möchte sicher sein, bevor ich das tue. Bitte sagen Sie es noch einmal.",
+    "en": "I want to be sure before I do that. Did you mean it? Please say yes or no.",
+    "de": "Ich möchte sicher sein, bevor ich das tue. Haben Sie das gemeint? Bitte sagen Sie ja oder nein.",
 }
+DECLINED = {"en": "Okay, I won't.", "de": "In Ordnung, dann nicht."}
 
 
 def by_lang(texts: dict[str, str], lang: str) -> str:
@@ -47,14 +51,18 @@ class EffectGuard:
         self._settings = settings
         self._asked: dict[str, IntentMatch] = {}
 
-    def check(self, session_id: str, lang: str, match: IntentMatch | None, matcher: Matcher) -> tuple[IntentMatch | None, str | None]:
-        """(the intent to act on, or None; what to ask back, or None)."""
+    def check(self, session_id: str, lang: str, match: IntentMatch | None, matcher: Matcher) -> tuple[IntentMatch | None, Reply | None]:
+        """(the intent to act on, or None; the reply to give instead of acting, or None: the
+        ask-back question, which listens for the answer, or the acknowledgement of a no)."""
         asked = self._asked.pop(session_id, None)
         if match is None:
             return None, None
         policy = self._settings.policy(matcher.effectful)
-        if asked is not None and confirms(asked, match, policy):
-            return match, None
+        if asked is not None:
+            if match.intent == NO:
+                return None, Reply(by_lang(DECLINED, lang))
+            if (match.intent == YES and match.confidence >= policy.min_confidence) or confirms(asked, match, policy):
+                return asked if match.intent == YES else match, None
         judgement = judge(match, policy, matcher.lists)
         if judgement.verdict is Verdict.ACT:
             return match, None
@@ -62,7 +70,10 @@ class EffectGuard:
             if len(self._asked) >= MAX_PENDING:
                 self._asked.pop(next(iter(self._asked)))
             self._asked[session_id] = match
-            return None, by_lang(ASK_BACK.get(match.intent, ASK_BACK_OTHER), lang)
+            question = by_lang(ASK_BACK.get(match.intent, ASK_BACK_OTHER), lang)
+            # The answer is heard as yes, no or the same request again (recognisers search those
+            # sentences only: a short "no" in the whole grammar lost to longer sentences).
+            return None, Reply(question, end_session=False, intent_filter=(match.intent, YES, NO))
         return None, None
 
     def forget(self, session_id: str) -> None:

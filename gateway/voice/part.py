@@ -118,7 +118,9 @@ class VoicePart(PartBase):
 
         service.on_intent.append(to_rules)
         service.on_turn.append(to_metrics)
-        routes.extend(HermesInbound(service, out, core.mqtt.ack, core.dead_letter).routes())
+        # Acknowledged (and the PUBACK written) before acted on: Hermes control is at most once, so a
+        # message that kills the process is not redelivered into a crash loop.
+        routes.extend(HermesInbound(service, out, core.mqtt.ack_now, core.dead_letter).routes())
         return Built(
             routes=routes, on_committed=[identity.on_committed], tasks=[_run(service, pool)], service=service,
             offers={SITE_AUDIO: SiteAudioSeam(service, routed), SPEECH_SERVICES: SpeechServicesSeam(service)},

@@ -37,6 +37,7 @@ from gateway.hermes.hotword import HotwordDetected, HotwordToggleOff, HotwordTog
 from gateway.hermes.nlu import NluQuery
 from gateway.hermes.tts import SayOutcome, TtsSay
 from gateway.voice.capture import DebugCapture
+from gateway.listeners import Listeners
 from gateway.voice.confirm import Answer, Confirmations
 from gateway.voice.engines.base import AsrEngine, Transcript
 from gateway.voice.effects import NOT_UNDERSTOOD, EffectGuard, by_lang
@@ -59,8 +60,6 @@ from skills.api import Reply
 log = logging.getLogger(__name__)
 
 CANCELLED = {"en": "All right, I have not changed anything.", "de": "Gut, ich habe nichts geändert."}
-IntentListener = Callable[[Session, IntentMatch], None]
-TurnListener = Callable[[Session, Transcript, IntentMatch | None, float], None]
 TICK_S = 0.2  # how often session timeouts are checked
 
 
@@ -90,9 +89,13 @@ class VoiceService:
         self._capture = DebugCapture(settings.debug_capture) if settings.debug_capture.enabled else None
         self.sessions = SessionTable()
         self._listening: dict[str, Listening] = {}
+        # Replies being spoken, by session: a session that ends stops them (the speaker's wait is
+        # cancelled, which stops the rest of the synthesis in the TTS part or the Wyoming link).
+        self._replies: dict[str, set[asyncio.Task[None]]] = {}
         self._group: asyncio.TaskGroup | None = None
-        self.on_intent: list[IntentListener] = []
-        self.on_turn: list[TurnListener] = []
+        # Told after the fact (rules, metrics): a failing listener is logged and counted, the turn goes on.
+        self.on_intent: Listeners[[Session, IntentMatch]] = Listeners("voice on_intent")
+        self.on_turn: Listeners[[Session, Transcript, IntentMatch | None, float]] = Listeners("voice on_turn")
         self.frames_refused = 0
 
     @property
@@ -116,11 +119,11 @@ class VoiceService:
                     self._stop_listening(site)
                 self._group = None
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         if self._group is None:
             work.close()
             raise RuntimeError("voice service is not running")
-        self._group.create_task(work)
+        return self._group.create_task(work)
 
     # -- sessions ---------------------------------------------------------------------------------
     def start_session(self, message: DialogueStartSession) -> None:
@@ -199,6 +202,7 @@ class VoiceService:
         )
         self.identity.opened(session)  # bound only by a tap for this session (identity.py)
         if aborted is not None:  # barge-in: the new session wins, and is a new person
+            self._stop_replies(aborted)
             self._confirmations.forget(aborted.session_id)
             self.identity.closed(aborted)
             self._stop_listening(site_id)
@@ -211,6 +215,7 @@ class VoiceService:
         return session
 
     def _end(self, session: Session, reason: TerminationReason, error: str | None = None) -> None:
+        self._stop_replies(session)
         self._stop_listening(session.site_id, session.session_id)
         self._effects.forget(session.session_id)
         self._confirmations.forget(session.session_id)
@@ -248,10 +253,22 @@ class VoiceService:
         self._stop_listening(session.site_id, session.session_id)
         number = session.speaking(self._clock())
         say = TtsSay(text=text, siteId=session.site_id, sessionId=session.session_id, lang=session.lang, id=uuid.uuid4().hex)
-        self._spawn(self._speak(session, say, number, then))
+        task = self._spawn(self._speak(session, say, number, then))
+        self._replies.setdefault(session.session_id, set()).add(task)
+
+    def _stop_replies(self, session: Session) -> None:
+        for task in self._replies.pop(session.session_id, ()):
+            task.cancel()
 
     async def _speak(self, session: Session, say: TtsSay, number: int, then: Callable[[], None]) -> None:
-        outcome = await self.speaker.speak(say)
+        try:
+            outcome = await self.speaker.speak(say)
+        finally:  # spoken (or stopped): from here on, ending the session must not cancel this task
+            replies, this = self._replies.get(session.session_id), asyncio.current_task()
+            if replies is not None and this is not None:
+                replies.discard(this)
+                if not replies:
+                    del self._replies[session.session_id]
         if not session.is_current_speech(number):
             return  # the session ended or moved on meanwhile (barge-in, endSession)
         if outcome is SayOutcome.PLAYED:
@@ -272,7 +289,8 @@ class VoiceService:
             self.out.send(start.topic(), start)
         endpoint = self.settings.endpoint_of(session.site_id)
         listening = new_listening(session.site_id, session.session_id, endpoint, self._clock(), self._capture is not None)
-        listening.worker = self._group.create_task(pump(listening, self._pool, self.kit(session.lang).engine.recogniser))
+        engine, intents = self.kit(session.lang).engine, session.intent_filter
+        listening.worker = self._group.create_task(pump(listening, self._pool, lambda: engine.recogniser(intents)))
         self._listening[session.site_id] = listening
 
     def _stop_listening(self, site_id: str, session_id: str | None = None) -> None:
@@ -376,21 +394,19 @@ class VoiceService:
         if decision is None:
             # Not the answer to a confirmation question: effectful intents heard without enough
             # confidence are asked back first (nlu/guard.py). The yes itself is judged by confirm.py.
-            match, ask_back = self._effects.check(session.session_id, session.lang, match, kit.matcher)
-            if ask_back is not None:  # effectful, not sure enough: nothing published or run; listen again
-                return self._deliver(session, Reply(ask_back, end_session=False))
+            match, instead = self._effects.check(session.session_id, session.lang, match, kit.matcher)
+            if instead is not None:  # asked back (effectful, not sure enough) or a no to that: nothing published or run
+                return self._deliver(session, instead)
         if match is None:
             self.intents.not_recognised(transcript.text, session.site_id, session.session_id, session.custom_data)
-            for listener in self.on_turn:
-                listener(session, transcript, None, time.perf_counter() - last_frame_at)
+            self.on_turn(session, transcript, None, time.perf_counter() - last_frame_at)
             if session.send_intent_not_recognized:
                 return  # the skill that asked decides what happens next (or the session times out)
             sorry = by_lang(NOT_UNDERSTOOD, session.lang)
             self._speak_then(session, sorry, lambda: self._end(session, TerminationReason.INTENT_NOT_RECOGNIZED))
             return
         self.intents.intent(match, session.site_id, session.session_id, session.custom_data, transcript.confidence, session.lang)
-        for intent_listener in self.on_intent:
-            intent_listener(session, match)
+        self.on_intent(session, match)
         if decision is not None:  # the yes: the handler that asked runs again, confirmed
             match = decision.pending.asked
         if not kit.skills.handles(match.intent):
@@ -405,8 +421,7 @@ class VoiceService:
                 self._ask_confirmation(session, match, reply)
             else:
                 self._deliver(session, reply)
-        for listener in self.on_turn:
-            listener(session, transcript, match, time.perf_counter() - last_frame_at)
+        self.on_turn(session, transcript, match, time.perf_counter() - last_frame_at)
 
     def _ask_confirmation(self, session: Session, asked: IntentMatch, reply: Reply) -> None:
         """The handler wants a clear yes first: a Hermes continueSession that listens for the yes

@@ -85,6 +85,7 @@ def compile_intents(skills: list[Skill], shop: ShopData, language: str) -> tuple
     rules: dict[str, Node] = {}
     handlers: dict[str, Handler] = {}
     effectful: set[str] = set()
+    answers: set[str] = set()
     lists: dict[str, list[SlotValue]] = {"product": []}
     for product in shop.catalogue.products:
         for spoken in product.names.get(language, []):
@@ -96,6 +97,7 @@ def compile_intents(skills: list[Skill], shop: ShopData, language: str) -> tuple
                 said, sep, value = spoken.rpartition(":") if ":" in spoken else (spoken, "", "")
                 _add_value(lists.setdefault(list_name, []), said if sep else spoken, value if sep else None, source, problems)
         effectful |= skill.effectful
+        answers |= skill.answers
         text = skill.sentences.get(language)
         if text is None:
             continue
@@ -120,7 +122,7 @@ def compile_intents(skills: list[Skill], shop: ShopData, language: str) -> tuple
         templates.extend(parsed.templates)
         for template in parsed.templates:
             problems.extend(_unknown_lists(template, lists))
-    model = IntentModel(language, templates, rules, lists, handlers, Matcher(templates, rules, lists, frozenset(effectful)))
+    model = IntentModel(language, templates, rules, lists, handlers, Matcher(templates, rules, lists, frozenset(effectful), frozenset(answers)))
     return model, problems
 
 

@@ -1,13 +1,14 @@
 """Wyoming audio in and out: whatever format a peer declares, converted by the project's one
 resampler (`gateway.audio.convert`, soxr) to the recognisers' 16 kHz mono 16-bit, and replies cut
-into chunks in the format a speaker plays."""
+into chunks in the format a speaker plays (between the audio-start and audio-stop its sender
+writes, since a streamed reply's parts arrive one by one)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.audio import AudioChunk
 from wyoming.event import Event
 
 from gateway.audio import FRAME_MAX_RATE, FRAME_MIN_RATE, RECOGNISER_FORMAT, AudioFormat, Pcm, convert
@@ -41,12 +42,11 @@ def chunk_to_recogniser(event: Event) -> bytes:
     return convert(Pcm(audio, audio_format), RECOGNISER_FORMAT).data
 
 
-def reply_events(pcm: Pcm, target: AudioFormat) -> Iterator[Event]:
-    """audio-start, the reply in chunks of `target` format, audio-stop."""
+def chunk_events(pcm: Pcm, target: AudioFormat) -> Iterator[Event]:
+    """One part of a reply (a streamed reply sends its parts between one audio-start and
+    audio-stop) as audio-chunks of `target` format."""
     out = convert(pcm, target)
     rate, width, channels = target.sample_rate, target.sample_width, target.channels
-    yield AudioStart(rate=rate, width=width, channels=channels).event()
     step = CHUNK_SAMPLES * target.frame_bytes
     for start in range(0, len(out.data), step):
         yield AudioChunk(rate=rate, width=width, channels=channels, audio=out.data[start : start + step]).event()
-    yield AudioStop().event()

@@ -31,10 +31,10 @@ def check_wyoming(settings: Settings) -> list[ConfigProblem]:
     problems = wiring_problems(settings)
     if problems or not settings.wyoming.enabled or not settings.wyoming.satellites:
         return problems
-    from gateway.wyoming.wake import WakePhraseError, wake_engine  # PocketSphinx: only when satellites are on
+    from gateway.wyoming.wake import WakePhraseError, wake_model  # PocketSphinx: only when satellites are on
 
     try:
-        wake_engine(settings.wyoming.wake)  # loads PocketSphinx's dictionary: a second or two
+        wake_model(settings.wyoming.wake)  # scans PocketSphinx's dictionary: a tenth of a second
     except WakePhraseError as exc:
         return [_problem("wyoming.wake.phrase", str(exc))]
     return []

@@ -40,7 +40,7 @@ class WyomingPart(PartBase):
         from gateway.wyoming.check import wiring_problems
         from gateway.wyoming.satellite import SatelliteLink
         from gateway.wyoming.server import WyomingServer
-        from gateway.wyoming.wake import WakePhraseError, wake_engine
+        from gateway.wyoming.wake import WakePhraseError, wake_model
 
         settings = core.settings.wyoming
         problems = wiring_problems(core.settings)
@@ -57,7 +57,7 @@ class WyomingPart(PartBase):
                 if synthesiser is None:  # wiring_problems: satellites need the TTS part
                     raise ConfigError([ConfigProblem(file="<settings>", field="wyoming.satellites", message="satellites need tts.enabled")])
                 try:
-                    engine = await asyncio.get_running_loop().run_in_executor(pool, wake_engine, settings.wake)
+                    engine = await asyncio.get_running_loop().run_in_executor(pool, wake_model, settings.wake)
                 except WakePhraseError as exc:
                     raise ConfigError([ConfigProblem(file="<settings>", field="wyoming.wake.phrase", message=str(exc))]) from exc
                 for satellite in settings.satellites:

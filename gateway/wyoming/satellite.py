@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from concurrent.futures import Executor
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from wyoming.asr import Transcript as WyTranscript
@@ -34,11 +35,10 @@ from gateway.audio import AudioFormat, AudioFormatError, read_wav
 from gateway.backoff import Backoff
 from gateway.hermes.tts import SayOutcome, TtsSay
 from gateway.ports import SiteAudio, SpeechFailed, Synthesise
-from gateway.voice.engines.pocketsphinx_engine import PocketSphinxEngine
-from gateway.wyoming.audio import chunk_to_recogniser, reply_events
+from gateway.wyoming.audio import chunk_events, chunk_to_recogniser
 from gateway.wyoming.framing import Limits, ProtocolError, read_event, stream_limit, write_event
 from gateway.wyoming.settings import SatelliteSettings, WyomingSettings
-from gateway.wyoming.wake import WakeSpotter
+from gateway.wyoming.wake import WakeModel, WakeSpotter
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +63,14 @@ class _Closed(Exception):
 class SatelliteLink:
     def __init__(
         self, settings: SatelliteSettings, wyoming: WyomingSettings, voice: SiteAudio,
-        synthesiser: Synthesise, wake: PocketSphinxEngine, pool: Executor,
+        synthesiser: Synthesise, wake: WakeModel, pool: Executor,
     ) -> None:
         self.settings = settings
         self.site_id = settings.site_id
         self._wyoming = wyoming
         self._voice = voice
         self._synth = synthesiser
-        self._wake_engine = wake
+        self._wake_model = wake
         self._pool = pool
         self._limits = Limits(wyoming.max_header_bytes, wyoming.max_payload_bytes)
         self._backoff = Backoff(wyoming.reconnect_initial_s, wyoming.reconnect_max_s, wyoming.reconnect_max_s)
@@ -91,31 +91,53 @@ class SatelliteLink:
             self._send(WyTranscript(text=text).event())
 
     async def speak(self, say: TtsSay) -> SayOutcome:
-        """Stream a reply to the satellite and wait until it was played (see `_wait_played`)."""
+        """Stream a reply to the satellite and wait until it was played (see `_wait_played`).
+        Each part of the reply (a sentence, where the voice streams) is sent as audio-chunks as
+        soon as it is synthesised; a link lost meanwhile, or the session ending (the voice core
+        cancels this), stops the rest from being synthesised."""
         if self._out is None:
             return SayOutcome.FAILED
+        loop = asyncio.get_running_loop()
+        speaker = self.settings.speaker
+        target = AudioFormat(speaker.rate, speaker.width, speaker.channels)
+        first_sent: float | None = None
+        audio_open = False  # audio-start sent, audio-stop not yet
+        plays_until = 0.0  # loop time by which the satellite should have played what it was sent
         try:
-            reply = await self._synth.reply(say.text, self.site_id, say.lang, say.volume)
-            pcm = read_wav(reply.wav)
+            async with aclosing(self._synth.stream(say.text, self.site_id, say.lang, say.volume)) as parts:
+                async for part in parts:
+                    pcm = read_wav(part.wav)
+                    if self._out is None:
+                        return SayOutcome.FAILED  # the link went away: nothing more is synthesised
+                    now = loop.time()
+                    if first_sent is None:
+                        first_sent = now
+                        self._played = loop.create_future()
+                        self._speaking = True
+                        self._send(Synthesize(text=say.text).event())
+                        self._send(AudioStart(rate=target.sample_rate, width=target.sample_width, channels=target.channels).event())
+                        audio_open = True
+                        if self.stats.last_speech_end:
+                            self.stats.first_reply_chunk.append(time.perf_counter() - self.stats.last_speech_end)
+                    for event in chunk_events(pcm, target):
+                        self._send(event)
+                    # A part that arrives after the one before has played out starts when it arrives.
+                    plays_until = max(plays_until, now) + pcm.duration_s
+            if first_sent is None:
+                return SayOutcome.FAILED
+            self._send(AudioStop().event())
+            audio_open = False
+            return await self._wait_played(max(0.0, plays_until - loop.time()))
         except (SpeechFailed, AudioFormatError) as exc:
             log.warning("cannot speak on Wyoming satellite %s: %s", self.site_id, exc)
             return SayOutcome.FAILED
-        if self._out is None:
-            return SayOutcome.FAILED  # the link went away while the reply was synthesised
-        loop = asyncio.get_running_loop()
-        self._played = loop.create_future()
-        self._speaking = True
-        try:
-            self._send(Synthesize(text=say.text).event())
-            speaker = self.settings.speaker
-            for index, event in enumerate(reply_events(pcm, AudioFormat(speaker.rate, speaker.width, speaker.channels))):
-                if index == 1 and self.stats.last_speech_end:
-                    self.stats.first_reply_chunk.append(time.perf_counter() - self.stats.last_speech_end)
-                self._send(event)
-            return await self._wait_played(pcm.duration_s)
         finally:
+            if audio_open:  # broken off (failed, or the session ended): what was sent is played
+                self._send(AudioStop().event())
+            played, self._played = self._played, None
+            if played is not None and played.done() and not played.cancelled():
+                played.exception()  # a link lost mid-reply: the outcome says so, not an asyncio warning
             self._speaking = False
-            self._played = None
 
     async def _wait_played(self, duration_s: float) -> SayOutcome:
         """A satellite that has sent `played` before is waited for (duration + margin); one that
@@ -257,7 +279,7 @@ class SatelliteLink:
             self._error(f"invalid run-pipeline: {exc}", "invalid-event")
             return
         if pipeline.start_stage is PipelineStage.WAKE:
-            self._wake = WakeSpotter(self._wake_engine, self._wyoming.wake, self._pool)
+            self._wake = WakeSpotter(self._wake_model, self._wyoming.wake, self._pool)
         elif pipeline.start_stage is PipelineStage.ASR:
             self._wake = None
             self._start_session(pipeline.wake_word_name or "satellite")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import Executor
+from contextlib import aclosing
 
 from wyoming.asr import Transcribe, Transcript as WyTranscript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -34,7 +35,7 @@ from wyoming.tts import Synthesize
 
 from gateway.audio import AudioFormatError, read_wav
 from gateway.ports import SpeechFailed, SpeechServices, Synthesise
-from gateway.wyoming.audio import chunk_to_recogniser, reply_events
+from gateway.wyoming.audio import chunk_events, chunk_to_recogniser
 from gateway.wyoming.framing import Limits, ProtocolError, read_event, stream_limit, write_event
 from gateway.wyoming.settings import WyomingSettings
 
@@ -187,14 +188,23 @@ class _Conversation:
         language = request.voice.language if request.voice is not None else None
         if language is None and request.voice is not None and request.voice.name and request.voice.name.startswith("touchgate-"):
             language = request.voice.name.removeprefix("touchgate-")
+        # Streamed: each part (a sentence, where the voice streams) goes out as soon as it is
+        # synthesised, in the voice's own format; a client gone mid-reply ends the loop by the
+        # failed write, which closes the stream, so the rest is not synthesised.
+        started = False
         try:
-            reply = await synth.reply(request.text, self._site, language)
-            pcm = read_wav(reply.wav)
-        except (SpeechFailed, AudioFormatError) as exc:
+            async with aclosing(synth.stream(request.text, self._site, language)) as parts:
+                async for part in parts:
+                    pcm = read_wav(part.wav)
+                    if not started:
+                        started = True
+                        await self._send(AudioStart(rate=pcm.format.sample_rate, width=pcm.format.sample_width, channels=pcm.format.channels).event())
+                    for event in chunk_events(pcm, pcm.format):
+                        await self._send(event)
+        except (SpeechFailed, AudioFormatError) as exc:  # mid-reply too: no audio-stop, the reply is not whole
             await self._error(f"cannot synthesise: {exc}", "tts-failed")
             return
-        for event in reply_events(pcm, pcm.format):
-            await self._send(event)
+        await self._send(AudioStop().event())
 
     async def _recognize(self, request: Recognize) -> None:
         match = self._server._voice.recognise(request.text, self._lang(None))

@@ -1,82 +1,79 @@
 """The gateway's own wake-word stage, for satellites that stream their microphone all the time.
 
 `wyoming-satellite` in its default mode leaves the wake word to the server (its pipeline starts
-at `wake`). The stream is cut into utterances by the voice part's endpointer; each short one is
-decoded with a one-sentence grammar (the wake phrase) by the voice part's PocketSphinx engine,
-whose posterior and phone-loop checks reject speech that is not the phrase (PocketSphinx's
-keyphrase search was tried first: on the committed synthetic speech it never fired, at any
-threshold). Offline, with the English model inside the pocketsphinx wheel.
+at `wake`). The stream is cut into utterances by the voice part's energy endpointer (next to free:
+it runs on every frame of every satellite); only a short utterance followed by a pause
+(`pause_ms`: the phrase, then the customer waits for the beep) is decoded, and it wakes the
+satellite when the phrase fits it well enough against a free phone loop, overall and word by word
+(`wake_verify.py`). Everything else the stream carries costs no decoding at all.
 
-A wake phrase must be followed by a short pause (as with every wake word: the satellite beeps, the
-customer speaks); the request after it goes to the session the detection opens.
+The endpointer's noise floor is kept across utterances and follows the stream's quiet level, so a
+steady noise (a fridge, a fan, the till's hum) becomes background rather than one endless
+"utterance" that hides the phrase inside it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from concurrent.futures import Executor
-from pathlib import Path
 
-import pocketsphinx
+import numpy as np
 
-from gateway.voice.engines.base import EngineError
-from gateway.voice.engines.pocketsphinx_engine import PocketSphinxEngine
-from gateway.voice.nlu.match import FILLERS
-from gateway.voice.nlu.expand import GrammarSource
-from gateway.voice.nlu.ast import Template
-from gateway.voice.nlu.parse import TemplateError, parse_expression
-from gateway.voice.settings import EndpointSettings, PocketSphinxSettings
-from gateway.voice.vad import Endpointer, VadState
+from gateway.voice.settings import EndpointSettings
+from gateway.voice.vad import WINDOW_SAMPLES, Endpointer, VadState
 from gateway.wyoming.settings import WakeSettings
+from gateway.wyoming.wake_verify import WakeFit, WakeModel, WakePhraseError, WakeVerifier
+
+__all__ = ["WakeFit", "WakeModel", "WakePhraseError", "WakeSpotter", "accepts", "wake_model"]
 
 PRE_ROLL_S = 0.3
 BYTES_PER_S = 32_000
+_FLOOR_HISTORY = 25  # 20 ms windows: the last half second of the stream
+_FLOOR_PERCENTILE = 10  # its quiet level: speech has pauses and closures quieter than this
+_BACKGROUND_DB = 3.0  # "speech" this close to the quiet level is background noise that began...
+_STEADY_DB = 6.0  # ...if it is steady too (speech's level swings far more within half a second)
 
 
-class WakePhraseError(ValueError):
-    """A wake phrase the recogniser cannot listen for."""
+def wake_model(settings: WakeSettings) -> WakeModel:
+    """The phrase's dictionary and grammar (reads the dictionary: call it off the event loop, once)."""
+    return WakeModel(settings.phrase)
 
 
-def _not_in_dictionary(words: set[str]) -> set[str]:
-    """The words PocketSphinx's English dictionary (in its wheel) cannot say."""
-    dictionary = Path(pocketsphinx.get_model_path()) / "en-us" / "cmudict-en-us.dict"
-    with dictionary.open(encoding="utf-8") as lines:
-        known = {word for line in lines if (word := line[: line.find(" ")].split("(")[0]) in words}
-    return words - known
-
-
-def wake_engine(settings: WakeSettings) -> PocketSphinxEngine:
-    """The phrase as a one-sentence grammar (slow: call it off the event loop, once)."""
-    unknown = _not_in_dictionary(set(settings.phrase.split()))
-    if unknown:
-        raise WakePhraseError(f"not in PocketSphinx's English dictionary: {', '.join(sorted(unknown))}")
-    try:
-        expression = parse_expression(settings.phrase, "wyoming.wake.phrase")
-    except TemplateError as exc:
-        raise WakePhraseError(str(exc)) from exc
-    template = Template("wake", expression, "wyoming.wake.phrase", settings.phrase)
-    try:
-        engine = PocketSphinxEngine(GrammarSource([template], {}, {}, set()), PocketSphinxSettings(min_posterior=settings.min_posterior, open_pass=False), dictation=False)
-    except EngineError as exc:
-        raise WakePhraseError(str(exc)) from exc
-    return engine
+def accepts(fit: WakeFit, settings: WakeSettings) -> bool:
+    return (
+        fit.matched
+        and fit.gap <= settings.max_gap
+        and fit.worst_word_gap <= settings.max_word_gap
+        and fit.shortest_phone_frames >= settings.min_frames_per_phone
+        and fit.longest_phone_frames <= fit.shortest_phone_frames * settings.max_duration_ratio
+    )
 
 
 class WakeSpotter:
-    """One satellite's stream → utterances → 'was it the wake phrase?'. Not thread-safe; one per stream."""
+    """One satellite's stream → short utterances → 'was it the wake phrase?'. One per stream."""
 
-    def __init__(self, engine: PocketSphinxEngine, settings: WakeSettings, pool: Executor) -> None:
-        self._engine = engine
-        self._phrase = settings.phrase
+    def __init__(self, model: WakeModel, settings: WakeSettings, pool: Executor) -> None:
+        self._model = model
+        self._settings = settings
         self._pool = pool
+        self._verifier: WakeVerifier | None = None  # built in the pool on first use (~70 ms)
         self._endpoint = EndpointSettings(
-            silence_ms=settings.pause_ms, speculate_ms=None, no_speech_timeout_s=60, max_utterance_s=settings.max_phrase_s
+            silence_ms=settings.pause_ms, speculate_ms=None, no_speech_timeout_s=60, max_utterance_s=settings.max_phrase_s,
+            threshold_db=settings.above_noise_db,
         )
+        self._levels: deque[float] = deque(maxlen=_FLOOR_HISTORY)
+        self._leftover = b""
+        self.decoded_utterances = 0
+        self.last_fit: WakeFit | None = None
         self._reset()
 
+    def _quiet_level(self) -> float:
+        return float(np.percentile(self._levels, _FLOOR_PERCENTILE)) if self._levels else -70.0
+
     def _reset(self) -> None:
-        self._endpointer = Endpointer(self._endpoint)
+        self._endpointer = Endpointer(self._endpoint, noise_floor_db=self._quiet_level())
         self._pre_roll: deque[bytes] = deque()
         self._speech: list[bytes] = []
 
@@ -86,7 +83,15 @@ class WakeSpotter:
 
     async def feed(self, pcm: bytes) -> bool:
         """True when the audio so far ended with the wake phrase and a pause."""
+        self._track_levels(pcm)
         state = self._endpointer.feed(pcm)
+        if state is VadState.SPEECH and self._noise_began():
+            # The "utterance" is a noise that started (the endpointer's floor only follows quiet
+            # windows): listen again above it, keeping the last moment as the pre-roll.
+            tail = b"".join(self._speech)[-int(PRE_ROLL_S * BYTES_PER_S) :]
+            self._reset()
+            self._pre_roll.append(tail)
+            return False
         if state is VadState.WAITING:
             self._pre_roll.append(pcm)
             while sum(map(len, self._pre_roll)) > PRE_ROLL_S * BYTES_PER_S:
@@ -101,16 +106,30 @@ class WakeSpotter:
         utterance = b"".join(self._speech)
         self._reset()
         if state is not VadState.ENDED:
-            return False  # too long for a wake phrase, or no speech at all
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._is_phrase, utterance)
+            return False  # too long for a wake phrase
+        self.decoded_utterances += 1
+        fit = await asyncio.get_running_loop().run_in_executor(self._pool, self._fit, utterance)
+        self.last_fit = fit
+        return accepts(fit, self._settings)
 
-    def _is_phrase(self, pcm: bytes) -> bool:
-        recogniser = self._engine.recogniser()
-        try:
-            recogniser.accept(pcm)
-            transcript = recogniser.finish()
-        finally:
-            recogniser.close()
-        # The grammar lets one hesitation lead ("er hey touch gate"): it is no part of the phrase.
-        words = [word for word in transcript.text.split() if word not in FILLERS]
-        return " ".join(words) == self._phrase and transcript.confidence >= self._engine.min_confidence
+    def _noise_began(self) -> bool:
+        if len(self._levels) < _FLOOR_HISTORY:
+            return False
+        quiet, middle = np.percentile(self._levels, (_FLOOR_PERCENTILE, 50))
+        floor = self._endpointer.noise_floor_db + self._endpoint.threshold_db - _BACKGROUND_DB
+        return bool(quiet > floor and middle - quiet < _STEADY_DB)
+
+    def _fit(self, pcm: bytes) -> WakeFit:
+        if self._verifier is None:
+            self._verifier = WakeVerifier(self._model)
+        return self._verifier.fit(pcm)
+
+    def _track_levels(self, pcm: bytes) -> None:
+        """Each 20 ms window's level (dBFS), for the noise floor of the next utterance."""
+        data = self._leftover + pcm
+        usable = len(data) - len(data) % (WINDOW_SAMPLES * 2)
+        self._leftover = data[usable:]
+        if usable:
+            windows = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32).reshape(-1, WINDOW_SAMPLES)
+            rms = np.sqrt(np.mean(windows * windows, axis=1)) / 32768.0
+            self._levels.extend(20 * math.log10(max(float(level), 1e-6)) for level in rms)

@@ -273,7 +273,8 @@ def start_central(stack: ExitStack, site: str, token: str, logs: Path) -> Path:
     stack.callback(out.close)
     process = subprocess.Popen(
         [RELEASE / "venv/bin/touchgate-profile-service", "--host", "127.0.0.1", "--port", str(CENTRAL_PORT),
-         "--db", db, "--seed", seed, "--site-token", f"{site}={token}"], stdout=out, stderr=subprocess.STDOUT)
+         "--db", db, "--seed", seed], stdout=out, stderr=subprocess.STDOUT,
+        env={**os.environ, "PROFILE_SERVICE_SITE_TOKENS": json.dumps({site: token})})
 
     def stop() -> None:
         process.send_signal(signal.SIGTERM)

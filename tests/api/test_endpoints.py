@@ -51,7 +51,13 @@ def test_openapi_schemas_are_the_server_models() -> None:
     assert DOC["components"]["schemas"] == component_schemas(), "run `python -m gateway.api.openapi` to regenerate"
 
 
-async def test_every_protected_route_refuses_without_or_with_a_wrong_token(api: ApiHarness) -> None:
+async def test_every_protected_route_refuses_without_or_with_a_wrong_token(broker: Mosquitto, tmp_path: Path) -> None:
+    # Two wrong tokens per route from one address: unthrottled here (tests/api/test_sessions.py).
+    async with started_api(broker, tmp_path, login_failures_per_client=1000, login_failures_global=1000) as api:
+        await _refuses_without_the_token(api)
+
+
+async def _refuses_without_the_token(api: ApiHarness) -> None:
     protected = [(m, p) for m, p, secured in documented_operations() if secured]
     assert len(protected) >= 11
     for method, path in protected:

@@ -64,9 +64,9 @@ async def test_status_from_the_api_matches_the_api(api: ApiHarness, tmp_path: Pa
 async def test_status_without_a_token_is_refused_and_falls_back_to_the_database(api: ApiHarness, tmp_path: Path) -> None:
     await api.publish(sample_messages())
     config = write_config(api, tmp_path / "touchgate.yaml")
-    code, text, err = await asyncio.to_thread(
-        run_cli, ["status", "--config", str(config), "--token", "wrong-token-wrong-token"]
-    )
+    wrong = tmp_path / "wrong.token"
+    wrong.write_text("wrong-token-wrong-token\n")
+    code, text, err = await asyncio.to_thread(run_cli, ["status", "--config", str(config), "--token-file", str(wrong)])
     assert code == 0
     assert "answered 401" in err and "reading the database instead" in err
     assert "from the database only" in text and f"{len(sample_messages())} stored" in text

@@ -7,12 +7,17 @@ import json
 import shutil
 import sqlite3
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import yaml
 
 from gateway.config.settings import PROJECT_ROOT
 from gateway.consent.inbox import ConsentInbox
+from gateway.devices.normalise import Normaliser
+from gateway.devices.registry import load_profiles
+from gateway.model.deadletter import DeadLetter, DeadLetterReason
+from gateway.model.inbound import InboundMessage
 
 PURPOSES = ("service", "personalisation", "analytics", "marketing")
 CARD_TOPIC = "tele/cardreader_kiosk1/SENSOR"
@@ -103,3 +108,13 @@ def consent_inbox(runtime: Any) -> ConsentInbox:
     inbox = getattr(route.handler, "__self__", None)
     assert isinstance(inbox, ConsentInbox)
     return inbox
+
+
+def redacted_dead_letter(topic: str, raw: bytes, pseudonymise: Callable[[str], str], detail: str = "x", at: float = 1000.0) -> DeadLetter:
+    """A dead letter as the gateway keeps it: through the normaliser's redaction (the project's
+    profiles) with the store's pseudonymiser."""
+    profiles, problems = load_profiles(PROJECT_ROOT / "device_profiles")
+    assert not problems, problems
+    normaliser = Normaliser(profiles, "shop1", 256 * 1024, 4096)
+    normaliser.redactor.use_pseudonyms(pseudonymise)
+    return normaliser.dead_letter(InboundMessage(topic, raw, 1, 0, at), DeadLetterReason.INVALID_JSON, detail)

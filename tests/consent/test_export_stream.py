@@ -13,12 +13,12 @@ import sqlite_utils
 from gateway.consent.export_file import write_customer_export
 from gateway.consent.model import CustomerExport
 from gateway.consent.pseudonym import Pseudonymiser
-from gateway.model.deadletter import DeadLetter, DeadLetterReason
 from gateway.model.event import Event
 from gateway.store.database import connect
 from gateway.consent.erasure_rows import export_customer
 from gateway.store.ingest_rows import IngestBatch, write_ingest_batch
 from gateway.consent.key_row import load_or_create_pseudonym_key
+from tests.consent.support import redacted_dead_letter
 from tests.support.cli import run_touchgate
 
 CAROL, DAVE = "card:CA401", "card:DA7E"
@@ -37,10 +37,13 @@ def long_history(tmp_path: Path) -> tuple[Path, str]:
             if i % 4 == 0:
                 batch.outbox.append(event)
         batch.events += [Event(received_at=1.0, site="shop1", device="app1", kind="app", purpose="service", customer_id=DAVE)]
-        batch.dead_letters.append(DeadLetter(received_at=5.0, topic="t", reason=DeadLetterReason.INVALID_JSON,
-                                             detail="bad", raw=json.dumps({"card": CAROL}).encode() + b"\xff", raw_size=40))
+        pseudonymise = Pseudonymiser(load_or_create_pseudonym_key(db))
+        # Not JSON: kept bounded, the id cut out by its key and named by pseudonym.
+        batch.dead_letters.append(
+            redacted_dead_letter("touchgate/shop1/consent", json.dumps({"customer_id": CAROL}).encode() + b"\xff", pseudonymise, at=5.0)
+        )
         write_ingest_batch(db, batch)
-        pseudonym = Pseudonymiser(load_or_create_pseudonym_key(db))(CAROL)
+        pseudonym = pseudonymise(CAROL)
     finally:
         db.conn.close()
     config = tmp_path / "touchgate.yaml"

@@ -23,7 +23,7 @@ from gateway.store.database import Store, connect
 from gateway.consent.erasure_rows import erase_customer, export_customer
 from gateway.store.ingest_rows import IngestBatch, write_ingest_batch
 from gateway.consent.key_row import load_or_create_pseudonym_key
-from tests.consent.support import rows, rows_mentioning
+from tests.consent.support import redacted_dead_letter, rows, rows_mentioning
 
 ALICE, BOB = "card:A11CE", "card:B0B"
 PRIVACY = PrivacySettings()
@@ -51,7 +51,9 @@ def grant(customer: str, purpose: str, at: float, status: str = "granted", sourc
 
 
 def populate(db: sqlite_utils.Database) -> None:
-    """Two customers with events (synced and not), a profile, consents and dead letters."""
+    """Two customers with events (synced and not), a profile, consents and dead letters (kept as
+    the gateway keeps them: the id pseudonymised, gateway/devices/redaction.py)."""
+    pseudonymise = Pseudonymiser(load_or_create_pseudonym_key(db))
     batch = IngestBatch()
     for customer in (ALICE, BOB):
         for purpose in ("service", "analytics", "marketing"):
@@ -60,8 +62,7 @@ def populate(db: sqlite_utils.Database) -> None:
                 batch.events.append(e)
                 batch.outbox.append(e)
     batch.events.append(ev(None, "analytics", seq=99))
-    batch.dead_letters.append(DeadLetter(received_at=1000.0, topic="touchgate/shop1/consent", reason=DeadLetterReason.UNKNOWN_PURPOSE,
-                                         detail="x", raw=json.dumps({"customer_id": ALICE}).encode(), raw_size=30))
+    batch.dead_letters.append(redacted_dead_letter("touchgate/shop1/consent", json.dumps({"customer_id": ALICE}).encode(), pseudonymise))
     batch.dead_letters.append(DeadLetter(received_at=1000.0, topic="t", reason=DeadLetterReason.INVALID_JSON,
                                          detail="y", raw=b"{bad", raw_size=4))
     write_ingest_batch(db, batch)
@@ -138,7 +139,7 @@ def test_export_holds_every_row_and_is_audited(db: sqlite_utils.Database, pseudo
         "consents": 1, "dead_letters": 1, "events": 9, "outbox": 9, "profiles": 1}
     assert all(row["customer_id"] == ALICE for row in export.tables["events"])
     assert export.tables["events"][0]["attributes"]["transcript"] == "hello"  # JSON, not text
-    assert json.loads(export.tables["dead_letters"][0]["raw"]) == {"customer_id": ALICE}
+    assert json.loads(export.tables["dead_letters"][0]["raw"]) == {"customer_id": "<redacted>"}  # found by pseudonym
     assert [a["kind"] for a in export.audit] == ["consent.change"]
     last = db.conn.execute("SELECT kind, detail FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     assert last[0] == "export" and pseudonymise(ALICE) in last[1] and ALICE not in last[1]
@@ -216,6 +217,8 @@ async def test_retention_deletes_old_rows_and_audits(tmp_path: Path) -> None:
                 batch.outbox.append(e)
                 batch.dead_letters.append(DeadLetter(received_at=now - age_days * 86400, topic="t",
                                                      reason=DeadLetterReason.INVALID_JSON, detail="", raw=b"", raw_size=0))
+            # Strangers' phones seen half a day and two days ago (anonymous ids): kept about a day.
+            batch.events += [ev(None, "on_site", at=now - 43200, seq=-1), ev(None, "on_site", at=now - 2 * 86400, seq=-2)]
             write_ingest_batch(db, batch)
             db["profiles"].insert_all([{"customer_id": f"c{d}", "attributes": "{}", "updated_at": now - d * 86400}
                                        for d in (1, 400)])
@@ -223,9 +226,9 @@ async def test_retention_deletes_old_rows_and_audits(tmp_path: Path) -> None:
         await store.call(seed)
         settings = PrivacySettings(retention={"events": "90d", "dead_letters": "7d", "profiles": "365d", "outbox": "30d"})
         deleted = await enforce_retention(store, settings, now)
-        assert deleted == {"events": 2, "dead_letters": 3, "profiles": 1, "outbox": 2}
+        assert deleted == {"events": 2, "on_site_events": 1, "dead_letters": 3, "profiles": 1, "outbox": 2}
         ages = await store.call(lambda db: sorted(json.loads(r[0])["seq"] for r in db.conn.execute("SELECT attributes FROM events")))
-        assert ages == [1, 10]
+        assert ages == [-1, 1, 10]
         assert await enforce_retention(store, settings, now) == {}  # nothing left to delete: no audit entry
         audit = await store.call(lambda db: db.conn.execute("SELECT kind, detail FROM audit").fetchall())
         assert len(audit) == 1 and audit[0][0] == "retention" and json.loads(audit[0][1])["deleted"] == deleted

@@ -134,6 +134,17 @@ def stored_numbers(db_path: Path) -> Counter[int]:
     return Counter(int(json.loads(a)["total_in"]) for (a,) in rows)
 
 
+def quarantined_numbers(db_path: Path) -> list[int]:
+    """Messages dead-lettered `poison`: in flight, alone, at two unclean stops in a row
+    (gateway/quarantine.py). They are kept whole in the dead letters: set aside, not lost."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT raw FROM dead_letters WHERE reason = 'poison' AND topic = ?", (TOPIC,)).fetchall()
+    finally:
+        conn.close()
+    return [int(json.loads(raw)["line_1_total_in"]) for (raw,) in rows]
+
+
 def central_numbers(central_db: Path) -> Counter[int]:
     """The same count at the central service (its events table keeps each event's JSON body)."""
     conn = sqlite3.connect(f"file:{central_db}?mode=ro", uri=True)

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -355,23 +356,26 @@ def audio_frame(site: str = "kiosk1") -> st.SearchStrategy[FuzzMessage]:
     return wav_chunk().map(lambda b: FuzzMessage(Surface.AUDIO, topic, b, "wav"))
 
 
-def draw_examples(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
-    """`count` examples of a strategy, reproducibly (derandomized), for a test that sends them all
-    to one running gateway (a gateway per example would be far too slow)."""
+def draw_examples(strategy: st.SearchStrategy[Any], count: int, seed: int | None = None) -> list[Any]:
+    """`count` examples of a strategy, reproducibly, for a test that sends them all to one running
+    gateway (a gateway per example would be far too slow). Without `seed` the draw is
+    derandomized (the same examples every run); with one, each seed gives other examples, which
+    is how long runs draw in chunks (see `schema_fuzz.draw_in_chunks`)."""
     found: list[Any] = []
 
     @settings(
         max_examples=count,
-        derandomize=True,
+        derandomize=seed is None,
         database=None,
         deadline=None,
         suppress_health_check=list(HealthCheck),
+        phases=[Phase.generate],  # nothing fails inside `collect`: nothing to replay or shrink
     )
     @given(strategy)
     def collect(example: Any) -> None:
         found.append(example)
 
-    collect()
+    (collect if seed is None else hypothesis_seed(seed)(collect))()
     return found
 
 

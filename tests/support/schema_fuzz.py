@@ -9,8 +9,15 @@ NaN/Infinity, 400-digit integers, impossible times, long strings and unicode odd
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
+import itertools
 import json
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +30,7 @@ from gateway.devices.profile import DeviceProfile, Resource
 from gateway.devices.registry import load_profiles
 from gateway.hermes import asr, dialogue, error, hotword, intent, nlu, tts
 from gateway.hermes.base import HermesMessage
+from tests.support.fuzz import draw_examples
 
 SITE = "shop1"
 
@@ -46,15 +54,28 @@ IMPOSSIBLE_TIMES = st.sampled_from([
 ])
 
 
+# Built once: a strategy made inside a draw is validated again on every draw, which cost more
+# than the drawing itself (the long run draws 100k messages; see bench/reliability.py).
+SCALARS: st.SearchStrategy[Any] = st.one_of(
+    st.none(), st.booleans(), st.integers(), HUGE_INT, st.floats(allow_nan=True, allow_infinity=True), SPECIAL_FLOATS,
+    st.text(max_size=40), ODD_TEXT, LONG_TEXT,
+)
+ANY_JSON: st.SearchStrategy[Any] = st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=5
+)
+FLAGS = st.booleans() | SCALARS
+CUSTOMER_IDS = st.one_of(st.text(max_size=200), ODD_TEXT, HUGE_INT, st.integers(), SCALARS)
+DEVICE_TIMES = IMPOSSIBLE_TIMES | SCALARS
+EXTRA_KEYS = st.text(max_size=8)
+ONE_IN_10, ONE_IN_6, ONE_IN_5, UP_TO_2, ASCII_ONLY = st.integers(0, 9), st.integers(0, 5), st.integers(0, 4), st.integers(0, 2), st.booleans()
+
+
 def scalars() -> st.SearchStrategy[Any]:
-    return st.one_of(
-        st.none(), st.booleans(), st.integers(), HUGE_INT, st.floats(allow_nan=True, allow_infinity=True), SPECIAL_FLOATS,
-        st.text(max_size=40), ODD_TEXT, LONG_TEXT,
-    )
+    return SCALARS
 
 
 def any_json() -> st.SearchStrategy[Any]:
-    return st.recursive(scalars(), lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=5)
+    return ANY_JSON
 
 
 def resource_value(resource: Resource) -> st.SearchStrategy[Any]:
@@ -96,28 +117,35 @@ DEVICE_NAMES = st.one_of(
 )
 
 
-@st.composite
-def profile_message(draw: st.DrawFn, profile: DeviceProfile) -> tuple[str, bytes]:
-    device = draw(DEVICE_NAMES)
-    topic = _topic(profile, device)
-    if profile.format == "text":
-        value = draw(resource_value(profile.resources[0]))
-        text = value if isinstance(value, str) else json.dumps(value, allow_nan=True)
+def profile_message(profile: DeviceProfile) -> st.SearchStrategy[tuple[str, bytes]]:
+    """Messages on the profile's topic, shaped by its resources (each present 9 times in 10),
+    presence keys, customer and device-time fields, plus unknown keys."""
+    values = [(resource.source, resource_value(resource)) for resource in profile.resources if resource.source != "."]
+    text_value = resource_value(profile.resources[0]) if profile.format == "text" else None
+
+    @st.composite
+    def message(draw: st.DrawFn) -> tuple[str, bytes]:
+        topic = _topic(profile, draw(DEVICE_NAMES))
+        if text_value is not None:
+            value = draw(text_value)
+            text = value if isinstance(value, str) else json.dumps(value, allow_nan=True)
+            return topic, text.encode("utf-8", "surrogatepass")
+        doc: dict[str, Any] = {}
+        for key in profile.when_present:
+            _set_path(doc, key, draw(FLAGS))
+        for source, value_strategy in values:
+            if draw(ONE_IN_10) > 0:
+                _set_path(doc, source, draw(value_strategy))
+        if profile.customer is not None:
+            _set_path(doc, profile.customer, draw(CUSTOMER_IDS))
+        if profile.device_time is not None:
+            _set_path(doc, profile.device_time.source, draw(DEVICE_TIMES))
+        for _ in range(draw(UP_TO_2)):
+            doc[draw(EXTRA_KEYS)] = draw(SCALARS)
+        text = json.dumps(doc, allow_nan=True, ensure_ascii=draw(ASCII_ONLY))
         return topic, text.encode("utf-8", "surrogatepass")
-    doc: dict[str, Any] = {}
-    for key in profile.when_present:
-        _set_path(doc, key, draw(st.booleans() | scalars()))
-    for resource in profile.resources:
-        if resource.source != "." and draw(st.integers(0, 9)) > 0:
-            _set_path(doc, resource.source, draw(resource_value(resource)))
-    if profile.customer is not None:
-        _set_path(doc, profile.customer, draw(st.one_of(st.text(max_size=200), ODD_TEXT, HUGE_INT, st.integers(), scalars())))
-    if profile.device_time is not None:
-        _set_path(doc, profile.device_time.source, draw(IMPOSSIBLE_TIMES | scalars()))
-    for _ in range(draw(st.integers(0, 2))):
-        doc[draw(st.text(max_size=8))] = draw(scalars())
-    text = json.dumps(doc, allow_nan=True, ensure_ascii=draw(st.booleans()))
-    return topic, text.encode("utf-8", "surrogatepass")
+
+    return message()
 
 
 def shipped_profiles(folder: Path = PROJECT_ROOT / "device_profiles") -> list[DeviceProfile]:
@@ -135,17 +163,23 @@ def _model_fields(model: type[BaseModel]) -> list[str]:
     return [info.alias or name for name, info in model.model_fields.items()]
 
 
-@st.composite
-def model_payload(draw: st.DrawFn, model: type[BaseModel]) -> bytes:
-    """A JSON object with the model's field names (some missing, some extra), hostile values."""
-    doc: dict[str, Any] = {}
-    for name in _model_fields(model):
-        if draw(st.integers(0, 5)) > 0:
-            doc[name] = draw(any_json())
-    if draw(st.integers(0, 4)) == 0:
-        doc[draw(st.text(max_size=8))] = draw(scalars())
-    body: Any = doc if draw(st.integers(0, 9)) > 0 else draw(any_json())
-    return json.dumps(body, allow_nan=True, ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass")
+def model_payload(model: type[BaseModel]) -> st.SearchStrategy[bytes]:
+    """A JSON object with the model's field names (some missing, some extra), hostile values;
+    one in ten is not an object at all."""
+    fields = _model_fields(model)
+
+    @st.composite
+    def payload(draw: st.DrawFn) -> bytes:
+        doc: dict[str, Any] = {}
+        for name in fields:
+            if draw(ONE_IN_6) > 0:
+                doc[name] = draw(ANY_JSON)
+        if draw(ONE_IN_5) == 0:
+            doc[draw(EXTRA_KEYS)] = draw(SCALARS)
+        body: Any = doc if draw(ONE_IN_10) > 0 else draw(ANY_JSON)
+        return json.dumps(body, allow_nan=True, ensure_ascii=draw(ASCII_ONLY)).encode("utf-8", "surrogatepass")
+
+    return payload()
 
 
 def hermes_models() -> list[type[HermesMessage]]:
@@ -174,8 +208,14 @@ COMMAND_MODELS: dict[str, type[BaseModel]] = {
 
 
 def command_messages() -> st.SearchStrategy[tuple[str, bytes]]:
+    """Each command topic equally often, its payload shaped by the topic's model (one payload
+    strategy per model, built here once rather than per draw as a flatmap would)."""
     topics: dict[str, type[BaseModel]] = {**HERMES_TOPICS, **COMMAND_MODELS}
-    return st.sampled_from(sorted(topics)).flatmap(lambda t: model_payload(topics[t]).map(lambda p: (t, p)))
+    return st.one_of(*(model_payload(topics[topic]).map(partial(_on_topic, topic)) for topic in sorted(topics)))
+
+
+def _on_topic(topic: str, payload: bytes) -> tuple[str, bytes]:
+    return topic, payload
 
 
 # -- rule templates ---------------------------------------------------------------------------
@@ -214,3 +254,62 @@ def generated_rules(templates: Sequence[str]) -> str:
         for i, text in enumerate(templates)
     ]
     return json.dumps({"rules": rules})  # YAML is a superset of JSON
+
+
+# -- long runs: many examples, drawn in chunks ------------------------------------------------
+def fuzz_sources(profiles: Sequence[DeviceProfile]) -> dict[str, st.SearchStrategy[tuple[str, bytes]]]:
+    """One strategy per source of messages: each device profile (`profile:<name>`) and each
+    command topic (`hermes:<topic>`, `consent`, `erasure`), so a long run covers each alike."""
+    sources: dict[str, st.SearchStrategy[tuple[str, bytes]]] = {f"profile:{p.name}": profile_message(p) for p in profiles}
+    for topic, hermes_model in HERMES_TOPICS.items():
+        sources[f"hermes:{topic.removeprefix('hermes/')}"] = model_payload(hermes_model).map(partial(_on_topic, topic))
+    for topic, model in COMMAND_MODELS.items():
+        sources[topic.rsplit("/", 1)[1]] = model_payload(model).map(partial(_on_topic, topic))
+    return sources
+
+
+def draw_in_chunks(total: int, chunk: int = 500, seed: int = 2024, workers: int = 1) -> Iterator[tuple[str, list[tuple[str, bytes]]]]:
+    """`total` distinct messages from every source of `fuzz_sources(shipped_profiles())`, as
+    (source, messages) chunks: round after round, `chunk` examples of each source, each chunk its
+    own seeded hypothesis run, repeats dropped; with `workers` > 1 drawn in that many processes.
+
+    Why chunks: one hypothesis run of 100,000 examples slows as it goes (it keeps a tree of every
+    choice it made, to avoid repeats and to mutate earlier examples), and the caller could send
+    nothing until it ended; runs of a few hundred keep their speed, and each chunk can be sent
+    while the next ones are drawn. A run mutates its own examples, so about a quarter repeat within
+    a chunk: they are dropped here, and only distinct messages count."""
+    names = list(_shipped_sources())
+    specs = ((names[i % len(names)], chunk, seed + i) for i in itertools.count())
+    seen: set[bytes] = set()
+    produced = 0
+    with ProcessPoolExecutor(max_workers=workers) if workers > 1 else contextlib.nullcontext() as pool:
+        ahead: deque[Future[tuple[str, list[tuple[str, bytes]]]] | tuple[str, list[tuple[str, bytes]]]] = deque()
+        while produced < total:
+            while len(ahead) < max(1, 2 * workers):
+                spec = next(specs)
+                ahead.append(pool.submit(_draw_chunk, spec) if pool is not None else _draw_chunk(spec))
+            head = ahead.popleft()
+            name, drawn = head.result() if isinstance(head, Future) else head
+            fresh: list[tuple[str, bytes]] = []
+            for topic, payload in drawn:
+                key = hashlib.blake2b(topic.encode("utf-8", "surrogatepass") + b"\0" + payload, digest_size=12).digest()
+                if key not in seen:
+                    seen.add(key)
+                    fresh.append((topic, payload))
+            fresh = fresh[: total - produced]
+            produced += len(fresh)
+            yield name, fresh
+        for left in ahead:
+            if isinstance(left, Future):
+                left.cancel()
+
+
+@functools.cache
+def _shipped_sources() -> dict[str, st.SearchStrategy[tuple[str, bytes]]]:
+    """Built once per process (strategies do not pickle: each worker builds its own)."""
+    return fuzz_sources(shipped_profiles())
+
+
+def _draw_chunk(spec: tuple[str, int, int]) -> tuple[str, list[tuple[str, bytes]]]:
+    name, count, chunk_seed = spec
+    return name, draw_examples(_shipped_sources()[name], count, seed=chunk_seed)

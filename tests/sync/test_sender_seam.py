@@ -102,3 +102,20 @@ async def test_rejected_events_are_dead_letters_and_a_503_keeps_everything(tmp_p
         assert await outbox_ids(store) == set() and len(letters) == 1 and "schema" in letters[0]
     finally:
         await store.close()
+
+
+async def test_a_rejected_personal_event_is_kept_without_the_id_and_named_by_pseudonym(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.db")
+    try:
+        anna, other = event("visit", "card:94D8FC5F"), event("visit", "card:94D8FC5F77")
+        await queued(store, anna, other)
+        settings = SyncSettings(url="http://127.0.0.1:9", token="t" * 24, linger_s=0)
+        central = Central(reject=frozenset({anna.id, other.id}))
+        built = OutboxSender(store, central, settings, Consents({"card:94D8FC5F", "card:94D8FC5F77"}), 4096,  # type: ignore[arg-type]
+                             pseudonymise=lambda c: "p:" + c.encode().hex())
+        assert await built.drain(time.time() + 10) is DrainEnd.EMPTY
+        letters = await store.call(lambda db: db.execute("SELECT raw, customer_pseudonym, raw_state FROM dead_letters ORDER BY id").fetchall())
+    finally:
+        await store.close()
+    assert sorted(p for _, p, _ in letters) == sorted("p:" + c.encode().hex() for c in ("card:94D8FC5F", "card:94D8FC5F77"))
+    assert all(b"94D8FC5F" not in raw and json.loads(raw)["customer_id"] == "<redacted>" and state == "redacted" for raw, _, state in letters)

@@ -4,15 +4,18 @@ package ships), decoded back to words by PocketSphinx."""
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pocketsphinx import Decoder
 
 from gateway.tts.cache import ReplyCache
 from gateway.tts.engine import SynthesisError, TtsEngine
 from gateway.tts.espeak import EspeakEngine
-from gateway.tts.piper import PiperEngine
+from gateway.tts.piper import PiperEngine, first_clause
 from gateway.tts.settings import TtsSettings
 from gateway.hermes.base import language_tag
 from gateway.tts.synthesiser import Synthesiser
@@ -103,9 +106,10 @@ class CountingEngine:
     async def start(self) -> None:
         await self.inner.start()
 
-    async def synthesize(self, text: str) -> Pcm:
+    async def stream(self, text: str) -> AsyncGenerator[Pcm, None]:
         self.calls += 1
-        return await self.inner.synthesize(text)
+        async for pcm in self.inner.stream(text):
+            yield pcm
 
 
 async def test_repeated_replies_come_from_the_cache() -> None:
@@ -136,3 +140,22 @@ async def test_language_choice() -> None:
     assert reply.language == "de" and reply.engine == "espeak-ng"
     with pytest.raises(SynthesisError, match="empty"):
         await synth.reply("   ", "till")
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab ,.;:!?1\n")), max_size=120))
+def test_a_long_first_sentence_is_split_at_a_clause_and_nothing_is_lost(text: str) -> None:
+    split = first_clause(text)
+    if split is None:
+        return
+    head, rest = split
+    whole = text.strip()
+    # Nothing dropped or reordered: the head, only whitespace, the rest.
+    assert whole.startswith(head) and whole.endswith(rest) and whole[len(head) : len(whole) - len(rest)].isspace()
+    assert head[-1] in ",;:" and len(head.split()) >= 2 and rest
+
+
+def test_only_a_long_first_sentence_is_split() -> None:
+    long_first = "Hello and welcome to the shop, your order number 12 is ready at the counter. Thanks."
+    assert first_clause(long_first) == ("Hello and welcome to the shop,", "your order number 12 is ready at the counter. Thanks.")
+    assert first_clause("Hello, welcome. The shoes, shirts and coats are in aisle four, by the door, at the back.") is None
+    assert first_clause("We have 1,000 umbrellas and 2,000 raincoats in the shop for you today.") is None  # no clause mark

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from gateway.audio import AudioFormat, Pcm, read_wav
 from gateway.hermes.playback import AudioPlayFinished, parse_play_bytes_topic
@@ -37,10 +37,10 @@ class ToneEngine:
     async def start(self) -> None:
         return None
 
-    async def synthesize(self, text: str) -> Pcm:
+    async def stream(self, text: str) -> AsyncGenerator[Pcm, None]:
         self.spoken.append(text)
         frames = int(ENGINE_FORMAT.sample_rate * 0.1) * len(text.split())
-        return Pcm(b"\x10\x00" * frames, ENGINE_FORMAT)
+        yield Pcm(b"\x10\x00" * frames, ENGINE_FORMAT)
 
 
 class Broker:

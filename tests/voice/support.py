@@ -38,9 +38,10 @@ class Utterance:
             return reader.readframes(reader.getnframes())
 
 
-def utterances(voice_prefix: str | None = None) -> list[Utterance]:
+def utterances(voice_prefix: str | None = None, manifest: str = "utterances.tsv") -> list[Utterance]:
+    """The committed test utterances (`answers.tsv`: the yes/no answers to the speaker's questions)."""
     out = []
-    for line in (AUDIO_DIR / "utterances.tsv").read_text(encoding="utf-8").splitlines():
+    for line in (AUDIO_DIR / manifest).read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
         name, voice, text, intent, *rest = line.split("\t") + [""]

@@ -8,7 +8,7 @@ import dataclasses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.voice.effects import ASK_BACK, EffectGuard
+from gateway.voice.effects import ASK_BACK, DECLINED, EffectGuard
 from gateway.voice.nlu.guard import GuardPolicy, Verdict, judge
 from gateway.voice.nlu.match import IntentMatch
 from gateway.voice.settings import GuardSettings, VoiceSettings
@@ -58,7 +58,7 @@ def test_per_intent_threshold() -> None:
 def test_ask_back_then_the_same_request_acts_and_another_does_not() -> None:
     guard = EffectGuard(GuardSettings())
     acted, ask = guard.check("s1", "de", _match("call a staff member", 0.7), MATCHER)
-    assert acted is None and ask == ASK_BACK["CallStaff"]["de"]
+    assert acted is None and ask is not None and ask.say == ASK_BACK["CallStaff"]["de"] and not ask.end_session
     acted, ask = guard.check("s1", "de", _match("can someone help me", 0.7), MATCHER)
     assert acted is not None and acted.intent == "CallStaff" and ask is None  # the repeat confirms
     guard.check("s2", "en", _match("delete my data", 0.7), MATCHER)
@@ -69,6 +69,31 @@ def test_ask_back_then_the_same_request_acts_and_another_does_not() -> None:
     guard.forget("s2")
     acted, ask = guard.check("s3", "en", _match("delete my data", 0.7), MATCHER)
     assert acted is None and ask is not None  # another session's request never confirms
+
+
+def _answer(text: str, confidence: float = 1.0) -> IntentMatch:
+    found = MATCHER.match(text, MATCHER.intents)
+    assert found is not None, text
+    return dataclasses.replace(found, confidence=confidence)
+
+
+def test_ask_back_then_yes_acts_on_what_was_asked_and_no_on_nothing() -> None:
+    guard = EffectGuard(GuardSettings())
+    _, ask = guard.check("s1", "en", _match("call a staff member", 0.7), MATCHER)
+    assert ask is not None and ask.intent_filter is not None and set(ask.intent_filter) == {"CallStaff", "Affirm", "Deny"}
+    acted, instead = guard.check("s1", "en", _answer("yes please"), MATCHER)
+    assert acted is not None and acted.intent == "CallStaff" and instead is None
+    guard.check("s2", "en", _match("delete my data", 0.7), MATCHER)
+    acted, instead = guard.check("s2", "en", _answer("no thanks"), MATCHER)
+    assert acted is None and instead is not None and instead.end_session and instead.say == DECLINED["en"]
+    acted, instead = guard.check("s3", "en", _answer("yes"), MATCHER)  # a yes nobody asked for changes nothing
+    assert acted is not None and acted.intent == "Affirm" and "Affirm" not in MATCHER.effectful
+
+
+def test_yes_and_no_are_no_requests_of_their_own() -> None:
+    for answer in ("yes", "yes please", "no", "never mind", "sure"):
+        assert MATCHER.match(answer) is None, answer
+        assert MATCHER.match(answer, MATCHER.intents) is not None, answer
 
 
 # Words that appear in no sentence: what the open pass may add around a request.

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from gateway.hermes.dialogue import DialogueStartSession, SessionInitNotification
+from gateway.hermes.dialogue import DialogueEndSession, DialogueStartSession, SessionInitNotification
 from gateway.hermes.nlu import NluQuery
 from gateway.hermes.tts import SayOutcome, TtsSay
 from gateway.model.gate import NoConsents
@@ -36,11 +36,16 @@ class Speaker:
 
     def __init__(self) -> None:
         self.said: asyncio.Queue[TtsSay] = asyncio.Queue()
+        self.stopped: asyncio.Queue[TtsSay] = asyncio.Queue()  # replies whose wait was cancelled
         self.release = asyncio.Event()
 
     async def speak(self, say: TtsSay) -> SayOutcome:
         self.said.put_nowait(say)
-        await self.release.wait()
+        try:
+            await self.release.wait()
+        except asyncio.CancelledError:
+            self.stopped.put_nowait(say)
+            raise
         return SayOutcome.PLAYED
 
 
@@ -113,3 +118,18 @@ async def test_nlu_as_a_service_answers_a_query(tmp_path: Path) -> None:
                 break
         assert topic == "hermes/intent/WhereIsProduct" and body["id"] == "q1"
         assert speaker.said.empty()
+
+
+async def test_a_session_that_ends_while_its_reply_is_spoken_stops_the_reply(tmp_path: Path) -> None:
+    """The speaker's wait is cancelled: that is how the TTS part and a Wyoming link learn to stop
+    synthesising the rest of the reply (tests/tts/test_streaming.py)."""
+    speaker, published = Speaker(), Published()
+    async with voice_service(tmp_path, speaker, published) as service:
+        service.start_session(DialogueStartSession(siteId="desk", init=SessionInitNotification(text="A long announcement")))
+        started = await published.next("hermes/dialogueManager/sessionStarted")
+        said = await within(speaker.said.get(), 10)
+        service.end_session(DialogueEndSession(sessionId=str(started["sessionId"])))  # e.g. the skill's own dialogue manager
+        stopped = await within(speaker.stopped.get(), 10)
+        assert stopped.id == said.id
+        ended = await published.next("hermes/dialogueManager/sessionEnded")
+        assert ended["sessionId"] == started["sessionId"]

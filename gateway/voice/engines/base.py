@@ -10,6 +10,7 @@ the same audio again without the grammar (open dictation), where the engine has 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Collection
 from typing import Protocol
 
 from gateway.voice.nlu.expand import GrammarSource
@@ -69,7 +70,9 @@ class AsrEngine(Protocol):
     unknown_words: set[str]
     min_confidence: float  # transcripts below it are not turned into intents
 
-    def recogniser(self) -> Recogniser: ...
+    def recogniser(self, intents: Collection[str] | None = None) -> Recogniser:
+        """`intents`: the turn's intent filter; an engine may restrict its grammar to them."""
+        ...
 
 
 class PcmBuffer:

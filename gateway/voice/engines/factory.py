@@ -8,17 +8,31 @@ configuration error naming the site that needs it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 from gateway.voice.engines.base import AsrEngine, EngineError
 from gateway.voice.nlu.expand import GrammarSource, prune_grammar
+from gateway.voice.nlu.match import Matcher
 from gateway.voice.settings import VoiceSettings
 from gateway.voice.skillset import IntentModel
 
 
 def grammar_source(model: IntentModel) -> GrammarSource:
     return prune_grammar(model.templates, model.rules, model.lists, lambda word: True)
+
+
+def needs_agreement(matcher: Matcher) -> Callable[[str], bool]:
+    """Which grammar-pass sentences the open pass must check even when the grammar pass is sure:
+    those of effectful intents (understand.py acts on them only where both passes heard them),
+    and any the matcher does not take whole."""
+
+    def check(sentence: str) -> bool:
+        match = matcher.match(sentence)
+        return match is None or match.intent in matcher.effectful
+
+    return check
 
 
 def engine_for(settings: VoiceSettings, language: str) -> tuple[Literal["pocketsphinx", "vosk"], Path | None]:
@@ -54,4 +68,4 @@ def load_engine(settings: VoiceSettings, model: IntentModel) -> AsrEngine:
         return VoskEngine(model_dir, source, dictation)
     from gateway.voice.engines.pocketsphinx_engine import PocketSphinxEngine
 
-    return PocketSphinxEngine(source, settings.pocketsphinx, dictation)
+    return PocketSphinxEngine(source, settings.pocketsphinx, dictation, needs_agreement(model.matcher))

@@ -21,6 +21,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,8 @@ _SEARCH = "touchgate"
 _PHONES = "phones"
 _OPEN = "open"
 _VERIFY = "verify"
+_FILTERED = "filtered"
+_MAX_FILTERED = 16  # word graphs of intent filters kept (a filter is usually one question's answers)
 _MAX_SPARES = 2
 # Hesitations the grammar pass lets a sentence begin with (the matcher drops them again).
 _HESITATIONS = frozenset({"uh", "um", "er", "hmm"})
@@ -72,8 +75,14 @@ def open_model(source: GrammarSource, settings: PocketSphinxSettings) -> str:
 class PocketSphinxEngine:
     name = "pocketsphinx"
 
-    def __init__(self, source: GrammarSource, settings: PocketSphinxSettings, dictation: bool = True) -> None:
+    def __init__(
+        self, source: GrammarSource, settings: PocketSphinxSettings, dictation: bool = True, needs_agreement: Callable[[str], bool] | None = None
+    ) -> None:
         self._settings = settings
+        # Whether a grammar-pass sentence must be checked by the open pass even when the grammar
+        # pass is sure of it (effectful intents: understand.py acts on them only where both
+        # passes heard them). Without it, every sentence is.
+        self._needs_agreement = needs_agreement
         self._dictation = dictation
         self.min_confidence = settings.min_posterior
         self.max_phone_gap = settings.max_phone_gap
@@ -89,6 +98,8 @@ class PocketSphinxEngine:
         # The grammar pass searches a minimal word graph of the sentences (nlu/wordgraph.py):
         # PocketSphinx's own JSGF expansion of the same sentences took 2-20 s per utterance.
         hesitations = _HESITATIONS & pronunciations.keys()
+        self._pruned, self._hesitations = pruned, hesitations
+        self._filtered: dict[frozenset[str], tuple[int, int, list[tuple[int, int, float, str]]] | None] = {}
         graph = build_word_graph(pruned.templates, pruned.rules, pruned.lists)
         self.fsg_start, self.fsg_final, self.fsg_transitions = fsg_transitions(graph, hesitations)
         # A dictionary of the grammar's words only: each decoder loads it, and the full one
@@ -116,7 +127,10 @@ class PocketSphinxEngine:
         s = self._settings
         return pocketsphinx.Decoder(
             hmm=hmm, dict=self._dictionary.name, lm=None, beam=s.beam, wbeam=s.wbeam, pbeam=s.pbeam, lw=s.language_weight,
-            loglevel="FATAL",
+            # The lattice (bestpath rescoring) is what a posterior needs; building it after every
+            # search was 3/4 of the grammar pass's time, so without `lattice` or a posterior
+            # threshold the backtrace gives the sentence (settings: the accuracy it costs).
+            bestpath=s.lattice or s.min_posterior > 0, loglevel="FATAL",
         )
 
     def _finish_decoder(self, decoder: pocketsphinx.Decoder) -> pocketsphinx.Decoder:
@@ -154,13 +168,40 @@ class PocketSphinxEngine:
     def grammar_pass(self) -> bool:
         return self._settings.grammar_pass
 
-    def open_pass_wanted(self, grammar_confidence: float) -> bool:
-        """The open pass runs where the grammar pass gave no sentence surer than `open_pass_below`
-        (1.0, the default: always, so the two passes check each other; understand.py)."""
-        return self._open_lm is not None and (not self._settings.grammar_pass or grammar_confidence <= self._settings.open_pass_below)
+    def open_pass_wanted(self, sentence: str, grammar_confidence: float) -> bool:
+        """The open pass runs only where the grammar pass is unsure: no sentence, a confidence
+        below `open_pass_below`, or a sentence whose intent needs both passes to agree
+        (`open_pass_always`: on every utterance). A sure grammar sentence of an ordinary intent
+        is the answer without it: the open pass and its alignment were half a turn's decoding."""
+        s = self._settings
+        if self._open_lm is None:
+            return False
+        if not s.grammar_pass or s.open_pass_always or not sentence or grammar_confidence < s.open_pass_below:
+            return True
+        return self._needs_agreement is None or self._needs_agreement(sentence)
 
-    def recogniser(self) -> PocketSphinxRecogniser:
-        return PocketSphinxRecogniser(self)
+    def recogniser(self, intents: Collection[str] | None = None) -> PocketSphinxRecogniser:
+        """A recogniser for one utterance after another; with `intents` (a turn's intent filter:
+        the answers to a question) its grammar pass searches only those intents' sentences."""
+        return PocketSphinxRecogniser(self, frozenset(intents) if intents else None)
+
+    def filtered_grammar(self, intents: frozenset[str]) -> tuple[int, int, list[tuple[int, int, float, str]]] | None:
+        """The word graph of the sentences of `intents` only (built once per filter), or None
+        where the filter keeps every sentence or none. In the whole grammar a short answer loses
+        to longer sentences ("no thanks" was heard as "the opening times"); among the answers to
+        the question it does not."""
+        with self._lock:
+            if intents in self._filtered:
+                return self._filtered[intents]
+        templates = [t for t in self._pruned.templates if t.intent in intents]
+        grammar = None
+        if templates and len(templates) < len(self._pruned.templates):
+            grammar = fsg_transitions(build_word_graph(templates, self._pruned.rules, self._pruned.lists), self._hesitations)
+        with self._lock:
+            if len(self._filtered) >= _MAX_FILTERED:
+                self._filtered.pop(next(iter(self._filtered)))
+            self._filtered[intents] = grammar
+        return grammar
 
     def dictate(self, pcm: bytes) -> str:
         """Open dictation with the wheel's English language model: one decoder shared by all sites
@@ -237,8 +278,9 @@ def _decode(decoder: pocketsphinx.Decoder, search: str, pcm: bytes) -> pocketsph
 
 
 class PocketSphinxRecogniser:
-    def __init__(self, engine: PocketSphinxEngine) -> None:
+    def __init__(self, engine: PocketSphinxEngine, intents: frozenset[str] | None = None) -> None:
         self._engine = engine
+        self._grammar = engine.filtered_grammar(intents) if intents and engine.grammar_pass else None
         self._buffer = PcmBuffer()
         self._last: bytes = b""
         self._snapshot: tuple[int, Transcript] | None = None
@@ -271,7 +313,14 @@ class PocketSphinxRecogniser:
         decoder = engine.fresh_decoder()
         dithered = _dither(pcm)
         text, confidence, phones = "", 0.0, None
-        hyp = _decode(decoder, _SEARCH, dithered) if engine.grammar_pass else None
+        search = _SEARCH
+        if self._grammar is not None:
+            start, final, transitions = self._grammar
+            grammar = decoder.create_fsg(_FILTERED, start, final, transitions)
+            grammar.add_silence("<sil>", -1, _SILENCE_PROB)
+            decoder.add_fsg(_FILTERED, grammar)  # the decoder is this utterance's alone (fresh_decoder)
+            search = _FILTERED
+        hyp = _decode(decoder, search, dithered) if engine.grammar_pass else None
         if hyp is not None and hyp.hypstr and hyp.prob >= engine.min_confidence:
             text, confidence = hyp.hypstr, 1.0
             if engine.max_phone_gap is not None:
@@ -280,7 +329,7 @@ class PocketSphinxRecogniser:
         elif hyp is not None and hyp.hypstr:
             text = hyp.hypstr  # a sentence forced onto the audio: shown, never acted on
         fallback = None
-        if engine.open_pass_wanted(confidence):
+        if engine.open_pass_wanted(text if confidence > 0 else "", confidence):
             open_hyp = _decode(decoder, _OPEN, dithered)
             if open_hyp is not None and open_hyp.hypstr:
                 phones = phones if phones is not None else _phone_loop_score(decoder, dithered)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import vosk
@@ -54,7 +55,9 @@ class VoskEngine:
         self._idle: list[VoskRecogniser] = []
         self._lock = threading.Lock()
 
-    def recogniser(self) -> VoskRecogniser:
+    def recogniser(self, intents: Collection[str] | None = None) -> VoskRecogniser:
+        # One grammar for every turn (a Vosk grammar is compiled per recogniser): the turn's
+        # intent filter is applied when matching.
         # Building a recogniser compiles the grammar: keep finished ones for the next site.
         with self._lock:
             if self._idle:

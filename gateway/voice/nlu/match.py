@@ -68,6 +68,12 @@ class Matcher:
     rules: Mapping[str, Node]
     lists: Mapping[str, list[SlotValue]]
     effectful: frozenset[str] = frozenset()  # intents that change something (nlu/guard.py)
+    answers: frozenset[str] = frozenset()  # matched only where the intent filter names them (yes, no)
+
+    @property
+    def intents(self) -> list[str]:
+        """Every intent with a sentence, answers included (an intent filter that lets all through)."""
+        return sorted({t.intent for t in self.templates})
 
     def match(self, text: str, intent_filter: list[str] | None = None, max_skips: int = 0) -> IntentMatch | None:
         """The template that explains `text` whole, or with the fewest skipped words (at most
@@ -79,7 +85,7 @@ class Matcher:
         best_skipped = max_skips + 1
         for budget in sorted({0, max_skips}):
             for template in self.templates:
-                if intent_filter and template.intent not in intent_filter:
+                if (template.intent not in intent_filter) if intent_filter else (template.intent in self.answers):
                     continue
                 for state in self._walk(template.expression, tokens, _State(0), budget):
                     skipped = state.skipped + len(tokens) - state.pos  # trailing words are skipped too
