@@ -89,6 +89,17 @@ def admin_put(url: str, path: str, body: dict[str, Any]) -> None:
         response.read()
 
 
+def visit(url: str, site: str, token: str, customer: str) -> None:
+    """The customer at `site` (one identify event): a shop erases at once only customers it has
+    seen (profile_service.authority); the event goes with the customer's erasure."""
+    event = {"id": f"visit-{customer}", "received_at": time.time(), "site": site, "device": f"nfc/{site}/till-0",
+             "kind": "identify", "purpose": "service", "customer_id": customer}
+    request = urllib.request.Request(url + "/v1/events:batch", data=json.dumps({"events": [event]}).encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        response.read()
+
+
 def post_consents(url: str, customers: list[str], per_s: float, stop: threading.Event, done: list[int]) -> None:
     """The chain's CRM changing consents while the shops sync (they reach every shop's puller)."""
     rng = random.Random(7)
@@ -173,6 +184,9 @@ def _drive(args: argparse.Namespace, spec: str, kill: bool, folder: Path, sites:
         erasures.setdefault(rng.choice(sites), []).append((1.0 + k * args.erasure_every_s, customer))
     plans = [ShopPlan(site, tokens[site], folder / "shops" / f"{site}.db", len(queued[site]), tuple(erasures.get(site, ())))
              for site in sites]
+    for site, planned in erasures.items():
+        for _, customer in planned:
+            visit(url, site, tokens[site], customer)
     start_at = time.time() + 3.0 + len(sites) * 0.01
     deadline = start_at + args.timeout_s
     context = multiprocessing.get_context("spawn")

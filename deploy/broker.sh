@@ -7,7 +7,7 @@
 #   broker.sh remove  NAME [--conf-dir D]
 #   broker.sh certs   --ca-dir DIR [--conf-dir D]   copy the CA and broker certificate in
 #   broker.sh acl     [--conf-dir D]          rewrite the ACL from the accounts list
-# CLASS is one of: gateway, sensor, bridge, speaker, display, staff (see docs/operators.md).
+# CLASS is one of: gateway, sensor, bridge, speaker, display, staff, kiosk (see docs/operators.md).
 # Without --password a random one is made and printed once. NAME is the MQTT username; for a
 # device on the certificate listener it is the CN of its certificate (make-certs.sh client NAME).
 set -euo pipefail
@@ -77,6 +77,10 @@ render_config() {
 # acl_for CLASS NAME SITE: the ACL lines of one account. Topic layouts are the vendors' own
 # (see device_profiles/); "actions" (what the gateway sends to speakers, displays and staff) may
 # be published by the gateway account only, because no other class has a write line for them.
+# Each account's lines name its own site, written here per account: what Mosquitto's `pattern`
+# lines (%u, %c) would give, without their reach. A `pattern` line applies to every account
+# (a sensor named like a site would read that site's replies), and %c is whatever client id a
+# client chooses (a %c rule lets anyone read a site by connecting under its name).
 acl_for() {
   local class="$1" name="$2" site="$3"
   echo "user $name"
@@ -102,8 +106,11 @@ acl_for() {
       echo "topic read home/$site/commands/#"
       ;;
     speaker)
-      # A Hermes satellite: its own site's audio. Wake-word topics carry the siteId in the
-      # payload, not the topic (Hermes' design), so they cannot be narrowed to the site here.
+      # A Hermes satellite: its own site's audio, and the replies to it only as that site's
+      # audio (playBytes, spoken by the gateway's TTS). Never hermes/tts/say: it carries every
+      # site's reply text, names and points included (docs/privacy.md, "Replies stay at their
+      # site"). Wake-word and listening topics carry the siteId in the payload, not the topic
+      # (Hermes' design), so they cannot be narrowed to the site here; they carry no reply text.
       echo "topic write hermes/audioServer/$site/audioFrame"
       echo "topic write hermes/audioServer/$site/playFinished"
       echo "topic write hermes/hotword/+/detected"
@@ -112,8 +119,13 @@ acl_for() {
       echo "topic read hermes/hotword/toggleOff"
       echo "topic read hermes/asr/startListening"
       echo "topic read hermes/asr/stopListening"
-      echo "topic read hermes/tts/say"
       echo "topic read hermes/feedback/#"
+      ;;
+    kiosk)
+      # A consent touchpoint (consent button, card terminal, kiosk app): consents and erasures
+      # for its own site only (the gateway also checks the site: privacy.touchpoint_sites).
+      echo "topic write touchgate/$site/consent"
+      echo "topic write touchgate/$site/erasure"
       ;;
     display)
       # What the rules show on this display (rules.display_topic: touchgate/<site>/display/<name>).
@@ -124,7 +136,7 @@ acl_for() {
       echo "topic read touchgate/$site/staff/#"
       ;;
     *)
-      die "unknown class '$class' (gateway, sensor, bridge, speaker, display, staff)"
+      die "unknown class '$class' (gateway, sensor, bridge, speaker, display, staff, kiosk)"
       ;;
   esac
   echo
@@ -187,8 +199,8 @@ add_account() {
   [[ -z "$site" || "$site" =~ $name_pattern ]] || die "site '$site': use letters, digits, '_', '.', '-'"
   case "$class" in
     gateway) ;;
-    sensor|bridge|speaker|display|staff) [[ -n "$site" ]] || die "class $class needs --site SITE" ;;
-    *) die "unknown class '$class' (gateway, sensor, bridge, speaker, display, staff)" ;;
+    sensor|bridge|speaker|display|staff|kiosk) [[ -n "$site" ]] || die "class $class needs --site SITE" ;;
+    *) die "unknown class '$class' (gateway, sensor, bridge, speaker, display, staff, kiosk)" ;;
   esac
   mkdir -p "$conf_dir"
   touch "$accounts"

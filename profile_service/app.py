@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from profile_service.models import (
     AttributeValue,
@@ -28,11 +29,13 @@ from profile_service.models import (
     ErasureBatch,
     ErasureResult,
     EventIn,
+    HeldErasures,
     ValidBatch,
     Problem,
     Rejection,
     Seed,
 )
+from profile_service.authority import OFFICER
 from profile_service.seed import load_seed
 from profile_service.settings import ServiceSettings
 from profile_service.store import ProfileStore, open_store
@@ -43,15 +46,21 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 SETTINGS = web.AppKey("settings", ServiceSettings)
 SITES_BY_TOKEN = web.AppKey("sites_by_token", dict[bytes, str])
+# The token's site, or OFFICER for the privacy officer's token (erasures and their review only).
 SITE = web.RequestKey("site", str)
 BATCH_SLOTS = web.AppKey("batch_slots", asyncio.Semaphore)
 JITTER = web.AppKey("jitter", random.Random)  # spreads the retries of shops told to wait  # the site the bearer token belongs to
 
 _event_adapter: TypeAdapter[EventIn] = TypeAdapter(EventIn)
-_profile_adapter: TypeAdapter[dict[str, AttributeValue]] = TypeAdapter(dict[str, AttributeValue])
+_profile_adapter: TypeAdapter[dict[str, AttributeValue]] = TypeAdapter(
+    dict[str, AttributeValue], config=ConfigDict(allow_inf_nan=False)
+)
 
 
 STORE = web.AppKey("store", ProfileStore)
+HELD_ERASURES_PATH = "/v1/privacy/held-erasures"
+OFFICER_PATHS = frozenset({"/v1/erasures", HELD_ERASURES_PATH})  # what the officer's token opens
+OFFICER_ONLY_PATHS = frozenset({HELD_ERASURES_PATH})
 
 
 def problem(status: int, error: str, detail: str = "", headers: dict[str, str] | None = None) -> web.Response:
@@ -64,9 +73,29 @@ def reply(model: BaseModel, status: int = 200) -> web.Response:
 
 async def read_body(request: web.Request) -> bytes:
     try:
-        return await request.read()
+        raw = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise _HttpProblem(problem(413, "too_large", str(exc))) from exc
+    if _has_non_finite_literal(raw):
+        raise _HttpProblem(problem(400, "not_json", "NaN and Infinity are not JSON numbers (RFC 8259)"))
+    return raw
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(name)
+
+
+def _has_non_finite_literal(raw: bytes) -> bool:
+    """True if the body uses NaN/Infinity as numbers. pydantic's parser takes them (and would
+    store them, or store nothing while answering "accepted"); they are not JSON. The strict parse
+    runs only when the words occur at all, so the usual body costs two substring searches."""
+    if b"NaN" not in raw and b"Infinity" not in raw:
+        return False
+    try:
+        json.loads(raw, parse_constant=_refuse_constant)
+    except ValueError as exc:
+        return str(exc) in ("NaN", "Infinity", "-Infinity")
+    return False
 
 
 async def read_model(request: web.Request, model: type[T]) -> T:
@@ -105,7 +134,13 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if admin is None or not token or not _token_matches(token, admin.get_secret_value()):
             return problem(401, "unauthorized", "admin token required", {"WWW-Authenticate": "Bearer"})
         return await handler(request)
-    site = request.app[SITES_BY_TOKEN].get(_token_digest(token)) if token else None
+    officer = settings.privacy_officer_token
+    if officer is not None and token and _token_matches(token, officer.get_secret_value()):
+        site: str | None = OFFICER if request.path in OFFICER_PATHS else None
+    else:
+        site = request.app[SITES_BY_TOKEN].get(_token_digest(token)) if token else None
+        if request.path in OFFICER_ONLY_PATHS:
+            site = None
     if site is not None:
         request[SITE] = site
         try:
@@ -185,9 +220,24 @@ async def get_changes(request: web.Request) -> web.Response:
 
 
 async def post_erasures(request: web.Request) -> web.Response:
+    """A site's erasures apply at once for customers it has seen, else they are held for the
+    privacy officer (profile_service.authority); the officer's apply to anyone."""
     batch = await read_model(request, ErasureBatch)
-    accepted = await request.app[STORE].erase(request[SITE], batch.erasures)
-    return reply(ErasureResult(accepted=accepted))
+    limit = request.app[SETTINGS].max_batch_events
+    if len(batch.erasures) > limit:  # each one is a row kept (held ones too): bounded like event batches
+        return problem(413, "too_many_erasures", f"at most {limit} erasures per request")
+    requester = request[SITE]
+    accepted, held = await request.app[STORE].erase(requester, batch.erasures)
+    if held:  # ids only: the log carries no customer id
+        log.warning("%s asked to erase %d customer(s) it never sent an event of: held for the privacy officer (%s)",
+                    requester, len(held), ", ".join(held[:10]))
+    log.info("erasures from %s: %d taken, %d held", requester, len(accepted), len(held))
+    return reply(ErasureResult(accepted=accepted, held=held))
+
+
+async def get_held_erasures(request: web.Request) -> web.Response:
+    """The privacy officer's review list: erasures sites asked for and could not apply themselves."""
+    return reply(HeldErasures(held=await request.app[STORE].held_erasures()))
 
 
 async def admin_seed(request: web.Request) -> web.Response:
@@ -201,7 +251,9 @@ async def admin_seed(request: web.Request) -> web.Response:
 
 async def admin_profile(request: web.Request) -> web.Response:
     try:
-        attributes = _profile_adapter.validate_json(await request.read())
+        attributes = _profile_adapter.validate_json(await read_body(request))
+    except _HttpProblem as exc:
+        return exc.response
     except ValidationError as exc:
         return problem(400, "invalid_body", str(exc.errors(include_url=False))[:2000])
     await request.app[STORE].admin_set_profile(request.match_info["customer_id"], attributes)
@@ -248,6 +300,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
     app.router.add_post("/v1/events:batch", post_events)
     app.router.add_get("/v1/changes", get_changes)
     app.router.add_post("/v1/erasures", post_erasures)
+    app.router.add_get(HELD_ERASURES_PATH, get_held_erasures)
     app.router.add_post("/v1/admin/seed", admin_seed)
     app.router.add_put("/v1/admin/customers/{customer_id}/profile", admin_profile)
     app.router.add_put("/v1/admin/customers/{customer_id}/consent", admin_consent)

@@ -19,7 +19,9 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Finite numbers only: a number too large for a float (1e400) would be stored as Infinity.
+    # (NaN and Infinity literals are not JSON at all: the API refuses such bodies before parsing.)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class EventIn(Strict):
@@ -133,7 +135,25 @@ class ErasureBatch(Strict):
 
 
 class ErasureResult(Strict):
-    accepted: list[str]
+    accepted: list[str] = Field(description="ids the service has taken charge of (applied, or held for review)")
+    held: list[str] = Field(
+        default_factory=list,
+        description="of those, the ids held for the privacy officer: the site never sent an event of that customer",
+    )
+
+
+class HeldErasure(Strict):
+    """An erasure a site asked for but may not apply on its own (see docs/privacy.md)."""
+
+    site: str
+    id: str
+    customer_id: str
+    requested_at: float
+    received_at: float
+
+
+class HeldErasures(Strict):
+    held: list[HeldErasure]
 
 
 class Problem(Strict):

@@ -27,6 +27,11 @@ class ServiceSettings(BaseSettings):
         default_factory=dict, description="bearer token of each site (gateway), by site id"
     )
     admin_token: SecretStr | None = Field(None, description="token for /v1/admin/* (seeding, changes); none = disabled")
+    privacy_officer_token: SecretStr | None = Field(
+        None,
+        description="the privacy officer's token: erases any customer (POST /v1/erasures) and reviews the erasures "
+        "held because the asking site never saw the customer (GET /v1/privacy/held-erasures); none = disabled",
+    )
     seed_file: Path | None = None
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
@@ -43,6 +48,18 @@ class ServiceSettings(BaseSettings):
         tokens = [t.get_secret_value() for t in self.site_tokens.values()]
         if len(set(tokens)) != len(tokens):
             raise ValueError("site_tokens: each site needs a token of its own")
+        return self
+
+    @model_validator(mode="after")
+    def _officer_apart(self) -> ServiceSettings:
+        if "privacy-officer" in self.site_tokens:  # profile_service.authority.OFFICER: the officer's erasures
+            raise ValueError("site_tokens: 'privacy-officer' is reserved for the privacy officer's erasures")
+        officer = self.privacy_officer_token.get_secret_value() if self.privacy_officer_token else None
+        others = [t.get_secret_value() for t in self.site_tokens.values()]
+        if self.admin_token is not None:
+            others.append(self.admin_token.get_secret_value())
+        if officer is not None and officer in others:
+            raise ValueError("privacy_officer_token: a token of its own, not a site's or the admin's")
         return self
 
     @model_validator(mode="after")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from profile_service import storage
-from profile_service.models import AttributeValue, ConsentIn, ErasureIn, EventIn, Rejection, Seed
+from profile_service.models import AttributeValue, ConsentIn, ErasureIn, EventIn, HeldErasure, Rejection, Seed
 from profile_service.store import AnyChange
 
 T = TypeVar("T")
@@ -47,8 +47,11 @@ class SqliteStore:
     async def changes_since(self, since: int, limit: int) -> tuple[list[AnyChange], int, bool]:
         return await self._call(storage.changes_since, since, limit)
 
-    async def erase(self, gateway_site: str, erasures: list[ErasureIn]) -> list[str]:
-        return await self._call(storage.erase, gateway_site, erasures)
+    async def erase(self, requester: str, erasures: list[ErasureIn]) -> tuple[list[str], list[str]]:
+        return await self._call(storage.erase, requester, erasures)
+
+    async def held_erasures(self) -> list[HeldErasure]:
+        return await self._call(storage.held_erasures)
 
     async def apply_seed(self, seed: Seed) -> int:
         return await self._call(storage.apply_seed, seed)

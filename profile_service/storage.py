@@ -1,5 +1,6 @@
-"""The reference service's SQLite file (the embedded engine; `sqlite_store` wraps it): events (unique by id), customers, profiles, consents,
-erasures, and the numbered change log the gateways pull from.
+"""The reference service's SQLite file (the embedded engine; `sqlite_store` wraps it): events
+(unique per sending site and id), customers, profiles, consents, erasures, which site has seen
+which customer, and the numbered change log the gateways pull from (schema: `sqlite_schema`).
 
 Every function takes the connection and runs on the service's single writer thread.
 """
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from profile_service.authority import ErasureOutcome, decide
 from profile_service.models import (
     AttributeValue,
     ConsentChange,
@@ -19,40 +21,13 @@ from profile_service.models import (
     ErasureChange,
     ErasureIn,
     EventIn,
+    HeldErasure,
     ProfileChange,
     Rejection,
     Seed,
 )
+from profile_service.sqlite_schema import migrate
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    id TEXT PRIMARY KEY,           -- the idempotency key: an id is stored once, whatever happens
-    gateway_site TEXT NOT NULL,    -- the site whose token sent it
-    site TEXT NOT NULL,
-    customer_id TEXT,
-    purpose TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    received_at REAL NOT NULL,
-    body TEXT NOT NULL,
-    stored_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_customer ON events(customer_id) WHERE customer_id IS NOT NULL;
-CREATE TABLE IF NOT EXISTS customers (customer_id TEXT PRIMARY KEY, created_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS profiles (customer_id TEXT PRIMARY KEY, attributes TEXT NOT NULL, updated_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS consents (
-    customer_id TEXT NOT NULL, purpose TEXT NOT NULL, status TEXT NOT NULL, changed_at REAL NOT NULL,
-    source TEXT NOT NULL, expires_at REAL, PRIMARY KEY (customer_id, purpose)
-);
-CREATE TABLE IF NOT EXISTS changes (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, customer_id TEXT NOT NULL, payload TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS erasures (
-    id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, gateway_site TEXT NOT NULL,
-    requested_at REAL NOT NULL, received_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS erased (customer_id TEXT PRIMARY KEY, erased_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-"""
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -61,7 +36,7 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")  # an accepted id is on disk before we say so
     conn.execute("PRAGMA busy_timeout=30000")
-    conn.executescript(SCHEMA)
+    migrate(conn)
     return conn
 
 
@@ -127,6 +102,10 @@ def store_events(
                  e.model_dump_json(), now)
             )
             accepted.append(e.id)
+        conn.executemany(
+            "INSERT OR IGNORE INTO customer_sites (customer_id, gateway_site, first_seen) VALUES (?, ?, ?)",
+            [(cid, gateway_site, now) for cid in sorted({row[3] for row in rows if row[3] is not None})],
+        )
         before = conn.total_changes
         conn.executemany(
             "INSERT OR IGNORE INTO events (id, gateway_site, site, customer_id, purpose, kind, received_at, body,"
@@ -231,33 +210,58 @@ def changes_since(conn: sqlite3.Connection, since: int, limit: int) -> tuple[lis
     return out, cursor, more
 
 
-def erase(conn: sqlite3.Connection, gateway_site: str, erasures: list[ErasureIn]) -> list[str]:
-    """Delete everything held about each customer, keep a tombstone (later events of the customer
-    are rejected), drop their earlier changes from the feed and announce the erasure on it."""
+def erase(conn: sqlite3.Connection, requester: str, erasures: list[ErasureIn]) -> tuple[list[str], list[str]]:
+    """Each erasure `requester` (a site, or the privacy officer) asks for, as the authority rules
+    decide (profile_service.authority): applied (everything held about the customer deleted, a
+    tombstone kept so later events are rejected, earlier changes dropped from the feed and the
+    erasure announced on it), or held for the privacy officer. Every request is kept with its
+    outcome. Returns (accepted, held): all ids are accepted; a retried id keeps its first outcome."""
     now = time.time()
     accepted: list[str] = []
+    held: list[str] = []
     with _Tx(conn):
         for erasure in erasures:
             accepted.append(erasure.id)
-            seen = conn.execute("SELECT 1 FROM erasures WHERE id = ?", (erasure.id,)).fetchone()
-            if seen:
-                continue  # idempotent: a retried erasure is acknowledged again, applied once
             cid = erasure.customer_id
-            conn.execute(
-                "INSERT INTO erasures (id, customer_id, gateway_site, requested_at, received_at) VALUES (?,?,?,?,?)",
-                (erasure.id, cid, gateway_site, erasure.requested_at, now),
-            )
-            already = conn.execute("SELECT 1 FROM erased WHERE customer_id = ?", (cid,)).fetchone()
-            if already:
-                # Another site passing on an erasure it pulled from us: nothing new to announce
-                # (announcing it again would echo between sites for ever).
-                continue
-            for table in ("events", "profiles", "consents", "customers", "changes"):
-                conn.execute(f"DELETE FROM {table} WHERE customer_id = ?", (cid,))
-            conn.execute("INSERT OR REPLACE INTO erased (customer_id, erased_at) VALUES (?, ?)", (cid, now))
-            _log_change(conn, "erasure", cid, {"changed_at": now, "origin_site": gateway_site})
+            first = conn.execute(
+                "SELECT outcome FROM erasures WHERE gateway_site = ? AND id = ?", (requester, erasure.id)
+            ).fetchone()
+            if first is None:
+                seen = conn.execute(
+                    "SELECT 1 FROM customer_sites WHERE customer_id = ? AND gateway_site = ?", (cid, requester)
+                ).fetchone()
+                erased = conn.execute("SELECT 1 FROM erased WHERE customer_id = ?", (cid,)).fetchone()
+                outcome = decide(requester, seen is not None, erased is not None)
+                conn.execute(
+                    "INSERT INTO erasures (gateway_site, id, customer_id, requested_at, received_at, outcome)"
+                    " VALUES (?,?,?,?,?,?)",
+                    (requester, erasure.id, cid, erasure.requested_at, now, outcome.value),
+                )
+                if outcome is ErasureOutcome.ERASED:
+                    _erase_customer(conn, cid, requester, now)
+            else:
+                outcome = ErasureOutcome(first[0])  # idempotent: a retried erasure keeps its outcome
+            if outcome is ErasureOutcome.HELD:
+                held.append(erasure.id)
         _bump(conn, "erasures_received", len(erasures))
-    return accepted
+    return accepted, held
+
+
+def _erase_customer(conn: sqlite3.Connection, cid: str, origin: str, now: float) -> None:
+    for table in ("events", "profiles", "consents", "customers", "customer_sites", "changes"):
+        conn.execute(f"DELETE FROM {table} WHERE customer_id = ?", (cid,))
+    conn.execute("INSERT OR REPLACE INTO erased (customer_id, erased_at) VALUES (?, ?)", (cid, now))
+    _log_change(conn, "erasure", cid, {"changed_at": now, "origin_site": origin})
+
+
+def held_erasures(conn: sqlite3.Connection) -> list[HeldErasure]:
+    """Erasures held for the privacy officer whose customer is not erased yet, oldest first."""
+    rows = conn.execute(
+        "SELECT gateway_site, id, customer_id, requested_at, received_at FROM erasures WHERE outcome = ?"
+        " AND customer_id NOT IN (SELECT customer_id FROM erased) ORDER BY received_at",
+        (ErasureOutcome.HELD.value,),
+    ).fetchall()
+    return [HeldErasure(site=r[0], id=r[1], customer_id=r[2], requested_at=r[3], received_at=r[4]) for r in rows]
 
 
 def admin_set_profile(conn: sqlite3.Connection, customer_id: str, attributes: dict[str, AttributeValue]) -> None:

@@ -16,6 +16,7 @@ from profile_service.models import (
     ErasureChange,
     ErasureIn,
     EventIn,
+    HeldErasure,
     ProfileChange,
     Rejection,
     Seed,
@@ -38,13 +39,19 @@ class ProfileStore(Protocol):
         self, gateway_site: str, events: list[EventIn], known_customers_only: bool, invalid: int
     ) -> tuple[list[str], list[Rejection]]:
         """Store each event once per (gateway site, event id); a redelivered id is accepted again.
+        Each customer named is recorded as seen by `gateway_site` (the erasure authority).
         Events of erased (or, if required, unknown) customers are rejected. `invalid`: events the
         caller already rejected, counted with these."""
 
     async def changes_since(self, since: int, limit: int) -> tuple[list[AnyChange], int, bool]:
         """The changes after cursor `since` in order, the new cursor, and whether more wait."""
 
-    async def erase(self, gateway_site: str, erasures: list[ErasureIn]) -> list[str]: ...
+    async def erase(self, requester: str, erasures: list[ErasureIn]) -> tuple[list[str], list[str]]:
+        """Apply or hold each erasure as `profile_service.authority` decides for `requester` (a
+        site, or OFFICER); every request is kept with its outcome. Returns (accepted, held)."""
+
+    async def held_erasures(self) -> list[HeldErasure]:
+        """Erasures held for the privacy officer whose customer is not erased yet."""
 
     async def apply_seed(self, seed: Seed) -> int: ...
 

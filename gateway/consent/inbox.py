@@ -3,8 +3,9 @@
 Topics: `touchgate/<site>/consent` (`ConsentMessage`) and `touchgate/<site>/erasure`
 (`ErasureMessage`). Messages are handled one at a time in arrival order, acknowledged to the broker
 only once their effect is committed; what cannot be accepted is dead-lettered with the reason
-(malformed, unknown purpose, unknown customer, a site that is not a configured touchpoint, a
-decision older than the one held), and every refusal is audited (`consent.refused`, keyed hash
+(malformed, unknown purpose, unknown customer, a site that is not a configured touchpoint, an
+erasure naming neither this gateway's site nor a configured touchpoint, a decision older than
+the one held), and every refusal is audited (`consent.refused`, keyed hash
 only). Dead-letter details never carry the customer id.
 
 Because a message is acknowledged only after its work, one that kills the process (a native crash,
@@ -94,7 +95,9 @@ def parse_erasure(message: InboundMessage) -> ErasureMessage | Rejection:
 
 
 class ConsentInbox:
-    def __init__(self, service: ConsentService, ack: Acker, dead_letter: DeadLetterSink, quarantine: Quarantine | None = None) -> None:
+    def __init__(
+        self, service: ConsentService, ack: Acker, dead_letter: DeadLetterSink, own_site: str, quarantine: Quarantine | None = None
+    ) -> None:
         self._service = service
         self._quarantine = quarantine
         self._ack = ack
@@ -102,6 +105,9 @@ class ConsentInbox:
         self._purposes = frozenset(service.settings.purposes)
         sites = service.settings.touchpoint_sites
         self._sites = frozenset(sites) if sites is not None else None
+        # An erasure is irreversible and goes upstream to every shop of the chain: it must name
+        # this gateway's own site or one of its listed touchpoint sites, never just any site.
+        self._erasure_sites = frozenset({own_site, *(sites or ())})
         self._queue: asyncio.Queue[tuple[str, InboundMessage]] = asyncio.Queue()
         self.handled = 0
         self.rejected = 0
@@ -208,8 +214,15 @@ class ConsentInbox:
             return
         self._ack(message)
 
+    def _erasure_site_refused(self, message: InboundMessage) -> Rejection | None:
+        site = site_of(message)
+        if site in self._erasure_sites:
+            return None
+        listed = ", ".join(sorted(self._erasure_sites))
+        return Rejection(DeadLetterReason.UNKNOWN_SITE, f"site {site!r} is not this gateway's site or a touchpoint site ({listed})")
+
     async def _erasure(self, message: InboundMessage) -> None:
-        parsed = self._site_refused(message) or parse_erasure(message)
+        parsed = self._erasure_site_refused(message) or parse_erasure(message)
         if isinstance(parsed, Rejection):
             await self._reject("erasure", message, parsed)
             return

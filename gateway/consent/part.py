@@ -67,7 +67,7 @@ class ConsentPart(PartBase):
 
         settings = core.settings.privacy
         service = await ConsentService.open(core.store, settings)
-        inbox = ConsentInbox(service, core.mqtt.ack, core.dead_letter, core.ingest.quarantine)
+        inbox = ConsentInbox(service, core.mqtt.ack, core.dead_letter, core.settings.site_id, core.ingest.quarantine)
         return Built(
             routes=[RouteSpec(CONSENT_SUBSCRIPTION, inbox.on_consent), RouteSpec(ERASURE_SUBSCRIPTION, inbox.on_erasure)],
             tasks=[

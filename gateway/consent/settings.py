@@ -88,8 +88,9 @@ class PrivacySettings(_Section):
     touchpoint_sites: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]] | None = Field(
         None,
         description="the sites whose touchpoints may publish consents and erasures (touchgate/<site>/consent, /erasure); "
-        "a message from any other site is dead-lettered (unknown_site) and audited. null: any site (the broker's ACLs "
-        "then decide who may publish where; `touchgate check` warns)",
+        "a message from any other site is dead-lettered (unknown_site) and audited. null: any site for consents (the "
+        "broker's ACLs then decide who may publish where; `touchgate check` warns); erasures are taken only from "
+        "the gateway's own site_id and the sites listed here",
     )
     identify_window_s: Seconds = Field(
         900, description="how long after a customer was last seen a touchpoint may record a consent for them"

@@ -16,17 +16,32 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
 
-# Ids that end up inside MQTT topics must not contain separators or wildcards.
-SiteId = Annotated[str, StringConstraints(pattern=r"^[^/#+\x00]{1,128}$")]
+# Ids that end up inside MQTT topics must not contain separators or wildcards, nor what Mosquitto
+# refuses in a topic as malformed UTF-8 (control characters, surrogates, non-characters): a
+# publish with such a topic makes the broker drop the gateway's connection, and every message in
+# flight comes again. (Found by the fuzz test: a hostile tts/say id disconnected the gateway.)
+_NON_CHARACTERS = "".join(f"\\U{plane:04x}fffe\\U{plane:04x}ffff" for plane in range(1, 17))
+_TOPIC_SAFE = r"^[^/#+\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff" + _NON_CHARACTERS + r"]{1,128}$"
+# Lone surrogates only Python's side can see (the schema's regex engine refuses to name them).
+_TOPIC_SAFE_RE = re.compile(_TOPIC_SAFE[:-9] + r"\ud800-\udfff]{1,128}$")
+
+
+def _topic_safe(value: str) -> str:
+    if not _TOPIC_SAFE_RE.match(value):
+        raise ValueError("cannot be used in an MQTT topic")
+    return value
+
+
+SiteId = Annotated[str, StringConstraints(pattern=_TOPIC_SAFE), AfterValidator(_topic_safe)]
 DEFAULT_SITE = "default"
-_FORBIDDEN = frozenset("/#+\x00")
+_FORBIDDEN = frozenset("/#+\x00")  # in a topic level we read: the broker has checked the rest
 _NAME = re.compile(r"\{(\w+)\}")
 
 
 def check_id(kind: str, value: str) -> str:
-    if not value or len(value) > 128 or _FORBIDDEN.intersection(value):
+    if not _TOPIC_SAFE_RE.match(value):
         raise ValueError(f"{kind} {value!r} cannot be used in an MQTT topic")
     return value
 

@@ -73,6 +73,9 @@ class ErasureSender:
                 self.backoff.reset()
                 self.last_error = ""
                 log.info("delivered %d erasures upstream", len(done))
+                if result.held:
+                    log.warning("the central service holds %d of them for its privacy officer: this site sent no event of"
+                                " those customers, so they are not applied chain-wide until reviewed", len(result.held))
                 return None if len(queued) == BATCH and done else self._settings.poll_interval_s
             self.last_error = "unreadable answer to erasures"
         else:

@@ -82,3 +82,6 @@ class ErasureBatch(BaseModel):
 
 class ErasureResult(Reply):
     accepted: list[str]
+    # Of those, the ones the central service holds for its privacy officer (this site never sent
+    # an event of the customer): in its hands, not yet applied.
+    held: list[str] = Field(default_factory=list)

@@ -57,7 +57,21 @@ CREATE TABLE erased (customer_id text PRIMARY KEY, erased_at double precision NO
 CREATE TABLE counters (name text NOT NULL, shard int NOT NULL, value bigint NOT NULL, PRIMARY KEY (name, shard));
 """
 
-MIGRATIONS: list[str] = [_V1_INITIAL]
+# The erasure authority (profile_service.authority): which site has seen which customer (filled
+# from the events held), and each erasure request's outcome (held ones wait for the officer).
+_V2_ERASURE_AUTHORITY = """
+ALTER TABLE erasures ADD COLUMN outcome text NOT NULL DEFAULT 'erased';
+ALTER TABLE erasures ALTER COLUMN outcome DROP DEFAULT;
+CREATE INDEX erasures_held ON erasures (received_at) WHERE outcome = 'held';
+CREATE TABLE customer_sites (
+    customer_id text NOT NULL, gateway_site text NOT NULL, first_seen double precision NOT NULL,
+    PRIMARY KEY (customer_id, gateway_site)
+);
+INSERT INTO customer_sites SELECT customer_id, gateway_site, MIN(extract(epoch FROM stored_at)) FROM events
+    WHERE customer_id IS NOT NULL GROUP BY customer_id, gateway_site;
+"""
+
+MIGRATIONS: list[str] = [_V1_INITIAL, _V2_ERASURE_AUTHORITY]
 
 
 async def migrate(conn: asyncpg.Connection) -> int:

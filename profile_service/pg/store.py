@@ -20,6 +20,7 @@ from collections.abc import Iterable
 import asyncpg
 from pydantic import TypeAdapter
 
+from profile_service.authority import ErasureOutcome, decide
 from profile_service.models import (
     AttributeValue,
     ConsentChange,
@@ -27,6 +28,7 @@ from profile_service.models import (
     ErasureChange,
     ErasureIn,
     EventIn,
+    HeldErasure,
     ProfileChange,
     Rejection,
     Seed,
@@ -154,6 +156,13 @@ class PostgresStore:
             stored = 0
             if rows:
                 stored = await conn.fetchval(_INSERT_EVENTS, gateway_site, now, _EVENT_LIST.dump_json(rows).decode())
+            seen = sorted({e.customer_id for e in rows if e.customer_id is not None})
+            if seen:  # sorted: concurrent batches take the key locks in one order
+                await conn.execute(
+                    "INSERT INTO customer_sites (customer_id, gateway_site, first_seen) SELECT unnest($1::text[]), $2, $3"
+                    " ON CONFLICT DO NOTHING",
+                    seen, gateway_site, now,
+                )
             await _bump(conn, {
                 "events_stored": stored,
                 "events_redelivered": len(rows) - stored,
@@ -179,25 +188,39 @@ class PostgresStore:
         # An empty page keeps the cursor where it was, so nothing is skipped.
         return out, (rows[-1][0] if rows else since), more
 
-    async def erase(self, gateway_site: str, erasures: list[ErasureIn]) -> list[str]:
-        """Delete everything held about each customer, keep a tombstone, drop their earlier
-        changes and announce the erasure on the feed (once, whichever site asks first)."""
+    async def erase(self, requester: str, erasures: list[ErasureIn]) -> tuple[list[str], list[str]]:
+        """Apply or hold each erasure as the authority decides (profile_service.authority); an
+        applied one deletes everything held about the customer, keeps a tombstone, drops their
+        earlier changes and is announced on the feed. A retried id keeps its first outcome."""
         now = time.time()
+        held: list[str] = []
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(LOCK_CUSTOMERS, CUSTOMER_NAMESPACE, sorted({e.customer_id for e in erasures}))
             changes_locked = False
             for erasure in erasures:
-                new = await conn.fetchval(
-                    "INSERT INTO erasures (gateway_site, id, customer_id, requested_at, received_at) VALUES ($1,$2,$3,$4,$5)"
-                    " ON CONFLICT DO NOTHING RETURNING 1",
-                    gateway_site, erasure.id, erasure.customer_id, erasure.requested_at, now,
-                )
-                if new is None:
-                    continue  # idempotent: a retried erasure is acknowledged again, applied once
                 cid = erasure.customer_id
-                if await conn.fetchval("SELECT 1 FROM erased WHERE customer_id = $1", cid):
-                    continue  # another site passing on an erasure it pulled: nothing new to announce
-                for table in ("events", "profiles", "consents", "customers", "changes"):
+                first = await conn.fetchval(
+                    "SELECT outcome FROM erasures WHERE gateway_site = $1 AND id = $2", requester, erasure.id
+                )
+                if first is not None:
+                    if first == ErasureOutcome.HELD:
+                        held.append(erasure.id)
+                    continue  # idempotent: a retried erasure keeps its outcome
+                seen = await conn.fetchval(
+                    "SELECT 1 FROM customer_sites WHERE customer_id = $1 AND gateway_site = $2", cid, requester
+                )
+                erased = await conn.fetchval("SELECT 1 FROM erased WHERE customer_id = $1", cid)
+                outcome = decide(requester, seen is not None, erased is not None)
+                await conn.execute(
+                    "INSERT INTO erasures (gateway_site, id, customer_id, requested_at, received_at, outcome)"
+                    " VALUES ($1,$2,$3,$4,$5,$6)",
+                    requester, erasure.id, cid, erasure.requested_at, now, outcome.value,
+                )
+                if outcome is ErasureOutcome.HELD:
+                    held.append(erasure.id)
+                if outcome is not ErasureOutcome.ERASED:
+                    continue
+                for table in ("events", "profiles", "consents", "customers", "customer_sites", "changes"):
                     await conn.execute(f"DELETE FROM {table} WHERE customer_id = $1", cid)
                 await conn.execute(
                     "INSERT INTO erased (customer_id, erased_at) VALUES ($1, $2)"
@@ -206,9 +229,16 @@ class PostgresStore:
                 if not changes_locked:
                     await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CHANGES_LOCK)
                     changes_locked = True
-                await _log_change(conn, "erasure", cid, {"changed_at": now, "origin_site": gateway_site})
+                await _log_change(conn, "erasure", cid, {"changed_at": now, "origin_site": requester})
             await _bump(conn, {"erasures_received": len(erasures)})
-        return [e.id for e in erasures]
+        return [e.id for e in erasures], held
+
+    async def held_erasures(self) -> list[HeldErasure]:
+        rows = await self._pool.fetch(
+            "SELECT gateway_site, id, customer_id, requested_at, received_at FROM erasures WHERE outcome = 'held'"
+            " AND NOT EXISTS (SELECT 1 FROM erased WHERE erased.customer_id = erasures.customer_id) ORDER BY received_at"
+        )
+        return [HeldErasure(site=r[0], id=r[1], customer_id=r[2], requested_at=r[3], received_at=r[4]) for r in rows]
 
     async def admin_set_profile(self, customer_id: str, attributes: dict[str, AttributeValue]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():

@@ -47,7 +47,7 @@ async def settled(runtime: Gateway, decided: int) -> None:
 
 async def test_every_sample_message(broker: Mosquitto, tmp_path: Path) -> None:
     samples = yaml.safe_load(SAMPLES.read_text())
-    settings = consent_settings(broker, tmp_path)
+    settings = consent_settings(broker, tmp_path, touchpoint_sites=["kiosk1"])  # the samples' touchpoint
     db = settings.store.path
     async with running_gateway(settings) as runtime:
         service = consents(runtime)

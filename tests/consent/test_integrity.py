@@ -111,3 +111,23 @@ async def test_consents_and_erasures_only_from_configured_sites_and_for_known_cu
         await publish(broker, [("touchgate/kiosk1/erasure", json.dumps({"customer_id": ANNA}))])
         await wait_until(lambda: rows(db, "SELECT COUNT(*) FROM erasures_outbox")[0][0] == 1)
         assert not service.allows(ANNA, "marketing")
+
+
+async def test_an_erasure_must_name_this_gateways_site(broker: Mosquitto, tmp_path: Path) -> None:
+    """Without a touchpoint list, consents come from any site, but an erasure (irreversible, sent
+    upstream to the chain) only from the gateway's own site: another shop's site name is refused."""
+    settings = consent_settings(broker, tmp_path)
+    db = settings.store.path
+    assert settings.site_id == "shop1" and settings.privacy.touchpoint_sites is None
+    async with running_gateway(settings) as runtime:
+        service = consents(runtime)
+        await publish(broker, [(CARD_TOPIC, TAP)])
+        await wait_until(lambda: service.ledger.recently_seen(ANNA, time.time()))
+        await publish(broker, [("touchgate/shop2/erasure", json.dumps({"customer_id": ANNA}))])
+        await wait_until(lambda: rows(db, "SELECT COUNT(*) FROM dead_letters WHERE reason = 'unknown_site'")[0][0] == 1)
+        assert rows(db, "SELECT COUNT(*) FROM erasures")[0][0] == 0
+        assert rows(db, "SELECT COUNT(*) FROM erasures_outbox")[0][0] == 0
+        (detail,) = rows(db, "SELECT detail FROM audit WHERE kind = 'consent.refused'")[0]
+        assert {k: json.loads(detail)[k] for k in ("message", "site", "reason")} == {"message": "erasure", "site": "shop2", "reason": "unknown_site"}
+        await publish(broker, [("touchgate/shop1/erasure", json.dumps({"customer_id": ANNA}))])
+        await wait_until(lambda: rows(db, "SELECT COUNT(*) FROM erasures_outbox")[0][0] == 1)

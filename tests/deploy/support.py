@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -10,8 +11,11 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.mosquitto import find_mosquitto
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEPLOY = PROJECT / "deploy"
@@ -80,3 +84,39 @@ def wait_for_port(port: int, timeout: float = 10) -> None:
         except OSError:
             time.sleep(0.02)
     raise TimeoutError(f"nothing listens on port {port}")
+
+
+@dataclass(frozen=True)
+class Account:
+    cls: str  # the broker.sh class: gateway, sensor, speaker, kiosk, ...
+    name: str
+    password: str
+    site: str | None = None
+
+
+@contextlib.contextmanager
+def shop_broker(base: Path, accounts: Sequence[Account]) -> Iterator[int]:
+    """A real Mosquitto configured by deploy/broker.sh (config, accounts, ACL; a CA from
+    make-certs.sh for its TLS listeners) with these accounts; yields the loopback listener's port."""
+    ca, conf_dir = base / "ca", base / "mosquitto"
+    run([DEPLOY / "make-certs.sh", "--dir", ca, "ca"])
+    run([DEPLOY / "make-certs.sh", "--dir", ca, "broker", "--name", "localhost", "--ip", "127.0.0.1"])
+    broker = DEPLOY / "broker.sh"
+    ports = free_port(), free_port(), free_port()
+    run([broker, "certs", "--ca-dir", ca, "--conf-dir", conf_dir])
+    run([broker, "config", "--conf-dir", conf_dir, "--out", base / "conf.d/touchgate.conf", "--bind", "127.0.0.1",
+         "--loopback-port", ports[0], "--lan-port", ports[1], "--cert-port", ports[2]])
+    for account in accounts:
+        site = ["--site", account.site] if account.site else []
+        run([broker, "account", account.cls, account.name, *site, "--password", account.password, "--conf-dir", conf_dir])
+    # `user root`: pytest's temporary folders are private to root; the mosquitto user could not read them.
+    main = base / "mosquitto.conf"
+    main.write_text(f"user root\nlog_dest file {base}/mosquitto.log\ninclude_dir {base}/conf.d\n")
+    proc = subprocess.Popen([find_mosquitto(), "-c", str(main)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for port in ports:
+            wait_for_port(port)
+        yield ports[0]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -151,7 +151,7 @@ async def test_non_finite_consent_times_are_dead_lettered_not_fatal(broker: Mosq
     bad = [
         ("touchgate/kiosk1/consent", f'{{"customer_id": "card:94D8FC5F", "purposes": ["service"], "status": "granted", "at": {v}}}')
         for v in ("NaN", "Infinity", "-Infinity")
-    ] + [("touchgate/kiosk1/erasure", '{"customer_id": "card:94D8FC5F", "at": NaN}')]
+    ] + [("touchgate/shop1/erasure", '{"customer_id": "card:94D8FC5F", "at": NaN}')]  # shop1: the gateway's own site
     async with running_gateway(settings) as runtime:
         c = runtime.ingest.counters
         with Publisher(broker.host, broker.port, client_id="nan-consent") as pub:

@@ -10,10 +10,15 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 
+Login = tuple[str, str]  # an account on a broker with accounts and ACLs: (username, password)
+
+
 class Publisher:
-    def __init__(self, host: str, port: int, client_id: str = "test-publisher") -> None:
+    def __init__(self, host: str, port: int, client_id: str = "test-publisher", login: Login | None = None) -> None:
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
         self.client.max_inflight_messages_set(200)
+        if login is not None:
+            self.client.username_pw_set(*login)
         self.client.connect(host, port)
         self.client.loop_start()
 
@@ -39,11 +44,15 @@ class Publisher:
 class Collector:
     """Subscribes and keeps every message it receives, for assertions."""
 
-    def __init__(self, host: str, port: int, topics: list[str], client_id: str = "test-collector") -> None:
+    def __init__(
+        self, host: str, port: int, topics: list[str], client_id: str = "test-collector", login: Login | None = None
+    ) -> None:
         self.messages: list[paho.MQTTMessage] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
+        if login is not None:
+            self.client.username_pw_set(*login)
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         self.client.on_connect = lambda c, *a: c.subscribe([(t, 1) for t in topics])

@@ -26,6 +26,7 @@ SITE = "shop1"
 SITE_TOKEN = "token-shop1"
 OTHER_SITE, OTHER_TOKEN = "shop2", "token-shop2"
 ADMIN_TOKEN = "token-admin"
+OFFICER_TOKEN = "token-privacy-officer"
 CONSENTED = "card:94D8FC5F"  # granted for service in the seed below
 UNCONSENTED = "card:DEADBEEF"  # known, no consent
 
@@ -88,7 +89,8 @@ def run_central(tmp_path: Path, database_url: str | None = None) -> Iterator[Cen
         free_port(), db_path, {SITE: SITE_TOKEN, OTHER_SITE: OTHER_TOKEN}, seed_file(tmp_path), ADMIN_TOKEN,
         database_url=database_url,
     )
-    with ProfileServiceProcess(command) as process:
+    # Secrets through the environment, never the command line (visible in ps).
+    with ProfileServiceProcess(command, env={"PROFILE_SERVICE_PRIVACY_OFFICER_TOKEN": OFFICER_TOKEN}) as process:
         assert process.url is not None
         yield Central(process, db_path, process.url, database_url)
 

@@ -8,6 +8,8 @@ import asyncio
 import time
 from pathlib import Path
 
+import asyncpg
+
 from gateway.model.event import Event
 from gateway.model.gate import NoConsents
 from gateway.store import Store
@@ -18,6 +20,7 @@ from gateway.sync.settings import SyncSettings
 from gateway.sync.transport import Transport
 from profile_service.launch import ProfileServiceProcess, service_command
 from profile_service.models import EventIn
+from profile_service.pg.migrations import MIGRATIONS
 from profile_service.pg.partitions import DAY_S, day_of, partition_name
 from profile_service.pg.store import PostgresStore
 from profile_service.settings import ServiceSettings
@@ -39,7 +42,7 @@ async def test_workers_starting_together_migrate_once(postgres_url: str) -> None
     stores = await asyncio.gather(*(PostgresStore.open(settings) for _ in range(3)))
     for store in stores:
         await store.close()
-    assert query(postgres_url, "SELECT version FROM schema_migrations") == [(1,)]
+    assert query(postgres_url, "SELECT version FROM schema_migrations ORDER BY version") == [(1,), (2,)]
 
 
 async def test_partitions_by_day_strays_moved_and_retention_drops_whole_days(postgres_url: str) -> None:
@@ -101,3 +104,22 @@ async def test_two_workers_on_one_port_one_killed_mid_drain_lose_and_duplicate_n
             worker.stop()
     rows = query(postgres_url, "SELECT id FROM events")
     assert len(rows) == len({r[0] for r in rows}) == len(queued) and {r[0] for r in rows} == queued
+
+
+async def test_migration_2_keeps_old_rows_and_records_who_has_seen_whom(postgres_url: str) -> None:
+    """A database at version 1 with an event and an erasure: version 2 marks the erasure as
+    applied and records the sending site as having seen the event's customer."""
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        await conn.execute("CREATE TABLE schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+        await conn.execute(MIGRATIONS[0])
+        await conn.execute("INSERT INTO schema_migrations (version) VALUES (1)")
+        await conn.execute("INSERT INTO events VALUES ('shop1', 'a', to_timestamp(1), 'shop1', 'card:1', 'service', 'identify', '{}', to_timestamp(5))")
+        await conn.execute("INSERT INTO erasures VALUES ('shop2', 'e', 'card:2', 1.0, 2.0)")
+    finally:
+        await conn.close()
+    store = await PostgresStore.open(ServiceSettings(database_url=postgres_url))
+    await store.close()
+    assert query(postgres_url, "SELECT version FROM schema_migrations ORDER BY version") == [(1,), (2,)]
+    assert query(postgres_url, "SELECT customer_id, gateway_site, first_seen FROM customer_sites") == [("card:1", "shop1", 5.0)]
+    assert query(postgres_url, "SELECT gateway_site, id, outcome FROM erasures") == [("shop2", "e", "erased")]

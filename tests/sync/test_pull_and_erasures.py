@@ -11,7 +11,7 @@ from pathlib import Path
 from gateway.consent.model import ConsentRecord, ConsentSource, ConsentStatus
 from tests.support.gateway import gateway_settings, running_gateway, wait_until
 from tests.support.mosquitto import Mosquitto
-from tests.sync.conftest import CONSENTED, OTHER_TOKEN, UNCONSENTED, Central, local_rows, sync_config, sync_parts
+from tests.sync.conftest import CONSENTED, OTHER_SITE, OTHER_TOKEN, UNCONSENTED, Central, local_rows, sync_config, sync_parts
 from tests.sync.faulty_proxy import Fault, FaultyProxy
 from tests.sync.shop import card_tap, outbox_count, publish
 
@@ -114,6 +114,13 @@ async def test_erasure_from_another_site_is_applied_here(broker: Mosquitto, cent
         assert consents is not None
         await wait_until(lambda: consents.allows(CONSENTED, "service"))
         assert profile(db, CONSENTED) is not None
+        # She visits shop2 (its event names her), then asks shop2 to forget her.
+        central.admin(
+            "POST", "/v1/events:batch",
+            {"events": [{"id": "v1", "received_at": time.time(), "site": OTHER_SITE, "device": "till", "kind": "identify",
+                         "purpose": "service", "customer_id": CONSENTED}]},
+            token=OTHER_TOKEN,
+        )
         central.admin(
             "POST", "/v1/erasures",
             {"erasures": [{"id": "shop2:1:1", "customer_id": CONSENTED, "requested_at": time.time()}]},

@@ -203,3 +203,19 @@ async def test_workers_are_bounded_however_many_sites_are_named(broker: Mosquitt
             await satellite.wait_for(lambda: len(satellite.json_on(TTS_SAY_FINISHED)) == n + 1)  # noqa: B023
         assert len(satellite.json_on(TTS_ERROR)) == 10  # the 7 refused and 3 timeouts of the first round
         await satellite.wait_for(lambda: runtime.service("tts") is not None and runtime.service("tts").active_sites == 0)
+
+
+@pytest.mark.parametrize("bad_id", ["ctl\x01", "del\x7f", "c1\x85", "nonchar\ufffe", "plane\U0001ffff"])
+async def test_an_id_the_broker_would_refuse_in_a_topic_never_reaches_one(
+    gateway: Gateway, satellite: Satellite, bad_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Mosquitto drops a client that publishes a topic with control characters or non-characters
+    (malformed UTF-8 to it): a say whose id went into its playBytes topic disconnected the whole
+    gateway, and every message in flight came again (found by tests/reliability/test_fuzz_inputs)."""
+    satellite.say(text="hello", siteId="kiosk", id=bad_id)
+    satellite.say(text="hello", siteId="kiosk", id="good-after")  # the same site: spoken after the bad one
+    await satellite.wait_for(lambda: satellite.play_bytes("kiosk"))
+    assert [parse_play_bytes_topic(m.topic) for m in satellite.play_bytes("kiosk")] == [("kiosk", "good-after")]
+    satellite.play_finished("kiosk", "good-after")
+    await satellite.wait_for(lambda: {f["id"] for f in satellite.json_on(TTS_SAY_FINISHED)} == {bad_id, "good-after"})
+    assert not [r for r in caplog.records if "disconnected from broker" in r.getMessage()]

@@ -14,7 +14,7 @@ import paho.mqtt.client as paho
 from gateway.config.settings import PROJECT_ROOT
 from gateway.hermes.playback import parse_play_bytes_topic, play_finished_topic
 from gateway.audio import make_wav
-from tests.support.clients import Collector, Publisher
+from tests.support.clients import Collector, Login, Publisher
 
 AUDIO_DIR = PROJECT_ROOT / "tests" / "data" / "audio"
 FRAME_SAMPLES = 1024  # what Rhasspy's audio recorder sends per frame
@@ -66,13 +66,14 @@ class HermesClient(Collector):
     (at once: the test does not wait for the audio to be played) unless `answer_play` is off."""
 
     def __init__(
-        self, host: str, port: int, client_id: str = "test-speaker", extra_topics: tuple[str, ...] = (), answer_play: bool = True
+        self, host: str, port: int, client_id: str = "test-speaker", extra_topics: tuple[str, ...] = (), answer_play: bool = True,
+        login: Login | None = None,
     ) -> None:
         self.answer_play = answer_play
         self.answers_for: str | None = None  # a site: answer only its playBytes (several satellites on one broker)
         self.publisher: Publisher | None = None
-        super().__init__(host, port, ["hermes/#", "touchgate/+/staff", *extra_topics], client_id=client_id)
-        self.publisher = Publisher(host, port, client_id=f"{client_id}-pub")
+        super().__init__(host, port, ["hermes/#", "touchgate/+/staff", *extra_topics], client_id=client_id, login=login)
+        self.publisher = Publisher(host, port, client_id=f"{client_id}-pub", login=login)
 
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
         super()._on_message(client, userdata, msg)

@@ -1,13 +1,15 @@
 """Identity bound to one session, and the confirmation step, as pure state machines: fixed cases
-and a hypothesis property over interleavings of taps, sessions, erasures and answers."""
+and a hypothesis property over interleavings of taps, sessions, consents, erasures and answers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from gateway.consent.ledger import ConsentLedger, Outcome
+from gateway.consent.model import ConsentRecord, ConsentSource, ConsentStatus
 from gateway.hermes.dialogue import TerminationReason
 from gateway.voice.confirm import Answer, Confirmations
 from gateway.voice.identity import IdentityBindings
@@ -109,6 +111,10 @@ steps = st.lists(
         st.tuples(st.just("wait"), st.floats(0, 2 * WINDOW), st.none()),
         st.tuples(st.just("ask"), st.sampled_from(SITES), st.none()),
         st.tuples(st.just("yes"), st.sampled_from(SITES), st.none()),
+        # A touchpoint decision on personalisation: granted or revoked, decided now or a moment
+        # ago (arriving late); then a personal answer at a site.
+        st.tuples(st.just("consent"), st.sampled_from(["granted", "revoked"]), st.tuples(st.sampled_from(CUSTOMERS), st.sampled_from([0.0, -5.0]))),
+        st.tuples(st.just("answer"), st.sampled_from(SITES), st.none()),
     ),
     max_size=40,
 )
@@ -121,13 +127,37 @@ class Reference:
     waiting: dict[str, tuple[str, float]] = field(default_factory=dict)
     bound: dict[str, str | None] = field(default_factory=dict)  # session id → customer
     asked_by: dict[str, str] = field(default_factory=dict)  # session id → customer asked to confirm
+    # customer → (status, decided at) of their personalisation consent: the last decision wins,
+    # at the same time the more protective one; an erasure forgets it.
+    consent: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    def decide(self, customer: str, status: str, at: float) -> None:
+        held = self.consent.get(customer)
+        if held is None or at > held[1] or (at == held[1] and status != "granted"):
+            self.consent[customer] = (status, at)
+
+    def personal(self, session_id: str) -> str | None:
+        """Whom an answer in this session may be personal about: its own tapped customer, with
+        their personalisation consent granted."""
+        customer = self.bound.get(session_id)
+        if customer is None or self.consent.get(customer, ("none", 0.0))[0] != "granted":
+            return None
+        return customer
 
 
+# Always tried: a revocation and a grant at the same instant (the revocation stands), a grant
+# that arrives late behind a revocation, and an answer after the customer was erased.
+@example([("tap", "till", "card:A"), ("open", "till", None), ("consent", "revoked", ("card:A", 0.0)),
+          ("consent", "granted", ("card:A", 0.0)), ("answer", "till", None)])
+@example([("consent", "granted", ("card:A", 0.0)), ("tap", "till", "card:A"), ("open", "till", None),
+          ("answer", "till", None), ("consent", "revoked", ("card:A", 0.0)), ("consent", "granted", ("card:A", -5.0)),
+          ("answer", "till", None), ("forget", None, "card:A"), ("tap", "till", "card:A"), ("answer", "till", None)])
 @settings(max_examples=300, deadline=None)
 @given(steps)
 def test_bindings_follow_taps_and_sessions_in_any_order(plan: list[tuple[str, object, object]]) -> None:
     clock = Clock()
     identity, table, confirmations, ref = IdentityBindings(WINDOW, clock), SessionTable(), Confirmations(0.5), Reference()
+    ledger = ConsentLedger(lambda c: f"p:{c}", WINDOW)
     erased: list[str] = []
     for action, where, who in plan:
         site = where if isinstance(where, str) else None
@@ -153,6 +183,8 @@ def test_bindings_follow_taps_and_sessions_in_any_order(plan: list[tuple[str, ob
             ref.bound.pop(live.session_id, None)
         elif action == "forget" and isinstance(who, str):
             identity.forget_customer(who)
+            ledger.forget(who, clock.now)
+            ref.consent.pop(who, None)
             ref.waiting = {s: w for s, w in ref.waiting.items() if w[0] != who}
             ref.bound = {k: (None if c == who else c) for k, c in ref.bound.items()}
         elif action == "wait" and isinstance(where, float):
@@ -166,6 +198,19 @@ def test_bindings_follow_taps_and_sessions_in_any_order(plan: list[tuple[str, ob
                 # Erase only the customer who was asked, in the session they were asked in.
                 assert decision.pending.customer_id == ref.asked_by[live.session_id] == live.customer_id
                 erased.append(decision.pending.customer_id)
+        elif action == "consent" and isinstance(where, str) and isinstance(who, tuple):
+            customer, offset = who
+            record = ConsentRecord(customer_id=customer, purpose="personalisation", status=ConsentStatus(where),
+                                   changed_at=clock.now + offset, source=ConsentSource.TOUCHPOINT)
+            if ledger.plan(record, clock.now).outcome is Outcome.APPLY:
+                ledger.put(record)
+            ref.decide(customer, where, clock.now + offset)
+        elif action == "answer" and live is not None:
+            # What the voice part's profiles do (gateway/voice/profiles.py): personal data only for
+            # the session's customer, and only with their personalisation consent valid now.
+            customer = live.customer_id
+            personal = customer if customer is not None and ledger.allows(customer, "personalisation", clock.now) else None
+            assert personal == ref.personal(live.session_id), (plan, personal)
         for session in table.by_site.values():
             assert session.customer_id == ref.bound.get(session.session_id), (action, where, who)
     assert all(c in CUSTOMERS for c in erased)
