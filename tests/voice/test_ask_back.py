@@ -25,8 +25,12 @@ async def _asked_back(client: HermesClient, site: str) -> tuple[str, int]:
     await asyncio.to_thread(client.stream, site, frames(CALL_STAFF.pcm()))
     question = await asyncio.to_thread(client.json_on, "hermes/tts/say", 20.0, sessionId=session)
     assert question["text"] == ASK_BACK["CallStaff"]["en"]
+    # Counted from the question itself, not from when this thread saw it: on a loaded machine the
+    # gateway's next startListening can arrive before this line runs.
     with client._lock:
-        asked_at = len(client.messages)
+        asked_at = 1 + next(
+            i for i, m in enumerate(client.messages) if m.topic == "hermes/tts/say" and session.encode() in m.payload
+        )
     # The question was spoken (playFinished answered by the client): the gateway listens again.
     await asyncio.to_thread(client.json_on, "hermes/asr/startListening", 20.0, asked_at, sessionId=session)
     return session, asked_at
