@@ -31,7 +31,7 @@ demo: venv
 	$(BIN)/touchgate demo
 
 test: venv
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2
 
 # The gateway installed by deploy/install.sh into an emulated arm64 Debian 12 (Raspberry Pi OS)
 # tree and smoke-tested there (scripts/pi-emulated.sh; root, qemu-user-static). Skips, saying

@@ -12,9 +12,7 @@ held in memory for the utterance being recognised only; transcripts never go to 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Executor
 from typing import Any
@@ -35,31 +33,27 @@ from gateway.hermes.dialogue import (
 from gateway.hermes.base import language_tag
 from gateway.hermes.hotword import HotwordDetected, HotwordToggleOff, HotwordToggleOn
 from gateway.hermes.nlu import NluQuery
-from gateway.hermes.tts import SayOutcome, TtsSay
 from gateway.voice.capture import DebugCapture
 from gateway.listeners import Listeners
-from gateway.voice.confirm import Answer, Confirmations
+from gateway.voice.confirm import Confirmations
 from gateway.voice.engines.base import AsrEngine, Transcript
-from gateway.voice.effects import NOT_UNDERSTOOD, EffectGuard, by_lang
+from gateway.voice.effects import EffectGuard
 from gateway.voice.identity import IdentityBindings
 from gateway.voice.intents import IntentOut
 from gateway.voice.language import LanguageKit
 from gateway.voice.listener import Listening, new_listening, pump, release, stop
 from gateway.voice.nlu.match import IntentMatch
 from gateway.voice.notify import Notifier
+from gateway.voice.replies import SessionReplies
+from gateway.voice.answer import DialogueMoves, TurnAnswers
 from gateway.voice.outbound import HermesOut
 from gateway.voice.session import Phase, Session, SessionTable
 from gateway.voice.settings import VoiceSettings
-from gateway.voice.skillrunner import SkillFailed
 from gateway.ports import ReplySpeaker
 from gateway.voice.understand import understand
 from gateway.voice.vad import VadState
 from gateway.audio import AudioFormatError, read_frame
-from skills.api import Reply
 
-log = logging.getLogger(__name__)
-
-CANCELLED = {"en": "All right, I have not changed anything.", "de": "Gut, ich habe nichts geändert."}
 TICK_S = 0.2  # how often session timeouts are checked
 
 
@@ -89,13 +83,15 @@ class VoiceService:
         self._capture = DebugCapture(settings.debug_capture) if settings.debug_capture.enabled else None
         self.sessions = SessionTable()
         self._listening: dict[str, Listening] = {}
-        # Replies being spoken, by session: a session that ends stops them (the speaker's wait is
-        # cancelled, which stops the rest of the synthesis in the TTS part or the Wyoming link).
-        self._replies: dict[str, set[asyncio.Task[None]]] = {}
+        self._replies = SessionReplies(speaker, self._spawn, self._end, clock)
         self._group: asyncio.TaskGroup | None = None
         # Told after the fact (rules, metrics): a failing listener is logged and counted, the turn goes on.
         self.on_intent: Listeners[[Session, IntentMatch]] = Listeners("voice on_intent")
         self.on_turn: Listeners[[Session, Transcript, IntentMatch | None, float]] = Listeners("voice on_turn")
+        self._answers = TurnAnswers(
+            DialogueMoves(self._speak_then, self._end, self._listen, self.continue_session),
+            self.intents, self.out, self._notifier, self._effects, self._confirmations, self._clock, self.on_intent, self.on_turn,
+        )
         self.frames_refused = 0
 
     @property
@@ -202,7 +198,7 @@ class VoiceService:
         )
         self.identity.opened(session)  # bound only by a tap for this session (identity.py)
         if aborted is not None:  # barge-in: the new session wins, and is a new person
-            self._stop_replies(aborted)
+            self._replies.stop(aborted)
             self._confirmations.forget(aborted.session_id)
             self.identity.closed(aborted)
             self._stop_listening(site_id)
@@ -215,7 +211,7 @@ class VoiceService:
         return session
 
     def _end(self, session: Session, reason: TerminationReason, error: str | None = None) -> None:
-        self._stop_replies(session)
+        self._replies.stop(session)
         self._stop_listening(session.site_id, session.session_id)
         self._effects.forget(session.session_id)
         self._confirmations.forget(session.session_id)
@@ -244,39 +240,12 @@ class VoiceService:
 
     # -- speaking ---------------------------------------------------------------------------------
     def _speak_then(self, session: Session, text: str | None, then: Callable[[], None]) -> None:
-        """Speak on the session's site; when the speaker has played it, `then` (at once when
-        there is nothing to say). A reply that was not played ends the session: `timeout` (no
-        playFinished) or `error` (not spoken)."""
+        """Speak on the session's site, then `then` (at once when there is nothing to say)."""
         if not text:
             then()
             return
         self._stop_listening(session.site_id, session.session_id)
-        number = session.speaking(self._clock())
-        say = TtsSay(text=text, siteId=session.site_id, sessionId=session.session_id, lang=session.lang, id=uuid.uuid4().hex)
-        task = self._spawn(self._speak(session, say, number, then))
-        self._replies.setdefault(session.session_id, set()).add(task)
-
-    def _stop_replies(self, session: Session) -> None:
-        for task in self._replies.pop(session.session_id, ()):
-            task.cancel()
-
-    async def _speak(self, session: Session, say: TtsSay, number: int, then: Callable[[], None]) -> None:
-        try:
-            outcome = await self.speaker.speak(say)
-        finally:  # spoken (or stopped): from here on, ending the session must not cancel this task
-            replies, this = self._replies.get(session.session_id), asyncio.current_task()
-            if replies is not None and this is not None:
-                replies.discard(this)
-                if not replies:
-                    del self._replies[session.session_id]
-        if not session.is_current_speech(number):
-            return  # the session ended or moved on meanwhile (barge-in, endSession)
-        if outcome is SayOutcome.PLAYED:
-            then()
-        elif outcome is SayOutcome.TIMEOUT:
-            self._end(session, TerminationReason.TIMEOUT, f"no playFinished from site {session.site_id}")
-        else:
-            self._end(session, TerminationReason.ERROR, "the reply could not be spoken")
+        self._replies.speak_then(session, text, then)
 
     # -- audio ------------------------------------------------------------------------------------
     def _listen(self, session: Session, intent_filter: list[str] | None = None) -> None:
@@ -370,7 +339,7 @@ class VoiceService:
             if not session.own:
                 self._end(session, TerminationReason.NOMINAL)  # announced only for our own sessions
             else:
-                await self._answer(kit, session, transcript, match, last_frame_at)
+                await self._answers.answer(kit, session, transcript, match, last_frame_at)
         finally:
             # After the answer: closing prepares the recogniser for the next turn (PocketSphinx
             # builds a fresh decoder), which must not delay this one.
@@ -381,70 +350,6 @@ class VoiceService:
 
     def _text_captured(self, session: Session, transcript: Transcript) -> None:
         self.intents.text_captured(transcript, session.site_id, session.session_id, session.lang)
-
-    async def _answer(self, kit: LanguageKit, session: Session, transcript: Transcript, match: IntentMatch | None, last_frame_at: float) -> None:
-        session.recognised(self._clock())
-        decision = self._confirmations.answer(session, match)
-        confirmed = decision is not None and decision.answer is Answer.CONFIRMED
-        if decision is not None and not confirmed:
-            log.info("confirmation cancelled in session %s: %s", session.session_id, decision.reason)
-            cancelled = CANCELLED.get(session.lang, CANCELLED["en"])
-            self._speak_then(session, cancelled, lambda: self._end(session, TerminationReason.NOMINAL))
-            return
-        if decision is None:
-            # Not the answer to a confirmation question: effectful intents heard without enough
-            # confidence are asked back first (nlu/guard.py). The yes itself is judged by confirm.py.
-            match, instead = self._effects.check(session.session_id, session.lang, match, kit.matcher)
-            if instead is not None:  # asked back (effectful, not sure enough) or a no to that: nothing published or run
-                return self._deliver(session, instead)
-        if match is None:
-            self.intents.not_recognised(transcript.text, session.site_id, session.session_id, session.custom_data)
-            self.on_turn(session, transcript, None, time.perf_counter() - last_frame_at)
-            if session.send_intent_not_recognized:
-                return  # the skill that asked decides what happens next (or the session times out)
-            sorry = by_lang(NOT_UNDERSTOOD, session.lang)
-            self._speak_then(session, sorry, lambda: self._end(session, TerminationReason.INTENT_NOT_RECOGNIZED))
-            return
-        self.intents.intent(match, session.site_id, session.session_id, session.custom_data, transcript.confidence, session.lang)
-        self.on_intent(session, match)
-        if decision is not None:  # the yes: the handler that asked runs again, confirmed
-            match = decision.pending.asked
-        if not kit.skills.handles(match.intent):
-            return  # an external skill answers with endSession/continueSession (or the session times out)
-        try:
-            reply = await kit.skills.run(session, match, confirmed=confirmed)
-        except SkillFailed as exc:
-            self.out.error("dialogueManager", str(exc), session.site_id, session.session_id)
-            reply = Reply(kit.skills.apology(session.lang))
-        if session.phase is Phase.HANDLING:  # not ended while the skill ran
-            if reply.confirm is not None and not confirmed:
-                self._ask_confirmation(session, match, reply)
-            else:
-                self._deliver(session, reply)
-        self.on_turn(session, transcript, match, time.perf_counter() - last_frame_at)
-
-    def _ask_confirmation(self, session: Session, asked: IntentMatch, reply: Reply) -> None:
-        """The handler wants a clear yes first: a Hermes continueSession that listens for the yes
-        intent only, with what waits for it remembered for this session (confirm.py)."""
-        assert reply.confirm is not None
-        if not self._confirmations.ask(session, asked, reply.confirm):
-            self._speak_then(session, CANCELLED.get(session.lang, CANCELLED["en"]), lambda: self._end(session, TerminationReason.NOMINAL))
-            return
-        self.continue_session(
-            DialogueContinueSession(sessionId=session.session_id, text=reply.say or "", intentFilter=[reply.confirm], sendIntentNotRecognized=True)
-        )
-
-    def _deliver(self, session: Session, reply: Reply) -> None:
-        for notify in reply.notify:
-            self._notifier.send(session, notify)
-
-        def after() -> None:
-            if reply.end_session:
-                self._end(session, TerminationReason.NOMINAL)
-            else:
-                self._listen(session, list(reply.intent_filter) if reply.intent_filter is not None else None)
-
-        self._speak_then(session, reply.say, after)
 
     # -- NLU as a service (hermes/nlu/query) ---------------------------------------------------------
     def nlu_query(self, query: NluQuery) -> None:
