@@ -106,3 +106,13 @@ def loop_time_s() -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "s = 0\nfor i in range(10_000_000): s += i"], check=True)
     return round(time.perf_counter() - started, 3)
+
+
+def stop_process(process: subprocess.Popen[bytes], grace_s: float = 20.0) -> None:
+    """SIGTERM (the gateway's clean stop), SIGKILL after `grace_s`; always reaped."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -35,6 +35,7 @@ from wyoming.event import Event, async_read_event, async_write_event
 from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.snd import Played
 
+from _common import stop_process
 from gateway.audio import read_frame
 from tests.support.mosquitto import Mosquitto
 from tests.voice.support import FRAME_SAMPLES, HermesClient, Utterance, utterances
@@ -149,20 +150,11 @@ async def _run(broker: Mosquitto, workdir: Path, speed: float, frames_of: Callab
         }
     finally:
         client.close()
-        await asyncio.to_thread(_stop, process)  # the gateway pauses the satellite and hangs up...
+        await asyncio.to_thread(stop_process, process)  # the gateway pauses the satellite and hangs up...
         if end.connected.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(end.closed.wait(), 10)  # ...so the connection ends before the loop
         server.close()
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def run_wyoming_turn(broker: Mosquitto, workdir: Path, speed: float, frames_of: Callable[[Utterance], list[bytes]]) -> dict[str, Any]:

@@ -58,7 +58,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from _common import emit  # noqa: E402
+from _common import emit, stop_process  # noqa: E402
 
 from gateway.voice.engines.factory import load_engine  # noqa: E402
 from gateway.voice.listener import Snapshot, new_listening  # noqa: E402
@@ -162,15 +162,6 @@ def start_gateway(name: str, broker: Mosquitto, workdir: Path, voice: dict[str, 
     )
 
 
-def stop_gateway(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1)
@@ -213,7 +204,7 @@ def run_tts_engine(engine: str, broker: Mosquitto, workdir: Path, speed: float) 
         }
     finally:
         client.close()
-        stop_gateway(process)
+        stop_process(process)
 
 
 def run_engine(engine: str, broker: Mosquitto, workdir: Path, speed: float) -> dict[str, Any]:
@@ -254,7 +245,7 @@ def run_engine(engine: str, broker: Mosquitto, workdir: Path, speed: float) -> d
     finally:
         client.close()
         sampler.stop()
-        stop_gateway(process)
+        stop_process(process)
 
 
 def heldout_figures(engine: str, cache: Path) -> dict[str, Any]:
