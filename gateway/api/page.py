@@ -184,12 +184,7 @@ async def login(request: web.Request) -> web.Response:
         accepted = isinstance(token, str) and await ctx.auth.attempt(request, "form", lambda: ctx.auth.token_matches(token))
     except TooManyAttempts as exc:
         return _too_many(ctx.site, exc)
-    if not accepted:
-        nonce = secrets.token_urlsafe(16)
-        return _html(render_login(ctx.site, nonce, "That token is not right."), nonce, status=401)
-    response = web.HTTPSeeOther("/")
-    await ctx.auth.log_in(request, response, "form")
-    raise response
+    return await _logged_in_or_refused(request, bool(accepted), "form", "That token is not right.")
 
 
 async def login_link(request: web.Request) -> web.Response:
@@ -200,11 +195,17 @@ async def login_link(request: web.Request) -> web.Response:
         accepted = 0 < len(code) <= 200 and await ctx.auth.attempt(request, "link", lambda: ctx.auth.consume_login_code(code))
     except TooManyAttempts as exc:
         return _too_many(ctx.site, exc)
+    return await _logged_in_or_refused(request, bool(accepted), "link", "That login link has been used already, or is not right.")
+
+
+async def _logged_in_or_refused(request: web.Request, accepted: bool, via: str, refusal: str) -> web.Response:
+    """The login form again with `refusal` (401), or a session and a redirect to the page."""
+    ctx = request.app[CONTEXT]
     if not accepted:
         nonce = secrets.token_urlsafe(16)
-        return _html(render_login(ctx.site, nonce, "That login link has been used already, or is not right."), nonce, status=401)
+        return _html(render_login(ctx.site, nonce, refusal), nonce, status=401)
     response = web.HTTPSeeOther("/")
-    await ctx.auth.log_in(request, response, "link")
+    await ctx.auth.log_in(request, response, via)
     raise response
 
 
