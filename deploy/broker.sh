@@ -89,11 +89,13 @@ acl_for() {
       echo "topic readwrite #"
       ;;
     sensor)
-      # A sensor writes only beneath its own name: Tasmota (tele/stat), Shelly, Milesight.
+      # A sensor writes only beneath its own name: Tasmota (tele/stat), Shelly, Milesight, and
+      # a till's point-of-sale bridge (pos/SITE/NAME/sale: device_profiles/generic-till-sale.yaml).
       echo "topic write tele/$name/#"
       echo "topic write stat/$name/#"
       echo "topic write shellies/$name/#"
       echo "topic write milesight/$site/$name/#"
+      echo "topic write pos/$site/$name/#"
       echo "topic read cmnd/$name/#"
       echo "topic read shellies/$name/command"
       ;;

@@ -70,7 +70,7 @@ def account_for(topic: str) -> Device:
         return Device(parts[1], "sensor", "kiosk1" if "kiosk1" in parts[1] else "shop1")
     if parts[0] == "shellies":
         return Device(parts[1], "sensor", "shop1")
-    if parts[0] == "milesight":  # milesight/<site>/<name>/uplink
+    if parts[0] in ("milesight", "pos"):  # milesight/<site>/<name>/uplink, pos/<site>/<till>/sale
         return Device(parts[2], "sensor", parts[1])
     if parts[0] == "zigbee2mqtt":
         return Device(f"z2m-{parts[1]}", "bridge", parts[1])

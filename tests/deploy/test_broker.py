@@ -173,6 +173,15 @@ def test_a_sensor_publishes_only_beneath_its_own_name(shop: Shop) -> None:
     assert not set(forbidden) & set(received), received
 
 
+def test_a_till_bridge_publishes_only_its_own_sales(shop: Shop) -> None:
+    """A point-of-sale bridge is a sensor account: pos/<its site>/<its name>/sale only (the
+    analytics' conversion counts these, so another till's or another shop's sales are forgeries)."""
+    forbidden = ["pos/shop1/shop1_door/sale", "pos/shop2/shop1_cool/sale", "pos/shop1/sale"]
+    received = publish_and_collect(shop, "shop1_cool", forbidden, "pos/shop1/shop1_cool/sale")
+    assert "pos/shop1/shop1_cool/sale" in received
+    assert not set(forbidden) & set(received), received
+
+
 def test_a_speaker_publishes_only_its_own_site_audio(shop: Shop) -> None:
     forbidden = ["hermes/audioServer/shop2/audioFrame", "hermes/tts/say", "hermes/audioServer/shop1/playBytes/9", "tele/shop1_cool/SENSOR"]
     received = publish_and_collect(shop, "speaker1", forbidden, "hermes/audioServer/shop1/audioFrame")
