@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.config.problems import ConfigError
 from gateway.voice.engines.base import Transcript
-from gateway.voice.engines.decision import DEFAULT_MODEL, DecisionModel, candidates, load_decision
+from gateway.voice.engines.decision import DEFAULT_MODEL, FEATURES, DecisionModel, candidates, load_decision
 from gateway.voice.engines.factory import load_engine
 from gateway.voice.settings import VoiceSettings
 from gateway.voice.skillset import build_intent_model
@@ -25,6 +27,10 @@ def committed() -> dict[str, object]:
     data = yaml.safe_load(DEFAULT_MODEL.read_text(encoding="utf-8"))
     assert isinstance(data, dict)
     return data
+
+
+def committed_keys() -> list[str]:
+    return list(committed())
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -110,3 +116,29 @@ def test_probabilities_stay_probabilities_for_extreme_features() -> None:
     extreme = {name: 1e6 for name in MODEL.features}
     assert 0.0 <= MODEL.probability(extreme) <= 1.0
     assert isinstance(MODEL, DecisionModel)
+
+
+_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
+    st.lists(st.one_of(st.floats(allow_nan=True), st.text(max_size=4), st.sampled_from(list(FEATURES))), max_size=14),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(changes=st.dictionaries(st.sampled_from([*committed_keys(), "extra"]), _VALUES, min_size=1, max_size=4))
+def test_any_hostile_model_file_loads_or_is_refused_with_a_config_error(tmp_path: Path, changes: dict[str, object]) -> None:
+    """Fields of the committed model replaced by anything YAML can hold: it loads (and gives
+    probabilities) or stops with a ConfigError naming the file; never another exception."""
+    data = {**committed(), **changes}
+    path = write(tmp_path, yaml.safe_dump(data, sort_keys=False))
+    try:
+        model = load_decision(path)
+    except ConfigError as error:
+        assert all(problem.file == str(path) for problem in error.problems)
+    else:
+        assert 0.0 <= model.probability(dict.fromkeys(model.features, 1.0)) <= 1.0
+
+
+@given(values=st.lists(st.floats(allow_nan=False, allow_infinity=False, width=32), min_size=len(MODEL.features), max_size=len(MODEL.features)))
+def test_any_finite_features_give_a_probability(values: list[float]) -> None:
+    assert 0.0 <= MODEL.probability(dict(zip(MODEL.features, values))) <= 1.0
