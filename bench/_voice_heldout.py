@@ -172,7 +172,7 @@ def judge_audio(items: Iterable[Item], settings: Any = None, failures: list[str]
                 recogniser.accept(queued)
         transcript = recogniser.finish(listening.snapshot_holds)
         recogniser.close()
-        match = match_transcript(model.matcher, transcript, None, engine.min_confidence, settings.guard.passes())
+        match = match_transcript(model.matcher, transcript, None, engine.min_confidence, settings.guard.passes(), engine.decision)
         acted, ask = EffectGuard(settings.guard).check(item.id, "en", match, model.matcher)
         score.add(item, acted, ask is not None, model.matcher.effectful)
         if failures is not None and (acted.intent if acted else None) != item.intent:

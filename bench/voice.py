@@ -226,6 +226,9 @@ def run_engine(engine: str, broker: Mosquitto, workdir: Path, speed: float) -> d
             latencies.append((time.perf_counter() - sent_at) * 1000)
             # Text-to-speech is off here: the bench is the TTS service the dialogue manager waits for.
             client.send("hermes/tts/sayFinished", {"id": say["id"], "siteId": "bench", "sessionId": session})
+            if str(say["text"]).endswith("Please say yes or no."):
+                # The effect guard asked back (acted on nothing): the customer walks away.
+                client.send("hermes/dialogueManager/endSession", {"sessionId": session})
             client.json_on("hermes/dialogueManager/sessionEnded", 30.0, sessionId=session)
             expected = f"hermes/intent/{utterance.intent}" if utterance.intent else "hermes/nlu/intentNotRecognized"
             with client._lock:

@@ -17,8 +17,9 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "${tmp}"' EXIT
 
 count=0
-# answers.tsv: yes/no answers, recognised only where the speaker asked a question (skills/answers.py)
-for list in "${manifest}" "${audio_dir}/answers.tsv"; do
+# answers.tsv: yes/no answers, recognised only where the speaker asked a question (skills/answers.py);
+# near_miss.tsv: off-topic speech with the words of effectful intents (tests/voice/test_accuracy.py)
+for list in "${manifest}" "${audio_dir}/answers.tsv" "${audio_dir}/near_miss.tsv"; do
     while IFS=$'\t' read -r name voice text _intent _slots; do
         [[ -z "${name}" || "${name}" == \#* ]] && continue
         espeak-ng -v "${voice}" -s 150 -w "${tmp}/raw.wav" "${text}"

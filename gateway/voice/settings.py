@@ -80,6 +80,11 @@ class PocketSphinxSettings(_Section):
     max_open_gap: float = Field(2.7, gt=0)
     open_order: Literal[2, 3] = Field(3, description="2: word pairs only; 3: trigrams of sampled sentences over them")
     open_samples_per_template: int = Field(3000, ge=10, le=100_000)
+    decision_model: Path | None = Field(
+        PROJECT_ROOT / "gateway" / "voice" / "engines" / "decision.yaml",
+        description="the calibrated decision over the two passes (engines/decision.py; bench/voice_decision.py fits it); "
+        "null: the hand-set pass factors of voice.guard",
+    )
     language_weight: float = Field(10.0, gt=0, le=30, description="weight of the word-pair model against the acoustics")
     open_backoff_mass: float = Field(0.05, gt=0, lt=1, description="share of the word-pair model left for unseen word pairs")
 
@@ -102,11 +107,19 @@ class GuardSettings(_Section):
     grammar_only_factor: float = Field(1.0, ge=0, le=1, description="confidence factor of an intent only the grammar pass found")
     disagreement_factor: float = Field(0.5, ge=0, le=1, description="confidence factor where the passes find different intents")
 
+    effectful_needs_both: bool = Field(
+        True, description="an effectful intent only one of PocketSphinx's two passes heard is asked back, never acted on, "
+        "however sure the calibrated decision is of it",
+    )
+
     def policy(self, effectful: frozenset[str]) -> GuardPolicy:
         return GuardPolicy(self.min_confidence, self.effectful_min_confidence, dict(self.intent_min_confidence), effectful)
 
     def passes(self) -> PassPolicy:
-        return PassPolicy(self.max_skips, self.open_only_factor, self.grammar_only_factor, self.disagreement_factor)
+        return PassPolicy(
+            self.max_skips, self.open_only_factor, self.grammar_only_factor, self.disagreement_factor,
+            effectful_needs_both=self.effectful_needs_both,
+        )
 
 
 class DebugCapture(_Section):

@@ -6,8 +6,10 @@
    sentences; Vosk's or PocketSphinx's open dictation where `dictation` is on) is matched
    fuzzily: up to `max_skips` words of it may be left unexplained, and the confidence is the
    share explained × its acoustic confidence.
-Where both passes ran over the same audio (PocketSphinx), they check each other (`PassPolicy`);
-otherwise the better one wins. What is then done with it (act, ask back, reject) is the guard's
+Where both passes ran over the same audio (PocketSphinx), a calibrated model weighs what both
+measured and gives the likeliest reading its probability of being right (engines/decision.py);
+without a model, they check each other by hand-set factors (`PassPolicy`); where only one pass
+ran, the better reading wins. What is then done with it (act, ask back, reject) is the guard's
 decision (nlu/guard.py), not this module's.
 """
 
@@ -18,6 +20,7 @@ import dataclasses
 from concurrent.futures import Executor
 
 from gateway.voice.engines.base import Transcript
+from gateway.voice.engines.decision import DecisionModel, candidates, decide
 from gateway.voice.language import LanguageKit
 from gateway.voice.listener import Listening, finish
 from gateway.voice.nlu.guard import PassPolicy
@@ -40,13 +43,18 @@ def _same(a: IntentMatch, b: IntentMatch) -> bool:
 
 
 def match_transcript(
-    matcher: Matcher, transcript: Transcript, intent_filter: list[str] | None, min_acoustic: float, passes: PassPolicy = PassPolicy()
+    matcher: Matcher, transcript: Transcript, intent_filter: list[str] | None, min_acoustic: float, passes: PassPolicy = PassPolicy(),
+    decision: DecisionModel | None = None,
 ) -> IntentMatch | None:
     """The grammar pass's sentence (or an n-best reading) matched whole, the open pass's text
-    matched fuzzily. Where both passes ran, they check each other: agreeing, the surer one
+    matched fuzzily. Where both passes ran and there is a `decision` model, it chooses and its
+    probability is the confidence. Without one they check each other: agreeing, the surer one
     stands; disagreeing, or where only one found an intent, it counts less (`PassPolicy`: the
     other pass heard something else in the same audio, which on the dev split was where most
     false accepts came from)."""
+    if decision is not None and transcript.grammar_pass:
+        found = candidates(matcher, transcript, intent_filter, passes.max_skips)
+        return decide(decision, found, matcher.effectful, passes.effectful_one_pass_cap if passes.effectful_needs_both else 1.0)
     grammar = None
     # A grammar-pass sentence that fits the audio badly still counts where the open pass agrees.
     if transcript.confidence >= min_acoustic or transcript.dictation or transcript.grammar_pass:
@@ -86,12 +94,13 @@ async def understand(
     kit: LanguageKit, listening: Listening, pool: Executor, intent_filter: list[str] | None, min_confidence: float, passes: PassPolicy
 ) -> tuple[Transcript, IntentMatch | None]:
     transcript = await finish(listening, pool)
-    match = match_transcript(kit.matcher, transcript, intent_filter, kit.engine.min_confidence, passes)
+    decision = kit.engine.decision
+    match = match_transcript(kit.matcher, transcript, intent_filter, kit.engine.min_confidence, passes, decision)
     if match is None and kit.dictation and listening.recogniser is not None:
         free = await asyncio.get_running_loop().run_in_executor(pool, listening.recogniser.dictate)
         if free is not None and free.text:
             transcript = Transcript(free.text, free.confidence, transcript.audio_s, transcript.decode_s + free.decode_s, True)
-            match = match_transcript(kit.matcher, transcript, intent_filter, kit.engine.min_confidence, passes)
+            match = match_transcript(kit.matcher, transcript, intent_filter, kit.engine.min_confidence, passes, decision)
     if match is not None and match.confidence < min_confidence:
         match = None
     if match is not None and match.text != transcript.text:

@@ -4,6 +4,10 @@ sends them). These utterances are tuning data; the held-out figures come from be
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from gateway.voice.effects import EffectGuard
 from gateway.voice.engines.factory import load_engine
 from gateway.voice.listener import Snapshot, new_listening
@@ -12,33 +16,49 @@ from gateway.voice.skillset import build_intent_model
 from gateway.voice.understand import match_transcript
 from gateway.voice.vad import VadState
 from gateway.audio import read_frame
-from tests.voice.support import frames, utterances
+from tests.voice.support import Utterance, frames, utterances
 
 
-def test_pocketsphinx_accuracy_and_rejection() -> None:
+@pytest.fixture(scope="module")
+def gateway() -> tuple[VoiceSettings, Any, Any]:
+    """The gateway's defaults: PocketSphinx with its calibrated decision (engines/decision.yaml)."""
     settings = VoiceSettings()
     model, _ = build_intent_model(settings)
     engine = load_engine(settings, model)
+    assert engine.decision is not None
+    return settings, model, engine
+
+
+def outcome(gateway: tuple[VoiceSettings, Any, Any], utterance: Utterance) -> tuple[Any, Any, Any]:
+    """(transcript, what the gateway acts on, its ask-back reply) for one committed utterance."""
+    settings, model, engine = gateway
     recogniser = engine.recogniser()
+    listening = new_listening("s", "x", settings.endpoint, 0.0)
+    state = VadState.WAITING
+    for frame in frames(utterance.pcm()):
+        state = listening.feed(read_frame(frame, settings.max_frame_bytes).pcm)
+        if state is not VadState.WAITING and state is not VadState.SPEECH:
+            break
+    assert state is VadState.ENDED, utterance.name  # endpointing ended every utterance
+    while not listening.queue.empty():
+        item = listening.queue.get_nowait()
+        if isinstance(item, Snapshot):
+            recogniser.snapshot()  # speculation in the trailing silence, as in the gateway
+        elif item is not None:
+            recogniser.accept(item)
+    transcript = recogniser.finish(listening.snapshot_holds)
+    recogniser.close()
+    heard = match_transcript(model.matcher, transcript, None, engine.min_confidence, settings.guard.passes(), engine.decision)
+    match, ask = EffectGuard(settings.guard).check(utterance.name, "en", heard, model.matcher)
+    return transcript, match, ask
+
+
+def test_pocketsphinx_accuracy_and_rejection(gateway: tuple[VoiceSettings, Any, Any]) -> None:
+    model = gateway[1]
     in_grammar = right = rejected = off_grammar = effectful_wrong = 0
     wrong: list[str] = []
     for utterance in utterances("en"):
-        listening = new_listening("s", "x", settings.endpoint, 0.0)
-        state = VadState.WAITING
-        for frame in frames(utterance.pcm()):
-            state = listening.feed(read_frame(frame, settings.max_frame_bytes).pcm)
-            if state is not VadState.WAITING and state is not VadState.SPEECH:
-                break
-        assert state is VadState.ENDED, utterance.name  # endpointing ended every utterance
-        while not listening.queue.empty():
-            item = listening.queue.get_nowait()
-            if isinstance(item, Snapshot):
-                recogniser.snapshot()  # speculation in the trailing silence, as in the gateway
-            elif item is not None:
-                recogniser.accept(item)
-        transcript = recogniser.finish(listening.snapshot_holds)
-        heard = match_transcript(model.matcher, transcript, None, engine.min_confidence, settings.guard.passes())
-        match, _ = EffectGuard(settings.guard).check(utterance.name, "en", heard, model.matcher)
+        transcript, match, _ = outcome(gateway, utterance)
         got = match.intent if match else None
         slots = {s.name: str(s.value) for s in match.slots} if match else {}
         if utterance.intent is None:
@@ -57,3 +77,16 @@ def test_pocketsphinx_accuracy_and_rejection() -> None:
     # where the grammar pass is unsure, one was: "the weather is lovely in paris today" heard as
     # "uh where the eggs are"; the held-out false-accept rate is bench/voice.py's figure).
     assert off_grammar - rejected == 0, wrong
+
+
+def test_near_misses_never_act_on_an_effectful_intent(gateway: tuple[VoiceSettings, Any, Any]) -> None:
+    """Off-topic speech with the words of effectful intents ("i forgot my keys", "call my
+    brother", "delete the photos"): whatever the passes hear, nothing is erased, no staff is
+    called, no points are spent. Asking back is allowed (it acts on nothing)."""
+    model = gateway[1]
+    acted = {}
+    for utterance in utterances("en", "near_miss.tsv"):
+        transcript, match, _ = outcome(gateway, utterance)
+        acted[utterance.name] = (transcript.text, match.intent if match else None)
+    assert len(acted) == 6
+    assert not [name for name, (_, intent) in acted.items() if intent in model.matcher.effectful], acted

@@ -93,3 +93,32 @@ def test_sessions_per_site_barge_in_and_phases() -> None:
     assert table.finish(second, TerminationReason.TIMEOUT) is False  # ended once
     with pytest.raises(SessionError):
         second.listen_again(None)
+
+
+@pytest.mark.parametrize("snr_db", [10.0, 20.0])
+def test_an_utterance_in_steady_noise_ends_after_the_speech(snr_db: float) -> None:
+    """A shop is never quiet: noise before, under and after the words. The floor must rise to the
+    noise (it used to stay at its start, so every window was speech and no turn ever ended)."""
+    import wave
+    from pathlib import Path
+
+    with wave.open(str(Path(__file__).parents[1] / "data" / "audio" / "en_hours_1.wav")) as reader:
+        speech = np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2").astype(np.float64)
+    rng = np.random.default_rng(7)
+    spectrum = np.fft.rfft(rng.standard_normal(16000 * 8))
+    spectrum[1:] /= np.sqrt(np.fft.rfftfreq(16000 * 8)[1:])  # pink, like a fan or distant talk
+    noise = np.fft.irfft(spectrum)
+    level = lambda x: np.mean(x[np.abs(x) > 0.01 * np.abs(x).max()] ** 2)  # noqa: E731
+    noise *= np.sqrt(level(speech) / (level(noise) * 10 ** (snr_db / 10)))
+    mix = noise.copy()
+    start = 2 * 16000
+    mix[start : start + speech.size] += speech
+    pcm = np.clip(mix, -32768, 32767).astype("<i2").tobytes()
+    loud = np.nonzero(np.abs(speech) > 0.05 * np.abs(speech).max())[0]
+    speech_ends_ms = (start + loud[-1]) / 16
+    endpointer = Endpointer(EndpointSettings())
+    for at in range(0, len(pcm), 640):
+        if endpointer.feed(pcm[at : at + 640]) is not VadState.WAITING and endpointer.state is not VadState.SPEECH:
+            break
+    assert endpointer.state is VadState.ENDED
+    assert speech_ends_ms < endpointer.elapsed_ms < speech_ends_ms + 1500

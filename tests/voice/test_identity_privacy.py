@@ -163,7 +163,7 @@ async def test_forget_me_needs_a_clear_yes_from_the_same_customer_in_the_same_se
     await till.tap(ANNA)
     await wait_until(lambda: _voice(runtime).identity.waiting_at("kiosk1") == ANNA)
     session = await till.start()
-    assert (await till.say(session, "en_forget_1")).startswith("This erases everything")
+    assert (await till.say(session, "en_forget_2")).startswith("This erases everything")
     ended = await till.ended(session)
     assert ended["termination"]["reason"] == "timeout"  # type: ignore[index]
     assert ANNA in _profiles(runtime)
@@ -172,7 +172,7 @@ async def test_forget_me_needs_a_clear_yes_from_the_same_customer_in_the_same_se
     await till.tap(ANNA)
     await wait_until(lambda: _voice(runtime).identity.waiting_at("kiosk1") == ANNA)
     session = await till.start()
-    assert (await till.say(session, "en_forget_1")).startswith("This erases everything")
+    assert (await till.say(session, "en_forget_2")).startswith("This erases everything")
     barged = await till.start()
     assert barged != session
     assert await till.say(barged, "en_yes_delete") == "There is nothing to confirm."
@@ -183,7 +183,7 @@ async def test_forget_me_needs_a_clear_yes_from_the_same_customer_in_the_same_se
     await till.tap(ANNA)
     await wait_until(lambda: _voice(runtime).identity.waiting_at("kiosk1") == ANNA)
     session = await till.start()
-    assert (await till.say(session, "en_forget_1")).startswith("This erases everything")
+    assert (await till.say(session, "en_forget_2")).startswith("This erases everything")
     await till.tap(BERT)
     await wait_until(lambda: _voice(runtime).identity.customer_of("kiosk1") == BERT)
     assert await till.say(session, "en_yes_delete") == "All right, I have not changed anything."
@@ -194,7 +194,7 @@ async def test_forget_me_needs_a_clear_yes_from_the_same_customer_in_the_same_se
     await till.tap(ANNA)
     await wait_until(lambda: _voice(runtime).identity.waiting_at("kiosk1") == ANNA)
     session = await till.start()
-    assert (await till.say(session, "en_forget_1")).startswith("This erases everything")
+    assert (await till.say(session, "en_forget_2")).startswith("This erases everything")
     assert (await till.say(session, "en_yes_delete")).startswith("Done. I have erased everything")
     await till.ended(session)  # the reply played: nothing of this session is still being spoken at shutdown
     assert ANNA not in _profiles(runtime) and BERT in _profiles(runtime)
@@ -210,6 +210,6 @@ async def test_forget_me_needs_a_clear_yes_from_the_same_customer_in_the_same_se
 async def test_forget_me_without_a_tap_asks_for_the_card_and_erases_nobody(shop: tuple[Runtime, HermesClient]) -> None:
     runtime, client = shop
     till = Speaker(client, "kiosk1")
-    assert "tap your loyalty card" in await till.ask("en_forget_1")
+    assert "tap your loyalty card" in await till.ask("en_forget_2")
     assert await till.ask("en_yes_delete") == "There is nothing to confirm."
     assert {ANNA, BERT} <= _profiles(runtime)

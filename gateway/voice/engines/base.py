@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from collections.abc import Collection
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gateway.voice.nlu.expand import GrammarSource
+
+if TYPE_CHECKING:
+    from gateway.voice.engines.decision import DecisionModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,11 @@ class Transcript:
     # A grammar pass ran beside the open pass (its text may be empty: it found no sentence), so
     # the two passes can check each other (understand.py).
     grammar_pass: bool = False
+    # PocketSphinx: how much worse per frame (log score x1000) the words fit the audio than a free
+    # phone loop (None: not measured, or the words could not be aligned), and the utterance's
+    # speech-to-background level (dB). The calibrated decision reads them (engines/decision.py).
+    phone_gap: float | None = None
+    snr_db: float | None = None
 
     @property
     def rtf(self) -> float:
@@ -69,6 +77,8 @@ class AsrEngine(Protocol):
     name: str
     unknown_words: set[str]
     min_confidence: float  # transcripts below it are not turned into intents
+    # How the engine's passes become one reading (engines/decision.py); None: hand-set factors.
+    decision: DecisionModel | None
 
     def recogniser(self, intents: Collection[str] | None = None) -> Recogniser:
         """`intents`: the turn's intent filter; an engine may restrict its grammar to them."""

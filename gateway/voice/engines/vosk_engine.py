@@ -18,6 +18,7 @@ from pathlib import Path
 import vosk
 
 from gateway.voice.engines.base import EngineError, PcmBuffer, Transcript, grammar_words
+from gateway.voice.engines.decision import DecisionModel
 from gateway.voice.nlu.expand import GrammarSource, TooManySentences, prune_grammar, sentences_of
 from gateway.voice.nlu.ast import Alternatives
 
@@ -28,6 +29,7 @@ _RATE = 16000
 
 class VoskEngine:
     name = "vosk"
+    decision: DecisionModel | None = None  # one pass: no calibrated decision between passes
 
     def __init__(self, model_dir: Path, source: GrammarSource, dictation: bool = True) -> None:
         if not (model_dir / "am").is_dir() and not (model_dir / "final.mdl").exists():

@@ -51,6 +51,9 @@ class PassPolicy:
     # An effectful intent only one pass found is at most this sure: below the effectful
     # threshold (0.9), so it is asked back, never acted on.
     effectful_one_pass_cap: float = 0.85
+    # With the calibrated decision too (engines/decision.py): an effectful intent needs both
+    # passes, whatever its probability.
+    effectful_needs_both: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,176 @@
+"""Fitting and scoring the calibrated decision (bench/voice_decision.py's train, report and test
+steps). numpy only: the gateway runs the model with a dot product, so nothing heavier is needed
+to fit it either."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from _common import loop_time
+from _voice_heldout import Score, render_items, split_of
+from voice_decision import _model, decode, from_record, item_of
+
+L2 = 1.0  # ridge on the standardised weights: ~1000 candidates, 12 features
+FOLDS = 5
+
+
+def load_dump(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _right(record: dict[str, Any], match: Any) -> bool:
+    if record["intent"] is None or match.intent != record["intent"]:
+        return False
+    slots = {s.name: str(s.value) for s in match.slots}
+    return all(slots.get(k) == v for k, v in record["slots"].items())
+
+
+def design(records: Iterable[dict[str, Any]], features: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """One row per candidate reading of each utterance, labelled 1 where it is what was said."""
+    from gateway.voice.engines.decision import candidates
+    from gateway.voice.settings import GuardSettings
+
+    matcher, skips = _model().matcher, GuardSettings().max_skips
+    rows, labels = [], []
+    for record in records:
+        for candidate in candidates(matcher, from_record(record), None, skips):
+            rows.append([candidate.features[f] for f in features])
+            labels.append(float(_right(record, candidate.match)))
+    return np.array(rows, dtype=float).reshape(-1, len(features)), np.array(labels)
+
+
+def fit(x: np.ndarray, y: np.ndarray, l2: float = L2) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Logistic regression by Newton's method on standardised features: (means, scales, weights,
+    intercept). The intercept is not penalised."""
+    means = x.mean(axis=0)
+    scales = x.std(axis=0)
+    scales[scales < 1e-6] = 1.0
+    z = np.hstack([np.ones((len(x), 1)), (x - means) / scales])
+    beta = np.zeros(z.shape[1])
+    penalty = np.full(z.shape[1], l2)
+    penalty[0] = 0.0
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-z @ beta))
+        gradient = z.T @ (p - y) + penalty * beta
+        hessian = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty)
+        step = np.linalg.solve(hessian, gradient)
+        beta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return means, scales, beta[1:], float(beta[0])
+
+
+def model_of(records: list[dict[str, Any]], recipe: str = "-") -> Any:
+    from gateway.voice.engines.decision import FEATURES, DecisionModel
+
+    x, y = design(records, FEATURES)
+    means, scales, weights, intercept = fit(x, y)
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r["split"]] = counts.get(r["split"], 0) + 1
+    return DecisionModel(
+        version=1, recipe=recipe, features=FEATURES, means=tuple(round(float(v), 6) for v in means),
+        scales=tuple(round(float(v), 6) for v in scales), weights=tuple(round(float(v), 6) for v in weights),
+        intercept=round(intercept, 6), trained_on=counts,
+    )
+
+
+def score(records: Iterable[dict[str, Any]], decision: Any, on_failure: Callable[[dict[str, Any], Any, bool], None] | None = None) -> Score:
+    """The gateway's outcome for each utterance: the reading (the model's, or the hand-set
+    factors' where `decision` is None), then the effect guard."""
+    from gateway.voice.effects import EffectGuard
+    from gateway.voice.settings import GuardSettings
+    from gateway.voice.understand import match_transcript
+
+    model, guard = _model(), GuardSettings()
+    result = Score()
+    for record in records:
+        match = match_transcript(model.matcher, from_record(record), None, 0.0, guard.passes(), decision)
+        acted, ask = EffectGuard(guard).check(record["id"], "en", match, model.matcher)
+        result.add(item_of(record), acted, ask is not None, model.matcher.effectful)
+        if on_failure is not None and (acted.intent if acted else None) != record["intent"]:
+            on_failure(record, match, ask is not None)
+    return result
+
+
+def _fold(utterance_id: str) -> int:
+    """Folds by utterance (not file): the same sentence in another voice stays in its fold."""
+    return int(hashlib.sha256(f"fold:{utterance_id}".encode()).hexdigest()[:8], 16) % FOLDS
+
+
+def cross_validated(records: list[dict[str, Any]]) -> Score:
+    """Dev figures of models fitted without the scored fold (tuning set + the other dev folds)."""
+    total = Score()
+    for fold in range(FOLDS):
+        held = [r for r in records if r["split"] == "dev" and _fold(r["id"]) == fold]
+        model = model_of([r for r in records if not (r["split"] == "dev" and _fold(r["id"]) == fold)])
+        part = score(held, model)
+        for name, value in vars(part).items():
+            setattr(total, name, getattr(total, name) + value)
+    return total
+
+
+def train(dump: Path, out: Path) -> None:
+    records = load_dump(dump)
+    recipe = (
+        f"bench/voice_decision.py train --dump <dump> on {datetime.date.today().isoformat()}: logistic regression (numpy, "
+        f"Newton, L2 {L2} on standardised features, intercept free) over every candidate reading (grammar pass, open "
+        "pass) of the tuning set's English audio (tests/data/voice_tuning, rendered by render.py's plan) and the held-out "
+        "dev split's (tests/data/voice_heldout, 40 %); label: the reading is the said intent with its slots. The open "
+        "pass is kept only where the gateway runs it (defaults). The test split is not used."
+    )
+    model = model_of(records, recipe)
+    before, after, cv = score([r for r in records if r["split"] == "dev"], None), score([r for r in records if r["split"] == "dev"], model), cross_validated(records)
+    figures = {
+        "dev_accuracy_before": before.figures()["heldout_accuracy"], "dev_accuracy": after.figures()["heldout_accuracy"],
+        "dev_accuracy_cross_validated": cv.figures()["heldout_accuracy"], "dev_false_accept_rate": after.figures()["false_accept_rate"],
+        "dev_effectful_wrong": after.effectful_wrong,
+    }
+    data = model.model_copy(update={"figures": figures}).model_dump(mode="json")
+    header = "# The calibrated decision over PocketSphinx's passes (gateway/voice/engines/decision.py).\n# Generated: see recipe.\n"
+    out.write_text(header + yaml.safe_dump(data, sort_keys=False, width=100), encoding="utf-8")
+    print(json.dumps({"model": str(out), **figures}))
+
+
+def report(dump: Path, model_path: Path, failures: bool) -> None:
+    from gateway.voice.engines.decision import load_decision
+
+    records, decision = load_dump(dump), load_decision(model_path)
+    lines: list[str] = []
+
+    def note(record: dict[str, Any], match: Any, asked: bool) -> None:
+        heard = f"g={record['text']!r}@{record['gap']} o={(record['open'] or {}).get('text')!r}@{(record['open'] or {}).get('gap')}"
+        lines.append(f"{record['split']} {record['wav']}: {record['intent']} {heard} -> {match.intent if match else None}"
+                     f"@{match.confidence if match else None} ask={asked}")
+
+    for split in ("tuning", "dev"):
+        part = [r for r in records if r["split"] == split]
+        print(split, "before", json.dumps(score(part, None).figures()))
+        print(split, "after", json.dumps(score(part, decision, note if failures else None).figures()))
+    print("dev cross-validated", json.dumps(cross_validated(records).figures()))
+    print("\n".join(lines))
+
+
+def test_split(cache: Path, model_path: Path) -> None:
+    """The test split, decoded once with the gateway's defaults; before and after from the same
+    transcripts. Aggregates only."""
+    from gateway.voice.engines.decision import load_decision
+    from voice_decision import to_record
+
+    decision = load_decision(model_path)
+    started = time.perf_counter()
+    records = [to_record(item, transcript, "test") for item, transcript in decode((i for i in render_items(cache) if split_of(i.id) == "test"), open_always=False)]
+    decode_s = time.perf_counter() - started
+    print(json.dumps({
+        "test_before": score(records, None).figures(), "test_after": score(records, decision).figures(),
+        "decode_s": round(decode_s, 1), **loop_time(),
+    }))

@@ -1,0 +1,173 @@
+"""The calibrated decision over PocketSphinx's two passes: which reading of an utterance to take
+and how sure it is, as a probability of being right learnt from audio instead of hand-set factors.
+
+Each distinct intent (with its slots) that either pass found is a candidate; a small logistic
+model over what both passes measured (agreement, their phone-loop gaps, words the fuzzy matcher
+skipped, the sentence's length, the utterance's duration and speech-to-background level) gives
+each candidate the probability that it is what was said; the likeliest is the answer, with that
+probability as its confidence. The guard (nlu/guard.py) then acts, asks back or rejects on it.
+
+The coefficients are data (`decision.yaml` beside this module), fitted by bench/voice_decision.py
+on the tuning set's audio and the held-out corpus's dev split (never its test split); the file
+carries its recipe. It is validated at start: a malformed file stops the gateway with the file,
+line and field.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from gateway.config.problems import ConfigError, ConfigProblem, problems_from_validation
+from gateway.config.yamlpos import YamlLoadError, parse_yaml
+from gateway.voice.engines.base import Transcript
+from gateway.voice.nlu.match import IntentMatch, Matcher
+
+DEFAULT_MODEL = Path(__file__).with_name("decision.yaml")
+
+# Gaps beyond this (log score per frame x1000) mean the same: words forced onto the audio.
+MAX_GAP = 8.0
+MAX_SNR_DB = 60.0
+
+# What the model may weigh, per candidate (a model file names the ones it uses, in its order).
+FEATURES = (
+    "both",  # both passes heard this intent with these slots
+    "open_only",  # only the open pass heard it
+    "disagree",  # the passes heard different intents (this is one of them)
+    "grammar_gap",  # the grammar pass's sentence against the phone loop (0 where there is none)
+    "no_grammar_gap",  # the grammar pass gave no sentence, or it could not be measured
+    "open_gap",  # the open pass's words aligned alone, against the phone loop
+    "no_open_gap",  # no open pass, or its words could not be aligned
+    "candidate_gap",  # the better gap of the passes that heard this candidate
+    "skipped",  # open-pass words the fuzzy matcher left unexplained for this candidate
+    "words",  # words of the candidate's sentence (short ones are forced onto noise more easily)
+    "log_audio_s",  # the utterance's duration
+    "snr",  # speech over background, dB / 10
+)
+
+
+class DecisionModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1]
+    recipe: str = Field(min_length=1, description="how the coefficients were made (data, command, date)")
+    features: tuple[str, ...] = Field(min_length=1)
+    means: tuple[float, ...]
+    scales: tuple[float, ...]
+    weights: tuple[float, ...]
+    intercept: float
+    trained_on: dict[str, int] = Field(default_factory=dict, description="utterances per data set")
+    figures: dict[str, float | int | None] = Field(default_factory=dict, description="what it measured when fitted")
+
+    @field_validator("features")
+    @classmethod
+    def _known(cls, features: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [f for f in features if f not in FEATURES]
+        if unknown:
+            raise ValueError(f"unknown features {unknown}; known: {', '.join(FEATURES)}")
+        if len(set(features)) != len(features):
+            raise ValueError("a feature is named twice")
+        return features
+
+    @field_validator("means", "scales", "weights")
+    @classmethod
+    def _one_per_feature(cls, values: tuple[float, ...], info: ValidationInfo) -> tuple[float, ...]:
+        features = info.data.get("features")
+        if features is not None and len(values) != len(features):
+            raise ValueError(f"{len(values)} values for {len(features)} features")
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError("values must be finite numbers")
+        if info.field_name == "scales" and any(v <= 0 for v in values):
+            raise ValueError("scales must be > 0")
+        return values
+
+    @field_validator("intercept")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+    def probability(self, values: Mapping[str, float]) -> float:
+        z = self.intercept + sum(w * (values[f] - m) / s for f, m, s, w in zip(self.features, self.means, self.scales, self.weights))
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+def load_decision(path: Path) -> DecisionModel:
+    """The model file, validated; ConfigError naming the file, line and field where it is not."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(file=str(path), message=f"cannot read the decision model: {exc.strerror or exc}")]) from exc
+    try:
+        doc = parse_yaml(text, str(path))
+    except YamlLoadError as exc:
+        raise ConfigError([ConfigProblem(file=str(path), line=exc.line, message=exc.message)]) from exc
+    if not isinstance(doc.data, dict):
+        raise ConfigError([ConfigProblem(file=str(path), line=1, message="the decision model must be a mapping")])
+    try:
+        return DecisionModel.model_validate(doc.data)
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation(exc, doc, path)) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    match: IntentMatch
+    features: dict[str, float]
+
+
+def _key(match: IntentMatch) -> tuple[str, frozenset[tuple[str, object]]]:
+    return match.intent, frozenset((s.name, s.value) for s in match.slots)
+
+
+def _gap(value: float | None) -> tuple[float, float]:
+    """(the gap clipped to [0, MAX_GAP], 1.0 where there is none)."""
+    return (0.0, 1.0) if value is None else (min(max(value, 0.0), MAX_GAP), 0.0)
+
+
+def candidates(matcher: Matcher, transcript: Transcript, intent_filter: list[str] | None, max_skips: int) -> list[Candidate]:
+    """Every distinct reading the passes heard, with what the model weighs for it."""
+    grammar = matcher.match(transcript.text, intent_filter) if transcript.text else None
+    fallback = transcript.fallback
+    fuzzy = matcher.match(fallback.text, intent_filter, max_skips) if fallback is not None and fallback.text else None
+    grammar_gap, no_grammar_gap = _gap(transcript.phone_gap if grammar is not None else None)
+    open_gap, no_open_gap = _gap(fallback.phone_gap if fallback is not None else None)
+    common = {
+        "grammar_gap": grammar_gap, "no_grammar_gap": no_grammar_gap, "open_gap": open_gap, "no_open_gap": no_open_gap,
+        "log_audio_s": math.log(max(transcript.audio_s, 0.1)), "snr": min(max(transcript.snr_db or 0.0, 0.0), MAX_SNR_DB) / 10,
+        "disagree": float(grammar is not None and fuzzy is not None and _key(grammar) != _key(fuzzy)),
+    }
+    found: list[Candidate] = []
+    for match, heard_by_grammar in ((grammar, True), (fuzzy, False)):
+        if match is None:
+            continue
+        both = grammar is not None and fuzzy is not None and _key(grammar) == _key(fuzzy)
+        if both and not heard_by_grammar:
+            continue  # one candidate for what both heard
+        gaps = [g for g, heard, missing in ((grammar_gap, heard_by_grammar or both, no_grammar_gap), (open_gap, not heard_by_grammar or both, no_open_gap)) if heard and not missing]
+        skipped = 0.0 if heard_by_grammar and not both else round((1.0 - (fuzzy.confidence if fuzzy else 1.0)) * len(fuzzy.tokens if fuzzy else ()))
+        found.append(Candidate(match, {
+            **common, "both": float(both), "open_only": float(not heard_by_grammar), "candidate_gap": min(gaps) if gaps else MAX_GAP,
+            "skipped": float(skipped), "words": float(len(match.tokens)),
+        }))
+    return found
+
+
+def decide(model: DecisionModel, found: Sequence[Candidate], effectful: Collection[str] = (), one_pass_cap: float = 1.0) -> IntentMatch | None:
+    """The likeliest candidate, its probability of being right as its confidence. An effectful
+    intent only one pass heard is at most `one_pass_cap` sure (below the effectful threshold:
+    asked back, never acted on)."""
+    best: IntentMatch | None = None
+    for candidate in found:
+        p = round(model.probability(candidate.features), 4)
+        if candidate.match.intent in effectful and not candidate.features["both"]:
+            p = min(p, one_pass_cap)
+        if best is None or p > best.confidence:
+            best = IntentMatch(candidate.match.intent, candidate.match.tokens, candidate.match.slots, p, candidate.match.template)
+    return best
