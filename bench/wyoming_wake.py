@@ -100,6 +100,8 @@ CONFUSABLE = [
 
 # Tuning data (`--tune`), never used for the figures above: other voices, other sentences.
 TUNING_VOICES = [("en-us", 150), ("en-gb-x-rp", 140), ("en-us+m3", 160), ("en-gb-x-gbclan", 150), ("en-gb-x-gbcwmd", 165), ("en-us+f2", 140)]
+# Issue 17, second round: six more tuning voices (none of them a held-out voice).
+TUNING_VOICES += [("en-us-nyc", 150), ("en-gb-x-rp+f4", 150), ("en-us+m7", 145), ("en-gb-x-gbclan+f1", 160), ("en-us+m1", 170), ("en-us+f4", 135)]
 TUNING_CHATTER = [
     "where do you keep the flour", "is this on offer", "hey can you help me", "touch screen payments only",
     "thank you have a nice day", "the gate is open", "hey watch out", "just the receipt please",
@@ -114,8 +116,18 @@ TUNING_CHATTER = [
     "what a day", "hey you", "okay then", "take care", "just looking thanks", "any more of these",
     "a bag of ice", "it is on the top shelf", "two for one", "back in a minute", "hey there mate",
     "paper or plastic", "the cat food", "a dozen eggs", "great thanks", "sounds good",
+    # Issue 17, second round (written for tuning; the held-out sentences were not consulted).
+    "hey wait for me", "touch and go", "get the cake", "hey it is me", "the gate to the car park", "hey what is this",
+    "come here a second", "touch nothing please", "great stuff", "hey hold on", "that gate is heavy", "hey good to see you",
+    "touch it", "hey give me that", "hey Jack", "such a nice day", "a big bag", "the last one", "where is the exit",
+    "hey just a moment", "okay great", "what is the price", "hey can I pay", "tea and cake", "thank you kindly",
+    "hey again", "a cup of tea", "the gate opens at nine", "yes please", "no thanks",
 ]
 TUNING_CONFUSABLE = ["hey touch game", "hey such gate", "touch great", "hey catch gate", "a touching date", "hey touch"]
+TUNING_CONFUSABLE += [
+    "hey touch date", "hey rush gate", "hey clutch gate", "hey touch kate", "hey touch get", "hey dutch",
+    "hate touch gate", "hey touching gate", "they touch gate", "hey much gate",
+]
 
 
 def loop_s() -> float:
