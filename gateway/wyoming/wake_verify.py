@@ -161,9 +161,8 @@ def _decoder(model: WakeModel) -> pocketsphinx.Decoder:
     """A decoder with the phrase's grammar (`_PHRASE`) active."""
     hmm = os.path.join(pocketsphinx.get_model_path(), "en-us", "en-us")
     # Batch CMN: each utterance is normalised on its own, so one decoder serves a whole stream
-    # and the same audio scores (nearly always) the same, whatever came before: re-decoding
-    # tuning utterances found 2 of 392 phrase matches lost, and a held-out run's 36 phrase trials
-    # gave 32 and 35 hits in two passes.
+    # and the same audio scores (nearly always) the same, whatever came before: re-decoding 392
+    # tuning utterances that had matched the phrase, right after other searches, lost 2 matches.
     decoder = pocketsphinx.Decoder(hmm=hmm, dict=model.dictionary, lm=None, cmn="batch", loglevel="FATAL")
     try:
         grammar = decoder.create_fsg(_PHRASE, model.fsg_start, model.fsg_final, model.fsg_transitions)
