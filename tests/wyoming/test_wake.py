@@ -51,6 +51,10 @@ async def test_the_phrase_in_noise_that_began_a_second_before_wakes_once_and_cha
         noise[RATE : RATE + len(phrase)] += phrase
         assert await _wakes(spotter, np.concatenate([np.zeros(RATE // 2), noise])) == 1
         assert spotter.last_fit is not None and spotter.last_fit.matched
+        # The phone alignment ran on it (it runs only for what passes everything else) and found
+        # no squeezed phone.
+        share = spotter.last_fit.shortest_phone_share
+        assert share is not None and share >= settings.min_phone_share
 
         decoded = spotter.decoded_utterances
         chatter = _speech("where do you keep the flour", tmp_path / "c.wav")
