@@ -11,7 +11,13 @@ generated noise (white, pink, brown; babble of overlapping sentences).
 - false_wakes_per_hour.speech / .confusable / .noise / .babble: wakes per hour of each stream;
 - wake_hit_rate: the wake phrase in the held-out voices, in quiet and with pink noise at 15 dB SNR;
 - stream_hours: how much of each was heard (the false-wake rate's resolution is 1 / hours);
-- rtf: the wake stage's wall time per second of stream (one satellite's share of a core).
+- rtf: the wake stage's wall time per second of stream (one satellite's share of a core);
+- baseline_without_pause_and_phone_checks: the same decoded utterances judged without the
+  inner-pause and phone-share checks (issue 17, second round), a baseline in the same run.
+
+The tuning (dev) set is TUNING_VOICES, TUNING_CHATTER and TUNING_CONFUSABLE below; `--tune` reads
+only those. The held-out set (VOICES, MORE_VOICES, SHOP_CHATTER, CONFUSABLE, the noises) is only
+ever measured in aggregate.
 
 Usage: .venv/bin/python bench/wyoming_wake.py [--minutes-noise 10] [--seed 7] [--more-voices]
        .venv/bin/python bench/wyoming_wake.py --tune [--set max_gap=2.5 ...]
