@@ -42,6 +42,13 @@ class WakeSettings(_Section):
     # Said at any speed, the phrase's words take similar time per phone; forced onto a sentence,
     # one word gets squeezed and another stretched over several.
     max_duration_ratio: float = Field(1.6, ge=1, le=10, description="the slowest word's time per phone over the fastest's")
+    # Measured on bench/wyoming_wake.py --tune's voices: the phrase had no pause between its words;
+    # a sentence forced onto it puts its extra words into a "pause" (50 frames for "they said it
+    # was great"). 250 ms leaves room for a comma ("hey, touch gate").
+    max_inner_pause_ms: int = Field(250, ge=0, le=2000, description="the longest pause between the phrase's words")
+    # The phrase said by the tuning voices: its shortest phone (after the first) at 0.42-0.71 of its
+    # mean phone; a sentence forced onto it squeezes one to 0.24.
+    min_phone_share: float = Field(0.3, ge=0, le=1, description="the shortest phone's share of the phrase's mean phone")
     pause_ms: int = Field(400, ge=100, le=2000, description="the pause after the phrase that ends it")
     max_phrase_s: float = Field(3.0, gt=0.5, le=10, description="longer utterances are not the wake phrase")
     # Lower than a session's endpointing (12 dB): a phrase said into a noisy shop at 15 dB SNR

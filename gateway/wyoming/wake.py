@@ -48,6 +48,8 @@ def accepts(fit: WakeFit, settings: WakeSettings) -> bool:
         and fit.worst_word_gap <= settings.max_word_gap
         and fit.shortest_phone_frames >= settings.min_frames_per_phone
         and fit.longest_phone_frames <= fit.shortest_phone_frames * settings.max_duration_ratio
+        and fit.inner_pause_frames * 10 <= settings.max_inner_pause_ms
+        and (fit.shortest_phone_share is None or fit.shortest_phone_share >= settings.min_phone_share)
     )
 
 
@@ -122,7 +124,10 @@ class WakeSpotter:
     def _fit(self, pcm: bytes) -> WakeFit:
         if self._verifier is None:
             self._verifier = WakeVerifier(self._model)
-        return self._verifier.fit(pcm)
+        fit = self._verifier.fit(pcm)
+        if accepts(fit, self._settings):  # the phone alignment only for the few that pass the rest
+            fit = self._verifier.with_phone_share(pcm, fit)
+        return fit
 
     def _track_levels(self, pcm: bytes) -> None:
         """Each 20 ms window's level (dBFS), for the noise floor of the next utterance."""

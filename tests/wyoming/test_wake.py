@@ -21,8 +21,8 @@ from gateway.wyoming.wake import WakeFit, WakeSpotter, accepts, wake_model
 RATE = 16_000
 
 
-def _speech(text: str, path: Path) -> np.ndarray:
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), text], check=True)
+def _speech(text: str, path: Path, voice: str = "en-us", wpm: int = 150) -> np.ndarray:
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(path), text], check=True)
     with wave.open(str(path)) as wav:
         rate, frames = wav.getframerate(), wav.readframes(wav.getnframes())
     return soxr.resample(np.frombuffer(frames, "<i2").astype(np.float64) / 32768, rate, RATE)
@@ -51,11 +51,35 @@ async def test_the_phrase_in_noise_that_began_a_second_before_wakes_once_and_cha
         noise[RATE : RATE + len(phrase)] += phrase
         assert await _wakes(spotter, np.concatenate([np.zeros(RATE // 2), noise])) == 1
         assert spotter.last_fit is not None and spotter.last_fit.matched
+        # The phone alignment ran on it (it runs only for what passes everything else) and found
+        # no squeezed phone.
+        share = spotter.last_fit.shortest_phone_share
+        assert share is not None and share >= settings.min_phone_share
 
         decoded = spotter.decoded_utterances
         chatter = _speech("where do you keep the flour", tmp_path / "c.wav")
         assert await _wakes(spotter, np.concatenate([np.zeros(RATE // 2), chatter, np.zeros(RATE)])) == 0
         assert spotter.decoded_utterances == decoded + 1  # it was heard, decoded and refused
+
+
+async def test_a_sentence_forced_onto_the_phrase_and_a_confusable_do_not_wake(tmp_path: Path) -> None:
+    """Tuning sentences the stage woke on before its pause and phone checks: "they said it was
+    great" (the grammar put "said it was" into a 0.5 s pause between the phrase's words) and "hey
+    can I pay" (its "t" squeezed to a quarter of the mean phone), and a confusable of the tuning
+    set, "touch great"."""
+    settings = WakeSettings()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        spotter = WakeSpotter(wake_model(settings), settings, pool)
+        cases = (("they said it was great", "en-us", 150), ("hey can I pay", "en-us+m1", 170), ("touch great", "en-us", 150))
+        for number, (text, voice, wpm) in enumerate(cases):
+            clip = _speech(text, tmp_path / f"{number}.wav", voice, wpm)
+            decoded = spotter.decoded_utterances
+            assert await _wakes(spotter, np.concatenate([np.zeros(RATE // 2), clip, np.zeros(RATE)])) == 0, text
+            assert spotter.decoded_utterances == decoded + 1, text  # heard, decoded and refused
+            if number == 0:  # "said it was" went into a pause inside the phrase (about 0.5 s)
+                assert spotter.last_fit is not None and spotter.last_fit.inner_pause_frames * 10 > settings.max_inner_pause_ms
+        fit = spotter.last_fit
+        assert fit is not None and not accepts(fit, settings)
 
 
 fits = st.builds(
@@ -65,6 +89,8 @@ fits = st.builds(
     worst_word_gap=st.floats(-5, 30, allow_nan=False),
     shortest_phone_frames=st.floats(0, 40, allow_nan=False),
     longest_phone_frames=st.floats(0, 60, allow_nan=False),
+    inner_pause_frames=st.integers(0, 300),
+    shortest_phone_share=st.none() | st.floats(0, 1, allow_nan=False),
 )
 
 
@@ -77,6 +103,8 @@ def test_stricter_settings_never_wake_on_more_and_no_match_never_wakes(fit: Wake
             "max_word_gap": shipped.max_word_gap * tighter,
             "min_frames_per_phone": shipped.min_frames_per_phone / tighter,
             "max_duration_ratio": max(1.0, shipped.max_duration_ratio * tighter),
+            "max_inner_pause_ms": int(shipped.max_inner_pause_ms * tighter),
+            "min_phone_share": min(1.0, shipped.min_phone_share / tighter),
         }
     )
     if accepts(fit, strict):
