@@ -19,8 +19,8 @@ import asyncio
 import dataclasses
 from concurrent.futures import Executor
 
-from gateway.voice.engines.base import Transcript
-from gateway.voice.engines.decision import DecisionModel, candidates, decide
+from gateway.voice.engines.base import ReadingModel, Transcript
+from gateway.voice.engines.decision import candidates, decide
 from gateway.voice.language import LanguageKit
 from gateway.voice.listener import Listening, finish
 from gateway.voice.nlu.guard import PassPolicy
@@ -44,7 +44,7 @@ def _same(a: IntentMatch, b: IntentMatch) -> bool:
 
 def match_transcript(
     matcher: Matcher, transcript: Transcript, intent_filter: list[str] | None, min_acoustic: float, passes: PassPolicy = PassPolicy(),
-    decision: DecisionModel | None = None,
+    decision: ReadingModel | None = None,
 ) -> IntentMatch | None:
     """The grammar pass's sentence (or an n-best reading) matched whole, the open pass's text
     matched fuzzily. Where both passes ran and there is a `decision` model, it chooses and its

@@ -10,13 +10,10 @@ the same audio again without the grammar (open dictation), where the engine has 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from collections.abc import Collection
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Collection, Mapping
+from typing import Protocol
 
 from gateway.voice.nlu.expand import GrammarSource
-
-if TYPE_CHECKING:
-    from gateway.voice.engines.decision import DecisionModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +70,22 @@ class Recogniser(Protocol):
         """The site is done with it: back to the engine's pool."""
 
 
+class ReadingModel(Protocol):
+    """What the engine's passes are weighed with (engines/decision.py's DecisionModel): a
+    reading's features in, its probability of being right out."""
+
+    def probability(self, values: Mapping[str, float]) -> float: ...
+
+
 class AsrEngine(Protocol):
     name: str
     unknown_words: set[str]
     min_confidence: float  # transcripts below it are not turned into intents
-    # How the engine's passes become one reading (engines/decision.py); None: hand-set factors.
-    decision: DecisionModel | None
+
+    @property
+    def decision(self) -> ReadingModel | None:
+        """How the engine's passes become one reading (engines/decision.py); None: hand-set factors."""
+        ...
 
     def recogniser(self, intents: Collection[str] | None = None) -> Recogniser:
         """`intents`: the turn's intent filter; an engine may restrict its grammar to them."""

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from gateway.config.problems import ConfigError, ConfigProblem, problems_from_validation
 from gateway.config.yamlpos import YamlLoadError, parse_yaml
-from gateway.voice.engines.base import Transcript
+from gateway.voice.engines.base import ReadingModel, Transcript
 from gateway.voice.nlu.match import IntentMatch, Matcher
 
 DEFAULT_MODEL = Path(__file__).with_name("decision.yaml")
@@ -159,7 +159,7 @@ def candidates(matcher: Matcher, transcript: Transcript, intent_filter: list[str
     return found
 
 
-def decide(model: DecisionModel, found: Sequence[Candidate], effectful: Collection[str] = (), one_pass_cap: float = 1.0) -> IntentMatch | None:
+def decide(model: ReadingModel, found: Sequence[Candidate], effectful: Collection[str] = (), one_pass_cap: float = 1.0) -> IntentMatch | None:
     """The likeliest candidate, its probability of being right as its confidence. An effectful
     intent only one pass heard is at most `one_pass_cap` sure (below the effectful threshold:
     asked back, never acted on)."""
