@@ -31,4 +31,11 @@ async def help_(ctx: SkillContext) -> Reply:
     return Reply(text(ctx, HELP))
 
 
-SKILL = Skill(name="help", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, handlers={"Help": help_})
+# Key words (gateway/voice/nlu/keywords.py) for wordings no sentence has; "can someone help me"
+# is CallStaff's (its rule has two groups, this one).
+KEYWORDS = {
+    "en": {"Help": ["help|helpful|options|commands|instructions|what can you do|how does this work|how do i use|what do you do"]},
+    "de": {"Help": ["hilfe|hilf|helfen|was kannst du|was können sie|wie funktioniert|wie geht das"]},
+}
+
+SKILL = Skill(name="help", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, keywords=KEYWORDS, handlers={"Help": help_})

@@ -40,4 +40,12 @@ async def balance(ctx: SkillContext) -> Reply:
     return Reply(text(ctx, BALANCE, points=points if isinstance(points, int) else 0))
 
 
-SKILL = Skill(name="loyalty", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, handlers={"GetPointsBalance": balance})
+# Key words (gateway/voice/nlu/keywords.py) for wordings no sentence has.
+_POINTS_EN = "point|points|balance|loyalty|reward|rewards"
+_POINTS_DE = "punkt*|kontostand|treuepunkt*|bonuspunkt*|payback*|guthaben"
+KEYWORDS = {
+    "en": {"GetPointsBalance": [_POINTS_EN, f"{_POINTS_EN} + my|card|account|how|many|much|collected|earned|saved|left"]},
+    "de": {"GetPointsBalance": [_POINTS_DE, f"{_POINTS_DE} + mein*|karte|kundenkarte|konto|wie|viel*|noch|gesammelt"]},
+}
+
+SKILL = Skill(name="loyalty", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, keywords=KEYWORDS, handlers={"GetPointsBalance": balance})

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from gateway.config.problems import ConfigProblem, problems_from_validation
 from gateway.config.yamlpos import YamlLoadError, load_yaml_file
 from gateway.voice.nlu.ast import Alternatives, Node, Optional, Sequence, SlotRef, SlotValue, Template
+from gateway.voice.nlu.keywords import KeywordClassifier, KeywordError, KeywordRule, parse_rule, vocabulary
 from gateway.voice.nlu.match import Matcher
 from gateway.voice.nlu.parse import TemplateError, parse_expression, parse_sentences
 from gateway.voice.settings import VoiceSettings
@@ -86,6 +87,7 @@ def compile_intents(skills: list[Skill], shop: ShopData, language: str) -> tuple
     handlers: dict[str, Handler] = {}
     effectful: set[str] = set()
     answers: set[str] = set()
+    keyword_rules: list[KeywordRule] = []
     lists: dict[str, list[SlotValue]] = {"product": []}
     for product in shop.catalogue.products:
         for spoken in product.names.get(language, []):
@@ -98,6 +100,12 @@ def compile_intents(skills: list[Skill], shop: ShopData, language: str) -> tuple
                 _add_value(lists.setdefault(list_name, []), said if sep else spoken, value if sep else None, source, problems)
         effectful |= skill.effectful
         answers |= skill.answers
+        for intent, lines in skill.keywords.get(language, {}).items():
+            for line in lines:
+                try:
+                    keyword_rules.append(parse_rule(intent, line, f"skills.{skill.name}[{language}].keywords"))
+                except KeywordError as exc:
+                    problems.append(ConfigProblem(file=f"skills.{skill.name}", field=intent, message=str(exc)))
         text = skill.sentences.get(language)
         if text is None:
             continue
@@ -122,7 +130,13 @@ def compile_intents(skills: list[Skill], shop: ShopData, language: str) -> tuple
         templates.extend(parsed.templates)
         for template in parsed.templates:
             problems.extend(_unknown_lists(template, lists))
-    model = IntentModel(language, templates, rules, lists, handlers, Matcher(templates, rules, lists, frozenset(effectful), frozenset(answers)))
+    problems.extend(
+        ConfigProblem(file=r.source, field=r.intent, message=f"key words for {r.intent}, which no sentence has")
+        for r in keyword_rules if r.intent not in {t.intent for t in templates}
+    )
+    classifier = KeywordClassifier(tuple(keyword_rules), vocabulary(templates, rules, lists, language)) if keyword_rules else None
+    matcher = Matcher(templates, rules, lists, frozenset(effectful), frozenset(answers), classifier)
+    model = IntentModel(language, templates, rules, lists, handlers, matcher)
     return model, problems
 
 
