@@ -107,8 +107,8 @@ _OPEN_DE = "öffn*|geöffnet|offen|schließ*|geschlossen|ladenschluss"
 _FIND_DE = "wo|finde*|such*|gang|regal*|haben|habt|gibt|brauch*|kaufen|bekomm*|führen|verkauf*"
 # A product named in a question about its price, its state or somewhere else is no question
 # where it is.
-_PRICE_EN = "much|cost|costs|price|prices|priced|expensive|gone|off|bad|home|return|refund|nearest"
-_PRICE_DE = "kostet|kosten|preis*|teuer|schlecht|hause|zurück*|umtauschen|nächste"
+_PRICE_EN = "much|cost|costs|price|prices|priced|expensive|gone|off|bad|home|return|refund|nearest|remember|forget|forgot|don't"
+_PRICE_DE = "kostet|kosten|preis*|teuer|schlecht|hause|zurück*|umtauschen|nächste|vergiss|vergessen|nicht"
 KEYWORDS = {
     "en": {
         "GetOpeningHours": [_OPEN_EN, f"{_OPEN_EN} + {{weekday:day}}", f"{_OPEN_EN} + when|time|late|till|until|long|early|tonight|tomorrow|weekend"],

@@ -14,6 +14,7 @@ input's words it explains.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -148,13 +149,18 @@ class Matcher:
         whose confidence is at most `keywords.CEILING`: never enough to act on an effectful
         intent (the guard asks back)."""
         found = self.match(text, intent_filter, max_skips)
-        if found is not None or self.keywords is None:
+        if self.keywords is None or (found is not None and found.confidence == 1.0):
             return found
+        if found is not None:
+            # A skipped word no sentence has ("have you got *peanut* butter", "wann öffnet die
+            # *post*") is likely what the request is about: it counts twice.
+            unknown = sum(1 for t in found.tokens if t not in self.keywords.vocabulary)
+            found = dataclasses.replace(found, confidence=round(max(0.0, found.confidence - unknown / len(found.tokens)), 4))
         tokens = strip_wrappers(tokenise(text))
         allowed = intent_filter if intent_filter else [i for i in self.intents if i not in self.answers]
         hit = self.keywords.classify(tokens, self.lists, allowed)
-        if hit is None:
-            return None
+        if hit is None or (found is not None and found.confidence >= hit.confidence):
+            return found
         slots = ()
         if hit.slot is not None:
             list_name, slot_name, value, raw, start, end = hit.slot
