@@ -43,7 +43,8 @@ NEUTRAL: Mapping[str, frozenset[str]] = {
         "now today still also too and or but if then of in on at for to from with about by up out over "
         "what which who whom where when why how much many tell know wonder wondering mind kindly quick quickly "
         "need want like looking look see find anywhere somewhere anything something again yet already any more "
-        "yes no not don't can't cannot doesn't isn't aren't won't".split()
+        "yes no not don't can't cannot doesn't isn't aren't won't going go coming come hear heard think let give take "
+        "put right thing things stuff good best nice items products".split()
     ),
     "de": frozenset(
         "der die das den dem des ein eine einen einem einer es ich mich mir mein meine meinen meiner meinem du dich "
@@ -52,7 +53,8 @@ NEUTRAL: Mapping[str, frozenset[str]] = {
         "entschuldigen hallo hi na also so mal doch denn eigentlich schon noch auch nur ja nein nicht kein keine "
         "und oder aber wenn dann von vom zu zum zur in im an am auf für mit über bei beim aus was wer wo wann wie "
         "warum welche welcher welches weißt wissen sie sagen sag sagt suche brauche finde hier da dort irgendwo "
-        "jetzt heute gerade etwas irgendwas".split()
+        "jetzt heute gerade etwas irgendwas ob gehen geht kommen kommt gut gute guten beste sachen dinge produkte "
+        "artikel".split()
     ),
 }
 
