@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from gateway.config.problems import ConfigProblem, problems_from_validation
 from gateway.config.yamlpos import YamlLoadError, load_yaml_file
 from gateway.voice.nlu.ast import Alternatives, Node, Optional, Sequence, SlotRef, SlotValue, Template
-from gateway.voice.nlu.keywords import KeywordClassifier, KeywordError, KeywordRule, parse_rule, vocabulary
+from gateway.voice.nlu.keywords import COMPOUNDING, KeywordClassifier, KeywordError, KeywordRule, parse_rule, vocabulary
 from gateway.voice.nlu.match import Matcher
 from gateway.voice.nlu.parse import TemplateError, parse_expression, parse_sentences
 from gateway.voice.settings import VoiceSettings
@@ -134,7 +134,7 @@ def compile_intents(skills: list[Skill], shop: ShopData, language: str) -> tuple
         ConfigProblem(file=r.source, field=r.intent, message=f"key words for {r.intent}, which no sentence has")
         for r in keyword_rules if r.intent not in {t.intent for t in templates}
     )
-    classifier = KeywordClassifier(tuple(keyword_rules), vocabulary(templates, rules, lists, language)) if keyword_rules else None
+    classifier = KeywordClassifier(tuple(keyword_rules), vocabulary(templates, rules, lists, language), language in COMPOUNDING) if keyword_rules else None
     matcher = Matcher(templates, rules, lists, frozenset(effectful), frozenset(answers), classifier)
     model = IntentModel(language, templates, rules, lists, handlers, matcher)
     return model, problems

@@ -30,10 +30,10 @@ def _acted(lang: str, text: str) -> str | None:
     return acted.intent if acted is not None else None
 
 
-@pytest.mark.parametrize("lang, floor", [("en", 0.7), ("de", 0.55)])
+@pytest.mark.parametrize("lang, floor", [("en", 0.72), ("de", 0.66)])
 def test_text_understanding_on_a_corpus_written_blind(lang: str, floor: float) -> None:
     """Accuracy (off-topic right when nothing is acted on) and false accepts on blind2: floors
-    under today's figures (en 0.72, de 0.60; false accepts 2.2 %, 0 %), so a change that loses
+    under today's figures (en 0.76, de 0.71; false accepts 1.5 %, 0.7 %), so a change that loses
     generality fails here; no wrong effectful intent is ever acted on."""
     items = [u for u in yaml.safe_load(BLIND2.read_text(encoding="utf-8"))["utterances"] if u["lang"] == lang]
     effectful = MODELS[lang].matcher.effectful

@@ -44,7 +44,9 @@ NEUTRAL: Mapping[str, frozenset[str]] = {
         "what which who whom where when why how much many tell know wonder wondering mind kindly quick quickly "
         "need want like looking look see find anywhere somewhere anything something again yet already any more "
         "yes no not don't can't cannot doesn't isn't aren't won't going go coming come hear heard think let give take "
-        "put right thing things stuff good best nice items products".split()
+        "put right thing things stuff good best nice items products one two three four five six seven eight nine ten "
+        "eleven twelve half enough worth yet left day days week weeks month year yesterday early earlier late later "
+        "morning evening night tonight tomorrow around every all".split()
     ),
     "de": frozenset(
         "der die das den dem des ein eine einen einem einer es ich mich mir mein meine meinen meiner meinem du dich "
@@ -54,7 +56,10 @@ NEUTRAL: Mapping[str, frozenset[str]] = {
         "und oder aber wenn dann von vom zu zum zur in im an am auf für mit über bei beim aus was wer wo wann wie "
         "warum welche welcher welches weißt wissen sie sagen sag sagt suche brauche finde hier da dort irgendwo "
         "jetzt heute gerade etwas irgendwas ob gehen geht kommen kommt gut gute guten beste sachen dinge produkte "
-        "artikel".split()
+        "artikel nen ne euch eure euer irgendwelche irgendwer wen jemandem her hin vorbei rein raus drauf drin los "
+        "mehr genug überhaupt bald gestern morgen früh abends morgens abend uhr eins zwei drei vier fünf sechs sieben "
+        "acht neun zehn elf zwölf halb viertel woche monat tag tage tages heut sehen wert übrig komplett ganz alle "
+        "alles viel viele lang lange immer zeit gut".split()
     ),
 }
 
@@ -106,16 +111,28 @@ def parse_rule(intent: str, text: str, source: str) -> KeywordRule:
     return KeywordRule(intent, groups, _group(vetoes, source) if vetoes.strip() else None, source)
 
 
-def _values_spans(tokens: Sequence[str], values: Iterable[SlotValue]) -> list[tuple[int, int, str | int | None, str]]:
-    """Every (start, end, value, raw) where a value of the list is said, longest first."""
+# Languages that write compounds as one word: "Vollkornbrot" is a kind of "Brot", so a word
+# ending in a one-word value (of at least this many letters) says that value.
+COMPOUNDING = frozenset({"de"})
+MIN_COMPOUND_HEAD = 4
+
+
+def _values_spans(tokens: Sequence[str], values: Iterable[SlotValue], compounds: bool) -> list[tuple[int, int, str | int | None, str]]:
+    """Every (start, end, value, raw) where a value of the list is said, longest first (a
+    compound's head last)."""
     found = []
+    heads = []
     for value in values:
         for sequence in _sayings(value.spoken):
             n = len(sequence)
             for start in range(len(tokens) - n + 1):
                 if tuple(tokens[start : start + n]) == sequence:
                     found.append((start, start + n, value.value, " ".join(sequence)))
-    return sorted(found, key=lambda f: f[0] - f[1])
+            if compounds and n == 1 and len(sequence[0]) >= MIN_COMPOUND_HEAD:
+                heads.extend((i, i + 1, value.value, tokens[i]) for i, t in enumerate(tokens) if t != sequence[0] and t.endswith(sequence[0]))
+    if found:
+        return sorted(found, key=lambda f: f[0] - f[1])
+    return sorted(heads, key=lambda f: -len(str(f[3])))
 
 
 def _sayings(node: Node) -> list[tuple[str, ...]]:
@@ -149,6 +166,7 @@ class KeywordHit:
 class KeywordClassifier:
     rules: tuple[KeywordRule, ...]
     vocabulary: frozenset[str]  # the sentences' words and the language's neutral words
+    compounds: bool = False  # a word ending in a slot value says it (COMPOUNDING languages)
 
     def classify(self, tokens: Sequence[str], lists: Mapping[str, list[SlotValue]], allowed: Iterable[str] | None) -> KeywordHit | None:
         """The intent whose most specific rule the words satisfy, with a confidence from the
@@ -156,7 +174,7 @@ class KeywordClassifier:
         if not tokens:
             return None
         allowed_set = set(allowed) if allowed is not None else None
-        spans = {name: _values_spans(tokens, lists.get(name, ())) for name in {n for r in self.rules for g in r.groups for n, _ in g.lists}}
+        spans = {name: _values_spans(tokens, lists.get(name, ()), self.compounds) for name in self._list_names}
         best: list[KeywordHit] = []
         for rule in self.rules:
             if allowed_set is not None and rule.intent not in allowed_set:
@@ -184,6 +202,10 @@ class KeywordClassifier:
         unknown = sum(1 for i, t in enumerate(tokens) if i not in hit.explained and i not in slot_tokens and not self._known(t))
         confidence = round(max(0.0, CEILING - UNKNOWN_COST * unknown), 4)
         return KeywordHit(hit.intent, hit.score, confidence, hit.explained, hit.slot)
+
+    @property
+    def _list_names(self) -> set[str]:
+        return {n for r in self.rules for g in (*r.groups, *((r.vetoes,) if r.vetoes else ())) for n, _ in g.lists}
 
     def _known(self, token: str) -> bool:
         if token in self.vocabulary:

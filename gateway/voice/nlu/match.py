@@ -29,14 +29,19 @@ _WORD = re.compile(r"[\w']+", re.UNICODE)
 FILLERS = frozenset({"uh", "um", "uhm", "er", "erm", "hmm", "ah", "äh", "ähm", "öhm", "hm"})
 
 
+# Spellings of a word the recognisers' dictionaries do not have, as the sentences spell it.
+SPELLINGS = {"yoghurt": "yogurt", "yoghurts": "yogurt", "yogurts": "yogurt"}
+
+
 def tokenise(text: str) -> list[str]:
-    return [t for t in (w.strip("'") for w in _WORD.findall(text.lower())) if t and t not in FILLERS]
+    said = (w.strip("'") for w in _WORD.findall(text.lower()))
+    return [SPELLINGS.get(t, t) for t in said if t and t not in FILLERS]
 
 
 # Polite wrappers around a request, in every language: they mean nothing in any sentence, so a
 # sentence wrapped in them ("sorry, could you tell me where the milk is, thanks") is still that
-# sentence, whole. Stripped from text only where the whole text is no sentence; the recognisers'
-# grammar is not grown by them (its sentences keep their own few polite forms).
+# sentence, whole. Stripped from text (`match_text`) only where the whole text is no sentence;
+# `match` (the recognisers' output) stays strict, and the grammar is not grown by them.
 OPENERS = tuple(tuple(p.split()) for p in (
     "excuse me", "sorry", "hello", "hello there", "hi", "hi there", "hey", "okay", "ok", "so", "well", "oh", "yes",
     "good morning", "good afternoon", "good evening", "quick question", "please", "um excuse me",
@@ -119,26 +124,23 @@ class Matcher:
     def match(self, text: str, intent_filter: list[str] | None = None, max_skips: int = 0) -> IntentMatch | None:
         """The template that explains `text` whole, or with the fewest skipped words (at most
         `max_skips`); None when none does."""
-        said = tokenise(text)
-        if not said:
+        tokens = tokenise(text)
+        if not tokens:
             return None
-        core = strip_wrappers(said)
-        readings = [said] if core == said or not core else [said, core]
         best: IntentMatch | None = None
-        best_share = 0.0
+        best_skipped = max_skips + 1
         for budget in sorted({0, max_skips}):
-            for tokens in readings:
-                for template in self.templates:
-                    if (template.intent not in intent_filter) if intent_filter else (template.intent in self.answers):
-                        continue
-                    for state in self._walk(template.expression, tokens, _State(0), budget):
-                        skipped = state.skipped + len(tokens) - state.pos  # trailing words are skipped too
-                        share = 1.0 - skipped / len(tokens)
-                        if skipped <= max_skips and share > best_share:
-                            best = IntentMatch(template.intent, tuple(tokens), tuple(state.slots), round(share, 4), template.text)
-                            best_share = share
-                            if skipped == 0:
-                                return best
+            for template in self.templates:
+                if (template.intent not in intent_filter) if intent_filter else (template.intent in self.answers):
+                    continue
+                for state in self._walk(template.expression, tokens, _State(0), budget):
+                    skipped = state.skipped + len(tokens) - state.pos  # trailing words are skipped too
+                    if skipped < best_skipped:
+                        confidence = round(1.0 - skipped / len(tokens), 4)
+                        best = IntentMatch(template.intent, tuple(tokens), tuple(state.slots), confidence, template.text)
+                        best_skipped = skipped
+                        if skipped == 0:
+                            return best
             # No exact match: the wider budget may explain the words with fewer skips than a
             # shorter template leaving trailing words unexplained ("call a staff [x] member").
         return best
@@ -149,6 +151,11 @@ class Matcher:
         whose confidence is at most `keywords.CEILING`: never enough to act on an effectful
         intent (the guard asks back)."""
         found = self.match(text, intent_filter, max_skips)
+        if found is None or found.confidence < 1.0:
+            # the sentence inside polite wrappers, whole ("sorry, could you tell me …, thanks")
+            core = strip_wrappers(tokenise(text))
+            wrapped = self.match(" ".join(core), intent_filter, 0) if core else None
+            found = wrapped if wrapped is not None else found
         if self.keywords is None or (found is not None and found.confidence == 1.0):
             return found
         if found is not None:
