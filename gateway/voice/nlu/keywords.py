@@ -64,6 +64,10 @@ NEUTRAL: Mapping[str, frozenset[str]] = {
 }
 
 
+Span = tuple[int, int, str | int | None, str]  # where a slot value is said: start, end, value, words
+SlotHit = tuple[str, str, str | int, str, int, int]  # list, slot name, value, words, start, end
+
+
 @dataclass(frozen=True, slots=True)
 class _Group:
     words: frozenset[str]
@@ -117,11 +121,11 @@ COMPOUNDING = frozenset({"de"})
 MIN_COMPOUND_HEAD = 4
 
 
-def _values_spans(tokens: Sequence[str], values: Iterable[SlotValue], compounds: bool) -> list[tuple[int, int, str | int | None, str]]:
+def _values_spans(tokens: Sequence[str], values: Iterable[SlotValue], compounds: bool) -> list[Span]:
     """Every (start, end, value, raw) where a value of the list is said, longest first (a
     compound's head last)."""
-    found = []
-    heads = []
+    found: list[Span] = []
+    heads: list[Span] = []
     for value in values:
         for sequence in _sayings(value.spoken):
             n = len(sequence)
@@ -159,7 +163,7 @@ class KeywordHit:
     score: int
     confidence: float
     explained: frozenset[int]  # token positions a key word or slot value explains
-    slot: tuple[str, str, str | int, str, int, int] | None  # (list, slot name, value, raw, start, end)
+    slot: SlotHit | None
 
 
 @dataclass(frozen=True)
@@ -182,13 +186,13 @@ class KeywordClassifier:
             if rule.vetoes is not None and _hits(rule.vetoes, tokens, spans) is not None:
                 continue
             explained: set[int] = set()
-            slot = None
+            slot: SlotHit | None = None
             for group in rule.groups:
-                hit = _hits(group, tokens, spans)
-                if hit is None:
+                heard = _hits(group, tokens, spans)
+                if heard is None:
                     break
-                explained |= hit[0]
-                slot = slot or hit[1]
+                explained |= heard[0]
+                slot = slot or heard[1]
             else:
                 candidate = KeywordHit(rule.intent, len(rule.groups), 0.0, frozenset(explained), slot)
                 if not best or candidate.score > best[0].score:
@@ -197,11 +201,11 @@ class KeywordClassifier:
                     best.append(candidate)
         if len(best) != 1:
             return None  # no rule holds, or two intents are equally likely: not a guess to act on
-        hit = best[0]
-        slot_tokens = set(range(hit.slot[4], hit.slot[5])) if hit.slot else set()
-        unknown = sum(1 for i, t in enumerate(tokens) if i not in hit.explained and i not in slot_tokens and not self._known(t))
+        chosen = best[0]
+        slot_tokens = set(range(chosen.slot[4], chosen.slot[5])) if chosen.slot else set()
+        unknown = sum(1 for i, t in enumerate(tokens) if i not in chosen.explained and i not in slot_tokens and not self._known(t))
         confidence = round(max(0.0, CEILING - UNKNOWN_COST * unknown), 4)
-        return KeywordHit(hit.intent, hit.score, confidence, hit.explained, hit.slot)
+        return KeywordHit(chosen.intent, chosen.score, confidence, chosen.explained, chosen.slot)
 
     @property
     def _list_names(self) -> set[str]:
@@ -217,7 +221,7 @@ def _group_has(rule: KeywordRule, token: str) -> bool:
     return any(token in g.words or any(token.startswith(p) for p in g.prefixes) or any(token in ph for ph in g.phrases) for g in rule.groups)
 
 
-def _hits(group: _Group, tokens: Sequence[str], spans: Mapping[str, list[tuple[int, int, str | int | None, str]]]) -> tuple[set[int], tuple[str, str, str | int, str, int, int] | None] | None:
+def _hits(group: _Group, tokens: Sequence[str], spans: Mapping[str, list[Span]]) -> tuple[set[int], SlotHit | None] | None:
     """Positions the group explains (and the slot value it heard), or None where it is not heard."""
     at: set[int] = set()
     for i, token in enumerate(tokens):
@@ -228,7 +232,7 @@ def _hits(group: _Group, tokens: Sequence[str], spans: Mapping[str, list[tuple[i
         for start in range(len(tokens) - n + 1):
             if tuple(tokens[start : start + n]) == phrase:
                 at |= set(range(start, start + n))
-    slot = None
+    slot: SlotHit | None = None
     for name, slot_name in group.lists:
         for start, end, value, raw in spans.get(name, ())[:1]:  # the longest value said
             slot = (name, slot_name, value if value is not None else raw, raw, start, end)

@@ -168,7 +168,7 @@ class Matcher:
         hit = self.keywords.classify(tokens, self.lists, allowed)
         if hit is None or (found is not None and found.confidence >= hit.confidence):
             return found
-        slots = ()
+        slots: tuple[SlotMatch, ...] = ()
         if hit.slot is not None:
             list_name, slot_name, value, raw, start, end = hit.slot
             slots = (SlotMatch(slot_name, list_name, value, raw, start, end),)
