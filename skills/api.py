@@ -23,6 +23,9 @@ class Product(BaseModel):
     aisle: int = Field(ge=0, le=999)
     category: str
     names: dict[str, list[str]] = Field(description="language → ways customers say it (template syntax)")
+    written: dict[str, list[str]] = Field(
+        default_factory=dict, description="language → names only the text fallback reads (brands, words no recogniser can say)"
+    )
 
 
 class Offer(BaseModel):

@@ -89,9 +89,12 @@ def compile_intents(skills: list[Skill], shop: ShopData, language: str) -> tuple
     answers: set[str] = set()
     keyword_rules: list[KeywordRule] = []
     lists: dict[str, list[SlotValue]] = {"product": []}
+    written: dict[str, list[SlotValue]] = {"product": []}  # read by the key words only, never in the grammar
     for product in shop.catalogue.products:
         for spoken in product.names.get(language, []):
             _add_value(lists["product"], spoken, product.id, f"catalogue:{product.id}", problems)
+        for spoken in product.written.get(language, []):
+            _add_value(written["product"], spoken, product.id, f"catalogue:{product.id}", problems)
     for skill in skills:
         source = f"skills.{skill.name}[{language}]"
         for list_name, by_lang in skill.lists.items():
@@ -134,7 +137,10 @@ def compile_intents(skills: list[Skill], shop: ShopData, language: str) -> tuple
         ConfigProblem(file=r.source, field=r.intent, message=f"key words for {r.intent}, which no sentence has")
         for r in keyword_rules if r.intent not in {t.intent for t in templates}
     )
-    classifier = KeywordClassifier(tuple(keyword_rules), vocabulary(templates, rules, lists, language), language in COMPOUNDING) if keyword_rules else None
+    classifier = KeywordClassifier(
+        tuple(keyword_rules), vocabulary(templates, rules, {**lists, "written:": written["product"]}, language), language in COMPOUNDING,
+        {name: [*lists.get(name, []), *values] for name, values in written.items()},
+    ) if keyword_rules else None
     matcher = Matcher(templates, rules, lists, frozenset(effectful), frozenset(answers), classifier)
     model = IntentModel(language, templates, rules, lists, handlers, matcher)
     return model, problems

@@ -30,10 +30,10 @@ def _acted(lang: str, text: str) -> str | None:
     return acted.intent if acted is not None else None
 
 
-@pytest.mark.parametrize("lang, floor", [("en", 0.72), ("de", 0.66)])
+@pytest.mark.parametrize("lang, floor", [("en", 0.75), ("de", 0.66)])
 def test_text_understanding_on_a_corpus_written_blind(lang: str, floor: float) -> None:
     """Accuracy (off-topic right when nothing is acted on) and false accepts on blind2: floors
-    under today's figures (en 0.76, de 0.71; false accepts 1.5 %, 0.7 %), so a change that loses
+    under today's figures (en 0.80, de 0.71; false accepts 1.5 %, 0.7 %), so a change that loses
     generality fails here; no wrong effectful intent is ever acted on."""
     items = [u for u in yaml.safe_load(BLIND2.read_text(encoding="utf-8"))["utterances"] if u["lang"] == lang]
     effectful = MODELS[lang].matcher.effectful
@@ -50,6 +50,7 @@ def test_text_understanding_on_a_corpus_written_blind(lang: str, floor: float) -
         ("en", "sorry, could you tell me where the milk is, thanks", "WhereIsProduct"),
         ("en", "any coupons going this week", "GetOffers"),
         ("en", "is my data shared with anyone", "WhatDoYouKnow"),
+        ("en", "do you stock colgate", "WhereIsProduct"),  # a written-only catalogue name (brand)
         ("de", "sag mal, wie lange habt ihr am samstag offen", "GetOpeningHours"),
         ("de", "weißt du ob es rabatte gibt", "GetOffers"),
     ],

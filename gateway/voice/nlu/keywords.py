@@ -23,7 +23,7 @@ asked back, never acted on (`nlu/guard.py`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.voice.nlu.ast import Alternatives, Node, Optional, RuleRef, SlotValue, Template, Word
 from gateway.voice.nlu import ast
@@ -46,7 +46,8 @@ NEUTRAL: Mapping[str, frozenset[str]] = {
         "yes no not don't can't cannot doesn't isn't aren't won't going go coming come hear heard think let give take "
         "put right thing things stuff good best nice items products one two three four five six seven eight nine ten "
         "eleven twelve half enough worth yet left day days week weeks month year yesterday early earlier late later "
-        "morning evening night tonight tomorrow around every all".split()
+        "morning evening night tonight tomorrow around every all bag bags packet packets pack box tin tins can jar bottle "
+        "bottles carton kind kinds sort brand".split()
     ),
     "de": frozenset(
         "der die das den dem des ein eine einen einem einer es ich mich mir mein meine meinen meiner meinem du dich "
@@ -59,7 +60,8 @@ NEUTRAL: Mapping[str, frozenset[str]] = {
         "artikel nen ne euch eure euer irgendwelche irgendwer wen jemandem her hin vorbei rein raus drauf drin los "
         "mehr genug überhaupt bald gestern morgen früh abends morgens abend uhr eins zwei drei vier fünf sechs sieben "
         "acht neun zehn elf zwölf halb viertel woche monat tag tage tages heut sehen wert übrig komplett ganz alle "
-        "alles viel viele lang lange immer zeit gut".split()
+        "alles viel viele lang lange immer zeit gut tüte packung flasche flaschen dose glas kiste tafel bund sorte "
+        "marke".split()
     ),
 }
 
@@ -171,6 +173,7 @@ class KeywordClassifier:
     rules: tuple[KeywordRule, ...]
     vocabulary: frozenset[str]  # the sentences' words and the language's neutral words
     compounds: bool = False  # a word ending in a slot value says it (COMPOUNDING languages)
+    written: Mapping[str, list[SlotValue]] = field(default_factory=dict)  # lists with their written-only values
 
     def classify(self, tokens: Sequence[str], lists: Mapping[str, list[SlotValue]], allowed: Iterable[str] | None) -> KeywordHit | None:
         """The intent whose most specific rule the words satisfy, with a confidence from the
@@ -178,7 +181,7 @@ class KeywordClassifier:
         if not tokens:
             return None
         allowed_set = set(allowed) if allowed is not None else None
-        spans = {name: _values_spans(tokens, lists.get(name, ()), self.compounds) for name in self._list_names}
+        spans = {name: _values_spans(tokens, self.written.get(name) or lists.get(name) or (), self.compounds) for name in self._list_names}
         best: list[KeywordHit] = []
         for rule in self.rules:
             if allowed_set is not None and rule.intent not in allowed_set:
