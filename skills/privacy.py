@@ -16,7 +16,7 @@ SENTENCES_EN = """
 [ForgetMe]
 [<pv_polite>] <pv_forget> [please]
 pv_forget = (get rid of <pv_mydata> | [i withdraw my consent] (delete | erase | remove | wipe) <pv_mydata> | (i'd like | i want) my data (wiped | deleted | erased | removed | gone) | i don't want you to (keep | store) my data [delete it] | forget (me | about me | my data | everything about me | all about me | who i am) | [(can | could | would) you] (delete | erase | remove | wipe | clear) <pv_mydata> | i (want | would like) (you to | to) (delete | erase | remove | wipe | clear) <pv_mydata> | i (want | would like) to be forgotten | (can | could | would) you forget (me | about me) | (i want | i'd like) my data (deleted | erased | removed) | don't (keep | store) my data [anymore])
-pv_mydata = ([all | any | all of] (my | the) [personal | customer | account | stored] (data | information | info | details | profile | account | record | records | history | account data) [(about | on) me] | (all | any) (records | data | information) (about | on) me | everything (you know | you have | you keep | you store) about me | me from your (system | records | database))
+pv_mydata = ((all | any) (records | data | information) (about | on) me | my data | my personal data | my information | my personal information | my details | my profile | my account | my record | my records | all my data | everything (you know | you have | you keep | you store) about me | me from your (system | records | database))
 pv_polite = (please | excuse me | hello | hi)
 
 [ConfirmErase]
@@ -32,7 +32,7 @@ SENTENCES_DE = """
 [ForgetMe]
 [<de_pv_bitte>] <de_pv_vergiss> [bitte]
 de_pv_vergiss = ((meine | die) (kundendaten | daten) [bitte] (löschen | entfernen) | (entfernen | löschen) sie mich [bitte] aus ihrem system | vergiss mich | vergessen sie mich | (löschen sie | lösch | entfernen sie) [bitte] <de_pv_daten> | ich (möchte | will) (dass sie <de_pv_daten> löschen | vergessen werden | <de_pv_daten> löschen lassen) | (können | könnten) sie <de_pv_daten> löschen)
-de_pv_daten = ([alle] meine [persönlichen | gespeicherten] (daten | informationen | kundendaten) | mein (profil | kundenkonto | konto | kundenprofil) | alles über mich)
+de_pv_daten = (meine daten | meine persönlichen daten | alle meine daten | mein profil | alles über mich)
 de_pv_bitte = (bitte | hallo | entschuldigung)
 
 [ConfirmErase]
