@@ -6,12 +6,11 @@ from skills.api import Notify, Reply, Skill, SkillContext, text
 
 SENTENCES_EN = """
 [CallStaff]
-[<st_polite>] <st_ask> [<st_tail>] [please]
+[<st_polite>] <st_ask> [please]
 <st_person> please
-st_ask = ([(can | could) you] (call | get | fetch | send | find) [me] [<st_article>] <st_person> | i (need | want | would like | need to speak to | want to speak to | want to talk to | need to talk to) [<st_article>] <st_person> | (can | could | may) i (speak | talk) (to | with) [<st_article>] <st_person> | i need [some] help from [<st_article>] <st_person> | i need [some] (help | assistance) | (can | could) (someone | somebody | anyone | anybody | [<st_article>] <st_person>) (help me | come [over] [here] | assist me) | is there (someone | somebody | anyone | anybody | a staff member | an assistant | a colleague) (around | here | from the staff around | working here) [who can help [me]] | is there (someone | somebody | anyone | anybody) who can help [me] | (i'd | i would) like to (speak | talk) to [<st_article>] <st_person> | (where is | where's | where can i find) [<st_article>] <st_person>)
+st_ask = ([(can | could) you] (call | get | fetch | send | find) [me] [<st_article>] <st_person> | i (need | want | would like | need to speak to | want to speak to | want to talk to | need to talk to) [<st_article>] <st_person> | (can | could | may) i (speak | talk) (to | with) [<st_article>] <st_person> | i need [some] help from [<st_article>] <st_person> | i need [some] (help | assistance) | (can | could) (someone | somebody | anyone | anybody | a colleague | a staff member | an assistant) (help me | come here | come over | assist me) | is there (someone | somebody | anyone | anybody | a staff member | an assistant | a colleague) (around | here | who can help me | from the staff around | working here) | (i'd | i would) like to (speak | talk) to [<st_article>] <st_person> | (where is | where's | where can i find) [<st_article>] <st_person>)
 st_person = (worker | shop worker | staff | staff member | member of the team | member of staff | shop assistant | sales assistant | assistant | employee | colleague | manager | human | real person | person | someone | somebody | cashier)
 st_article = (a | an | the | some | your)
-st_tail = (for me | over here | here | to help me | right now | now)
 st_polite = (please | excuse me | hello | hi | sorry)
 """
 
@@ -19,7 +18,7 @@ SENTENCES_DE = """
 [CallStaff]
 [<de_st_bitte>] <de_st_frage> [bitte]
 de_st_frage = ((rufen sie | ruf | holen sie | hol) [mir] [bitte] [einen | eine] <de_st_person> | ich (brauche | möchte | hätte gern | will) [einen | eine] <de_st_person> [sprechen] | ich brauche [bitte] hilfe [von (einem | einer) <de_st_person> | vom personal] | (kann | könnte) mir (jemand | bitte jemand | ein mitarbeiter) helfen | (ist hier | gibt es hier) (jemand | einen mitarbeiter | eine mitarbeiterin) [der mir helfen kann | die mir helfen kann] | (kann | könnte) ich mit [einem | einer] <de_st_person> sprechen)
-de_st_person = (jemanden [vom personal] | jemand [vom personal] | echten person | echte person | person | mitarbeiter | mitarbeiterin | verkäufer | verkäuferin | personal | kollegen | kollegin | filialleiter | menschen)
+de_st_person = (echten person | echte person | person | mitarbeiter | mitarbeiterin | verkäufer | verkäuferin | personal | kollegen | kollegin | filialleiter | menschen)
 de_st_bitte = (bitte | hallo | entschuldigung | entschuldigen sie)
 """
 
