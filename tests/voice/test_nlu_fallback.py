@@ -33,7 +33,7 @@ def _acted(lang: str, text: str) -> str | None:
 @pytest.mark.parametrize("lang, floor", [("en", 0.75), ("de", 0.66)])
 def test_text_understanding_on_a_corpus_written_blind(lang: str, floor: float) -> None:
     """Accuracy (off-topic right when nothing is acted on) and false accepts on blind2: floors
-    under today's figures (en 0.80, de 0.71; false accepts 1.5 %, 0.7 %), so a change that loses
+    under today's figures (en 0.79, de 0.70; false accepts 1.5 %, 0.7 %), so a change that loses
     generality fails here; no wrong effectful intent is ever acted on."""
     items = [u for u in yaml.safe_load(BLIND2.read_text(encoding="utf-8"))["utterances"] if u["lang"] == lang]
     effectful = MODELS[lang].matcher.effectful
