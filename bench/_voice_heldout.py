@@ -120,7 +120,8 @@ class Score:
 
 
 def judge_text(lang: str, items: Iterable[Item], settings: Any = None) -> Score:
-    """NLU alone on the written text (both languages): exact, then fuzzy matching, then the guard."""
+    """NLU alone on the written text (both languages): exact, then fuzzy matching, then the
+    skills' key words (`Matcher.match_text`), then the guard."""
     from gateway.voice.effects import EffectGuard
     from gateway.voice.settings import VoiceSettings
     from gateway.voice.skillset import build_intent_model
@@ -131,7 +132,7 @@ def judge_text(lang: str, items: Iterable[Item], settings: Any = None) -> Score:
     for item in items:
         if item.lang != lang:
             continue
-        match = model.matcher.match(item.text, None, settings.guard.max_skips)
+        match = model.matcher.match_text(item.text, None, settings.guard.max_skips)
         acted, ask = EffectGuard(settings.guard).check(item.id, lang, match, model.matcher)
         score.add(item, acted, ask is not None, model.matcher.effectful)
     return score

@@ -23,6 +23,9 @@ class Product(BaseModel):
     aisle: int = Field(ge=0, le=999)
     category: str
     names: dict[str, list[str]] = Field(description="language → ways customers say it (template syntax)")
+    written: dict[str, list[str]] = Field(
+        default_factory=dict, description="language → names only the text fallback reads (brands, words no recogniser can say)"
+    )
 
 
 class Offer(BaseModel):
@@ -167,6 +170,10 @@ class Skill:
     # intents that only answer the speaker's questions (yes, no): recognised only in a turn whose
     # intent filter names them (the effect guard's ask-back), never as a request of their own
     answers: frozenset[str] = frozenset()
+    # language → intent → key-word rules (gateway/voice/nlu/keywords.py): the fallback for text no
+    # sentence parses, e.g. "staff|colleague* + call|get|need ! taxi"; its intents are never sure
+    # enough to act on an effectful intent without asking back
+    keywords: Mapping[str, Mapping[str, Sequence[str]]] = field(default_factory=dict)
 
 
 def text(ctx: SkillContext, by_lang: Mapping[str, str], **values: Any) -> str:

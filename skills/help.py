@@ -31,4 +31,11 @@ async def help_(ctx: SkillContext) -> Reply:
     return Reply(text(ctx, HELP))
 
 
-SKILL = Skill(name="help", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, handlers={"Help": help_})
+# Key words (gateway/voice/nlu/keywords.py) for wordings no sentence has; "can someone help me"
+# is CallStaff's (its rule has two groups, this one).
+KEYWORDS = {
+    "en": {"Help": ["help|options|commands|instructions|examples|features|functions|explain|what can you do|how does this work|how this works|how do i use|what do you do|what to say|what can i say|supposed to|meant to|what is this for|what's this for|kind of questions|what questions ! thanks|thank|not|carry|mum|mom|dad"]},
+    "de": {"Help": ["hilfe|hilf|helfen|hilfst|beispiele|funktion*|möglichkeit*|befehl*|anleitung|erklär*|benutz*|wofür|wozu|verstehst|was kannst du|was können sie|wie funktioniert|wie geht das|was soll ich sagen|was kann ich sagen|wofür ist ! danke|nicht|mama|papa|tragen"]},
+}
+
+SKILL = Skill(name="help", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, keywords=KEYWORDS, handlers={"Help": help_})

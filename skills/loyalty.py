@@ -40,4 +40,12 @@ async def balance(ctx: SkillContext) -> Reply:
     return Reply(text(ctx, BALANCE, points=points if isinstance(points, int) else 0))
 
 
-SKILL = Skill(name="loyalty", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, handlers={"GetPointsBalance": balance})
+# Key words (gateway/voice/nlu/keywords.py) for wordings no sentence has.
+_POINTS_EN = "point|points|balance|loyalty|reward|rewards|clubcard|stamp card"
+_POINTS_DE = "punkt*|kontostand|treuepunkt*|bonuspunkt*|payback*|guthaben|bonusguthaben|stempel"
+KEYWORDS = {
+    "en": {"GetPointsBalance": [_POINTS_EN, f"{_POINTS_EN} + my|card|account|how|many|much|collected|earned|saved|left|voucher*|redeem|worth|expire*|scheme|status"]},
+    "de": {"GetPointsBalance": [_POINTS_DE, f"{_POINTS_DE} + mein*|karte|kundenkarte|konto|wie|viel*|noch|gesammelt|gutschein*|prämie|einlösen|wert|verfallen|treueprogramm|abfragen"]},
+}
+
+SKILL = Skill(name="loyalty", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, keywords=KEYWORDS, handlers={"GetPointsBalance": balance})

@@ -46,4 +46,12 @@ async def offers(ctx: SkillContext) -> Reply:
     return Reply(text(ctx, GENERAL, offers=" ".join(_text_of(ctx, o) for o in available[:3])))
 
 
-SKILL = Skill(name="offers", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, handlers={"GetOffers": offers})
+# Key words (gateway/voice/nlu/keywords.py) for wordings no sentence has.
+_DEALS_EN = "offer*|deal*|discount*|sale|sales|special|specials|bargain*|promo*|reduced|coupon*|cheap*|savings|clearance|markdown*|half price|two for one"
+_DEALS_DE = "angebot*|sonderangebot*|aktion*|rabatt*|reduziert*|prozente|günstig*|billig*|schnäppchen|sale|deal*|coupon*|spar*"
+KEYWORDS = {
+    "en": {"GetOffers": [_DEALS_EN, f"{_DEALS_EN} + today|week|now|current*|latest|new|moment"]},
+    "de": {"GetOffers": [_DEALS_DE, f"{_DEALS_DE} + heute|woche|aktuell*|gerade|neu*|moment"]},
+}
+
+SKILL = Skill(name="offers", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, keywords=KEYWORDS, handlers={"GetOffers": offers})

@@ -31,7 +31,19 @@ async def call_staff(ctx: SkillContext) -> Reply:
     return Reply(text(ctx, COMING), notify=(Notify("staff", payload),))
 
 
+# Key words (gateway/voice/nlu/keywords.py) for wordings no sentence has: a person of the shop
+# *and* a request for them; "call a taxi", "call my wife" are neither. Effectful: from key words
+# it is only ever asked back (their confidence stays below the effect guard's threshold).
+_PERSON_EN = "staff|colleague*|assistant*|employee*|worker*|manager*|someone|somebody|anyone|anybody|human|person|cashier*|attendant*|team member|member of staff"
+_ASK_EN = "call|get|fetch|send|need|want|speak|talk|help*|assist*|come|page|bring|ask"
+_PERSON_DE = "mitarbeiter*|verkäufer*|personal|kolleg*|jemand*|mensch*|person|filialleiter*|chef*|bedienung|angestellt*"
+_ASK_DE = "ruf*|hol*|brauch*|sprechen|reden|helfen|hilfe|kommen|möchte|will|schicken"
+KEYWORDS = {
+    "en": {"CallStaff": [f"{_PERSON_EN} + {_ASK_EN} ! taxi|cab|uber|police|ambulance|doctor|wife|husband|mum|mom|dad|friend|home"]},
+    "de": {"CallStaff": [f"{_PERSON_DE} + {_ASK_DE} ! taxi|polizei|arzt|krankenwagen|frau|mann|mama|papa|freund|freundin"]},
+}
+
 SKILL = Skill(
-    name="staff", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, handlers={"CallStaff": call_staff},
+    name="staff", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, keywords=KEYWORDS, handlers={"CallStaff": call_staff},
     effectful=frozenset({"CallStaff"}),
 )

@@ -57,7 +57,8 @@ DAYS = {
         "en": [f"{day}:{day}" for day in WEEKDAYS] + [f"{day}s:{day}" for day in WEEKDAYS],
         "de": [f"{de}:{en}" for de, en in zip(
             ("montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonntag"), WEEKDAYS, strict=True)]
-        + ["sonnabend:saturday"],
+        + ["sonnabend:saturday"]
+        + [f"{de}s:{en}" for de, en in zip(("montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonntag"), WEEKDAYS, strict=True)],
     }
 }
 
@@ -98,9 +99,34 @@ async def where_is(ctx: SkillContext) -> Reply:
     return Reply(text(ctx, AISLE, name=name.capitalize() if ctx.lang == "de" else name, aisle=product.aisle))
 
 
+# Key words (gateway/voice/nlu/keywords.py): the fallback for wordings no sentence has. A rule's
+# groups must all be heard; the rule with more groups wins. Every other word must be one the
+# shop uses, so "is the pharmacy open" or "wann schließt der Aldi" is no request of ours.
+_OPEN_EN = "open|opens|opening|close|closes|closing|closed|shut|shuts|hours|trading"
+_FIND_EN = "where*|find|aisle*|shelf|shelves|section|located|locate|look*|search*|stock*|sell*|carry|keep|have|got|need|want|buy|get"
+_OPEN_DE = "öffn*|geöffnet|offen|schließ*|geschlossen|ladenschluss"
+_FIND_DE = "wo|find*|such*|gang|regal*|haben|habt|gibt|brauch*|bräucht*|kaufen|bekomm*|krieg*|führ*|verkauf*|steh*|lieg*"
+# A product named in a question about its price, its state or somewhere else is no question
+# where it is.
+# An offer on a product is the offers' question.
+_PRICE_EN = "much|cost|costs|price|prices|priced|expensive|gone|off|bad|home|return|refund|nearest|remember|forget|forgot|don't|offer*|deal*|sale|discount*|cheap*|reduced|enough|we|our"
+_PRICE_DE = "kostet|kosten|preis*|teuer|schlecht|hause|zurück*|umtauschen|nächste|vergiss|vergessen|nicht|angebot*|rabatt*|reduziert*|billig*|günstig*|genug|wir|unsere"
+KEYWORDS = {
+    "en": {
+        "GetOpeningHours": [_OPEN_EN, f"{_OPEN_EN} + {{weekday:day}}", f"{_OPEN_EN} + when|time|late|till|until|long|early|tonight|tomorrow|weekend"],
+        "WhereIsProduct": [f"{{product}} ! {_PRICE_EN}", f"{{product}} + {_FIND_EN} ! {_PRICE_EN}"],
+    },
+    "de": {
+        "GetOpeningHours": [_OPEN_DE, f"{_OPEN_DE} + {{weekday:day}}", f"{_OPEN_DE}|zumach*|aufmach*|aufsperr*|feierabend + wann|lange|lang|uhr|bis|morgen|früh|abend|wochenende|feiertag*",
+                            # "auf"/"zu" are everywhere: opening hours only beside a question of time
+                            "auf|zu + wann|bis|lange|lang|uhr|früh"],
+        "WhereIsProduct": [f"{{product}} ! {_PRICE_DE}", f"{{product}} + {_FIND_DE} ! {_PRICE_DE}"],
+    },
+}
+
 SKILL = Skill(
     name="store_info",
-    sentences={"en": SENTENCES_EN, "de": SENTENCES_DE},
+    sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, keywords=KEYWORDS,
     handlers={"GetOpeningHours": opening_hours, "WhereIsProduct": where_is},
     lists=DAYS,
 )

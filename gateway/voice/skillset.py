@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from gateway.config.problems import ConfigProblem, problems_from_validation
 from gateway.config.yamlpos import YamlLoadError, load_yaml_file
 from gateway.voice.nlu.ast import Alternatives, Node, Optional, Sequence, SlotRef, SlotValue, Template
+from gateway.voice.nlu.keywords import COMPOUNDING, KeywordClassifier, KeywordError, KeywordRule, parse_rule, vocabulary
 from gateway.voice.nlu.match import Matcher
 from gateway.voice.nlu.parse import TemplateError, parse_expression, parse_sentences
 from gateway.voice.settings import VoiceSettings
@@ -86,10 +87,14 @@ def compile_intents(skills: list[Skill], shop: ShopData, language: str) -> tuple
     handlers: dict[str, Handler] = {}
     effectful: set[str] = set()
     answers: set[str] = set()
+    keyword_rules: list[KeywordRule] = []
     lists: dict[str, list[SlotValue]] = {"product": []}
+    written: dict[str, list[SlotValue]] = {"product": []}  # read by the key words only, never in the grammar
     for product in shop.catalogue.products:
         for spoken in product.names.get(language, []):
             _add_value(lists["product"], spoken, product.id, f"catalogue:{product.id}", problems)
+        for spoken in product.written.get(language, []):
+            _add_value(written["product"], spoken, product.id, f"catalogue:{product.id}", problems)
     for skill in skills:
         source = f"skills.{skill.name}[{language}]"
         for list_name, by_lang in skill.lists.items():
@@ -98,6 +103,12 @@ def compile_intents(skills: list[Skill], shop: ShopData, language: str) -> tuple
                 _add_value(lists.setdefault(list_name, []), said if sep else spoken, value if sep else None, source, problems)
         effectful |= skill.effectful
         answers |= skill.answers
+        for intent, lines in skill.keywords.get(language, {}).items():
+            for line in lines:
+                try:
+                    keyword_rules.append(parse_rule(intent, line, f"skills.{skill.name}[{language}].keywords"))
+                except KeywordError as exc:
+                    problems.append(ConfigProblem(file=f"skills.{skill.name}", field=intent, message=str(exc)))
         text = skill.sentences.get(language)
         if text is None:
             continue
@@ -122,7 +133,16 @@ def compile_intents(skills: list[Skill], shop: ShopData, language: str) -> tuple
         templates.extend(parsed.templates)
         for template in parsed.templates:
             problems.extend(_unknown_lists(template, lists))
-    model = IntentModel(language, templates, rules, lists, handlers, Matcher(templates, rules, lists, frozenset(effectful), frozenset(answers)))
+    problems.extend(
+        ConfigProblem(file=r.source, field=r.intent, message=f"key words for {r.intent}, which no sentence has")
+        for r in keyword_rules if r.intent not in {t.intent for t in templates}
+    )
+    classifier = KeywordClassifier(
+        tuple(keyword_rules), vocabulary(templates, rules, {**lists, "written:": written["product"]}, language), language in COMPOUNDING,
+        {name: [*lists.get(name, []), *values] for name, values in written.items()},
+    ) if keyword_rules else None
+    matcher = Matcher(templates, rules, lists, frozenset(effectful), frozenset(answers), classifier)
+    model = IntentModel(language, templates, rules, lists, handlers, matcher)
     return model, problems
 
 

@@ -59,7 +59,8 @@ def match_transcript(
     # A grammar-pass sentence that fits the audio badly still counts where the open pass agrees.
     if transcript.confidence >= min_acoustic or transcript.dictation or transcript.grammar_pass:
         for reading in (transcript.text, *transcript.alternatives):
-            grammar = matcher.match(reading, intent_filter, passes.max_skips if transcript.dictation else 0)
+            # Open dictation is the customer's own wording: the key-word fallback may read it too.
+            grammar = matcher.match_text(reading, intent_filter, passes.max_skips) if transcript.dictation else matcher.match(reading, intent_filter)
             if grammar is not None:
                 break
         grammar = _scaled(grammar, transcript.confidence if not transcript.dictation or transcript.confidence > 0 else UNSCORED_DICTATION)

@@ -14,11 +14,13 @@ input's words it explains.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from gateway.voice.nlu.ast import Alternatives, Node, Optional, RuleRef, Sequence, SlotRef, SlotValue, Template, Word
+from gateway.voice.nlu.keywords import TEMPLATE_NAME, KeywordClassifier
 
 _WORD = re.compile(r"[\w']+", re.UNICODE)
 
@@ -27,8 +29,51 @@ _WORD = re.compile(r"[\w']+", re.UNICODE)
 FILLERS = frozenset({"uh", "um", "uhm", "er", "erm", "hmm", "ah", "äh", "ähm", "öhm", "hm"})
 
 
+# Spellings of a word the recognisers' dictionaries do not have, as the sentences spell it.
+SPELLINGS = {"yoghurt": "yogurt", "yoghurts": "yogurt", "yogurts": "yogurt"}
+
+
 def tokenise(text: str) -> list[str]:
-    return [t for t in (w.strip("'") for w in _WORD.findall(text.lower())) if t and t not in FILLERS]
+    said = (w.strip("'") for w in _WORD.findall(text.lower()))
+    return [SPELLINGS.get(t, t) for t in said if t and t not in FILLERS]
+
+
+# Polite wrappers around a request, in every language: they mean nothing in any sentence, so a
+# sentence wrapped in them ("sorry, could you tell me where the milk is, thanks") is still that
+# sentence, whole. Stripped from text (`match_text`) only where the whole text is no sentence;
+# `match` (the recognisers' output) stays strict, and the grammar is not grown by them.
+OPENERS = tuple(tuple(p.split()) for p in (
+    "excuse me", "sorry", "hello", "hello there", "hi", "hi there", "hey", "okay", "ok", "so", "well", "oh", "yes",
+    "good morning", "good afternoon", "good evening", "quick question", "please", "um excuse me",
+    "can you tell me", "could you tell me", "can you please tell me", "could you please tell me", "tell me",
+    "do you know", "would you know", "i was wondering", "i wonder", "i'd like to know", "i want to know",
+    "entschuldigung", "entschuldigen sie", "hallo", "guten tag", "guten morgen", "moin", "servus", "grüß gott",
+    "sag mal", "sagen sie mal", "sagen sie", "sag", "weißt du", "wissen sie", "können sie mir sagen",
+    "kannst du mir sagen", "könnten sie mir sagen", "also", "ja", "bitte", "eine frage", "kurze frage",
+))
+CLOSERS = tuple(tuple(p.split()) for p in (
+    "please", "thanks", "thank you", "thank you very much", "thanks a lot", "cheers", "if you know", "mate",
+    "bitte", "danke", "danke schön", "bitte schön", "vielen dank",
+))
+# Particles said inside a request that change nothing ("kannst du mal …", "can you please …").
+PARTICLES = frozenset({"please", "bitte", "mal", "denn", "eigentlich", "just", "kindly"})
+
+
+def strip_wrappers(tokens: list[str]) -> list[str]:
+    """`tokens` without leading openers, trailing closers and inner particles (longest first)."""
+    start, end = 0, len(tokens)
+    changed = True
+    while changed:
+        changed = False
+        for phrase in sorted(OPENERS, key=len, reverse=True):
+            if tuple(tokens[start : start + len(phrase)]) == phrase and start + len(phrase) < end:
+                start, changed = start + len(phrase), True
+                break
+        for phrase in sorted(CLOSERS, key=len, reverse=True):
+            if end - len(phrase) > start and tuple(tokens[end - len(phrase) : end]) == phrase:
+                end, changed = end - len(phrase), True
+                break
+    return [t for t in tokens[start:end] if t not in PARTICLES] or tokens[start:end]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +114,7 @@ class Matcher:
     lists: Mapping[str, list[SlotValue]]
     effectful: frozenset[str] = frozenset()  # intents that change something (nlu/guard.py)
     answers: frozenset[str] = frozenset()  # matched only where the intent filter names them (yes, no)
+    keywords: KeywordClassifier | None = None  # the fallback for text no template parses (match_text)
 
     @property
     def intents(self) -> list[str]:
@@ -98,6 +144,35 @@ class Matcher:
             # No exact match: the wider budget may explain the words with fewer skips than a
             # shorter template leaving trailing words unexplained ("call a staff [x] member").
         return best
+
+    def match_text(self, text: str, intent_filter: list[str] | None = None, max_skips: int = 2) -> IntentMatch | None:
+        """Text as customers word it (typed, or open dictation; not a grammar's output): a
+        template whole or fuzzily (`match`), else the skills' key words (`nlu/keywords.py`),
+        whose confidence is at most `keywords.CEILING`: never enough to act on an effectful
+        intent (the guard asks back)."""
+        found = self.match(text, intent_filter, max_skips)
+        if found is None or found.confidence < 1.0:
+            # the sentence inside polite wrappers, whole ("sorry, could you tell me …, thanks")
+            core = strip_wrappers(tokenise(text))
+            wrapped = self.match(" ".join(core), intent_filter, 0) if core else None
+            found = wrapped if wrapped is not None else found
+        if self.keywords is None or (found is not None and found.confidence == 1.0):
+            return found
+        if found is not None:
+            # A skipped word no sentence has ("have you got *peanut* butter", "wann öffnet die
+            # *post*") is likely what the request is about: it counts twice.
+            unknown = sum(1 for t in found.tokens if t not in self.keywords.vocabulary)
+            found = dataclasses.replace(found, confidence=round(max(0.0, found.confidence - unknown / len(found.tokens)), 4))
+        tokens = strip_wrappers(tokenise(text))
+        allowed = intent_filter if intent_filter else [i for i in self.intents if i not in self.answers]
+        hit = self.keywords.classify(tokens, self.lists, allowed)
+        if hit is None or (found is not None and found.confidence >= hit.confidence):
+            return found
+        slots: tuple[SlotMatch, ...] = ()
+        if hit.slot is not None:
+            list_name, slot_name, value, raw, start, end = hit.slot
+            slots = (SlotMatch(slot_name, list_name, value, raw, start, end),)
+        return IntentMatch(hit.intent, tuple(tokens), slots, hit.confidence, TEMPLATE_NAME)
 
     def _walk(self, node: Node, tokens: list[str], state: _State, budget: int) -> Iterator[_State]:
         match node:
