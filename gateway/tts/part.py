@@ -34,6 +34,8 @@ class TtsPart(PartBase):
         from gateway.hermes.playback import PLAY_FINISHED_SUBSCRIPTION
         from gateway.hermes.tts import TTS_SAY
         from gateway.tts.cache import ReplyCache
+        from gateway.tts.phrasebook import VOICE_REPLY_MODULES, Phrasebook, build_phrasebook
+        from gateway.tts.prepare import prepare_in_background
         from gateway.tts.service import TtsService
         from gateway.tts.synthesiser import Synthesiser
         from gateway.tts.voices import start_engines
@@ -41,8 +43,14 @@ class TtsPart(PartBase):
         settings = core.settings.tts
         voice = core.settings.voice  # the sites' languages: one mapping for every part
         engines = await start_engines(settings, voice.languages())
-        synthesiser = Synthesiser(settings, engines, ReplyCache(settings.cache_entries, settings.cache_max_bytes), voice.language_of)
+        cache = ReplyCache(settings.cache_entries, settings.cache_max_bytes, settings.prepared_max_bytes)
+        # What the skills (and the voice part itself) will say: openers and fixed replies.
+        phrasebook = build_phrasebook([*voice.skills, *VOICE_REPLY_MODULES]) if settings.prepare_replies else Phrasebook()
+        synthesiser = Synthesiser(settings, engines, cache, voice.language_of, phrasebook)
         service = TtsService(settings, synthesiser, core.publish, core.dead_letter)
+        tasks = [service.run()]
+        if settings.prepare_replies:
+            tasks.append(prepare_in_background(synthesiser, settings.output_formats()))
         return Built(
             # QoS 0: a reply queued by the broker while the gateway was down would be spoken late,
             # out of its conversation; better not at all. The dialogue manager times out and says so.
@@ -50,7 +58,7 @@ class TtsPart(PartBase):
                 RouteSpec(TTS_SAY, service.on_say, qos=0, auto_ack=True),
                 RouteSpec(PLAY_FINISHED_SUBSCRIPTION, service.on_play_finished, qos=0, auto_ack=True),
             ],
-            tasks=[service.run()],
+            tasks=tasks,
             # Transports that carry audio themselves (Wyoming) synthesise through the same voices and cache.
             offers={SPEAKER: service, SYNTHESISER: synthesiser},
             service=service,
