@@ -119,7 +119,7 @@ class Synthesiser:
         self.cache.put(key, CachedReply(write_wav(whole), whole.duration_s))
 
     async def _opener(self, engine: TtsEngine, opener: str, wanted: OutputFormat, gain: float | None) -> _Made:
-        """The opener's audio: made ahead (a hit), or synthesised now and kept with the prepared."""
+        """The opener's audio: made ahead (a hit), or synthesised now and kept for next time."""
         key = self.key_for(engine, opener, wanted, gain)
         cached = self.cache.get(key)
         if cached is not None:
@@ -130,7 +130,9 @@ class Synthesiser:
         pcm = join_pcm(pieces)
         out = convert(pcm, wanted.resolve(pcm.format), gain)
         made = _Made(write_wav(out), out.duration_s, False, time.perf_counter() - started)
-        self.cache.put(key, CachedReply(made.wav, made.duration_s), prepared=True)
+        # Kept with the prepared unless a volume was asked for: volumes come from the network,
+        # and one per request could otherwise churn the openers made ahead out of their region.
+        self.cache.put(key, CachedReply(made.wav, made.duration_s), prepared=gain is None)
         return made
 
 
