@@ -9,8 +9,10 @@ alike), neither with an ordinary reply cache (repeats would flatter both):
 - "made_ahead": the phrasebook prepared first (as the gateway does at start) and used;
 - "main": no phrasebook, nothing made ahead: the synthesiser as it is on main.
 Per reply: first audio (request → first part ready), whole reply, whether the first part was a
-cache hit, and the silence a listener would hear inside the reply (`stall_ms`: each part played
-as soon as it is ready and the part before it has finished).
+cache hit, the silence a listener would hear inside the reply (`stall_ms`: each part played as
+soon as it is ready and the part before it has finished), and when the listener has heard it all
+(`heard_by_ms`, the same way). "templated": the replies with a slot (an opener, then the rest),
+apart from the fixed ones, which are a whole hit; `--templated-only` draws only those.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def templates() -> list[str]:
     for name in [*VoiceSettings().skills, *VOICE_REPLY_MODULES]:
         for language, template in reply_templates(importlib.import_module(name)):
             template = " ".join(template.split())
-            if language != "en" or template in found or not template[:1].isupper():
+            if language != "en" or template in found or not (template[:1].isupper() or template.startswith("{")):
                 continue
             if template.rstrip().endswith((".", "!", "?", "}")) and (len(template.split()) >= 3 or template.endswith(".")):
                 found.append(template)
@@ -74,9 +76,16 @@ def slot_values(rng: random.Random) -> dict[str, list[str]]:
 
 def fill(template: str, values: dict[str, list[str]], rng: random.Random) -> str:
     filled: dict[str, Any] = {}
-    for _, name, _, _ in string.Formatter().parse(template):
-        if name and name not in filled:
-            filled[name] = rng.choice(values[name]) if name in values else rng.randint(2, 1500)
+    for literal, name, _, _ in string.Formatter().parse(template):
+        if not name or name in filled:
+            continue
+        if literal and literal[-1].isalnum():
+            filled[name] = ""  # glued to a word: an optional fragment (", including your … points"), left out
+        elif name in values:
+            value = rng.choice(values[name])
+            filled[name] = value.lower() if name == "day" and literal else value  # "We are closed on sunday."
+        else:
+            filled[name] = rng.randint(2, 1500)
     text = template.format(**filled)
     return text[:1].upper() + text[1:]
 
@@ -100,17 +109,27 @@ async def timed(synth: Synthesiser, text: str) -> dict[str, Any]:
     for at, duration in zip(ready, durations, strict=True):
         stall += max(0.0, at - playing_until)
         playing_until = max(at, playing_until) + duration
-    return {"first_ms": ready[0] * 1000, "whole_ms": ready[-1] * 1000, "cached": first_cached, "stall_ms": stall * 1000, "parts": len(ready)}
+    return {
+        "first_ms": ready[0] * 1000, "whole_ms": ready[-1] * 1000, "cached": first_cached, "stall_ms": stall * 1000,
+        "heard_ms": playing_until * 1000, "parts": len(ready),
+    }
 
 
 def summary(values: list[float]) -> dict[str, float | int]:
     return {"n": len(values), "p50": round(median(values), 1), "p95": round(percentile(values, 95), 1), "max": round(max(values), 1)}
 
 
-async def compare(model: Path, requests: int, seed: int = 18) -> dict[str, Any]:
+def has_slots(template: str) -> bool:
+    return any(name is not None for _, name, _, _ in string.Formatter().parse(template))
+
+
+async def compare(model: Path, requests: int, seed: int = 18, templated_only: bool = False) -> dict[str, Any]:
     rng = random.Random(seed)
     values = slot_values(rng)
-    replies = [fill(t, values, rng) for t in rng.choices(templates(), k=requests)]
+    pool = [t for t in templates() if has_slots(t) or not templated_only]
+    chosen = rng.choices(pool, k=requests)
+    replies = [fill(t, values, rng) for t in chosen]
+    templated = {text for text, template in zip(replies, chosen, strict=True) if has_slots(template)}
     engine = PiperEngine(model)
     await engine.start()
     settings = TtsSettings()
@@ -128,18 +147,21 @@ async def compare(model: Path, requests: int, seed: int = 18) -> dict[str, Any]:
             for name, synth in (("made_ahead", made_ahead), ("main", main)):
                 measured = await timed(synth, text)
                 results[name].setdefault(length_of(text), []).append(measured)
+                if text in templated:  # the replies with a slot: an opener, then the rest
+                    results[name].setdefault("templated", []).append(measured)
                 if name == "made_ahead" and not measured["cached"]:
                     missed[text] = missed.get(text, 0) + 1
     finally:
         engine.close()
     report: dict[str, Any] = {
         "replies": requests,
-        "templates": len(templates()),
+        "templates": len(pool),
+        "templated_replies": sum(text in templated for text in replies),
         "prepared": {
             "texts": prepared.texts, "entries": prepared.made, "bytes": prepared.bytes, "seconds": round(prepared.seconds, 1),
             "skipped_budget": prepared.skipped_budget, "failed": prepared.failed,
         },
-        "first_audio_ms": {}, "whole_reply_ms": {}, "stall_ms": {}, "cache_hit_share": {},
+        "first_audio_ms": {}, "whole_reply_ms": {}, "stall_ms": {}, "heard_by_ms": {}, "cache_hit_share": {},
         "first_audio_misses": sorted(missed),
     }
     for name, by_length in results.items():
@@ -148,5 +170,6 @@ async def compare(model: Path, requests: int, seed: int = 18) -> dict[str, Any]:
             report["first_audio_ms"][kind] = summary([r["first_ms"] for r in rows])
             report["whole_reply_ms"][kind] = summary([r["whole_ms"] for r in rows])
             report["stall_ms"][kind] = summary([r["stall_ms"] for r in rows])
+            report["heard_by_ms"][kind] = summary([r["heard_ms"] for r in rows])
             report["cache_hit_share"][kind] = round(sum(r["cached"] for r in rows) / len(rows), 3)
     return report

