@@ -4,8 +4,9 @@ region. Then a skill's reply starts with a cache hit: its first audio is out in 
 millisecond, and the rest (the slot values onwards) is synthesised while the opener plays.
 
 Only for voices worth it (`BackgroundSynthesis`: Piper, which synthesises them in a second
-thread at nice 19; espeak-ng is fast enough as it is). Bounded and gentle: one text at a time; it stops at the
-prepared region's byte budget (`tts.prepared_max_bytes`) instead of evicting what it made. It
+thread at nice 19; espeak-ng is fast enough as it is). Bounded and gentle: one text at a time;
+at the prepared region's byte budget (`tts.prepared_max_bytes`) it skips what does not fit (and
+every longer text after it) instead of evicting what it made. It
 runs once per start: the cache lives in memory, and a voice's identity (a hash of its model and
 config) is in every key, so replies of a voice that changed are dropped first and never served.
 """
@@ -49,9 +50,13 @@ async def prepare_replies(synthesiser: Synthesiser, formats: Sequence[OutputForm
     for language, engine in synthesiser.engines.items():
         if not isinstance(engine, BackgroundSynthesis):
             continue  # espeak-ng: fast enough as it is
+        too_long: int | None = None  # once a text did not fit, longer ones (more audio) will not either
         for text in synthesiser.phrasebook.texts_to_prepare(language):
             keys = [synthesiser.key_for(engine, text, wanted, None) for wanted in formats]
             if all(key in cache for key in keys):
+                continue
+            if too_long is not None and len(text) >= too_long:
+                result.skipped_budget += 1
                 continue
             try:
                 pcm = await engine.synthesize_in_background(text)
@@ -71,6 +76,7 @@ async def prepare_replies(synthesiser: Synthesiser, formats: Sequence[OutputForm
                 result.made += 1
             if full:
                 result.skipped_budget += 1
+                too_long = len(text)
     result.seconds = time.perf_counter() - started
     result.bytes = cache.prepared_bytes
     log.info(
