@@ -52,7 +52,7 @@ class Synthesiser:
         self._language_of = language_of
         self._engines = engines
         self.cache = cache
-        self.phrasebook = phrasebook or Phrasebook()
+        self.phrasebook = phrasebook if phrasebook is not None else Phrasebook()
 
     @property
     def engines(self) -> Mapping[str, TtsEngine]:
