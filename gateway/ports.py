@@ -32,7 +32,7 @@ __all__ = [
     "DERIVE_SECRET", "DeriveSecret", "FIGURE_INTAKE", "FigureIntake", "OUTBOX_FEED", "OutboxFeed", "ZONE_FIGURES", "ZONE_MAP",
     "ZoneFigures", "ZoneMap",
     "AUDIT_APPEND", "AuditAppend", "CONSENT_FEED", "CONSENT_GATE", "CONSENT_LOOKUP", "CENTRAL_LINK", "CUSTOMER_RECORDS", "INTENT_SINK", "PROFILE_CHANGES",
-    "PSEUDONYMISE", "RULE_CATALOGUE", "SITE_AUDIO", "SPEAKER", "SPEECH_SERVICES", "SYNTHESISER", "CentralLinkState", "CommittedListener", "ConsentFeed", "ConsentGate",
+    "PSEUDONYMISE", "REPLY_TEMPLATES", "ReplyTemplates", "RULE_CATALOGUE", "SITE_AUDIO", "SPEAKER", "SPEECH_SERVICES", "SYNTHESISER", "CentralLinkState", "CommittedListener", "ConsentFeed", "ConsentGate",
     "ConsentLookup", "CustomerRecords", "DeadLetterListener", "DeadLetterSink", "ErasureSummary", "IntentSink",
     "Port", "Ports", "ProfileChanges", "Pseudonymise", "Publish", "RuleCatalogue", "Speaker",
     "HandleResult", "RecognisedIntent", "ReplySpeaker", "SiteAudio", "SpeechFailed", "SpeechServices", "SynthesisedReply", "Synthesise",
@@ -159,6 +159,14 @@ class ReplySpeaker(Protocol):
     async def speak(self, say: TtsSay) -> SayOutcome:
         """Speak `say` (which carries an id) on its site; returns once it was played or given up on."""
         ...
+
+
+class ReplyTemplates(Protocol):
+    """The TTS part's phrasebook: the replies a part will say, as `str.format` templates per
+    language (fixed texts have no slot), so their fixed words can be made ahead and a reply's
+    first audio is a cache hit (docs/tts.md, "Replies made ahead")."""
+
+    def add_template(self, language: str, template: str) -> None: ...
 
 
 class SpeechFailed(Exception):
@@ -299,6 +307,7 @@ PROFILE_CHANGES: Port[ProfileChanges] = Port("profile changes")
 RULE_CATALOGUE: Port[RuleCatalogue] = Port("rule catalogue")
 SPEAKER: Port[Speaker] = Port("speaker")
 SYNTHESISER: Port[Synthesise] = Port("speech synthesiser")
+REPLY_TEMPLATES: Port[ReplyTemplates] = Port("reply templates (made ahead)")
 SITE_AUDIO: Port[SiteAudio] = Port("site audio (the dialogue core)")
 SPEECH_SERVICES: Port[SpeechServices] = Port("speech services (transcribe, recognise, handle)")
 CENTRAL_LINK: Port[CentralLink] = Port("central link")

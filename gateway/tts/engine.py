@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from gateway.audio import Pcm
 from gateway.ports import SpeechFailed
@@ -53,3 +53,19 @@ def join_pcm(pieces: list[Pcm]) -> Pcm:
     if any(piece.format != audio_format for piece in pieces):
         raise SynthesisError("the engine changed its audio format within one reply")
     return Pcm(b"".join(piece.data for piece in pieces), audio_format)
+
+
+@runtime_checkable
+class BackgroundSynthesis(Protocol):
+    """An engine slow enough that replies are worth making ahead (gateway/tts/prepare.py), and
+    that can do it at low CPU priority beside its ordinary work, so the replies made ahead do not
+    slow those customers wait for: Piper. espeak-ng speaks a reply in ~10 ms: its replies stay
+    one part each and nothing is made ahead for it."""
+
+    async def synthesize_in_background(self, text: str) -> Pcm:
+        """The whole of `text`, in one piece, at the lowest CPU priority."""
+        ...
+
+
+def worth_making_ahead(engine: TtsEngine) -> bool:
+    return isinstance(engine, BackgroundSynthesis)

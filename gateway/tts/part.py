@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from gateway.config.problems import ConfigProblem
 from gateway.part import Built, Core, PartBase, RouteSpec
-from gateway.ports import SPEAKER, SYNTHESISER, Ports
+from gateway.ports import REPLY_TEMPLATES, SPEAKER, SYNTHESISER, Ports
 from gateway.tts.settings import espeak_voice_name, languages_spoken
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ _SOURCE = "<settings>"
 class TtsPart(PartBase):
     name = "tts"
     section = "tts"
-    provides = (SPEAKER, SYNTHESISER)
+    provides = (SPEAKER, SYNTHESISER, REPLY_TEMPLATES)
 
     def check(self, settings: Settings) -> list[ConfigProblem]:
         return check(settings)
@@ -34,6 +34,8 @@ class TtsPart(PartBase):
         from gateway.hermes.playback import PLAY_FINISHED_SUBSCRIPTION
         from gateway.hermes.tts import TTS_SAY
         from gateway.tts.cache import ReplyCache
+        from gateway.tts.phrasebook import Phrasebook
+        from gateway.tts.prepare import prepare_in_background
         from gateway.tts.service import TtsService
         from gateway.tts.synthesiser import Synthesiser
         from gateway.tts.voices import start_engines
@@ -41,8 +43,16 @@ class TtsPart(PartBase):
         settings = core.settings.tts
         voice = core.settings.voice  # the sites' languages: one mapping for every part
         engines = await start_engines(settings, voice.languages())
-        synthesiser = Synthesiser(settings, engines, ReplyCache(settings.cache_entries, settings.cache_max_bytes), voice.language_of)
+        cache = ReplyCache(settings.cache_entries, settings.cache_max_bytes, settings.prepared_max_bytes)
+        # What the skills and the voice part will say: the voice part (built after this one)
+        # hands its templates over through REPLY_TEMPLATES; they are made ahead once every part
+        # is built and the tasks start.
+        phrasebook = Phrasebook()
+        synthesiser = Synthesiser(settings, engines, cache, voice.language_of, phrasebook if settings.prepare_replies else None)
         service = TtsService(settings, synthesiser, core.publish, core.dead_letter)
+        tasks = [service.run()]
+        if settings.prepare_replies:
+            tasks.append(prepare_in_background(synthesiser, settings.output_formats()))
         return Built(
             # QoS 0: a reply queued by the broker while the gateway was down would be spoken late,
             # out of its conversation; better not at all. The dialogue manager times out and says so.
@@ -50,9 +60,9 @@ class TtsPart(PartBase):
                 RouteSpec(TTS_SAY, service.on_say, qos=0, auto_ack=True),
                 RouteSpec(PLAY_FINISHED_SUBSCRIPTION, service.on_play_finished, qos=0, auto_ack=True),
             ],
-            tasks=[service.run()],
+            tasks=tasks,
             # Transports that carry audio themselves (Wyoming) synthesise through the same voices and cache.
-            offers={SPEAKER: service, SYNTHESISER: synthesiser},
+            offers={SPEAKER: service, SYNTHESISER: synthesiser, REPLY_TEMPLATES: phrasebook},
             service=service,
         )
 

@@ -6,6 +6,11 @@ onnxruntime gets one thread that does not spin-wait (`threads`, see `_load`). A 
 and each sentence is handed out as soon as it is ready, so the first audio leaves after the first
 sentence rather than after the whole reply. Each sentence is its own job on the worker, so replies
 for other sites interleave by sentence, and a reply whose reader stops asks for no more.
+
+Replies made ahead (gateway/tts/prepare.py) run in a second thread at the lowest CPU priority
+(nice 19): on a busy CPU they take only what the replies customers wait for, and speech
+recognition, leave. The voice is shared: onnxruntime's session runs concurrent calls, and Piper
+phonemises under its own lock (espeak-ng is not thread-safe).
 """
 
 from __future__ import annotations
@@ -14,13 +19,16 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import os
 import re
+import sys
+import threading
 from collections.abc import AsyncGenerator, Generator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from gateway.tts.engine import SynthesisError, synthesize_whole
+from gateway.tts.engine import SynthesisError, join_pcm, synthesize_whole
 from gateway.audio import AudioFormat, Pcm
 from gateway.waiting import within
 
@@ -65,6 +73,7 @@ class PiperEngine:
         self._timeout_s = timeout_s
         self._voice: Any = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper")
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper-ahead", initializer=_lowest_priority)
         self._key = f"piper:{model.name}:{length_scale}"
         self.warm_up_s: float | None = None  # how long the warm-up synthesis at start took
         self.sentences_synthesised = 0  # all replies' sentences so far (tests and benchmarks read it)
@@ -84,11 +93,11 @@ class PiperEngine:
         started = loop.time()
         await self.synthesize(_WARM_UP_TEXT)
         self.warm_up_s = loop.time() - started
-        # The model file's identity (not just its name) makes the cache key: a replaced model
-        # must not be served from replies cached for the old one.
-        stat = self._model.stat()
-        digest = hashlib.blake2b(f"{self._model.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode(), digest_size=6)
-        self._key = f"piper:{self._model.name}:{digest.hexdigest()}:{self._length_scale}"
+        # The voice's identity makes the cache key: a hash of the model's and the config's
+        # contents (the config's scales shape the audio too), so a replaced or retuned voice is
+        # never served from replies made by the old one, whatever the files' names and dates.
+        digest = await loop.run_in_executor(self._executor, voice_identity, self._model, self._config)
+        self._key = f"piper:{self._model.name}:{digest}:{self._length_scale}"
 
     def _load(self) -> Any:
         try:
@@ -116,6 +125,22 @@ class PiperEngine:
     async def synthesize(self, text: str) -> Pcm:
         """The whole reply in one piece (the warm-up, tests)."""
         return await synthesize_whole(self, text)
+
+    async def synthesize_in_background(self, text: str) -> Pcm:
+        """The whole of `text` in the low-priority thread (replies made ahead). No timeout: at
+        the lowest priority on a busy CPU it may wait long, and nobody waits for it."""
+        if self._voice is None:
+            raise SynthesisError("Piper engine used before start()")
+        loop = asyncio.get_running_loop()
+        pieces = await loop.run_in_executor(self._background, self._synthesize_all, text)
+        return join_pcm(pieces)
+
+    def _synthesize_all(self, text: str) -> list[Pcm]:
+        sentences = self._sentences(text)
+        pieces: list[Pcm] = []
+        while (pcm := self._next_sentence(sentences, text)) is not None:
+            pieces.append(pcm)
+        return pieces
 
     async def stream(self, text: str) -> AsyncGenerator[Pcm, None]:
         """One Pcm per sentence, each synthesised only when the reader asks for it. `timeout_s`
@@ -169,6 +194,24 @@ class PiperEngine:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._background.shutdown(wait=False, cancel_futures=True)
+
+
+def voice_identity(model: Path, config: Path) -> str:
+    """A short hash of the voice model's and its config's contents (read once, at start)."""
+    digest = hashlib.blake2b(digest_size=8)
+    for path in (model, config):
+        with path.open("rb") as file:
+            digest.update(hashlib.file_digest(file, "blake2b").digest())
+    return digest.hexdigest()
+
+
+def _lowest_priority() -> None:
+    """In the replies-made-ahead thread: nice 19 for this thread alone (Linux schedules threads
+    as tasks of their own; elsewhere the setting would apply to the whole process, so it is
+    left alone there)."""
+    if sys.platform.startswith("linux"):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def _onnx_errors() -> tuple[type[Exception], ...]:

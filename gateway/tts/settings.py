@@ -76,6 +76,12 @@ class TtsSettings(_Section):
     sites: dict[SiteId, SiteTtsSettings] = Field(default_factory=dict, description="output format per site")
     cache_entries: int = Field(64, ge=0, le=100_000, description="replies kept ready to send again (0: no cache)")
     cache_max_bytes: int = Field(32 * 1024 * 1024, ge=0, description="memory the reply cache may hold")
+    prepare_replies: bool = Field(
+        True, description="at start, make the skills' fixed replies and the openings of their templates ahead (docs/tts.md)"
+    )
+    prepared_max_bytes: int = Field(
+        8 * 1024 * 1024, ge=0, description="memory the replies made ahead may hold, besides cache_max_bytes"
+    )
     play_finished_timeout_s: float = Field(
         5.0, gt=0, le=600, description="wait this long beyond the reply's duration for the speaker's playFinished"
     )
@@ -90,6 +96,14 @@ class TtsSettings(_Section):
     def voice(self, language: str) -> VoiceSettings:
         configured = self.voices.get(language)  # type: ignore[call-overload]
         return configured if configured is not None else VoiceSettings()
+
+    def output_formats(self) -> list[OutputFormat]:
+        """Every output format a site gets: the section's own, and each listed site's."""
+        formats = [self.output_of("")]  # a site not listed
+        for site in self.sites:
+            if (wanted := self.output_of(site)) not in formats:
+                formats.append(wanted)
+        return formats
 
     def output_of(self, site_id: str) -> OutputFormat:
         site = self.sites.get(site_id) or SiteTtsSettings()

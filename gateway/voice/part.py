@@ -7,7 +7,8 @@ over the broker when the gateway's own is off.
 
 Ports it offers: the dialogue core to other transports (SITE_AUDIO) and one-shot speech
 services (SPEECH_SERVICES), gateway/voice/transport.py. Ports it uses when offered: the consent lookup (profiles) and customer records (the privacy
-skill's erasure and export), the rules' intent sink (every recognised intent). Metrics get every
+skill's erasure and export), the rules' intent sink (every recognised intent), the TTS part's
+phrasebook (REPLY_TEMPLATES: the skills' and its own reply templates, made ahead). Metrics get every
 turn. The module is cheap to import: numpy and the recognisers are loaded by `build`.
 """
 
@@ -23,7 +24,9 @@ from typing import TYPE_CHECKING
 from gateway.config.problems import ConfigError, ConfigProblem
 from gateway.model.gate import ConsentLookup, NoConsents
 from gateway.part import Built, Core, PartBase, RouteSpec
-from gateway.ports import CONSENT_LOOKUP, CUSTOMER_RECORDS, INTENT_SINK, SITE_AUDIO, SPEAKER, SPEECH_SERVICES, Ports
+from gateway.ports import (
+    CONSENT_LOOKUP, CUSTOMER_RECORDS, INTENT_SINK, REPLY_TEMPLATES, SITE_AUDIO, SPEAKER, SPEECH_SERVICES, Ports,
+)
 
 if TYPE_CHECKING:
     from gateway.config.settings import Settings
@@ -41,7 +44,7 @@ log = logging.getLogger(__name__)
 class VoicePart(PartBase):
     name = "voice"
     section = "voice"
-    uses = (CONSENT_LOOKUP, CUSTOMER_RECORDS, INTENT_SINK, SPEAKER)
+    uses = (CONSENT_LOOKUP, CUSTOMER_RECORDS, INTENT_SINK, SPEAKER, REPLY_TEMPLATES)
     provides = (SITE_AUDIO, SPEECH_SERVICES)
 
     def check(self, settings: Settings) -> list[ConfigProblem]:
@@ -102,6 +105,12 @@ class VoicePart(PartBase):
             routes.append(RouteSpec(TTS_SAY_FINISHED, mqtt_speaker.on_say_finished, qos=1, auto_ack=True))
             routes.append(RouteSpec(TTS_ERROR, mqtt_speaker.on_tts_error, qos=1, auto_ack=True))
             speaker = mqtt_speaker
+        templates = ports.optional(REPLY_TEMPLATES)
+        if templates is not None:  # the TTS part makes their fixed words ahead (docs/tts.md)
+            from gateway.voice.reply_texts import all_reply_templates
+
+            for language, template in all_reply_templates(settings.skills):
+                templates.add_template(language, template)
         routed = SiteRoutedSpeaker(speaker)  # other transports' sites join through SITE_AUDIO
         service = VoiceService(settings, kits, identity, out, publish, pool, routed)
         intents = ports.optional(INTENT_SINK)

@@ -55,3 +55,31 @@ def test_zero_entries_disables_the_cache() -> None:
     cache = ReplyCache(max_entries=0, max_bytes=1000)
     cache.put(key("a"), reply(1))
     assert cache.get(key("a")) is None and len(cache) == 0
+
+
+def test_prepared_entries_have_their_own_budget_and_ordinary_traffic_never_evicts_them() -> None:
+    cache = ReplyCache(max_entries=2, max_bytes=100, prepared_max_bytes=50)
+    assert cache.put(key("You will find"), reply(30), prepared=True)
+    assert cache.prepared_room(20) and not cache.prepared_room(21)
+    for n in range(10):  # a stream of unique replies
+        cache.put(key(f"You will find milk in aisle {n}."), reply(40))
+    assert cache.get(key("You will find")) is not None
+    assert cache.prepared_hits == 1 and cache.prepared_bytes == 30
+    assert cache.size_bytes == 30 + 80 and len(cache) == 3
+    # Over its own budget the prepared region evicts its least recently used; too big is refused.
+    assert cache.put(key("Today"), reply(20), prepared=True) and cache.prepared_bytes == 50
+    assert cache.put(key("Especially for you:"), reply(25), prepared=True)
+    assert key("You will find") not in cache and cache.prepared_bytes == 45
+    assert not cache.put(key("Sorry, I don't know where that is."), reply(51), prepared=True)
+    # An ordinary put of a prepared key keeps the prepared copy.
+    assert cache.put(key("Today"), reply(5)) and cache.prepared_bytes == 45
+
+
+def test_entries_of_voices_no_longer_in_use_are_dropped() -> None:
+    cache = ReplyCache(max_entries=10, max_bytes=1000, prepared_max_bytes=1000)
+    cache.put(key("hello", voice="piper:joe:aaaa"), reply(10), prepared=True)
+    cache.put(key("hello again", voice="piper:joe:aaaa"), reply(10))
+    cache.put(key("hello", voice="piper:joe:bbbb"), reply(10), prepared=True)
+    assert cache.retain_voices({"piper:joe:bbbb"}) == 2
+    assert key("hello", voice="piper:joe:aaaa") not in cache and key("hello again", voice="piper:joe:aaaa") not in cache
+    assert key("hello", voice="piper:joe:bbbb") in cache and cache.size_bytes == 10
