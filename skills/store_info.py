@@ -62,13 +62,15 @@ DAYS = {
     }
 }
 
-HOURS = {"en": "{day}, we are open {hours}.", "de": "{day} haben wir von {hours} geöffnet."}
-CLOSED = {"en": "We are closed {day}.", "de": "{day} haben wir geschlossen."}
-TODAY = {"en": "Today", "de": "Heute"}
-ON_DAY = {"en": "On {day}", "de": "Am {day}"}
+# Every reply starts with fixed words, never with a slot: their audio is made ahead (docs/tts.md,
+# "Replies made ahead"), so the first sound plays at once on a slow CPU.
+HOURS = {"en": "We are open {day} from {hours}.", "de": "Wir haben {day} von {hours} geöffnet."}
+CLOSED = {"en": "We are closed {day}.", "de": "Wir haben {day} geschlossen."}
+TODAY = {"en": "today", "de": "heute"}
+ON_DAY = {"en": "on {day}", "de": "am {day}"}
 DAY_NAMES = {"de": dict(zip(WEEKDAYS, ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"), strict=True))}
 TO = {"en": " to ", "de": " bis "}
-AISLE = {"en": "You will find {name} in aisle {aisle}.", "de": "{name} finden Sie in Gang {aisle}."}
+AISLE = {"en": "You will find {name} in aisle {aisle}.", "de": "Sie finden {name} in Gang {aisle}."}
 UNKNOWN = {
     "en": "Sorry, I don't know where that is. A colleague can help you.",
     "de": "Das weiß ich leider nicht. Ein Kollege hilft Ihnen gern.",
@@ -85,7 +87,7 @@ async def opening_hours(ctx: SkillContext) -> Reply:
         said_day = text(ctx, TODAY)
     hours = ctx.shop.store.opening_hours.get(day, "closed")
     if hours == "closed":
-        return Reply(text(ctx, CLOSED, day=said_day.lower() if ctx.lang == "en" else said_day))
+        return Reply(text(ctx, CLOSED, day=said_day))
     to = TO.get(ctx.lang, TO["en"])
     return Reply(text(ctx, HOURS, day=said_day, hours=hours.replace("–", to).replace("-", to)))
 

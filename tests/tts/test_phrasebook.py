@@ -84,6 +84,19 @@ def test_the_built_in_skills_give_openers_for_their_templates() -> None:
         assert book.opener_of("en", f"{opener} 42 things.") is not None
 
 
+def test_no_built_in_reply_starts_with_its_slot() -> None:
+    """A reply that starts with a slot has nothing to make ahead: on a slow CPU its first sound
+    waits for the whole first part's synthesis. Every built-in template, in every language,
+    starts with at least one fixed word."""
+    from gateway.voice.settings import VoiceSettings
+
+    starting_with_a_slot = [
+        (language, template) for language, template in all_reply_templates(VoiceSettings().skills)
+        if template.lstrip().startswith("{")
+    ]
+    assert starting_with_a_slot == []
+
+
 async def test_the_voice_part_hands_its_replies_to_the_tts_phrasebook(tmp_path: Path) -> None:
     """Wiring: the TTS part offers its phrasebook (REPLY_TEMPLATES) and the voice part, built
     after it, hands over its skills' and its own reply templates before the tasks start."""
