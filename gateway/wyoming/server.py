@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 # No public home page to link: Home Assistant shows the name, and an empty link is no link.
 ATTRIBUTION = Attribution(name="Touchgate", url="")
 BYTES_PER_S = 32_000
+ASKED_BACK = "touchgate_asked_back"  # the key of a question asked back, in a handle's context
 
 
 class WyomingServer:
@@ -153,7 +154,8 @@ class _Conversation:
             elif Recognize.is_type(kind):
                 await self._recognize(Recognize.from_event(event))
             elif WyTranscript.is_type(kind):
-                await self._handle(WyTranscript.from_event(event).text)
+                transcript = WyTranscript.from_event(event)
+                await self._handle(transcript.text, transcript.context)
             elif Ping.is_type(kind):
                 await self._send(Pong(text=event.data.get("text")).event())
             else:
@@ -214,7 +216,12 @@ class _Conversation:
         entities = [Entity(name=name, value=value) for name, value in match.slots.items()]
         await self._send(Intent(name=match.name, entities=entities, text=match.text).event())
 
-    async def _handle(self, text: str) -> None:
-        """A conversation turn from Home Assistant: intent, rules, the skill's reply text."""
-        result = await self._server._voice.handle(self._site, text, self._lang(None))
-        await self._send((Handled if result.handled else NotHandled)(text=result.text).event())
+    async def _handle(self, text: str, context: object) -> None:
+        """A conversation turn from Home Assistant: intent, rules, the skill's reply text. A
+        question asked back (an effectful intent not sure enough) carries its key in the
+        protocol's `context` for the next interaction; the answer sent with it is heard as yes,
+        no or the request again."""
+        asked = context.get(ASKED_BACK) if isinstance(context, dict) else None
+        result = await self._server._voice.handle(self._site, text, self._lang(None), asked if isinstance(asked, str) else None)
+        reply_context = {ASKED_BACK: result.asked} if result.asked is not None else None
+        await self._send((Handled if result.handled else NotHandled)(text=result.text, context=reply_context).event())
