@@ -121,7 +121,7 @@ class SpeechServicesSeam:
             match = None
         # The effect guard as for a spoken turn (effects.py): an effectful intent not sure enough
         # is asked back; the key for the answer is the pending question's own, or a fresh one.
-        key = asked if asking else str(uuid.uuid4())
+        key = asked if asking and asked is not None else str(uuid.uuid4())
         match, instead = self._effects.check(key, language, match, kit.matcher)
         if instead is not None:
             if instead.intent_filter is None:  # the no to a question asked back
