@@ -239,8 +239,8 @@ class RecognisedIntent:
 class HandleResult:
     handled: bool
     text: str  # the skill's reply, the question asked back, or what the speaker can help with
-    # Set when the text is a question asked back (an effectful intent not sure enough): the
-    # caller sends it with the answer (`handle(..., asked=)`), which then confirms or declines.
+    # Set when the text is a question asked back (an effectful intent not sure enough): the key
+    # the answer is expected under (`handle(..., conversation=)`), which confirms or declines.
     asked: str | None = None
 
 
@@ -265,9 +265,10 @@ class SpeechServices(Protocol):
         """The intent the effect guard would act on, or None."""
         ...
 
-    async def handle(self, site_id: str, text: str, language: str, asked: str | None = None) -> HandleResult:
-        """A one-turn conversation: intent, rules (the intent sink), the skill's reply; `asked`:
-        the previous result's, when this text answers its question."""
+    async def handle(self, site_id: str, text: str, language: str, conversation: str | None = None) -> HandleResult:
+        """A one-turn conversation: intent, rules (the intent sink), the skill's reply.
+        `conversation`: the caller's id of the conversation (or a previous result's `asked`):
+        a question asked back in it is answered by the next text sent with it."""
         ...
 
 

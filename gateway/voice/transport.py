@@ -108,20 +108,20 @@ class SpeechServicesSeam:
             return None
         return RecognisedIntent(match.intent, {slot.name: slot.value for slot in match.slots}, match.text)
 
-    async def handle(self, site_id: str, text: str, language: str, asked: str | None = None) -> HandleResult:
+    async def handle(self, site_id: str, text: str, language: str, conversation: str | None = None) -> HandleResult:
         service = self._service
         kit = service.kit(language)
-        asking = self._asked_back.answering(asked)
-        if asked is not None and not asking:
-            self._effects.forget(asked)  # answered too late, or never asked: a request of its own
+        asking = self._asked_back.answering(conversation)
+        if conversation is not None and not asking:
+            self._effects.forget(conversation)  # answered too late, or nothing asked: a request of its own
         match = kit.matcher.match_text(text, list(asking), service.settings.guard.max_skips) if asking else None
         if match is None:  # no question pending, or the answer is no yes, no or repeat: a request of its own
             match = kit.matcher.match_text(text, None, service.settings.guard.max_skips)
         if match is not None and match.confidence < service.settings.min_confidence:
             match = None
         # The effect guard as for a spoken turn (effects.py): an effectful intent not sure enough
-        # is asked back; the key for the answer is the pending question's own, or a fresh one.
-        key = asked if asking and asked is not None else str(uuid.uuid4())
+        # is asked back, remembered under the conversation's id (or a fresh key the caller gets).
+        key = conversation if conversation is not None else str(uuid.uuid4())
         match, instead = self._effects.check(key, language, match, kit.matcher)
         if instead is not None:
             if instead.intent_filter is None:  # the no to a question asked back

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 ATTRIBUTION = Attribution(name="Touchgate", url="")
 BYTES_PER_S = 32_000
 ASKED_BACK = "touchgate_asked_back"  # the key of a question asked back, in a handle's context
+MAX_CONVERSATION_ID = 128  # characters kept of a client's conversation id (Home Assistant's: a 26-character ULID)
 
 
 class WyomingServer:
@@ -218,10 +219,16 @@ class _Conversation:
 
     async def _handle(self, text: str, context: object) -> None:
         """A conversation turn from Home Assistant: intent, rules, the skill's reply text. A
-        question asked back (an effectful intent not sure enough) carries its key in the
-        protocol's `context` for the next interaction; the answer sent with it is heard as yes,
-        no or the request again."""
-        asked = context.get(ASKED_BACK) if isinstance(context, dict) else None
-        result = await self._server._voice.handle(self._site, text, self._lang(None), asked if isinstance(asked, str) else None)
+        question asked back (an effectful intent not sure enough) is answered by the next text of
+        the same conversation: Home Assistant sends its `conversation_id` in the context of each
+        turn; other clients send back the `context` of the question (the protocol's "context for
+        next interaction")."""
+        conversation = None
+        if isinstance(context, dict):
+            for key in (ASKED_BACK, "conversation_id"):
+                if isinstance(context.get(key), str):
+                    conversation = context[key][:MAX_CONVERSATION_ID]
+                    break
+        result = await self._server._voice.handle(self._site, text, self._lang(None), conversation)
         reply_context = {ASKED_BACK: result.asked} if result.asked is not None else None
         await self._send((Handled if result.handled else NotHandled)(text=result.text, context=reply_context).event())

@@ -169,7 +169,8 @@ async def test_text_is_read_as_customers_word_it_and_an_unsure_staff_call_is_ask
     """Assist's text (its own recogniser's, or typed) is the customer's wording: polite wrappers
     and key words are understood (`Matcher.match_text`), but a staff call only key words found
     (0.8, below voice.guard.effectful_min_confidence) is not recognised, and when handled is asked
-    back; the answer comes with the question's context, as the protocol carries it."""
+    back; the answer is the next text of the same conversation (Home Assistant's
+    `conversation_id`, or the question's own context sent back)."""
     runtime, port = server
     intents: list[str] = []
     runtime.service("voice").on_intent.append(lambda session, match: intents.append(match.intent))
@@ -185,9 +186,12 @@ async def test_text_is_read_as_customers_word_it_and_an_unsure_staff_call_is_ask
         wrapped = await _read(client)
         await client.write_event(Recognize(text=STAFF_BY_KEY_WORDS).event())
         unsure = await _read(client)
-        asked = await handle(STAFF_BY_KEY_WORDS)
-        confirmed = await handle("yes", Handled.from_event(asked).context)
-        answered_twice = await handle("yes", Handled.from_event(asked).context)
+        # Home Assistant sends its conversation id with every turn of a conversation.
+        home_assistant = {"conversation_id": "01JB0000000000000000000000", "device_id": "kitchen-speaker"}
+        asked = await handle(STAFF_BY_KEY_WORDS, home_assistant)
+        confirmed = await handle("yes", home_assistant)
+        answered_twice = await handle("yes", home_assistant)
+        # A client without conversation ids sends back the question's own context.
         asked_again = await handle(STAFF_BY_KEY_WORDS)
         declined = await handle("no", Handled.from_event(asked_again).context)
         forged = await handle("yes", {"touchgate_asked_back": "a key nobody was given"})
@@ -207,6 +211,7 @@ async def test_text_is_read_as_customers_word_it_and_an_unsure_staff_call_is_ask
         assert Handled.from_event(confirmed).context is None, "no question is pending after the yes"
         for not_an_answer in (answered_twice, forged, junk_context, wrong_key_type):
             assert NotHandled.is_type(not_an_answer.type) and NotHandled.from_event(not_an_answer).text == NOT_UNDERSTOOD["en"]
+        assert Handled.from_event(asked_again).context, "the key of the question, for a client without conversation ids"
         assert Handled.from_event(declined).text == DECLINED["en"], declined
         assert intents == ["CallStaff"], "only the confirmed call reached the rules (recognize runs no rules)"
     finally:
