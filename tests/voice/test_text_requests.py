@@ -37,6 +37,7 @@ async def test_nlu_query_reads_text_as_customers_word_it_and_keeps_the_effect_gu
                 "q4": (KEYWORDS_ONLY_STAFF_CALL, None),  # an effectful intent not sure enough: not published
                 "q5": ("call a colleague", None),  # the whole sentence: sure, published
                 "q6": ("hi, where are the eggs, thank you", ["GetOpeningHours"]),  # outside the asker's filter
+                "q7": ("bread aisle", None),  # no sentence: the key words of an ordinary intent, sure enough
             }
             for request_id, (text, intent_filter) in queries.items():
                 body: dict[str, object] = {"input": text, "id": request_id, "siteId": "ext"}
@@ -50,11 +51,14 @@ async def test_nlu_query_reads_text_as_customers_word_it_and_keeps_the_effect_gu
             for request_id in ("q3", "q4", "q6"):
                 rejected = await asyncio.to_thread(on, "hermes/nlu/intentNotRecognized", 10.0, id=request_id)
                 assert rejected["input"] == queries[request_id][0]
+            by_key_words = await asyncio.to_thread(on, "hermes/intent/WhereIsProduct", 10.0, id="q7")
+            assert [s["value"]["value"] for s in by_key_words["slots"]] == ["bread"]
+            assert 0.65 <= by_key_words["intent"]["confidenceScore"] < 1.0, "a key-word reading is less sure than a sentence"
             called = await asyncio.to_thread(on, "hermes/intent/CallStaff", 10.0, id="q5")
             # Every query has had its answer by now: none of the rejected ones was also published.
             with client._lock:
                 published = {json.loads(m.payload).get("id") for m in client.messages if m.topic.startswith("hermes/intent/")}
-            assert published == {"q1", "q2", "q5"}
+            assert published == {"q1", "q2", "q5", "q7"}
             assert called["intent"]["confidenceScore"] == 1.0
     finally:
         client.close()
