@@ -128,7 +128,8 @@ class SpeechServicesSeam:
                 return HandleResult(True, instead.say or "")
             self._asked_back.remember(key, instead.intent_filter)
             return HandleResult(True, instead.say or "", asked=key)
-        if match is None or not kit.skills.handles(match.intent):
+        if match is None or match.intent in kit.matcher.answers or not kit.skills.handles(match.intent):
+            # (a yes or no that answers no question the guard still holds is no request)
             return HandleResult(False, by_lang(NOT_UNDERSTOOD, language))
         # A one-turn session of its own (not in the site table: the caller holds the conversation).
         # No customer: identity belongs to one voice session that a card tap bound (docs/privacy.md),
