@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.voice.nlu.guard import Verdict
 from gateway.voice.settings import VoiceSettings
@@ -90,3 +92,26 @@ def test_a_question_asked_back_is_answered_once_and_in_time() -> None:
     assert pending.answering("nobody asked") == () and pending.answering(None) == ()
     now[0] = ANSWER_WITHIN_S + 1
     assert pending.answering("b") == (), "too late"
+
+
+EN = build_intent_model(SETTINGS, "en")[0].matcher
+_WORDS = sorted(EN.keywords.vocabulary) if EN.keywords is not None else []
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    words=st.lists(st.sampled_from(_WORDS) | st.text(max_size=12), max_size=14),
+    allowed=st.none() | st.lists(st.sampled_from(EN.intents), min_size=1, max_size=4, unique=True),
+)
+def test_no_text_passes_an_effectful_intent_below_its_threshold_or_outside_the_filter(
+    words: list[str], allowed: list[str] | None
+) -> None:
+    """Random strings of the sentences' own words (the likeliest to fool the key words) and junk:
+    whatever is acted on is sure enough for its kind and allowed by the asker's filter."""
+    reading = read_text(EN, " ".join(words), allowed, SETTINGS.guard)
+    acted = reading.acted_on
+    if acted is None:
+        return
+    policy = SETTINGS.guard.policy(EN.effectful)
+    assert acted.confidence >= policy.threshold(acted.intent), reading
+    assert acted.intent in allowed if allowed is not None else acted.intent not in EN.answers
