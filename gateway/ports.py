@@ -238,7 +238,10 @@ class RecognisedIntent:
 @dataclass(frozen=True, slots=True)
 class HandleResult:
     handled: bool
-    text: str  # the skill's reply, or why it was not handled
+    text: str  # the skill's reply, the question asked back, or what the speaker can help with
+    # Set when the text is a question asked back (an effectful intent not sure enough): the key
+    # the answer is expected under (`handle(..., conversation=)`), which confirms or declines.
+    asked: str | None = None
 
 
 class SpeechServices(Protocol):
@@ -258,10 +261,14 @@ class SpeechServices(Protocol):
         """16 kHz mono 16-bit audio to text ("" when not confident), decoded on `pool`."""
         ...
 
-    def recognise(self, text: str, language: str) -> RecognisedIntent | None: ...
+    def recognise(self, text: str, language: str) -> RecognisedIntent | None:
+        """The intent the effect guard would act on, or None."""
+        ...
 
-    async def handle(self, site_id: str, text: str, language: str) -> HandleResult:
-        """A one-turn conversation: intent, rules (the intent sink), the skill's reply."""
+    async def handle(self, site_id: str, text: str, language: str, conversation: str | None = None) -> HandleResult:
+        """A one-turn conversation: intent, rules (the intent sink), the skill's reply.
+        `conversation`: the caller's id of the conversation (or a previous result's `asked`):
+        a question asked back in it is answered by the next text sent with it."""
         ...
 
 

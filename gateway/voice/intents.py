@@ -3,12 +3,18 @@ and their character ranges, or `hermes/nlu/intentNotRecognized`."""
 
 from __future__ import annotations
 
+import logging
+
 from gateway.hermes.asr import AsrTextCaptured
 from gateway.hermes.intent import Intent, NluIntent, Slot, SlotRange
 from gateway.hermes.nlu import NluIntentNotRecognized, NluQuery
 from gateway.voice.engines.base import Transcript
 from gateway.voice.nlu.match import IntentMatch, Matcher, char_range
 from gateway.voice.outbound import HermesOut
+from gateway.voice.settings import GuardSettings
+from gateway.voice.text_requests import read_text
+
+log = logging.getLogger(__name__)
 
 
 class IntentOut:
@@ -47,10 +53,16 @@ class IntentOut:
         )
         self._out.send(message.topic(), message)
 
-    def answer_query(self, query: NluQuery, matcher: Matcher, lang: str) -> None:
-        """hermes/nlu/query: NLU as a service for another dialogue manager."""
-        match = matcher.match(query.input, query.intentFilter)
-        if match is None:
+    def answer_query(self, query: NluQuery, matcher: Matcher, lang: str, guard: GuardSettings) -> None:
+        """hermes/nlu/query: NLU as a service for another dialogue manager, whose recogniser (or
+        keyboard) wrote the text: read as customers word it (text_requests.py). Only what the
+        guard would act on is published as an intent; the rest, an effectful intent not sure
+        enough among it, is `intentNotRecognized` (Rhasspy's answer for text it cannot use: the
+        asker's dialogue manager cannot be asked back by us, and must not act on it)."""
+        reading = read_text(matcher, query.input, query.intentFilter, guard)
+        if reading.acted_on is None:
+            if reading.match is not None:
+                log.info("nlu/query %s: %s not published (%s)", query.id, reading.match.intent, reading.reason)
             self.not_recognised(query.input, query.siteId, query.sessionId, None, query.id)
         else:
-            self.intent(match, query.siteId, query.sessionId, None, query.asrConfidence, lang, query.id)
+            self.intent(reading.acted_on, query.siteId, query.sessionId, None, query.asrConfidence, lang, query.id)

@@ -75,7 +75,7 @@ class VoiceService:
         self.out = out
         self.intents = IntentOut(out)
         self.speaker = speaker
-        self._notifier = Notifier(settings.staff_topic, publish_json, out)
+        self.notifier = Notifier(settings.staff_topic, publish_json, out)  # transports without sessions notify too
         self._effects = EffectGuard(settings.guard)
         self._confirmations = Confirmations(settings.confirm_min_confidence)
         self._pool = pool
@@ -90,7 +90,7 @@ class VoiceService:
         self.on_turn: Listeners[[Session, Transcript, IntentMatch | None, float]] = Listeners("voice on_turn")
         self._answers = TurnAnswers(
             DialogueMoves(self._speak_then, self._end, self._listen, self.continue_session),
-            self.intents, self.out, self._notifier, self._effects, self._confirmations, self._clock, self.on_intent, self.on_turn,
+            self.intents, self.out, self.notifier, self._effects, self._confirmations, self._clock, self.on_intent, self.on_turn,
         )
         self.frames_refused = 0
 
@@ -354,4 +354,4 @@ class VoiceService:
     # -- NLU as a service (hermes/nlu/query) ---------------------------------------------------------
     def nlu_query(self, query: NluQuery) -> None:
         lang = self.settings.language_of(query.siteId)
-        self.intents.answer_query(query, self.kit(lang).matcher, lang)
+        self.intents.answer_query(query, self.kit(lang).matcher, lang, self.settings.guard)

@@ -16,13 +16,14 @@ from gateway.hermes.asr import AsrStopListening
 from gateway.hermes.dialogue import DialogueEndSession
 from gateway.hermes.hotword import HotwordDetected
 from gateway.ports import HandleResult, RecognisedIntent, ReplySpeaker
+from gateway.voice.effects import NOT_UNDERSTOOD, EffectGuard, by_lang
 from gateway.voice.engines.base import Transcript
 from gateway.voice.nlu.match import IntentMatch
 from gateway.voice.service import VoiceService
 from gateway.voice.session import Phase, Session
 from gateway.voice.skillrunner import SkillFailed
 from gateway.voice.speech import SiteRoutedSpeaker
-from gateway.voice.understand import match_transcript
+from gateway.voice.text_requests import PendingQuestions, read_text
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class SpeechServicesSeam:
 
     def __init__(self, service: VoiceService) -> None:
         self._service = service
+        self._effects = EffectGuard(service.settings.guard)
+        self._asked_back = PendingQuestions()
 
     @property
     def recogniser_name(self) -> str:
@@ -98,17 +101,36 @@ class SpeechServicesSeam:
         return await asyncio.get_running_loop().run_in_executor(pool, decode) if pcm else ""
 
     def recognise(self, text: str, language: str) -> RecognisedIntent | None:
-        match = self._service.kit(language).matcher.match(text)
+        """Home Assistant's text (its own recogniser's, or typed), read as customers word it;
+        only what the guard would act on is an intent: no one asks back on this path."""
+        match = read_text(self._service.kit(language).matcher, text, None, self._service.settings.guard).acted_on
         if match is None:
             return None
         return RecognisedIntent(match.intent, {slot.name: slot.value for slot in match.slots}, match.text)
 
-    async def handle(self, site_id: str, text: str, language: str) -> HandleResult:
+    async def handle(self, site_id: str, text: str, language: str, conversation: str | None = None) -> HandleResult:
         service = self._service
         kit = service.kit(language)
-        match = match_transcript(kit.matcher, Transcript(text, 1.0, 0.0, 0.0), None, service.settings.min_confidence)
-        if match is None or not kit.skills.handles(match.intent):
-            return HandleResult(False, f"I cannot help with {text!r} here.")
+        asking = self._asked_back.answering(conversation)
+        if conversation is not None and not asking:
+            self._effects.forget(conversation)  # answered too late, or nothing asked: a request of its own
+        match = kit.matcher.match_text(text, list(asking), service.settings.guard.max_skips) if asking else None
+        if match is None:  # no question pending, or the answer is no yes, no or repeat: a request of its own
+            match = kit.matcher.match_text(text, None, service.settings.guard.max_skips)
+        if match is not None and match.confidence < service.settings.min_confidence:
+            match = None
+        # The effect guard as for a spoken turn (effects.py): an effectful intent not sure enough
+        # is asked back, remembered under the conversation's id (or a fresh key the caller gets).
+        key = conversation if conversation is not None else str(uuid.uuid4())
+        match, instead = self._effects.check(key, language, match, kit.matcher)
+        if instead is not None:
+            if instead.intent_filter is None:  # the no to a question asked back
+                return HandleResult(True, instead.say or "")
+            self._asked_back.remember(key, instead.intent_filter)
+            return HandleResult(True, instead.say or "", asked=key)
+        if match is None or match.intent in kit.matcher.answers or not kit.skills.handles(match.intent):
+            # (a yes or no that answers no question the guard still holds is no request)
+            return HandleResult(False, by_lang(NOT_UNDERSTOOD, language))
         # A one-turn session of its own (not in the site table: the caller holds the conversation).
         # No customer: identity belongs to one voice session that a card tap bound (docs/privacy.md),
         # and this request is none, so it never answers with anyone's personal data.
@@ -120,4 +142,6 @@ class SpeechServicesSeam:
         except SkillFailed as exc:
             log.warning("skill failed for a one-turn request on %s: %s", site_id, exc)
             return HandleResult(False, kit.skills.apology(language))
+        for notify in reply.notify:  # a staff call reaches the staff, as from a spoken turn
+            service.notifier.send(session, notify)
         return HandleResult(True, reply.say or "")

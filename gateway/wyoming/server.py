@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 # No public home page to link: Home Assistant shows the name, and an empty link is no link.
 ATTRIBUTION = Attribution(name="Touchgate", url="")
 BYTES_PER_S = 32_000
+ASKED_BACK = "touchgate_asked_back"  # the key of a question asked back, in a handle's context
+MAX_CONVERSATION_ID = 128  # characters kept of a client's conversation id (Home Assistant's: a 26-character ULID)
 
 
 class WyomingServer:
@@ -153,7 +155,8 @@ class _Conversation:
             elif Recognize.is_type(kind):
                 await self._recognize(Recognize.from_event(event))
             elif WyTranscript.is_type(kind):
-                await self._handle(WyTranscript.from_event(event).text)
+                transcript = WyTranscript.from_event(event)
+                await self._handle(transcript.text, transcript.context)
             elif Ping.is_type(kind):
                 await self._send(Pong(text=event.data.get("text")).event())
             else:
@@ -214,7 +217,18 @@ class _Conversation:
         entities = [Entity(name=name, value=value) for name, value in match.slots.items()]
         await self._send(Intent(name=match.name, entities=entities, text=match.text).event())
 
-    async def _handle(self, text: str) -> None:
-        """A conversation turn from Home Assistant: intent, rules, the skill's reply text."""
-        result = await self._server._voice.handle(self._site, text, self._lang(None))
-        await self._send((Handled if result.handled else NotHandled)(text=result.text).event())
+    async def _handle(self, text: str, context: object) -> None:
+        """A conversation turn from Home Assistant: intent, rules, the skill's reply text. A
+        question asked back (an effectful intent not sure enough) is answered by the next text of
+        the same conversation: Home Assistant sends its `conversation_id` in the context of each
+        turn; other clients send back the `context` of the question (the protocol's "context for
+        next interaction")."""
+        conversation = None
+        if isinstance(context, dict):
+            for key in (ASKED_BACK, "conversation_id"):
+                if isinstance(context.get(key), str):
+                    conversation = context[key][:MAX_CONVERSATION_ID]
+                    break
+        result = await self._server._voice.handle(self._site, text, self._lang(None), conversation)
+        reply_context = {ASKED_BACK: result.asked} if result.asked is not None else None
+        await self._send((Handled if result.handled else NotHandled)(text=result.text, context=reply_context).event())

@@ -4,7 +4,9 @@ text-to-speech decoded back to words, intent recognition and intent handling."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,12 +24,17 @@ from wyoming.intent import Intent, NotRecognized, Recognize
 from wyoming.tts import Synthesize, SynthesizeVoice
 
 from gateway.app import Gateway
+from gateway.voice.effects import ASK_BACK, DECLINED, NOT_UNDERSTOOD
+from skills.staff import COMING
+from tests.support.clients import Collector
 from tests.support.gateway import gateway_settings, running_gateway
 from tests.support.mosquitto import Mosquitto
 from tests.tts.speech import make_decoder, recognise
 from tests.voice.support import AUDIO_DIR
 
 READ_TIMEOUT_S = 60  # a loaded 2-core machine decodes slowly; a wrong answer fails at once
+# No sentence has it ("need ... here"); the skills' key words find a staff call, 0.8 sure at most.
+STAFF_BY_KEY_WORDS = "i need a colleague here"
 
 
 @pytest.fixture
@@ -153,3 +160,59 @@ async def test_a_transcript_is_handled_by_the_skill_or_not_handled(server: tuple
     assert (Handled.from_event(handled).text or "").startswith("You will find coffee in aisle"), handled
     assert intents == ["WhereIsProduct"], "the rules saw the intent, as for a Hermes turn"
     assert NotHandled.is_type(not_handled.type), not_handled
+    assert NotHandled.from_event(not_handled).text == NOT_UNDERSTOOD["en"], "what the speaker can help with"
+
+
+async def test_text_is_read_as_customers_word_it_and_an_unsure_staff_call_is_asked_back(
+    broker: Mosquitto, server: tuple[Gateway, int]
+) -> None:
+    """Assist's text (its own recogniser's, or typed) is the customer's wording: polite wrappers
+    and key words are understood (`Matcher.match_text`), but a staff call only key words found
+    (0.8, below voice.guard.effectful_min_confidence) is not recognised, and when handled is asked
+    back; the answer is the next text of the same conversation (Home Assistant's
+    `conversation_id`, or the question's own context sent back)."""
+    runtime, port = server
+    intents: list[str] = []
+    runtime.service("voice").on_intent.append(lambda session, match: intents.append(match.intent))
+    staff = Collector(broker.host, broker.port, ["touchgate/+/staff"], client_id="staff-pager")
+    client = await _client(port)
+
+    async def handle(text: str, context: dict[str, object] | None = None) -> Event:
+        await client.write_event(Transcript(text=text, language="en", context=context).event())
+        return await _read(client)
+
+    try:
+        await client.write_event(Recognize(text="sorry, could you tell me where the eggs are, thanks").event())
+        wrapped = await _read(client)
+        await client.write_event(Recognize(text=STAFF_BY_KEY_WORDS).event())
+        unsure = await _read(client)
+        # Home Assistant sends its conversation id with every turn of a conversation.
+        home_assistant = {"conversation_id": "01JB0000000000000000000000", "device_id": "kitchen-speaker"}
+        asked = await handle(STAFF_BY_KEY_WORDS, home_assistant)
+        confirmed = await handle("yes", home_assistant)
+        answered_twice = await handle("yes", home_assistant)
+        # A client without conversation ids sends back the question's own context.
+        asked_again = await handle(STAFF_BY_KEY_WORDS)
+        declined = await handle("no", Handled.from_event(asked_again).context)
+        forged = await handle("yes", {"touchgate_asked_back": "a key nobody was given"})
+        await client.write_event(Event(type="transcript", data={"text": "yes", "context": ["not", "a", "mapping"]}))
+        junk_context = await _read(client)
+        wrong_key_type = await handle("yes", {"touchgate_asked_back": {"nested": 1}})
+    finally:
+        await client.disconnect()
+    try:
+        assert Intent.is_type(wrapped.type), wrapped
+        assert [(e.name, e.value) for e in Intent.from_event(wrapped).entities] == [("product", "eggs")]
+        assert NotRecognized.is_type(unsure.type), unsure
+        assert Handled.is_type(asked.type) and Handled.from_event(asked).text == ASK_BACK["CallStaff"]["en"], asked
+        assert Handled.is_type(confirmed.type) and Handled.from_event(confirmed).text == COMING["en"], confirmed
+        call = await asyncio.to_thread(staff.wait_for, lambda m: m.topic == "touchgate/homeassistant/staff")
+        assert json.loads(call[0].payload)["kind"] == "staff_call"
+        assert Handled.from_event(confirmed).context is None, "no question is pending after the yes"
+        for not_an_answer in (answered_twice, forged, junk_context, wrong_key_type):
+            assert NotHandled.is_type(not_an_answer.type) and NotHandled.from_event(not_an_answer).text == NOT_UNDERSTOOD["en"]
+        assert Handled.from_event(asked_again).context, "the key of the question, for a client without conversation ids"
+        assert Handled.from_event(declined).text == DECLINED["en"], declined
+        assert intents == ["CallStaff"], "only the confirmed call reached the rules (recognize runs no rules)"
+    finally:
+        staff.close()
