@@ -199,7 +199,7 @@ def cost(dump: Path, repeats: int = 3) -> None:
     transcripts = [from_record(r) for r in load_dump(dump)]
     texts = [t.fallback.text for t in transcripts if t.fallback is not None and t.fallback.text]
 
-    def per_item_ms(run: Callable[[], None], n: int) -> float:
+    def per_item_ms(run: Callable[[], object], n: int) -> float:
         runs = []
         for _ in range(repeats):
             started = time.process_time()
