@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from _common import loop_time
+from _common import loop_time, median
 from _voice_heldout import Score, render_items, split_of
 from voice_decision import _model, decode, from_record, item_of
 
@@ -35,14 +35,15 @@ def _right(record: dict[str, Any], match: Any) -> bool:
 
 
 def design(records: Iterable[dict[str, Any]], features: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """One row per candidate reading of each utterance, labelled 1 where it is what was said."""
-    from gateway.voice.engines.decision import candidates
+    """One row per candidate reading of each utterance, labelled 1 where it is what was said (with
+    the open pass's key-word readings where the features name them)."""
+    from gateway.voice.engines.decision import KEYWORD_FEATURE, candidates
     from gateway.voice.settings import GuardSettings
 
     matcher, skips = _model().matcher, GuardSettings().max_skips
     rows, labels = [], []
     for record in records:
-        for candidate in candidates(matcher, from_record(record), None, skips):
+        for candidate in candidates(matcher, from_record(record), None, skips, KEYWORD_FEATURE in features):
             rows.append([candidate.features[f] for f in features])
             labels.append(float(_right(record, candidate.match)))
     return np.array(rows, dtype=float).reshape(-1, len(features)), np.array(labels)
@@ -69,16 +70,23 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = L2) -> tuple[np.ndarray, np.nd
     return means, scales, beta[1:], float(beta[0])
 
 
-def model_of(records: list[dict[str, Any]], recipe: str = "-") -> Any:
-    from gateway.voice.engines.decision import FEATURES, DecisionModel
+def features_of(keywords: bool) -> tuple[str, ...]:
+    """The features a model weighs: all, or all but the open pass's key-word readings."""
+    from gateway.voice.engines.decision import FEATURES
 
-    x, y = design(records, FEATURES)
+    return FEATURES if keywords else tuple(f for f in FEATURES if not f.startswith("keywords"))
+
+
+def model_of(records: list[dict[str, Any]], features: tuple[str, ...], recipe: str = "-") -> Any:
+    from gateway.voice.engines.decision import DecisionModel
+
+    x, y = design(records, features)
     means, scales, weights, intercept = fit(x, y)
     counts: dict[str, int] = {}
     for r in records:
         counts[r["split"]] = counts.get(r["split"], 0) + 1
     return DecisionModel(
-        version=1, recipe=recipe, features=FEATURES, means=tuple(round(float(v), 6) for v in means),
+        version=1, recipe=recipe, features=features, means=tuple(round(float(v), 6) for v in means),
         scales=tuple(round(float(v), 6) for v in scales), weights=tuple(round(float(v), 6) for v in weights),
         intercept=round(intercept, 6), trained_on=counts,
     )
@@ -107,29 +115,30 @@ def _fold(utterance_id: str) -> int:
     return int(hashlib.sha256(f"fold:{utterance_id}".encode()).hexdigest()[:8], 16) % FOLDS
 
 
-def cross_validated(records: list[dict[str, Any]]) -> Score:
+def cross_validated(records: list[dict[str, Any]], features: tuple[str, ...]) -> Score:
     """Dev figures of models fitted without the scored fold (tuning set + the other dev folds)."""
     total = Score()
     for fold in range(FOLDS):
         held = [r for r in records if r["split"] == "dev" and _fold(r["id"]) == fold]
-        model = model_of([r for r in records if not (r["split"] == "dev" and _fold(r["id"]) == fold)])
+        model = model_of([r for r in records if not (r["split"] == "dev" and _fold(r["id"]) == fold)], features)
         part = score(held, model)
         for name, value in vars(part).items():
             setattr(total, name, getattr(total, name) + value)
     return total
 
 
-def train(dump: Path, out: Path) -> None:
-    records = load_dump(dump)
+def train(dump: Path, out: Path, keywords: bool) -> None:
+    records, features = load_dump(dump), features_of(keywords)
     recipe = (
         f"bench/voice_decision.py train --dump <dump> on {datetime.date.today().isoformat()}: logistic regression (numpy, "
         f"Newton, L2 {L2} on standardised features, intercept free) over every candidate reading (grammar pass, open "
-        "pass) of the tuning set's English audio (tests/data/voice_tuning, rendered by render.py's plan) and the held-out "
+        "pass" + (", the open pass read by the key words" if keywords else "") + ") of the tuning set's English audio (tests/data/voice_tuning, rendered by render.py's plan) and the held-out "
         "dev split's (tests/data/voice_heldout, 40 %); label: the reading is the said intent with its slots. The open "
         "pass is kept only where the gateway runs it (defaults). The test split is not used."
     )
-    model = model_of(records, recipe)
-    before, after, cv = score([r for r in records if r["split"] == "dev"], None), score([r for r in records if r["split"] == "dev"], model), cross_validated(records)
+    model = model_of(records, features, recipe)
+    dev = [r for r in records if r["split"] == "dev"]
+    before, after, cv = score(dev, None), score(dev, model), cross_validated(records, features)
     figures = {
         "dev_accuracy_before": before.figures()["heldout_accuracy"], "dev_accuracy": after.figures()["heldout_accuracy"],
         "dev_accuracy_cross_validated": cv.figures()["heldout_accuracy"], "dev_false_accept_rate": after.figures()["false_accept_rate"],
@@ -156,21 +165,53 @@ def report(dump: Path, model_path: Path, failures: bool) -> None:
         part = [r for r in records if r["split"] == split]
         print(split, "before", json.dumps(score(part, None).figures()))
         print(split, "after", json.dumps(score(part, decision, note if failures else None).figures()))
-    print("dev cross-validated", json.dumps(cross_validated(records).figures()))
+    print("dev cross-validated", json.dumps(cross_validated(records, decision.features).figures()))
     print("\n".join(lines))
 
 
-def test_split(cache: Path, model_path: Path) -> None:
-    """The test split, decoded once with the gateway's defaults; before and after from the same
-    transcripts. Aggregates only."""
+def test_split(cache: Path, model_path: Path, baseline_path: Path | None = None) -> None:
+    """The test split, decoded once with the gateway's defaults; before (hand-set factors, and the
+    `baseline_path` model where given) and after from the same transcripts. Aggregates only."""
     from gateway.voice.engines.decision import load_decision
     from voice_decision import to_record
 
     decision = load_decision(model_path)
+    baseline = load_decision(baseline_path) if baseline_path is not None else None
     started = time.perf_counter()
     records = [to_record(item, transcript, "test") for item, transcript in decode((i for i in render_items(cache) if split_of(i.id) == "test"), open_always=False)]
     decode_s = time.perf_counter() - started
     print(json.dumps({
         "test_before": score(records, None).figures(), "test_after": score(records, decision).figures(),
+        **({"test_baseline_model": score(records, baseline).figures()} if baseline is not None else {}),
         "decode_s": round(decode_s, 1), **loop_time(),
     }))
+
+
+def cost(dump: Path, repeats: int = 3) -> None:
+    """What reading the open pass by the key words adds to a turn: candidates() over the dump's
+    utterances (the gateway's rule for the open pass) without and with it, and match_text alone
+    on the open pass's texts; CPU time per utterance, the median of `repeats` runs, in the same
+    run."""
+    from gateway.voice.engines.decision import candidates
+    from gateway.voice.settings import GuardSettings
+
+    matcher, skips = _model().matcher, GuardSettings().max_skips
+    transcripts = [from_record(r) for r in load_dump(dump)]
+    texts = [t.fallback.text for t in transcripts if t.fallback is not None and t.fallback.text]
+
+    def per_item_ms(run: Callable[[], object], n: int) -> float:
+        runs = []
+        for _ in range(repeats):
+            started = time.process_time()
+            run()
+            runs.append((time.process_time() - started) / max(n, 1) * 1000)
+        return round(median(runs), 4)
+
+    result = {
+        "utterances": len(transcripts), "open_pass_texts": len(texts),
+        "candidates_ms": per_item_ms(lambda: [candidates(matcher, t, None, skips) for t in transcripts], len(transcripts)),
+        "candidates_keywords_ms": per_item_ms(lambda: [candidates(matcher, t, None, skips, True) for t in transcripts], len(transcripts)),
+        "match_text_ms": per_item_ms(lambda: [matcher.match_text(x, None, skips) for x in texts], len(texts)),
+        "match_strict_ms": per_item_ms(lambda: [matcher.match(x, None, skips) for x in texts], len(texts)),
+    }
+    print(json.dumps({**result, **loop_time()}))

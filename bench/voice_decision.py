@@ -21,6 +21,10 @@ and measure it. Recipe, step by step (each step reuses the previous one's output
   .venv/bin/python bench/voice_decision.py train --dump /tmp/tg-decision.jsonl
   .venv/bin/python bench/voice_decision.py report --dump /tmp/tg-decision.jsonl
   nice -n 19 .venv/bin/python bench/voice_decision.py test --heldout-cache /tmp/touchgate-voice-heldout
+
+With `train --keywords` the model also weighs the open pass's words read by the key-word fallback
+(Matcher.match_text: features keywords, keywords_agree); `test --baseline-model` scores another
+model on the same test transcripts; `cost --dump` times the reading without and with key words.
 """
 
 from __future__ import annotations
@@ -160,7 +164,7 @@ def item_of(record: dict[str, Any]) -> Item:
 
 
 def main() -> None:
-    from _decision_fit import report, test_split, train
+    from _decision_fit import cost, report, test_split, train
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="step", required=True)
@@ -173,6 +177,7 @@ def main() -> None:
     p = sub.add_parser("train")
     p.add_argument("--dump", type=Path, required=True)
     p.add_argument("--model", type=Path, default=MODEL_FILE)
+    p.add_argument("--keywords", action="store_true", help="also read the open pass's words by the key words (features keywords*)")
     p = sub.add_parser("report")
     p.add_argument("--dump", type=Path, required=True)
     p.add_argument("--model", type=Path, default=MODEL_FILE)
@@ -180,6 +185,9 @@ def main() -> None:
     p = sub.add_parser("test")
     p.add_argument("--heldout-cache", type=Path, required=True)
     p.add_argument("--model", type=Path, default=MODEL_FILE)
+    p.add_argument("--baseline-model", type=Path, help="another model scored on the same transcripts (test_baseline_model)")
+    p = sub.add_parser("cost", help="CPU per utterance of the reading, without and with the open pass's key words")
+    p.add_argument("--dump", type=Path, required=True)
     args = parser.parse_args()
     if args.step == "render":
         print(json.dumps({"tuning_wavs": len(render_tuning(args.tuning_cache))}))
@@ -194,11 +202,13 @@ def main() -> None:
                     out.flush()
         print(json.dumps({"dumped": len(tuning) + len(committed_items()) + len(dev), "seconds": round(time.perf_counter() - started, 1), **loop_time()}))
     elif args.step == "train":
-        train(args.dump, args.model)
+        train(args.dump, args.model, args.keywords)
     elif args.step == "report":
         report(args.dump, args.model, args.failures)
+    elif args.step == "cost":
+        cost(args.dump)
     elif args.step == "test":
-        test_split(args.heldout_cache, args.model)
+        test_split(args.heldout_cache, args.model, args.baseline_model)
 
 
 if __name__ == "__main__":

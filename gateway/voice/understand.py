@@ -53,7 +53,7 @@ def match_transcript(
     other pass heard something else in the same audio, which on the dev split was where most
     false accepts came from)."""
     if decision is not None and transcript.grammar_pass:
-        found = candidates(matcher, transcript, intent_filter, passes.max_skips)
+        found = candidates(matcher, transcript, intent_filter, passes.max_skips, decision.reads_keywords)
         return decide(decision, found, matcher.effectful, passes.effectful_one_pass_cap if passes.effectful_needs_both else 1.0)
     grammar = None
     # A grammar-pass sentence that fits the audio badly still counts where the open pass agrees.

@@ -13,13 +13,17 @@ from hypothesis import strategies as st
 
 from gateway.config.problems import ConfigError
 from gateway.voice.engines.base import Transcript
+from gateway.voice.effects import EffectGuard
 from gateway.voice.engines.decision import DEFAULT_MODEL, FEATURES, DecisionModel, candidates, load_decision
 from gateway.voice.engines.factory import load_engine
-from gateway.voice.settings import VoiceSettings
+from gateway.voice.nlu import keywords
+from gateway.voice.settings import GuardSettings, VoiceSettings
 from gateway.voice.skillset import build_intent_model
 from gateway.voice.understand import match_transcript
 
 MODEL = load_decision(DEFAULT_MODEL)
+# The model that also reads the open pass by the key words: measured, not the default (docs/voice.md).
+KEYWORD_MODEL = load_decision(DEFAULT_MODEL.with_name("decision-keywords.yaml"))
 MATCHER = build_intent_model(VoiceSettings())[0].matcher
 
 
@@ -110,6 +114,35 @@ def test_one_candidate_per_reading_and_none_without_one() -> None:
     assert {c.match.intent for c in different} == {"WhereIsProduct", "GetOpeningHours"}
     assert all(c.features["disagree"] == 1.0 for c in different)
     assert match_transcript(MATCHER, heard("", None, "my grandmother plays the violin", 1.0), None, 0.0, decision=MODEL) is None
+
+
+def test_the_open_pass_read_by_key_words_is_one_more_candidate_or_agreement() -> None:
+    """'any coupons this week' parses as no sentence, not even fuzzily: only a model fitted with
+    key-word readings gets it, as a candidate of its own or as the grammar pass's confirmation."""
+    alone = heard("", None, "any coupons this week", 1.0)
+    assert candidates(MATCHER, alone, None, 2) == []
+    [read] = candidates(MATCHER, alone, None, 2, keywords=True)
+    assert read.match.intent == "GetOffers" and read.match.template == keywords.TEMPLATE_NAME
+    assert read.features["keywords"] == 1.0 and read.features["open_only"] == 1.0
+    [confirmed] = candidates(MATCHER, heard("what offers do you have", 1.5, "any coupons this week", 1.0), None, 2, keywords=True)
+    assert confirmed.match.intent == "GetOffers" and confirmed.features["keywords_agree"] == 1.0 and confirmed.features["keywords"] == 0.0
+    assert KEYWORD_MODEL.reads_keywords and not MODEL.reads_keywords  # the default leaves it off
+
+
+@pytest.mark.parametrize("said", ["delete everything about me", "i need someone from the staff to help me"])
+def test_an_effectful_intent_from_key_words_alone_is_asked_back_never_acted_on(said: str) -> None:
+    """Even with effect guards relaxed to one pass (effectful_needs_both off) and a model sure of
+    every reading: at most asked back. The fitted model is not that sure: rejected."""
+    guard = GuardSettings(effectful_needs_both=False)
+    sure_of_all = KEYWORD_MODEL.model_copy(update={"intercept": 50.0})
+    outcomes = []
+    for model in (KEYWORD_MODEL, sure_of_all):
+        match = match_transcript(MATCHER, heard("", None, said, 0.5, snr=60.0), None, 0.0, guard.passes(), model)
+        assert match is not None and match.intent in MATCHER.effectful and match.template == keywords.TEMPLATE_NAME
+        acted, ask = EffectGuard(guard).check("s1", "en", match, MATCHER)
+        assert acted is None, match
+        outcomes.append((match.confidence, ask is not None))
+    assert outcomes[1] == (keywords.CEILING, True), outcomes  # capped, then asked back
 
 
 def test_probabilities_stay_probabilities_for_extreme_features() -> None:

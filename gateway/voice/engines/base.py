@@ -76,6 +76,11 @@ class ReadingModel(Protocol):
 
     def probability(self, values: Mapping[str, float]) -> float: ...
 
+    @property
+    def reads_keywords(self) -> bool:
+        """Fitted with the open pass's key-word readings as candidates too."""
+        ...
+
 
 class AsrEngine(Protocol):
     name: str

@@ -6,6 +6,9 @@ model over what both passes measured (agreement, their phone-loop gaps, words th
 skipped, the sentence's length, the utterance's duration and speech-to-background level) gives
 each candidate the probability that it is what was said; the likeliest is the answer, with that
 probability as its confidence. The guard (nlu/guard.py) then acts, asks back or rejects on it.
+A model that names the `keywords` features also gets the open pass's words read by the skills'
+key words (nlu/keywords.py) as one more candidate; the default model does not (measured, it
+accepted more off-topic audio: docs/voice.md, "The calibrated decision").
 
 The coefficients are data (`decision.yaml` beside this module), fitted by bench/voice_decision.py
 on the tuning set's audio and the held-out corpus's dev split (never its test split); the file
@@ -26,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from gateway.config.problems import ConfigError, ConfigProblem, problems_from_validation
 from gateway.config.yamlpos import YamlLoadError, parse_yaml
 from gateway.voice.engines.base import ReadingModel, Transcript
+from gateway.voice.nlu import keywords as kw
 from gateway.voice.nlu.match import IntentMatch, Matcher
 
 DEFAULT_MODEL = Path(__file__).with_name("decision.yaml")
@@ -48,7 +52,12 @@ FEATURES = (
     "words",  # words of the candidate's sentence (short ones are forced onto noise more easily)
     "log_audio_s",  # the utterance's duration
     "snr",  # speech over background, dB / 10
+    # Read only by a model that names them (a model without them gets no key-word candidates):
+    "keywords",  # the open pass's words read as customers word things (key words, polite wrappers), not a sentence
+    "keywords_agree",  # that reading of the open pass names the grammar pass's intent with its slots
 )
+# A model naming this feature also gets the open pass's text read by the key-word fallback.
+KEYWORD_FEATURE = "keywords"
 
 
 class DecisionModel(BaseModel):
@@ -93,6 +102,11 @@ class DecisionModel(BaseModel):
             raise ValueError("must be a finite number")
         return value
 
+    @property
+    def reads_keywords(self) -> bool:
+        """Fitted with the open pass's key-word readings: candidates() should offer them."""
+        return KEYWORD_FEATURE in self.features
+
     def probability(self, values: Mapping[str, float]) -> float:
         z = self.intercept + sum(w * (values[f] - m) / s for f, m, s, w in zip(self.features, self.means, self.scales, self.weights))
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
@@ -131,11 +145,36 @@ def _gap(value: float | None) -> tuple[float, float]:
     return (0.0, 1.0) if value is None else (min(max(value, 0.0), MAX_GAP), 0.0)
 
 
-def candidates(matcher: Matcher, transcript: Transcript, intent_filter: list[str] | None, max_skips: int) -> list[Candidate]:
-    """Every distinct reading the passes heard, with what the model weighs for it."""
+def _text_reading(matcher: Matcher, text: str, fuzzy: IntentMatch | None, intent_filter: list[str] | None) -> IntentMatch | None:
+    """The open pass's words read as typed text (Matcher.match_text: wrappers stripped, then the
+    key words and written-only names) where that finds another reading than the strict fuzzy
+    match; None where it adds nothing. A whole-sentence fuzzy match is all match_text would say."""
+    if fuzzy is not None and fuzzy.confidence >= 1.0:
+        return None
+    reading = matcher.match_beyond(text, fuzzy, intent_filter)
+    if reading is None or (fuzzy is not None and _key(reading) == _key(fuzzy)):
+        return None
+    return reading
+
+
+def _unexplained(reading: IntentMatch) -> float:
+    """Words a key-word reading left unexplained (each cost keywords.UNKNOWN_COST of its CEILING)."""
+    if reading.template != kw.TEMPLATE_NAME:
+        return round((1.0 - reading.confidence) * len(reading.tokens))
+    return round(max(0.0, kw.CEILING - reading.confidence) / kw.UNKNOWN_COST)
+
+
+def candidates(
+    matcher: Matcher, transcript: Transcript, intent_filter: list[str] | None, max_skips: int, keywords: bool = False,
+) -> list[Candidate]:
+    """Every distinct reading the passes heard, with what the model weighs for it. With
+    `keywords`, the open pass's words are also read as customers word things (one more
+    candidate, or agreement with the grammar pass's)."""
     grammar = matcher.match(transcript.text, intent_filter) if transcript.text else None
     fallback = transcript.fallback
     fuzzy = matcher.match(fallback.text, intent_filter, max_skips) if fallback is not None and fallback.text else None
+    text = _text_reading(matcher, fallback.text, fuzzy, intent_filter) if keywords and fallback is not None and fallback.text else None
+    text_agrees = text is not None and grammar is not None and _key(text) == _key(grammar)
     grammar_gap, no_grammar_gap = _gap(transcript.phone_gap if grammar is not None else None)
     open_gap, no_open_gap = _gap(fallback.phone_gap if fallback is not None else None)
     common = {
@@ -154,7 +193,12 @@ def candidates(matcher: Matcher, transcript: Transcript, intent_filter: list[str
         skipped = 0.0 if heard_by_grammar and not both else round((1.0 - (fuzzy.confidence if fuzzy else 1.0)) * len(fuzzy.tokens if fuzzy else ()))
         found.append(Candidate(match, {
             **common, "both": float(both), "open_only": float(not heard_by_grammar), "candidate_gap": min(gaps) if gaps else MAX_GAP,
-            "skipped": float(skipped), "words": float(len(match.tokens)),
+            "skipped": float(skipped), "words": float(len(match.tokens)), "keywords": 0.0, "keywords_agree": float(heard_by_grammar and text_agrees),
+        }))
+    if text is not None and not text_agrees:
+        found.append(Candidate(text, {
+            **common, "both": 0.0, "open_only": 1.0, "candidate_gap": MAX_GAP if no_open_gap else open_gap,
+            "skipped": float(_unexplained(text)), "words": float(len(text.tokens)), "keywords": 1.0, "keywords_agree": 0.0,
         }))
     return found
 
@@ -162,12 +206,15 @@ def candidates(matcher: Matcher, transcript: Transcript, intent_filter: list[str
 def decide(model: ReadingModel, found: Sequence[Candidate], effectful: Collection[str] = (), one_pass_cap: float = 1.0) -> IntentMatch | None:
     """The likeliest candidate, its probability of being right as its confidence. An effectful
     intent only one pass heard is at most `one_pass_cap` sure (below the effectful threshold:
-    asked back, never acted on)."""
+    asked back, never acted on). One read from key words alone is at most `keywords.CEILING`
+    sure, whatever the settings: a request worded nowhere in the sentences never acts by itself."""
     best: IntentMatch | None = None
     for candidate in found:
         p = round(model.probability(candidate.features), 4)
         if candidate.match.intent in effectful and not candidate.features["both"]:
             p = min(p, one_pass_cap)
+        if candidate.match.intent in effectful and candidate.features["keywords"]:
+            p = min(p, kw.CEILING)
         if best is None or p > best.confidence:
             best = IntentMatch(candidate.match.intent, candidate.match.tokens, candidate.match.slots, p, candidate.match.template)
     return best

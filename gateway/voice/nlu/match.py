@@ -150,7 +150,11 @@ class Matcher:
         template whole or fuzzily (`match`), else the skills' key words (`nlu/keywords.py`),
         whose confidence is at most `keywords.CEILING`: never enough to act on an effectful
         intent (the guard asks back)."""
-        found = self.match(text, intent_filter, max_skips)
+        return self.match_beyond(text, self.match(text, intent_filter, max_skips), intent_filter)
+
+    def match_beyond(self, text: str, found: IntentMatch | None, intent_filter: list[str] | None = None) -> IntentMatch | None:
+        """match_text's reading past `found`, the fuzzy match of `text` the caller already has
+        (`match(text, intent_filter, max_skips)`): not computed twice where it is needed apart."""
         if found is None or found.confidence < 1.0:
             # the sentence inside polite wrappers, whole ("sorry, could you tell me …, thanks")
             core = strip_wrappers(tokenise(text))
