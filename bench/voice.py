@@ -167,6 +167,13 @@ def p95(values: list[float]) -> float:
     return round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1)
 
 
+def walk_away_if_asked_back(client: HermesClient, said: str, session: str) -> None:
+    """The effect guard asked back (acted on nothing, listens for yes or no): the customer walks
+    away, so the session ends now instead of at its timeout."""
+    if said.endswith("Please say yes or no."):
+        client.send("hermes/dialogueManager/endSession", {"sessionId": session})
+
+
 def run_tts_engine(engine: str, broker: Mosquitto, workdir: Path, speed: float) -> dict[str, Any]:
     """Whole turns with the reply spoken: say → playBytes, and endpoint → playBytes."""
     tts: dict[str, Any] = {"enabled": True}
@@ -188,6 +195,7 @@ def run_tts_engine(engine: str, broker: Mosquitto, workdir: Path, speed: float) 
             said = client.wait_for(lambda m: m.topic == "hermes/tts/say" and _session_of(m.payload) == session, 30.0)[0]
             say = json.loads(said.payload)
             play = client.wait_for(lambda m: m.topic == f"hermes/audioServer/bench/playBytes/{say['id']}", 30.0)[0]
+            walk_away_if_asked_back(client, str(say["text"]), session)
             client.json_on("hermes/dialogueManager/sessionEnded", 30.0, sessionId=session)
             said_at, played_at = client.received_at[id(said)], client.received_at[id(play)]
             say_ms.append((played_at - said_at) * 1000)
@@ -226,9 +234,7 @@ def run_engine(engine: str, broker: Mosquitto, workdir: Path, speed: float) -> d
             latencies.append((time.perf_counter() - sent_at) * 1000)
             # Text-to-speech is off here: the bench is the TTS service the dialogue manager waits for.
             client.send("hermes/tts/sayFinished", {"id": say["id"], "siteId": "bench", "sessionId": session})
-            if str(say["text"]).endswith("Please say yes or no."):
-                # The effect guard asked back (acted on nothing): the customer walks away.
-                client.send("hermes/dialogueManager/endSession", {"sessionId": session})
+            walk_away_if_asked_back(client, str(say["text"]), session)
             client.json_on("hermes/dialogueManager/sessionEnded", 30.0, sessionId=session)
             expected = f"hermes/intent/{utterance.intent}" if utterance.intent else "hermes/nlu/intentNotRecognized"
             with client._lock:
