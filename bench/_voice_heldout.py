@@ -138,47 +138,56 @@ def judge_text(lang: str, items: Iterable[Item], settings: Any = None) -> Score:
     return score
 
 
+def transcribe(item: Item, engine: Any, settings: Any) -> Any:
+    """One rendered file through the gateway's endpointer and a fresh recogniser of `engine`, in
+    2,048-byte frames as a speaker sends them: the Transcript a turn would have."""
+    import wave
+
+    from gateway.audio import make_wav, read_frame
+    from gateway.voice.listener import Snapshot, new_listening
+    from gateway.voice.vad import VadState
+
+    assert item.wav is not None
+    with wave.open(str(item.wav), "rb") as reader:
+        pcm = reader.readframes(reader.getnframes())
+    listening = new_listening("eval", item.id, settings.endpoint, 0.0)
+    recogniser = engine.recogniser()
+    for start in range(0, len(pcm), 2048):
+        state = listening.feed(read_frame(make_wav(pcm[start : start + 2048]), settings.max_frame_bytes).pcm)
+        if state not in (VadState.WAITING, VadState.SPEECH):
+            break
+    while not listening.queue.empty():
+        queued = listening.queue.get_nowait()
+        if isinstance(queued, Snapshot):
+            recogniser.snapshot()
+        elif queued is not None:
+            recogniser.accept(queued)
+    transcript = recogniser.finish(listening.snapshot_holds)
+    recogniser.close()
+    return transcript
+
+
 def judge_audio(items: Iterable[Item], settings: Any = None, failures: list[str] | None = None) -> Score:
     """English audio through endpointing, PocketSphinx, understanding and the guard."""
     from gateway.voice.effects import EffectGuard
     from gateway.voice.engines.factory import load_engine
-    from gateway.voice.listener import Snapshot, new_listening
     from gateway.voice.settings import VoiceSettings
     from gateway.voice.skillset import build_intent_model
     from gateway.voice.understand import match_transcript
-    from gateway.voice.vad import VadState
-    from gateway.audio import make_wav, read_frame
 
     settings = settings or VoiceSettings()
     model, _ = build_intent_model(settings, "en")
     engine = load_engine(settings, model)
     score = Score()
-    import wave
-
     for item in items:
-        assert item.wav is not None
-        with wave.open(str(item.wav), "rb") as reader:
-            pcm = reader.readframes(reader.getnframes())
-        listening = new_listening("eval", item.id, settings.endpoint, 0.0)
-        recogniser = engine.recogniser()
-        for start in range(0, len(pcm), 2048):
-            state = listening.feed(read_frame(make_wav(pcm[start : start + 2048]), settings.max_frame_bytes).pcm)
-            if state not in (VadState.WAITING, VadState.SPEECH):
-                break
-        while not listening.queue.empty():
-            queued = listening.queue.get_nowait()
-            if isinstance(queued, Snapshot):
-                recogniser.snapshot()
-            elif queued is not None:
-                recogniser.accept(queued)
-        transcript = recogniser.finish(listening.snapshot_holds)
-        recogniser.close()
+        transcript = transcribe(item, engine, settings)
         match = match_transcript(model.matcher, transcript, None, engine.min_confidence, settings.guard.passes(), engine.decision)
         acted, ask = EffectGuard(settings.guard).check(item.id, "en", match, model.matcher)
         score.add(item, acted, ask is not None, model.matcher.effectful)
         if failures is not None and (acted.intent if acted else None) != item.intent:
             heard = transcript.fallback.text if transcript.fallback else transcript.text
-            failures.append(f"{item.id} {item.wav.name}: {item.text!r} heard {heard!r} -> {acted.intent if acted else None} (ask_back={ask is not None})")
+            wav = item.wav.name if item.wav else "?"
+            failures.append(f"{item.id} {wav}: {item.text!r} heard {heard!r} -> {acted.intent if acted else None} (ask_back={ask is not None})")
     return score
 
 

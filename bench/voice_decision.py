@@ -33,7 +33,6 @@ import argparse
 import json
 import sys
 import time
-import wave
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import loop_time  # noqa: E402
-from _voice_heldout import TUNING, Item, render_items, renderer, split_of  # noqa: E402
+from _voice_heldout import TUNING, Item, render_items, renderer, split_of, transcribe  # noqa: E402
 
 MODEL_FILE = Path(__file__).resolve().parents[1] / "gateway" / "voice" / "engines" / "decision.yaml"
 
@@ -76,12 +75,9 @@ def committed_items() -> list[Item]:
 
 def decode(items: Iterable[Item], open_always: bool) -> Iterator[tuple[Item, Any]]:
     """Each item's transcript through the gateway's endpointer and recogniser (bench/_voice_heldout)."""
-    from gateway.audio import make_wav, read_frame
     from gateway.voice.engines.factory import load_engine
-    from gateway.voice.listener import Snapshot, new_listening
     from gateway.voice.settings import VoiceSettings
     from gateway.voice.skillset import build_intent_model
-    from gateway.voice.vad import VadState
 
     settings = VoiceSettings()
     # The passes only: the decision is replayed from what they heard (bench/_decision_fit.py).
@@ -90,24 +86,7 @@ def decode(items: Iterable[Item], open_always: bool) -> Iterator[tuple[Item, Any
     model, _ = build_intent_model(settings, "en")
     engine = load_engine(settings, model)
     for item in items:
-        assert item.wav is not None
-        with wave.open(str(item.wav), "rb") as reader:
-            pcm = reader.readframes(reader.getnframes())
-        listening = new_listening("eval", item.id, settings.endpoint, 0.0)
-        recogniser = engine.recogniser()
-        for start in range(0, len(pcm), 2048):
-            state = listening.feed(read_frame(make_wav(pcm[start : start + 2048]), settings.max_frame_bytes).pcm)
-            if state not in (VadState.WAITING, VadState.SPEECH):
-                break
-        while not listening.queue.empty():
-            queued = listening.queue.get_nowait()
-            if isinstance(queued, Snapshot):
-                recogniser.snapshot()
-            elif queued is not None:
-                recogniser.accept(queued)
-        transcript = recogniser.finish(listening.snapshot_holds)
-        recogniser.close()
-        yield item, transcript
+        yield item, transcribe(item, engine, settings)
 
 
 def to_record(item: Item, transcript: Any, split: str) -> dict[str, Any]:
