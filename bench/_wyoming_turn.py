@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import statistics
 import subprocess
@@ -103,6 +104,34 @@ def _start_gateway(broker: Mosquitto, workdir: Path, satellite_port: int) -> sub
     )
 
 
+def _walk_away_when_asked_back(client: HermesClient, before: int) -> None:
+    """Wait for the turn's session to end. When the effect guard asked back (it listens again for
+    yes or no: a second startListening), the customer walks away: the session is ended at once
+    instead of at its timeout, as bench/voice.py does for Hermes speakers."""
+    # The turn's first startListening (the turn waited for it) names its session.
+    session = client.json_on("hermes/asr/startListening", TIMEOUT_S, before, siteId=SITE)["sessionId"]
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        with client._lock:
+            mine = [m for m in client.messages[before:] if _session_of(m.payload) == session]
+        if any(m.topic == "hermes/dialogueManager/sessionEnded" for m in mine):
+            return
+        if sum(m.topic == "hermes/asr/startListening" for m in mine) >= 2:
+            client.send("hermes/dialogueManager/endSession", {"sessionId": session})
+            client.json_on("hermes/dialogueManager/sessionEnded", TIMEOUT_S, before, sessionId=session)
+            return
+        time.sleep(0.01)
+    raise TimeoutError(f"session {session} neither ended nor asked back within {TIMEOUT_S} s")
+
+
+def _session_of(payload: bytes) -> object:
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return None
+    return body.get("sessionId") if isinstance(body, dict) else None
+
+
 async def _turn(end: _SatelliteEnd, client: HermesClient, utterance: Utterance, chunks: list[bytes], frame_s: float) -> tuple[float, bool]:
     with client._lock:
         before = len(client.messages)
@@ -119,7 +148,7 @@ async def _turn(end: _SatelliteEnd, client: HermesClient, utterance: Utterance, 
     first_at, _ = await end.next("audio-chunk")
     await end.next("audio-stop")
     await end.send(Played().event())
-    await asyncio.to_thread(client.json_on, "hermes/dialogueManager/sessionEnded", TIMEOUT_S, before, siteId=SITE)
+    await asyncio.to_thread(_walk_away_when_asked_back, client, before)
     return (first_at - sent_at) * 1000, transcript.data.get("text") == utterance.text
 
 
