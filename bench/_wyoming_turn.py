@@ -80,10 +80,13 @@ class _SatelliteEnd:
         await async_write_event(event, self.writer)
 
     async def next(self, event_type: str) -> tuple[float, Event]:
-        while True:
-            at, event = await asyncio.wait_for(self.events.get(), TIMEOUT_S)
-            if event.type == event_type:
-                return at, event
+        # One deadline for the awaited event: the gateway's pings every few seconds must not keep
+        # a wait for an event that never comes alive forever.
+        async with asyncio.timeout(TIMEOUT_S):
+            while True:
+                at, event = await self.events.get()
+                if event.type == event_type:
+                    return at, event
 
 
 def _start_gateway(broker: Mosquitto, workdir: Path, satellite_port: int) -> subprocess.Popen[bytes]:
@@ -100,7 +103,7 @@ def _start_gateway(broker: Mosquitto, workdir: Path, satellite_port: int) -> sub
     return subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "run", "--config", str(config_file)],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL, stderr=open(workdir / "wyoming.log", "wb"),  # noqa: SIM115
+        stdout=(log := open(workdir / "wyoming.log", "wb")), stderr=log,  # noqa: SIM115
     )
 
 

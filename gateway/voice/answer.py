@@ -61,6 +61,7 @@ class TurnAnswers:
         confirmed = decision is not None and decision.answer is Answer.CONFIRMED
         if decision is not None and not confirmed:
             log.info("confirmation cancelled in session %s: %s", session.session_id, decision.reason)
+            self._turned(session, transcript, None, last_frame_at)
             cancelled = CANCELLED.get(session.lang, CANCELLED["en"])
             self._moves.speak_then(session, cancelled, lambda: self._moves.end(session, TerminationReason.NOMINAL))
             return
@@ -69,10 +70,11 @@ class TurnAnswers:
             # confidence are asked back first (nlu/guard.py). The yes itself is judged by confirm.py.
             match, instead = self._effects.check(session.session_id, session.lang, match, kit.matcher)
             if instead is not None:  # asked back (effectful, not sure enough) or a no to that: nothing published or run
+                self._turned(session, transcript, None, last_frame_at)
                 return self._deliver(session, instead)
         if match is None:
             self._intents.not_recognised(transcript.text, session.site_id, session.session_id, session.custom_data)
-            self.on_turn(session, transcript, None, time.perf_counter() - last_frame_at)
+            self._turned(session, transcript, None, last_frame_at)
             if session.send_intent_not_recognized:
                 return  # the skill that asked decides what happens next (or the session times out)
             sorry = by_lang(NOT_UNDERSTOOD, session.lang)
@@ -83,6 +85,7 @@ class TurnAnswers:
         if decision is not None:  # the yes: the handler that asked runs again, confirmed
             match = decision.pending.asked
         if not kit.skills.handles(match.intent):
+            self._turned(session, transcript, match, last_frame_at)
             return  # an external skill answers with endSession/continueSession (or the session times out)
         try:
             reply = await kit.skills.run(session, match, confirmed=confirmed)
@@ -94,7 +97,12 @@ class TurnAnswers:
                 self._ask_confirmation(session, match, reply)
             else:
                 self._deliver(session, reply)
-        self.on_turn(session, transcript, match, time.perf_counter() - last_frame_at)
+        self._turned(session, transcript, match, last_frame_at)
+
+    def _turned(self, session: Session, transcript: Transcript, acted_on: IntentMatch | None, last_frame_at: float) -> None:
+        """Every recognised turn is reported once, whatever it led to: the metrics count it and a
+        Wyoming satellite gets its `transcript` (one that was asked back waited for it forever)."""
+        self.on_turn(session, transcript, acted_on, time.perf_counter() - last_frame_at)
 
     def _ask_confirmation(self, session: Session, asked: IntentMatch, reply: Reply) -> None:
         """The handler wants a clear yes first: a Hermes continueSession that listens for the yes

@@ -77,11 +77,13 @@ class SatelliteEnd:
         self._writer.transport.abort()
 
     async def next(self, *types: str) -> Event | None:
-        """The next event of one of `types` (pings and the like skipped), or None at hang-up."""
-        while True:
-            event = await asyncio.wait_for(self.received.get(), EVENT_TIMEOUT_S)
-            if event is None or event.type in types:
-                return event
+        """The next event of one of `types` (pings and the like skipped), or None at hang-up.
+        One deadline for it all: the gateway's pings must not keep a wait alive."""
+        async with asyncio.timeout(EVENT_TIMEOUT_S):
+            while True:
+                event = await self.received.get()
+                if event is None or event.type in types:
+                    return event
 
 
 @pytest.fixture
@@ -152,6 +154,26 @@ async def test_a_pipeline_starting_at_asr_is_a_session_answered_with_transcript_
         assert await end.next("ping") is not None
     # On stop the gateway pauses the satellite before it hangs up.
     assert await end.next(PauseSatellite().event().type) is not None
+
+
+async def test_a_request_asked_back_still_gets_its_transcript_before_the_question(
+    broker: Mosquitto, tmp_path: Path, satellite_end: SatelliteEnd
+) -> None:
+    """"forget me" heard once is asked back (the effect guard), not acted on; the satellite still
+    gets the turn's `transcript` first, as with any other turn (it waited for it forever before)."""
+    end = satellite_end
+    forget = next(u for u in utterances("en") if u.name == "en_forget_1")
+    async with running_gateway(_settings(broker, tmp_path, end), timeout=60) as runtime:
+        await _connected(runtime, end)
+        await end.send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event())
+        await wait_until(lambda: runtime.service("voice").sessions.at(SITE) is not None, timeout=EVENT_TIMEOUT_S)
+        await end.send(AudioStart(rate=16000, width=2, channels=1).event())
+        await _stream(end, silence(0.3) + forget.pcm() + silence(1.5))
+        first = await end.next("transcript", "synthesize")
+        assert first is not None and Transcript.is_type(first.type), first
+        assert Transcript.from_event(first).text == "forget me"
+        question = await end.next("synthesize")
+        assert question is not None and "yes or no" in Synthesize.from_event(question).text
 
 
 async def test_a_satellite_that_vanishes_mid_turn_ends_its_session_and_is_dialled_again(
