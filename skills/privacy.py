@@ -34,6 +34,10 @@ SENTENCES_DE = """
 de_pv_vergiss = ((meine | die) (kundendaten | daten) [bitte] (löschen | entfernen) | (entfernen | löschen) sie mich [bitte] aus ihrem system | vergiss mich | vergessen sie mich | (löschen sie | lösch | entfernen sie) [bitte] <de_pv_daten> | ich (möchte | will) (dass sie <de_pv_daten> löschen | vergessen werden | <de_pv_daten> löschen lassen) | (können | könnten) sie <de_pv_daten> löschen)
 de_pv_daten = (meine daten | meine persönlichen daten | alle meine daten | mein profil | alles über mich)
 de_pv_bitte = (bitte | hallo | entschuldigung)
+# German verb-final and passive forms, the informal imperative, and what the data is called.
+[<de_pv_bitte>] <de_pv_loeschen> [bitte]
+de_pv_loeschen = ((lösch | lösche | löscht | entfern | entferne | entfernt | streichen sie | streich | nehmen sie | nimm) [mal | bitte] [mal | bitte] (<de_pv_daten> | <de_pv_meine>) [komplett | vollständig | endgültig] | (entfernen sie | löschen sie | streichen sie | nehmen sie | nimm | entfern | lösch) [mal | bitte] mich [bitte] aus (ihrem | ihrer | eurem | eurer | deinem | deiner | dem | der) (system | datenbank | speicher | kartei | kundendatei) [raus] | (<de_pv_daten> | <de_pv_meine>) [bitte] [komplett | vollständig | endgültig] (löschen | entfernen) [bitte] | (<de_pv_daten> | <de_pv_meine>) (soll | sollen) [bitte] [komplett | vollständig | endgültig] gelöscht werden | ich (möchte | will | hätte gern | hätte gerne) [bitte] dass (<de_pv_daten> | <de_pv_meine>) [komplett | vollständig | endgültig] gelöscht (werden | wird) | ich (möchte | will) [bitte] dass (sie | du | ihr) (mich vergessen | mich vergisst | mich vergesst | <de_pv_daten> löschen | <de_pv_meine> löschen) | (können | könnten | würden) sie [bitte] (<de_pv_daten> | <de_pv_meine>) [bitte] [komplett | vollständig | endgültig] löschen | ich (möchte | will) (<de_pv_daten> | <de_pv_meine>) [komplett | vollständig | endgültig] löschen [lassen] | (vergiss | vergesst | vergessen sie) [bitte] alles (was du über mich weißt | was sie über mich wissen | was ihr über mich wisst | über mich))
+de_pv_meine = ((meine | alle meine) (kundendaten | daten | persönlichen daten | infos | informationen | angaben | einkaufsdaten) | (mein | mein ganzes) (profil | kundenprofil | konto | kundenkonto) | meinen (account | datensatz | eintrag))
 
 [ConfirmErase]
 ja [bitte] (löschen | löschen sie [alles | meine daten])
@@ -108,7 +112,7 @@ async def confirm_outside_question(ctx: SkillContext) -> Reply:
 _ERASE_EN = "delet*|eras*|forget|remov*|wipe|wiped|clear|purge|destroy|scrub"
 _DATA_EN = "data|information|info|details|account|profile|records|record|history|me|myself|everything"
 _SEEN_EN = "record*|listening|listen*|spy*|microphone|camera*|privacy|track*|shared|sharing|copy|file|safe|gdpr|stored|storing|collect*|remember|consent|know who"
-_ERASE_DE = "lösch*|vergiss|vergessen|entfern*|tilg*"
+_ERASE_DE = "lösch*|gelösch*|vergiss|vergessen|entfern*|tilg*"
 _DATA_DE = "daten|informationen|infos|profil|konto|kundenkonto|mich|alles"
 _SEEN_DE = "aufgenommen|aufnahme*|aufzeichn*|abgehört|mikro*|kamera*|datenschutz*|gespeichert|speicher*|weitergegeben|kopie|sicher|dsgvo|erkennst|erkennen|nimmst|zuhör*|hörst|verfolg*|spion*|kennst|erinner*|sprachaufnahme*|einwilligung*|gesammelt|sammel*|auskunft|behalt*"
 KEYWORDS = {
