@@ -111,22 +111,26 @@ async def confirm_outside_question(ctx: SkillContext) -> Reply:
 # Lied" are none. Effectful: from key words it is only ever asked back.
 _ERASE_EN = "delet*|eras*|forget|remov*|wipe|wiped|clear|purge|destroy|scrub"
 _DATA_EN = "data|information|info|details|account|profile|records|record|history|me|myself|everything"
-_SEEN_EN = "record*|listening|listen*|spy*|microphone|camera*|privacy|track*|shared|sharing|copy|file|safe|gdpr|stored|storing|collect*|remember|consent|know who"
+_SEEN_EN = "tracked|record*|listening|listen*|spy*|microphone|camera*|privacy|track*|shared|sharing|copy|file|safe|gdpr|stored|storing|collect*|remember|consent|know who"
 _ERASE_DE = "lösch*|gelösch*|vergiss|vergessen|entfern*|tilg*"
 _DATA_DE = "daten|informationen|infos|profil|konto|kundenkonto|mich|alles"
-_SEEN_DE = "aufgenommen|aufnahme*|aufzeichn*|abgehört|mikro*|kamera*|datenschutz*|gespeichert|speicher*|weitergegeben|kopie|sicher|dsgvo|erkennst|erkennen|nimmst|zuhör*|hörst|verfolg*|spion*|kennst|erinner*|sprachaufnahme*|einwilligung*|gesammelt|sammel*|auskunft|behalt*"
+_SEEN_DE = "aufgenommen|aufnahme*|aufzeichn*|abgehört|mikro*|kamera*|datenschutz*|gespeichert|speicher*|weitergegeben|kopie|sicher|dsgvo|erkennst|erkennen|nimmst|zuhör*|hörst|verfolg*|spion*|kennst|erinner*|sprachaufnahme*|einwilligung*|gesammelt|sammel*|auskunft|behalt*|aufgezeichnet|mitgeschnitten|woher|woran"
 KEYWORDS = {
     "en": {
         "ForgetMe": [f"{_ERASE_EN} + {_DATA_EN}", "withdraw*|revoke|cancel|take back|no longer + consent|permission",
                      "be forgotten|opt out|unsubscribe|deletion|take me off", f"don't|stop|no longer + keep*|stor*|using|use|process* + {_DATA_EN}"],
         "WhatDoYouKnow": [f"data|information|info|details|profile|records|{_SEEN_EN} ! {_ERASE_EN}|withdraw*|revoke|opt|stop|don't|{{product}}",
-                          f"data|information|info|details|profile|records|{_SEEN_EN}|keep|hold|holding|know + me|my|about ! {_ERASE_EN}|withdraw*|revoke|stop|don't|{{product}}"],
+                          f"data|information|info|details|profile|records|{_SEEN_EN}|keep|hold|holding|know + me|my|about ! {_ERASE_EN}|withdraw*|revoke|stop|don't|{{product}}",
+                          # what of mine is kept: the voice, the conversation, the purchases
+                          f"voice|conversation*|purchases|name + {_SEEN_EN}|keep|kept|happens ! {_ERASE_EN}|withdraw*|revoke|stop|don't"],
     },
     "de": {
         "ForgetMe": [f"{_ERASE_DE} + {_DATA_DE}", "widerruf*|widersprech*|widerspreche|zurückziehen|zurücknehmen|zurück|nicht mehr einverstanden + einwilligung|zustimmung|erlaubnis|speicherung|datenverarbeitung|daten",
                      "vergessen werden|vergessenwerden|abmelden|austragen|löschung|gelöscht", f"nicht mehr|aufhören + speicher*|behalten|nutzen|verwenden + {_DATA_DE}"],
         "WhatDoYouKnow": [f"daten|informationen|infos|profil|{_SEEN_DE} ! {_ERASE_DE}|widerruf*|nicht mehr|{{product}}",
-                          f"daten|informationen|infos|profil|{_SEEN_DE}|wisst|weißt|wissen + mich|mir|meine|meinen|über ! {_ERASE_DE}|widerruf*|nicht mehr|{{product}}"],
+                          f"daten|informationen|infos|profil|{_SEEN_DE}|wisst|weißt|wissen + mich|mir|meine|meinen|über ! {_ERASE_DE}|widerruf*|nicht mehr|{{product}}",
+                          # what of mine is kept: the voice, the purchases, the name
+                          f"stimme|einkäufe|einkauf|namen|name|sprachaufnahme* + {_SEEN_DE}|gespeichert|passiert ! {_ERASE_DE}|widerruf*|nicht mehr"],
     },
 }
 
