@@ -19,6 +19,7 @@ SENTENCES_DE = """
 [<de_lp_bitte>] <de_lp_frage> [bitte]
 [mein] (punktestand | kontostand) [bitte]
 de_lp_frage = (wie viel (ist | steht) auf meiner (karte | kundenkarte | bonuskarte) | (können sie | kannst du) [mal] meine <de_lp_punkte> (nachschauen | checken | prüfen) | (zeig | zeigen sie) mir meinen (punktestand | kontostand) | wie (viele | viel) <de_lp_punkte> (habe ich | hab ich) [noch | auf meiner karte | auf meinem konto] | wie (ist | lautet) mein (punktestand | kontostand) | was (ist | steht) auf meiner (karte | kundenkarte) | (zeig | zeigen sie | sag | sagen sie) mir [bitte] meine <de_lp_punkte> | [meine] <de_lp_punkte>)
+[<de_lp_bitte>] ich (möchte | will | würde gern | würde gerne) [gern | gerne] (meinen (punktestand | kontostand) | meine <de_lp_punkte>) (wissen | erfahren | sehen | hören)
 de_lp_punkte = (punkte | treuepunkte | bonuspunkte | payback punkte | paybackpunkte)
 de_lp_bitte = (bitte | hallo | entschuldigung | können sie mir sagen | sagen sie mir)
 """
@@ -42,10 +43,10 @@ async def balance(ctx: SkillContext) -> Reply:
 
 # Key words (gateway/voice/nlu/keywords.py) for wordings no sentence has.
 _POINTS_EN = "point|points|balance|loyalty|reward|rewards|clubcard|stamp card"
-_POINTS_DE = "punkt*|kontostand|treuepunkt*|bonuspunkt*|payback*|guthaben|bonusguthaben|stempel"
+_POINTS_DE = "punkt*|kontostand|treuepunkt*|bonuspunkt*|payback*|guthaben|bonusguthaben|stempel*|prämie*"
 KEYWORDS = {
-    "en": {"GetPointsBalance": [_POINTS_EN, f"{_POINTS_EN} + my|card|account|how|many|much|collected|earned|saved|left|voucher*|redeem|worth|expire*|scheme|status"]},
-    "de": {"GetPointsBalance": [_POINTS_DE, f"{_POINTS_DE} + mein*|karte|kundenkarte|konto|wie|viel*|noch|gesammelt|gutschein*|prämie|einlösen|wert|verfallen|treueprogramm|abfragen"]},
+    "en": {"GetPointsBalance": [_POINTS_EN, f"{_POINTS_EN} + my|card|account|how|many|much|collected|earned|saved|left|voucher*|redeem|worth|expire*|scheme|status|looking|full|nearly|close|wise"]},
+    "de": {"GetPointsBalance": [_POINTS_DE, f"{_POINTS_DE} + mein*|karte|kundenkarte|konto|wie|viel*|noch|gesammelt|gutschein*|prämie|einlösen|wert|verfallen|treueprogramm|abfragen|hoch|reicht|reichen|lies|vorlesen|check*|prüf*|nachschau*|weit|fehl*|nächste*|bekommen|gesammelt"]},
 }
 
 SKILL = Skill(name="loyalty", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, keywords=KEYWORDS, handlers={"GetPointsBalance": balance})

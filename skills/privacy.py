@@ -34,6 +34,10 @@ SENTENCES_DE = """
 de_pv_vergiss = ((meine | die) (kundendaten | daten) [bitte] (löschen | entfernen) | (entfernen | löschen) sie mich [bitte] aus ihrem system | vergiss mich | vergessen sie mich | (löschen sie | lösch | entfernen sie) [bitte] <de_pv_daten> | ich (möchte | will) (dass sie <de_pv_daten> löschen | vergessen werden | <de_pv_daten> löschen lassen) | (können | könnten) sie <de_pv_daten> löschen)
 de_pv_daten = (meine daten | meine persönlichen daten | alle meine daten | mein profil | alles über mich)
 de_pv_bitte = (bitte | hallo | entschuldigung)
+# German verb-final and passive forms, the informal imperative, and what the data is called.
+[<de_pv_bitte>] <de_pv_loeschen> [bitte]
+de_pv_loeschen = ((lösch | lösche | löscht | entfern | entferne | entfernt | streichen sie | streich | nehmen sie | nimm) [mal | bitte] [mal | bitte] (<de_pv_daten> | <de_pv_meine>) [komplett | vollständig | endgültig] | (entfernen sie | löschen sie | streichen sie | nehmen sie | nimm | entfern | lösch) [mal | bitte] mich [bitte] aus (ihrem | ihrer | eurem | eurer | deinem | deiner | dem | der) (system | datenbank | speicher | kartei | kundendatei) [raus] | (<de_pv_daten> | <de_pv_meine>) [bitte] [komplett | vollständig | endgültig] (löschen | entfernen) [bitte] | (<de_pv_daten> | <de_pv_meine>) (soll | sollen) [bitte] [komplett | vollständig | endgültig] gelöscht werden | ich (möchte | will | hätte gern | hätte gerne) [bitte] dass (<de_pv_daten> | <de_pv_meine>) [komplett | vollständig | endgültig] gelöscht (werden | wird) | ich (möchte | will) [bitte] dass (sie | du | ihr) (mich vergessen | mich vergisst | mich vergesst | <de_pv_daten> löschen | <de_pv_meine> löschen) | (können | könnten | würden) sie [bitte] (<de_pv_daten> | <de_pv_meine>) [bitte] [komplett | vollständig | endgültig] löschen | ich (möchte | will) (<de_pv_daten> | <de_pv_meine>) [komplett | vollständig | endgültig] löschen [lassen] | (vergiss | vergesst | vergessen sie) [bitte] alles (was du über mich weißt | was sie über mich wissen | was ihr über mich wisst | über mich))
+de_pv_meine = ((meine | alle meine) (kundendaten | daten | persönlichen daten | infos | informationen | angaben | einkaufsdaten) | (mein | mein ganzes) (profil | kundenprofil | konto | kundenkonto) | meinen (account | datensatz | eintrag))
 
 [ConfirmErase]
 ja [bitte] (löschen | löschen sie [alles | meine daten])
@@ -107,22 +111,26 @@ async def confirm_outside_question(ctx: SkillContext) -> Reply:
 # Lied" are none. Effectful: from key words it is only ever asked back.
 _ERASE_EN = "delet*|eras*|forget|remov*|wipe|wiped|clear|purge|destroy|scrub"
 _DATA_EN = "data|information|info|details|account|profile|records|record|history|me|myself|everything"
-_SEEN_EN = "record*|listening|listen*|spy*|microphone|camera*|privacy|track*|shared|sharing|copy|file|safe|gdpr|stored|storing|collect*|remember|consent|know who"
-_ERASE_DE = "lösch*|vergiss|vergessen|entfern*|tilg*"
+_SEEN_EN = "tracked|record*|listening|listen*|spy*|microphone|camera*|privacy|track*|shared|sharing|copy|file|safe|gdpr|stored|storing|collect*|remember|consent|know who"
+_ERASE_DE = "lösch*|gelösch*|vergiss|vergessen|entfern*|tilg*"
 _DATA_DE = "daten|informationen|infos|profil|konto|kundenkonto|mich|alles"
-_SEEN_DE = "aufgenommen|aufnahme*|aufzeichn*|abgehört|mikro*|kamera*|datenschutz*|gespeichert|speicher*|weitergegeben|kopie|sicher|dsgvo|erkennst|erkennen|nimmst|zuhör*|hörst|verfolg*|spion*|kennst|erinner*|sprachaufnahme*|einwilligung*|gesammelt|sammel*|auskunft|behalt*"
+_SEEN_DE = "aufgenommen|aufnahme*|aufzeichn*|abgehört|mikro*|kamera*|datenschutz*|gespeichert|speicher*|weitergegeben|kopie|sicher|dsgvo|erkennst|erkennen|nimmst|zuhör*|hörst|verfolg*|spion*|kennst|erinner*|sprachaufnahme*|einwilligung*|gesammelt|sammel*|auskunft|behalt*|aufgezeichnet|mitgeschnitten|woher|woran"
 KEYWORDS = {
     "en": {
         "ForgetMe": [f"{_ERASE_EN} + {_DATA_EN}", "withdraw*|revoke|cancel|take back|no longer + consent|permission",
                      "be forgotten|opt out|unsubscribe|deletion|take me off", f"don't|stop|no longer + keep*|stor*|using|use|process* + {_DATA_EN}"],
         "WhatDoYouKnow": [f"data|information|info|details|profile|records|{_SEEN_EN} ! {_ERASE_EN}|withdraw*|revoke|opt|stop|don't|{{product}}",
-                          f"data|information|info|details|profile|records|{_SEEN_EN}|keep|hold|holding|know + me|my|about ! {_ERASE_EN}|withdraw*|revoke|stop|don't|{{product}}"],
+                          f"data|information|info|details|profile|records|{_SEEN_EN}|keep|hold|holding|know + me|my|about ! {_ERASE_EN}|withdraw*|revoke|stop|don't|{{product}}",
+                          # what of mine is kept: the voice, the conversation, the purchases
+                          f"voice|conversation*|purchases|name + {_SEEN_EN}|keep|kept|happens ! {_ERASE_EN}|withdraw*|revoke|stop|don't"],
     },
     "de": {
         "ForgetMe": [f"{_ERASE_DE} + {_DATA_DE}", "widerruf*|widersprech*|widerspreche|zurückziehen|zurücknehmen|zurück|nicht mehr einverstanden + einwilligung|zustimmung|erlaubnis|speicherung|datenverarbeitung|daten",
                      "vergessen werden|vergessenwerden|abmelden|austragen|löschung|gelöscht", f"nicht mehr|aufhören + speicher*|behalten|nutzen|verwenden + {_DATA_DE}"],
         "WhatDoYouKnow": [f"daten|informationen|infos|profil|{_SEEN_DE} ! {_ERASE_DE}|widerruf*|nicht mehr|{{product}}",
-                          f"daten|informationen|infos|profil|{_SEEN_DE}|wisst|weißt|wissen + mich|mir|meine|meinen|über ! {_ERASE_DE}|widerruf*|nicht mehr|{{product}}"],
+                          f"daten|informationen|infos|profil|{_SEEN_DE}|wisst|weißt|wissen + mich|mir|meine|meinen|über ! {_ERASE_DE}|widerruf*|nicht mehr|{{product}}",
+                          # what of mine is kept: the voice, the purchases, the name
+                          f"stimme|einkäufe|einkauf|namen|name|sprachaufnahme* + {_SEEN_DE}|gespeichert|passiert ! {_ERASE_DE}|widerruf*|nicht mehr"],
     },
 }
 

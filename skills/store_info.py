@@ -107,6 +107,8 @@ async def where_is(ctx: SkillContext) -> Reply:
 _OPEN_EN = "open|opens|opening|close|closes|closing|closed|shut|shuts|hours|trading"
 _FIND_EN = "where*|find|aisle*|shelf|shelves|section|located|locate|look*|search*|stock*|sell*|carry|keep|have|got|need|want|buy|get"
 _OPEN_DE = "öffn*|geöffnet|offen|schließ*|geschlossen|ladenschluss"
+# When, in German: question words, times of day and of year, holidays.
+_WHEN_DE = "wann|lange|lang|länger|früher|uhr|bis|ab|morgen|früh|abend|abends|morgens|wochenende|feiertag*|heiligabend|silvester|weihnacht*|ostern|pfingst*|rund um die uhr"
 _FIND_DE = "wo|find*|such*|gang|regal*|haben|habt|gibt|brauch*|bräucht*|kaufen|bekomm*|krieg*|führ*|verkauf*|steh*|lieg*"
 # A product named in a question about its price, its state or somewhere else is no question
 # where it is.
@@ -115,13 +117,17 @@ _PRICE_EN = "much|cost|costs|price|prices|priced|expensive|gone|off|bad|home|ret
 _PRICE_DE = "kostet|kosten|preis*|teuer|schlecht|hause|zurück*|umtauschen|nächste|vergiss|vergessen|nicht|angebot*|rabatt*|reduziert*|billig*|günstig*|genug|wir|unsere"
 KEYWORDS = {
     "en": {
-        "GetOpeningHours": [_OPEN_EN, f"{_OPEN_EN} + {{weekday:day}}", f"{_OPEN_EN} + when|time|late|till|until|long|early|tonight|tomorrow|weekend"],
+        "GetOpeningHours": [_OPEN_EN, f"{_OPEN_EN} + {{weekday:day}}", f"{_OPEN_EN} + when|time|late|till|until|long|early|earliest|latest|tonight|tomorrow|weekend|weekdays|doors|stay|christmas|easter|eve|holiday|holidays",
+                            # other words for closing: "lock up", "stop serving"
+                            "lock|locking|serving + when|time|tonight|late|until|till|evening"],
         "WhereIsProduct": [f"{{product}} ! {_PRICE_EN}", f"{{product}} + {_FIND_EN} ! {_PRICE_EN}"],
     },
     "de": {
-        "GetOpeningHours": [_OPEN_DE, f"{_OPEN_DE} + {{weekday:day}}", f"{_OPEN_DE}|zumach*|aufmach*|aufsperr*|feierabend + wann|lange|lang|uhr|bis|morgen|früh|abend|wochenende|feiertag*",
+        "GetOpeningHours": [_OPEN_DE, f"{_OPEN_DE} + {{weekday:day}}", f"{_OPEN_DE}|zumach*|aufmach*|aufsperr*|zusperr*|feierabend + {_WHEN_DE}",
                             # "auf"/"zu" are everywhere: opening hours only beside a question of time
-                            "auf|zu + wann|bis|lange|lang|uhr|früh"],
+                            f"auf|zu + {_WHEN_DE}|{{weekday:day}}",
+                            # the separable verb's two halves: "macht ihr … auf", "sperrt ihr … zu"
+                            f"macht|machen|machst|sperrt|sperren|sperrst|hat|habt|haben|hast + auf|zu + {_WHEN_DE}|{{weekday:day}}|heute|morgen|jetzt|noch"],
         "WhereIsProduct": [f"{{product}} ! {_PRICE_DE}", f"{{product}} + {_FIND_DE} ! {_PRICE_DE}"],
     },
 }

@@ -48,6 +48,9 @@ NEUTRAL: Mapping[str, frozenset[str]] = {
         "eleven twelve half enough worth yet left day days week weeks month year yesterday early earlier late later "
         "morning evening night tonight tomorrow around every all bag bags packet packets pack box tin tins can jar bottle "
         "bottles carton kind kinds sort brand".split()
+        # auxiliaries and common verbs in their other forms ("being recorded", "what happens to")
+        + "being been always never said say says gets getting happens happen happened given last next answer "
+        "understand you've you'd".split()
     ),
     "de": frozenset(
         "der die das den dem des ein eine einen einem einer es ich mich mir mein meine meinen meiner meinem du dich "
@@ -62,6 +65,14 @@ NEUTRAL: Mapping[str, frozenset[str]] = {
         "acht neun zehn elf zwölf halb viertel woche monat tag tage tages heut sehen wert übrig komplett ganz alle "
         "alles viel viele lang lange immer zeit gut tüte packung flasche flaschen dose glas kiste tafel bund sorte "
         "marke".split()
+        # Inflected pronouns and articles, prepositions, conjunctions, modal and auxiliary verbs
+        # in their other persons, clitic "'s" forms: German says the same request with all of them.
+        + "dein deine deinen deinem deiner dich euch eurem euren eurer ihrem ihrer ihres sein seine seinem seinen "
+        "diese dieser diesen diesem dieses wem irgendjemand wird werden werde wirst wurde wurden willst wollen will "
+        "möchten hätte hätten gern gerne bräuchte muss musst müssen darf dürfen sollen sollte ab bis um unter vor "
+        "vorm nach seit ohne gegen durch neben vom ums aufs ins fürs dass damit weil als etwa ungefähr einfach eben "
+        "halt frage fragen hat's geht's wird's ist's sieht's wie's tun mach machen machst lass lassen läuft "
+        "laufen kurz weit ganze ganzen markt supermarkt filiale".split()
     ),
 }
 
