@@ -52,12 +52,19 @@ def walk_away_if_asked_back(client: HermesClient, said: str, session: str) -> No
 
 
 def spoken_turn(client: TimedClient, site: str, frames: list[bytes], frame_s: float) -> SpokenTurn:
-    session = client.start_session(site)
-    sent_at = client.stream(site, frames, realtime=frame_s)
-    said = client.wait_for(lambda m: m.topic == "hermes/tts/say" and session_of(m.payload) == session, TURN_TIMEOUT_S)[0]
-    say = json.loads(said.payload)
-    play = client.wait_for(lambda m: m.topic == f"hermes/audioServer/{site}/playBytes/{say['id']}", TURN_TIMEOUT_S)[0]
-    walk_away_if_asked_back(client, str(say["text"]), session)
-    client.json_on("hermes/dialogueManager/sessionEnded", TURN_TIMEOUT_S, sessionId=session)
+    step = "sessionStarted after startSession"
+    try:
+        session = client.start_session(site)
+        sent_at = client.stream(site, frames, realtime=frame_s)
+        step = f"hermes/tts/say in session {session}"
+        said = client.wait_for(lambda m: m.topic == "hermes/tts/say" and session_of(m.payload) == session, TURN_TIMEOUT_S)[0]
+        say = json.loads(said.payload)
+        step = f"playBytes of say {say['id']} ({say['text']!r})"
+        play = client.wait_for(lambda m: m.topic == f"hermes/audioServer/{site}/playBytes/{say['id']}", TURN_TIMEOUT_S)[0]
+        walk_away_if_asked_back(client, str(say["text"]), session)
+        step = f"sessionEnded of session {session}"
+        client.json_on("hermes/dialogueManager/sessionEnded", TURN_TIMEOUT_S, sessionId=session)
+    except TimeoutError as exc:
+        raise TimeoutError(f"Hermes turn on {site}: no {step}") from exc
     said_at, played_at = client.received_at[id(said)], client.received_at[id(play)]
     return SpokenTurn(str(say["text"]), (played_at - said_at) * 1000, (played_at - sent_at) * 1000)

@@ -151,6 +151,14 @@ async def _turn(end: _SatelliteEnd, client: HermesClient, utterance: Utterance, 
     return (first_at - sent_at) * 1000, transcript.data.get("text") == utterance.text
 
 
+def _tell_why(transport: str, utterance: Utterance, workdir: Path) -> None:
+    """A turn that timed out: which one, and the gateway's last words (its log goes with the
+    run's temporary directory)."""
+    print(f"{transport} turn of {utterance.name} ({utterance.text!r}) timed out; the gateway's log ends:", file=sys.stderr)
+    lines = (workdir / "wyoming.log").read_text(errors="replace").splitlines()
+    print("\n".join(lines[-30:]), file=sys.stderr, flush=True)
+
+
 def _figures(turn_ms: list[float], named: list[tuple[float, str]]) -> dict[str, Any]:
     ordered = sorted(turn_ms)
     return {
@@ -177,11 +185,19 @@ async def _run(broker: Mosquitto, workdir: Path, speed: float, frames_of: Callab
         frame_s = FRAME_SAMPLES / 16000 / speed
         for utterance in utterances("en"):
             frames = frames_of(utterance)
-            hermes = await asyncio.to_thread(spoken_turn, client, HERMES_SITE, frames, frame_s)
+            try:
+                hermes = await asyncio.to_thread(spoken_turn, client, HERMES_SITE, frames, frame_s)
+            except TimeoutError:
+                _tell_why("Hermes", utterance, workdir)
+                raise
             hermes_ms.append(hermes.turn_ms)
             hermes_named.append((round(hermes.turn_ms, 1), utterance.name))
             chunks = [read_frame(wav, 1 << 20).pcm for wav in frames]
-            latency, transcript_right = await _turn(end, client, utterance, chunks, frame_s)
+            try:
+                latency, transcript_right = await _turn(end, client, utterance, chunks, frame_s)
+            except TimeoutError:
+                _tell_why("Wyoming", utterance, workdir)
+                raise
             wyoming_ms.append(latency)
             wyoming_named.append((round(latency, 1), utterance.name))
             right += transcript_right
