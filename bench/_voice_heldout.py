@@ -144,7 +144,7 @@ def transcribe(item: Item, engine: Any, settings: Any) -> Any:
     import wave
 
     from gateway.audio import make_wav, read_frame
-    from gateway.voice.listener import Snapshot, new_listening
+    from gateway.voice.listener import decode_offline, new_listening
     from gateway.voice.vad import VadState
 
     assert item.wav is not None
@@ -156,13 +156,7 @@ def transcribe(item: Item, engine: Any, settings: Any) -> Any:
         state = listening.feed(read_frame(make_wav(pcm[start : start + 2048]), settings.max_frame_bytes).pcm)
         if state not in (VadState.WAITING, VadState.SPEECH):
             break
-    while not listening.queue.empty():
-        queued = listening.queue.get_nowait()
-        if isinstance(queued, Snapshot):
-            recogniser.snapshot()
-        elif queued is not None:
-            recogniser.accept(queued)
-    transcript = recogniser.finish(listening.snapshot_holds)
+    transcript = decode_offline(listening, recogniser)
     recogniser.close()
     return transcript
 

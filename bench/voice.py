@@ -62,7 +62,7 @@ from _common import emit, stop_process  # noqa: E402
 from _hermes_turn import TimedClient, session_of, spoken_turn, walk_away_if_asked_back  # noqa: E402
 
 from gateway.voice.engines.factory import load_engine  # noqa: E402
-from gateway.voice.listener import Snapshot, new_listening  # noqa: E402
+from gateway.voice.listener import decode_offline, new_listening  # noqa: E402
 from gateway.voice.settings import VoiceSettings  # noqa: E402
 from gateway.voice.skillset import build_intent_model  # noqa: E402
 from gateway.voice.vad import Endpointer, VadState  # noqa: E402
@@ -101,13 +101,7 @@ def measure_rtf(settings: VoiceSettings, chosen: list[Utterance]) -> float:
         for wav in endpoint_frames(utterance, settings):
             listening.feed(read_frame(wav, settings.max_frame_bytes).pcm)
         recogniser = engine.recogniser()
-        while not listening.queue.empty():
-            item = listening.queue.get_nowait()
-            if isinstance(item, Snapshot):
-                recogniser.snapshot()
-            elif item is not None:
-                recogniser.accept(item)
-        transcript = recogniser.finish(listening.snapshot_holds)
+        transcript = decode_offline(listening, recogniser)
         decode_s += transcript.decode_s
         audio_s += transcript.audio_s
         recogniser.close()

@@ -102,6 +102,18 @@ async def pump(listening: Listening, pool: Executor, make_recogniser: Callable[[
             await loop.run_in_executor(pool, recogniser.accept, item)
 
 
+def decode_offline(listening: Listening, recogniser: Recogniser) -> Transcript:
+    """`pump` and `finish` in one go, in this thread: for tools that feed a whole recording
+    first (benchmarks, accuracy tests). The queue's protocol stays in this module."""
+    while not listening.queue.empty():
+        item = listening.queue.get_nowait()
+        if isinstance(item, Snapshot):
+            recogniser.snapshot()  # speculation in the trailing silence, as in the gateway
+        elif item is not None:
+            recogniser.accept(item)
+    return recogniser.finish(listening.snapshot_holds)
+
+
 async def finish(listening: Listening, pool: Executor) -> Transcript:
     """Wait for the queued audio to be accepted, then decode the utterance."""
     listening.done = True

@@ -10,7 +10,7 @@ import pytest
 
 from gateway.voice.effects import EffectGuard
 from gateway.voice.engines.factory import load_engine
-from gateway.voice.listener import Snapshot, new_listening
+from gateway.voice.listener import decode_offline, new_listening
 from gateway.voice.settings import VoiceSettings
 from gateway.voice.skillset import build_intent_model
 from gateway.voice.understand import match_transcript
@@ -40,13 +40,7 @@ def outcome(gateway: tuple[VoiceSettings, Any, Any], utterance: Utterance) -> tu
         if state is not VadState.WAITING and state is not VadState.SPEECH:
             break
     assert state is VadState.ENDED, utterance.name  # endpointing ended every utterance
-    while not listening.queue.empty():
-        item = listening.queue.get_nowait()
-        if isinstance(item, Snapshot):
-            recogniser.snapshot()  # speculation in the trailing silence, as in the gateway
-        elif item is not None:
-            recogniser.accept(item)
-    transcript = recogniser.finish(listening.snapshot_holds)
+    transcript = decode_offline(listening, recogniser)
     recogniser.close()
     heard = match_transcript(model.matcher, transcript, None, engine.min_confidence, settings.guard.passes(), engine.decision)
     match, ask = EffectGuard(settings.guard).check(utterance.name, "en", heard, model.matcher)
