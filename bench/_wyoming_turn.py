@@ -38,7 +38,7 @@ from wyoming.event import Event, async_read_event, async_write_event
 from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.snd import Played
 
-from _common import stop_process
+from _common import loop_time, stop_process
 from _hermes_turn import TimedClient, session_of, spoken_turn
 from gateway.audio import read_frame
 from tests.support.mosquitto import Mosquitto
@@ -48,15 +48,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SITE = "wyo"
 HERMES_SITE = "bench"
 TIMEOUT_S = 60.0
-
-
-def loop_s() -> float:
-    """The machine's pure-Python speed, as every benchmark reports it."""
-    out = subprocess.run(
-        [sys.executable, "-c", "import time; t = time.perf_counter(); sum(range(10**7)); print(time.perf_counter() - t)"],
-        check=True, capture_output=True, text=True,
-    )
-    return round(float(out.stdout), 3)
 
 
 class _SatelliteEnd:
@@ -228,4 +219,4 @@ def transport_results(paired: dict[str, Any]) -> dict[str, Any]:
     """Both transports of the same run, interleaved on one gateway, and the issue's target:
     Wyoming p95 within 50 ms of Hermes'."""
     difference = round(paired["wyoming"]["turn_p95_ms"] - paired["hermes"]["turn_p95_ms"], 1)
-    return {**paired, "wyoming_minus_hermes_p95_ms": difference, "within_50_ms": difference <= 50, "loop_s": loop_s()}
+    return {**paired, "wyoming_minus_hermes_p95_ms": difference, "within_50_ms": difference <= 50, "loop_s": loop_time()["loop_s"]}
