@@ -2,6 +2,7 @@
 
     python bench/throttle.py --quota 0.3 [--period-ms 5] [--cpus 0] -- python bench/ingest.py --runs 1
     python bench/throttle.py --target-loop 1.8 -- python bench/voice.py
+    python bench/throttle.py --target-loop 1.8 --cores 4 -- python bench/voice.py
 
 The throttle is a CPU quota on a transient cgroup made for the run (cgroup v2 `cpu.max`, or v1
 `cpu.cfs_quota_us` where the machine mounts the v1 cpu controller), optionally with the processes
@@ -9,6 +10,12 @@ pinned to some CPUs (`--cpus`, as `taskset -c`); where no cgroup is writable onl
 applied, and the output says so. The quota covers every process of the command (the broker and the
 publishers too, as on a Pi where they share its CPU), counted in CPUs: 0.3 = 30 ms of CPU time per
 100 ms, across all cores.
+
+`--cores N` makes the quota N slow cores instead of one slow CPU (cgroup v1; bench/_slow_cores.py):
+every thread of the command gets one core's quota in a group of its own, and all of them together
+N times it. So no thread runs faster than one slow core and at most N run at once: the issue's
+2-core VM is `--cores 2`, a Pi 4/5 `--cores 4`. With `--target-loop` the per-core quota is dialled
+in (`quota_cpus` in the output is one core's).
 
 `--target-loop S` dials the quota in: it is set so the reference loop (`python3 -c` summing 10
 million integers), run inside the throttle, takes about S seconds; the issue's Pi-class machine is
@@ -34,6 +41,7 @@ from pathlib import Path
 from types import TracebackType
 
 from _common import THROTTLE_ENV, emit, loop_time, machine
+from _slow_cores import ThreadSorter, throttled_seconds
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 _MIN_QUOTA_US = 1000
@@ -43,18 +51,27 @@ _LOOP = "sum(range(10_000_000))"
 class CpuThrottle:
     """A transient cgroup with a CPU quota, and/or a CPU affinity, for the processes started in it."""
 
-    def __init__(self, quota: float | None, period_ms: float, cpus: set[int] | None) -> None:
+    def __init__(self, quota: float | None, period_ms: float, cpus: set[int] | None, cores: int | None = None) -> None:
         self.quota = quota
         self.period_us = int(period_ms * 1000)
         self.cpus = cpus
+        self.cores = cores
         self.mechanism = "none"
         self._dir: Path | None = None
+        self._sorter: ThreadSorter | None = None
 
     def __enter__(self) -> CpuThrottle:
         if self.quota is not None:
             self._dir, self.mechanism = _make_cgroup(f"touchgate-throttle-{os.getpid()}")
+            if self.cores is not None and self.mechanism != "cgroup-v1":
+                self.__exit__(None, None, None)
+                raise SystemExit(f"throttle: --cores needs cgroup v1's cpu controller (per-thread groups); here: {self.mechanism}")
             if self._dir is not None:
+                if self.cores is not None:
+                    self._sorter = ThreadSorter(self._dir, 0, self.period_us)
                 self.set_quota(self.quota)
+                if self._sorter is not None:
+                    self._sorter.start()
         if self.cpus:
             self.mechanism += "+taskset"
         return self
@@ -73,6 +90,10 @@ class CpuThrottle:
             # v1 checks quota against period on each write: the period first, then the quota.
             (self._dir / "cpu.cfs_quota_us").write_text("-1")
             (self._dir / "cpu.cfs_period_us").write_text(str(self.period_us))
+            if self._sorter is not None and self.cores is not None:
+                # Each thread's own group gets one core's quota; the parent holds N cores' worth.
+                self._sorter.set_quota(quota_us, self.period_us)
+                quota_us *= self.cores
             (self._dir / "cpu.cfs_quota_us").write_text(str(quota_us))
 
     def enter(self) -> None:
@@ -88,33 +109,35 @@ class CpuThrottle:
             "quota_cpus": round(self.quota, 3) if self._dir is not None and self.quota is not None else None,
             "period_ms": self.period_us / 1000 if self._dir is not None else None,
             "cpus": sorted(self.cpus) if self.cpus else None,
+            "cores": self.cores if self._sorter is not None else None,
         }
 
     def throttled_seconds(self) -> float | None:
         """How long the group spent throttled (the kernel's own count), if the cgroup reports it."""
         if self._dir is None:
             return None
-        for line in (self._dir / "cpu.stat").read_text().splitlines():
-            name, value = line.split()
-            if name == "throttled_usec":
-                return int(value) / 1e6
-            if name == "throttled_time":  # v1: nanoseconds
-                return int(value) / 1e9
-        return None
+        own = throttled_seconds(self._dir)
+        if self._sorter is None or own is None:
+            return own
+        return round(own + self._sorter.throttled_s(), 3)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self._dir is None:
             return
+        children = self._sorter.stop() if self._sorter is not None else []
+        groups = [*children, self._dir]
         # Only our own command's processes can be in it: any left over are stopped, then it goes.
         deadline = time.monotonic() + 10
-        while (pids := [int(p) for p in (self._dir / "cgroup.procs").read_text().split()]) and time.monotonic() < deadline:
+        while (pids := [int(p) for g in groups for p in (g / "cgroup.procs").read_text().split()]) and time.monotonic() < deadline:
             for pid in pids:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
             time.sleep(0.1)
-        self._dir.rmdir()
+        for group in groups:
+            group.rmdir()
+        self._dir = None
 
 
 def _make_cgroup(name: str) -> tuple[Path | None, str]:
@@ -195,6 +218,9 @@ def main() -> None:
     group.add_argument("--target-loop", type=float, help="choose the quota so the reference loop takes this long")
     parser.add_argument("--period-ms", type=float, default=5.0, help="the quota's period (1-1000 ms)")
     parser.add_argument("--cpus", type=lambda t: {int(c) for c in t.split(",")}, help="pin to these CPUs, e.g. 0")
+    parser.add_argument(
+        "--cores", type=int, help="emulate N slow cores: each thread at most the quota, all together N times it (cgroup v1)"
+    )
     parser.add_argument("--no-unthrottled", action="store_true", help="skip the unthrottled run")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- the benchmark command")
     args = parser.parse_args()
@@ -212,7 +238,9 @@ def main() -> None:
     quota = args.quota
     if args.target_loop is not None:
         quota = loop_time()["loop_cpu_s"] / args.target_loop
-    with CpuThrottle(quota, args.period_ms, args.cpus) as throttle:
+    if args.cores is not None and (args.cores < 1 or quota is None):
+        parser.error("--cores needs --quota or --target-loop, and N >= 1")
+    with CpuThrottle(quota, args.period_ms, args.cpus, args.cores) as throttle:
         if args.target_loop is not None:
             dial_in(throttle, args.target_loop)
         before = loop_inside(throttle)
