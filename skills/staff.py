@@ -17,7 +17,7 @@ st_polite = (please | excuse me | hello | hi | sorry)
 # wanting a person or help here; the person as "someone who works here" or a member of staff.
 [<st_polite>] <st_more> [please]
 st_more = ((can | could | would | will) <st_someone> (come [over] [here | <st_where>] | come and help [me] | help me [out] | give me a hand) | (can | could | would) you [please] (send | get | call | fetch) <st_someone> [over | over here | here | for me | <st_where>] | (send | get | call | fetch) <st_someone> (over | here | over here | <st_where>) | (get | send | fetch | find) me <st_someone> | is there (anyone | anybody | someone | somebody) (who works here | i can talk to | i can ask) | (is | are) (anyone | anybody | someone | somebody | there staff) (working | here | around | about | available) [here] | (anyone | anybody | someone) (working here | around | here) | (i need | i want | i'd like | i would like) <st_someone> [to help me] | i need (help | assistance) (here | over here | <st_where>) | (help | assistance) needed [here | <st_where>] | (can | could | may) i (get | have) [some] (help | assistance) [here | over here] | (someone | somebody) to help me)
-st_where = (to the (till | checkout | front | counter | entrance) | to aisle (one | two | three | four | five | six | seven | eight | nine | ten | eleven | twelve) | from the back)
+st_where = ((to | at) the (till | checkout | front | counter | entrance) | (to | in) aisle (one | two | three | four | five | six | seven | eight | nine | ten | eleven | twelve) | from the back)
 st_someone = (someone | somebody | anyone | anybody | <st_article> <st_person> | (someone | somebody | a person) who works here | (someone | somebody) from the staff)
 """
 
