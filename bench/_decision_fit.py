@@ -92,14 +92,18 @@ def model_of(records: list[dict[str, Any]], features: tuple[str, ...], recipe: s
     )
 
 
-def score(records: Iterable[dict[str, Any]], decision: Any, on_failure: Callable[[dict[str, Any], Any, bool], None] | None = None) -> Score:
+def score(
+    records: Iterable[dict[str, Any]], decision: Any, on_failure: Callable[[dict[str, Any], Any, bool], None] | None = None,
+    guard: Any = None,
+) -> Score:
     """The gateway's outcome for each utterance: the reading (the model's, or the hand-set
-    factors' where `decision` is None), then the effect guard."""
+    factors' where `decision` is None), then the effect guard (`guard`: GuardSettings, the
+    defaults where None)."""
     from gateway.voice.effects import EffectGuard
     from gateway.voice.settings import GuardSettings
     from gateway.voice.understand import match_transcript
 
-    model, guard = _model(), GuardSettings()
+    model, guard = _model(), guard or GuardSettings()
     result = Score()
     for record in records:
         match = match_transcript(model.matcher, from_record(record), None, 0.0, guard.passes(), decision)
@@ -215,3 +219,33 @@ def cost(dump: Path, repeats: int = 3) -> None:
         "match_strict_ms": per_item_ms(lambda: [matcher.match(x, None, skips) for x in texts], len(texts)),
     }
     print(json.dumps({**result, **loop_time()}))
+
+
+FLOORS = (None, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+
+
+def floors(dump: Path, model_path: Path) -> None:
+    """The ask-back floor for effectful readings only one pass heard (voice.guard.
+    effectful_one_pass_ask_floor), on the tuning set and the dev split only: per floor, the
+    figures, right effectful intents asked back and off-topic utterances asked back."""
+    from gateway.voice.engines.decision import load_decision
+    from gateway.voice.settings import GuardSettings
+
+    records, decision = load_dump(dump), load_decision(model_path)
+    effectful = _model().matcher.effectful
+    for floor in FLOORS:
+        guard = GuardSettings(effectful_one_pass_ask_floor=floor)
+        row: dict[str, Any] = {"floor": floor}
+        for split in ("tuning", "dev"):
+            part = [r for r in records if r["split"] == split]
+            asked: list[tuple[dict[str, Any], Any]] = []
+            figures = score(part, decision, lambda r, m, a: asked.append((r, m)) if a else None, guard).figures()
+            row[split] = {
+                "accuracy": figures["heldout_accuracy"], "false_accepts": figures["false_accept_rate"],
+                "effectful_wrong": figures["effectful_wrong"], "ask_back": figures["heldout_ask_back_rate"],
+                "asked_right": sum(m.intent == r["intent"] for r, m in asked),
+                "asked_off_topic": sum(r["intent"] is None for r, _ in asked),
+                "asked_other": sum(r["intent"] is not None and m.intent != r["intent"] for r, m in asked),
+                "effectful_said": sum(r["intent"] in effectful for r in part), "off_topic": sum(r["intent"] is None for r in part),
+            }
+        print(json.dumps(row))

@@ -112,13 +112,24 @@ class GuardSettings(_Section):
         "however sure the calibrated decision is of it",
     )
 
+    # Chosen on the tuning set and the held-out dev split (never the test split; docs/voice.md,
+    # "The calibrated decision"): an effectful request heard by one pass only (the committed "call
+    # a staff member": the grammar pass alone, p 0.5) was rejected, and the customer had to find
+    # other words; asking back costs a yes or no, and acting still needs both passes and p >= 0.9.
+    effectful_one_pass_ask_floor: float | None = Field(
+        None, ge=0, le=1, description="an effectful intent only one of PocketSphinx's passes heard is asked back (never "
+        "acted on) from this calibrated probability up, instead of rejected below min_confidence; null: no ask-back below "
+        "min_confidence",
+    )
+
     def policy(self, effectful: frozenset[str]) -> GuardPolicy:
         return GuardPolicy(self.min_confidence, self.effectful_min_confidence, dict(self.intent_min_confidence), effectful)
 
     def passes(self) -> PassPolicy:
         return PassPolicy(
             self.max_skips, self.open_only_factor, self.grammar_only_factor, self.disagreement_factor,
-            effectful_needs_both=self.effectful_needs_both,
+            effectful_needs_both=self.effectful_needs_both, effectful_one_pass_ask_floor=self.effectful_one_pass_ask_floor,
+            ask_level=self.min_confidence,
         )
 
 
