@@ -22,9 +22,13 @@ FLOOR = 0.4
 GUARD = GuardSettings(effectful_one_pass_ask_floor=FLOOR)
 
 
+def logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
 def sure(p: float) -> DecisionModel:
     """Every candidate is right with probability p."""
-    return DecisionModel(version=1, recipe="test", features=("both",), means=(0.0,), scales=(1.0,), weights=(0.0,), intercept=math.log(p / (1 - p)))
+    return DecisionModel(version=1, recipe="test", features=("both",), means=(0.0,), scales=(1.0,), weights=(0.0,), intercept=logit(p))
 
 
 def heard(grammar: str, open_text: str) -> Transcript:
@@ -57,7 +61,6 @@ def test_the_floor_lifts_into_the_ask_band_only_and_the_likeliest_reading_still_
     assert verdict == "ask" and match is not None and match.confidence == GUARD.min_confidence
     # The grammar pass's CallStaff at 0.45, the open pass's WhereIsProduct at 0.6: the likelier
     # reading is the answer (rejected, below min_confidence); the lift does not make CallStaff win.
-    logit = lambda q: math.log(q / (1 - q))  # noqa: E731
     model = DecisionModel(version=1, recipe="test", features=("open_only",), means=(0.0,), scales=(1.0,),
                           weights=(logit(0.6) - logit(0.45),), intercept=logit(0.45))
     match = match_transcript(MATCHER, DISAGREE, None, 0.0, GUARD.passes(), model)
