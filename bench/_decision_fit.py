@@ -92,14 +92,18 @@ def model_of(records: list[dict[str, Any]], features: tuple[str, ...], recipe: s
     )
 
 
-def score(records: Iterable[dict[str, Any]], decision: Any, on_failure: Callable[[dict[str, Any], Any, bool], None] | None = None) -> Score:
+def score(
+    records: Iterable[dict[str, Any]], decision: Any, on_failure: Callable[[dict[str, Any], Any, bool], None] | None = None,
+    guard: Any = None,
+) -> Score:
     """The gateway's outcome for each utterance: the reading (the model's, or the hand-set
-    factors' where `decision` is None), then the effect guard."""
+    factors' where `decision` is None), then the effect guard (`guard`: GuardSettings, the
+    defaults where None)."""
     from gateway.voice.effects import EffectGuard
     from gateway.voice.settings import GuardSettings
     from gateway.voice.understand import match_transcript
 
-    model, guard = _model(), GuardSettings()
+    model, guard = _model(), guard or GuardSettings()
     result = Score()
     for record in records:
         match = match_transcript(model.matcher, from_record(record), None, 0.0, guard.passes(), decision)
@@ -173,6 +177,7 @@ def test_split(cache: Path, model_path: Path, baseline_path: Path | None = None)
     """The test split, decoded once with the gateway's defaults; before (hand-set factors, and the
     `baseline_path` model where given) and after from the same transcripts. Aggregates only."""
     from gateway.voice.engines.decision import load_decision
+    from gateway.voice.settings import GuardSettings
     from voice_decision import to_record
 
     decision = load_decision(model_path)
@@ -180,8 +185,11 @@ def test_split(cache: Path, model_path: Path, baseline_path: Path | None = None)
     started = time.perf_counter()
     records = [to_record(item, transcript, "test") for item, transcript in decode((i for i in render_items(cache) if split_of(i.id) == "test"), open_always=False)]
     decode_s = time.perf_counter() - started
+    no_floor = GuardSettings(effectful_one_pass_ask_floor=None)
     print(json.dumps({
         "test_before": score(records, None).figures(), "test_after": score(records, decision).figures(),
+        "test_after_without_one_pass_floor": score(records, decision, guard=no_floor).figures(),
+        "off_topic_asked_back": sum(r["intent"] is None for r, _ in asked_back(records, decision, GuardSettings())),
         **({"test_baseline_model": score(records, baseline).figures()} if baseline is not None else {}),
         "decode_s": round(decode_s, 1), **loop_time(),
     }))
@@ -215,3 +223,52 @@ def cost(dump: Path, repeats: int = 3) -> None:
         "match_strict_ms": per_item_ms(lambda: [matcher.match(x, None, skips) for x in texts], len(texts)),
     }
     print(json.dumps({**result, **loop_time()}))
+
+
+FLOORS = (None, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+
+
+def asked_back(records: Iterable[dict[str, Any]], decision: Any, guard: Any) -> list[tuple[dict[str, Any], Any]]:
+    """(record, reading) of each utterance the guard asks back about."""
+    from gateway.voice.effects import EffectGuard
+    from gateway.voice.understand import match_transcript
+
+    matcher, asked = _model().matcher, []
+    for record in records:
+        match = match_transcript(matcher, from_record(record), None, 0.0, guard.passes(), decision)
+        if EffectGuard(guard).check(record["id"], "en", match, matcher)[1] is not None:
+            asked.append((record, match))
+    return asked
+
+
+def floors(dump: Path, model_path: Path) -> None:
+    """The ask-back floor for effectful readings only one pass heard (voice.guard.
+    effectful_one_pass_ask_floor), on the tuning set and the dev split only (the dev split also
+    with the cross-validated models): per floor, the figures, and what was asked back: right
+    effectful intents, off-topic utterances, other requests."""
+    from gateway.voice.engines.decision import load_decision
+    from gateway.voice.settings import GuardSettings
+
+    records, decision = load_dump(dump), load_decision(model_path)
+    folds = [(model_of([r for r in records if not (r["split"] == "dev" and _fold(r["id"]) == f)], decision.features),
+              [r for r in records if r["split"] == "dev" and _fold(r["id"]) == f]) for f in range(FOLDS)]
+    for floor in FLOORS:
+        guard = GuardSettings(effectful_one_pass_ask_floor=floor)
+        row: dict[str, Any] = {"floor": floor}
+        for name, parts in (("tuning", [(decision, [r for r in records if r["split"] == "tuning"])]),
+                            ("dev", [(decision, [r for r in records if r["split"] == "dev"])]), ("dev_cv", folds)):
+            total, asked = Score(), []
+            for model, part in parts:
+                for field, value in vars(score(part, model, guard=guard)).items():
+                    setattr(total, field, getattr(total, field) + value)
+                asked += asked_back(part, model, guard)
+            figures = total.figures()
+            row[name] = {
+                "accuracy": figures["heldout_accuracy"], "false_accepts": figures["false_accept_rate"],
+                "effectful_wrong": figures["effectful_wrong"], "ask_back": figures["heldout_ask_back_rate"],
+                "asked_right": sum(m.intent == r["intent"] for r, m in asked),
+                "asked_off_topic": sum(r["intent"] is None for r, _ in asked),
+                "asked_other": sum(r["intent"] is not None and m.intent != r["intent"] for r, m in asked),
+                "off_topic": total.off_topic,
+            }
+        print(json.dumps(row))

@@ -24,7 +24,8 @@ and measure it. Recipe, step by step (each step reuses the previous one's output
 
 With `train --keywords` the model also weighs the open pass's words read by the key-word fallback
 (Matcher.match_text: features keywords, keywords_agree); `test --baseline-model` scores another
-model on the same test transcripts; `cost --dump` times the reading without and with key words.
+model on the same test transcripts; `cost --dump` times the reading without and with key words;
+`floors --dump` weighs the ask-back floor for effectful one-pass readings on tuning + dev only.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def item_of(record: dict[str, Any]) -> Item:
 
 
 def main() -> None:
-    from _decision_fit import cost, report, test_split, train
+    from _decision_fit import cost, floors, report, test_split, train
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="step", required=True)
@@ -165,6 +166,9 @@ def main() -> None:
     p.add_argument("--heldout-cache", type=Path, required=True)
     p.add_argument("--model", type=Path, default=MODEL_FILE)
     p.add_argument("--baseline-model", type=Path, help="another model scored on the same transcripts (test_baseline_model)")
+    p = sub.add_parser("floors", help="the one-pass effectful ask-back floor on the tuning set and the dev split")
+    p.add_argument("--dump", type=Path, required=True)
+    p.add_argument("--model", type=Path, default=MODEL_FILE)
     p = sub.add_parser("cost", help="CPU per utterance of the reading, without and with the open pass's key words")
     p.add_argument("--dump", type=Path, required=True)
     args = parser.parse_args()
@@ -184,6 +188,8 @@ def main() -> None:
         train(args.dump, args.model, args.keywords)
     elif args.step == "report":
         report(args.dump, args.model, args.failures)
+    elif args.step == "floors":
+        floors(args.dump, args.model)
     elif args.step == "cost":
         cost(args.dump)
     elif args.step == "test":

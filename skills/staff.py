@@ -9,9 +9,16 @@ SENTENCES_EN = """
 [<st_polite>] <st_ask> [please]
 <st_person> please
 st_ask = ([(can | could) you] (call | get | fetch | send | find) [me] [<st_article>] <st_person> | i (need | want | would like | need to speak to | want to speak to | want to talk to | need to talk to) [<st_article>] <st_person> | (can | could | may) i (speak | talk) (to | with) [<st_article>] <st_person> | i need [some] help from [<st_article>] <st_person> | i need [some] (help | assistance) | (can | could) (someone | somebody | anyone | anybody | a colleague | a staff member | an assistant) (help me | come here | come over | assist me) | is there (someone | somebody | anyone | anybody | a staff member | an assistant | a colleague) (around | here | who can help me | from the staff around | working here) | (i'd | i would) like to (speak | talk) to [<st_article>] <st_person> | (where is | where's | where can i find) [<st_article>] <st_person>)
-st_person = (worker | shop worker | staff | staff member | member of the team | member of staff | shop assistant | sales assistant | assistant | employee | colleague | manager | human | real person | person | someone | somebody | cashier)
+st_person = (worker | shop worker | staff | staff member | member of the team | member of staff | shop assistant | sales assistant | assistant | employee | colleague | manager | human | real person | person | someone | somebody | cashier | (someone | somebody | person) who works here)
 st_article = (a | an | the | some | your)
 st_polite = (please | excuse me | hello | hi | sorry)
+# How customers ask beyond the verbs above (issue 15, English coverage): someone coming (over)
+# or giving a hand, someone sent or fetched (over), "get me" a person, whether anyone works here,
+# wanting a person or help here; the person as "someone who works here" or a member of staff.
+[<st_polite>] <st_more> [please]
+st_more = ((can | could | would | will) <st_someone> (come [over] [here | <st_where>] | come and help [me] | help me [out] | give me a hand) | (can | could | would) you [please] (send | get | call | fetch) <st_someone> [over | over here | here | for me | <st_where>] | (send | get | call | fetch) <st_someone> (over | here | over here | <st_where>) | (get | send | fetch | find) me <st_someone> | is there (anyone | anybody | someone | somebody) (who works here | i can talk to | i can ask) | (is | are) (anyone | anybody | someone | somebody | there staff) (working | here | around | about | available) [here] | (anyone | anybody | someone) (working here | around | here) | (i need | i want | i'd like | i would like) <st_someone> [to help me] | i need (help | assistance) (here | over here | <st_where>) | (help | assistance) needed [here | <st_where>] | (can | could | may) i (get | have) [some] (help | assistance) [here | over here] | (someone | somebody) to help me)
+st_where = ((to | at) the (till | checkout | front | counter | entrance) | (to | in) aisle (one | two | three | four | five | six | seven | eight | nine | ten | eleven | twelve) | from the back)
+st_someone = (someone | somebody | anyone | anybody | <st_article> <st_person> | (someone | somebody | a person) who works here | (someone | somebody) from the staff)
 """
 
 SENTENCES_DE = """

@@ -20,7 +20,7 @@ import dataclasses
 from concurrent.futures import Executor
 
 from gateway.voice.engines.base import ReadingModel, Transcript
-from gateway.voice.engines.decision import candidates, decide
+from gateway.voice.engines.decision import OnePassAsk, candidates, decide
 from gateway.voice.language import LanguageKit
 from gateway.voice.listener import Listening, finish
 from gateway.voice.nlu.guard import PassPolicy
@@ -54,7 +54,9 @@ def match_transcript(
     false accepts came from)."""
     if decision is not None and transcript.grammar_pass:
         found = candidates(matcher, transcript, intent_filter, passes.max_skips, decision.reads_keywords)
-        return decide(decision, found, matcher.effectful, passes.effectful_one_pass_cap if passes.effectful_needs_both else 1.0)
+        floor = passes.effectful_one_pass_ask_floor
+        ask = OnePassAsk(floor, passes.ask_level) if floor is not None and floor < passes.ask_level else None
+        return decide(decision, found, matcher.effectful, passes.effectful_one_pass_cap if passes.effectful_needs_both else 1.0, ask)
     grammar = None
     # A grammar-pass sentence that fits the audio badly still counts where the open pass agrees.
     if transcript.confidence >= min_acoustic or transcript.dictation or transcript.grammar_pass:

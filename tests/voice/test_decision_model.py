@@ -129,7 +129,7 @@ def test_the_open_pass_read_by_key_words_is_one_more_candidate_or_agreement() ->
     assert KEYWORD_MODEL.reads_keywords and not MODEL.reads_keywords  # the default leaves it off
 
 
-@pytest.mark.parametrize("said", ["delete everything about me", "i need someone from the staff to help me"])
+@pytest.mark.parametrize("said", ["delete everything about me", "could you bring a manager over"])
 def test_an_effectful_intent_from_key_words_alone_is_asked_back_never_acted_on(said: str) -> None:
     """Even with effect guards relaxed to one pass (effectful_needs_both off) and a model sure of
     every reading: at most asked back. The fitted model is not that sure: rejected."""

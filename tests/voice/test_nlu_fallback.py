@@ -74,7 +74,7 @@ def test_near_misses_are_no_request(lang: str, text: str) -> None:
 
 def test_an_effectful_request_heard_only_in_key_words_is_asked_back() -> None:
     matcher = MODELS["en"].matcher
-    match = matcher.match_text("could someone come to the till")
+    match = matcher.match_text("could you bring a manager over")
     assert match is not None and match.intent == "CallStaff" and match.template == TEMPLATE_NAME
     acted, reply = EffectGuard(SETTINGS.guard).check("s", "en", match, matcher)
     assert acted is None and reply is not None and reply.intent_filter == ("CallStaff", "Affirm", "Deny")

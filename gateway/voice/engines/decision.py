@@ -203,18 +203,40 @@ def candidates(
     return found
 
 
-def decide(model: ReadingModel, found: Sequence[Candidate], effectful: Collection[str] = (), one_pass_cap: float = 1.0) -> IntentMatch | None:
+@dataclass(frozen=True, slots=True)
+class OnePassAsk:
+    """An effectful reading only one pass heard, at p >= `floor`, is put at `level` (the guard's
+    ask-back band: at least min_confidence, below the effectful threshold): asked back, not
+    rejected. Asking costs a yes/no; rejecting a real staff call or erasure request costs the
+    customer (docs/voice.md, "The calibrated decision": the floor was chosen on dev + tuning)."""
+
+    floor: float
+    level: float
+
+
+def decide(
+    model: ReadingModel, found: Sequence[Candidate], effectful: Collection[str] = (), one_pass_cap: float = 1.0,
+    one_pass_ask: OnePassAsk | None = None,
+) -> IntentMatch | None:
     """The likeliest candidate, its probability of being right as its confidence. An effectful
     intent only one pass heard is at most `one_pass_cap` sure (below the effectful threshold:
-    asked back, never acted on). One read from key words alone is at most `keywords.CEILING`
-    sure, whatever the settings: a request worded nowhere in the sentences never acts by itself."""
+    asked back, never acted on), and with `one_pass_ask` at least its ask-back level from the
+    floor up. One read from key words alone is at most `keywords.CEILING` sure, whatever the
+    settings: a request worded nowhere in the sentences never acts by itself."""
     best: IntentMatch | None = None
+    best_one_pass = False
     for candidate in found:
         p = round(model.probability(candidate.features), 4)
-        if candidate.match.intent in effectful and not candidate.features["both"]:
+        one_pass = candidate.match.intent in effectful and not candidate.features["both"]
+        if one_pass:
             p = min(p, one_pass_cap)
         if candidate.match.intent in effectful and candidate.features["keywords"]:
             p = min(p, kw.CEILING)
         if best is None or p > best.confidence:
             best = IntentMatch(candidate.match.intent, candidate.match.tokens, candidate.match.slots, p, candidate.match.template)
+            best_one_pass = one_pass
+    # Lifted only after the choice: the likeliest reading is still the answer; the lift decides
+    # what the guard does with it (ask back instead of reject), never that it is acted on.
+    if best is not None and best_one_pass and one_pass_ask is not None and one_pass_ask.floor <= best.confidence < one_pass_ask.level:
+        best = IntentMatch(best.intent, best.tokens, best.slots, one_pass_ask.level, best.template)
     return best

@@ -54,6 +54,11 @@ class PassPolicy:
     # With the calibrated decision too (engines/decision.py): an effectful intent needs both
     # passes, whatever its probability.
     effectful_needs_both: bool = True
+    # An effectful intent only one pass found, from this probability up, is asked back rather
+    # than rejected (raised to `ask_level`, the guard's min_confidence); None: rejected below
+    # min_confidence as any intent. Why 0.5: voice.guard.effectful_one_pass_ask_floor.
+    effectful_one_pass_ask_floor: float | None = 0.5
+    ask_level: float = 0.65
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,6 +143,9 @@ def sample_sentences(templates: Iterable[Template], rules: Mapping[str, Node], l
 
     sentences = []
     for template in templates:
+        # Each template's own seeded draws: a sentence added or changed elsewhere leaves every
+        # other template's samples (and so the open pass's model of them) as they were.
+        rng.seed(f"{seed}:{template.intent}:{template.text}")
         for _ in range(per_template):
             words: list[str] = []
             walk(template.expression, words)
