@@ -40,7 +40,10 @@ def supersession(record: ConsentRecord, previous: ConsentRecord | None, now: flo
             return "stale"
     if record.changed_at == previous.changed_at and protective(previous.status) and not protective(record.status):
         return "stale"
-    if previous.status is record.status and previous.expires_at == record.expires_at:
+    # A later decision of the same status is still news: its time is what a grant or revocation
+    # arriving afterwards is weighed against (revoked at 5, revoked again at 10, granted at 10:
+    # the revocation at 10 stands, which it cannot if the ledger still holds 5).
+    if previous.status is record.status and previous.expires_at == record.expires_at and record.changed_at == previous.changed_at:
         return "unchanged"
     return None
 

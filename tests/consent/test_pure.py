@@ -45,7 +45,9 @@ def test_ledger_expiry_and_last_decision_wins() -> None:
     assert not ledger.allows("card:1", "marketing", 50)
     assert not ledger.allows("card:1", "analytics", 20)
     assert ledger.plan(record("revoked", 5), 0.0).outcome is Outcome.STALE
-    assert ledger.plan(record("granted", 11, expires_at=50), 0.0).outcome is Outcome.UNCHANGED
+    assert ledger.plan(record("granted", 10, expires_at=50), 0.0).outcome is Outcome.UNCHANGED  # a replay
+    # The same decision taken again later moves its time: a revocation between the two arrives stale.
+    assert ledger.plan(record("granted", 11, expires_at=50), 0.0).outcome is Outcome.APPLY
     plan = ledger.plan(record("revoked", 12), 0.0)
     assert plan.outcome is Outcome.APPLY and plan.narrows
     assert not ledger.plan(record("granted", 12, expires_at=60), 0.0).narrows  # longer expiry widens

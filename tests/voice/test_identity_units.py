@@ -152,6 +152,10 @@ class Reference:
 @example([("consent", "granted", ("card:A", 0.0)), ("tap", "till", "card:A"), ("open", "till", None),
           ("answer", "till", None), ("consent", "revoked", ("card:A", 0.0)), ("consent", "granted", ("card:A", -5.0)),
           ("answer", "till", None), ("forget", None, "card:A"), ("tap", "till", "card:A"), ("answer", "till", None)])
+# Found by this test: a revocation repeated later, then a grant at the repeat's instant (the
+# ledger kept the first revocation's time, so the grant beat it).
+@example([("tap", "door", "card:A"), ("open", "door", None), ("consent", "revoked", ("card:A", -5.0)),
+          ("consent", "revoked", ("card:A", 0.0)), ("consent", "granted", ("card:A", 0.0)), ("answer", "door", None)])
 @settings(max_examples=300, deadline=None)
 @given(steps)
 def test_bindings_follow_taps_and_sessions_in_any_order(plan: list[tuple[str, object, object]]) -> None:
