@@ -42,18 +42,11 @@ ERASURE = [
 ]
 
 
-@pytest.mark.parametrize("text", STAFF)
-def test_ways_of_asking_for_staff_call_staff(text: str) -> None:
+@pytest.mark.parametrize(("text", "intent"), [(t, "CallStaff") for t in STAFF] + [(t, "ForgetMe") for t in ERASURE])
+def test_ways_of_asking_for_staff_or_erasure_are_understood_by_a_sentence(text: str, intent: str) -> None:
     match = MATCHER.match_text(text, None, SETTINGS.guard.max_skips)
-    assert match is not None and match.intent == "CallStaff" and match.template != TEMPLATE_NAME, match
-    assert _judged(text) == ("CallStaff", False)
-
-
-@pytest.mark.parametrize("text", ERASURE)
-def test_ways_of_asking_for_erasure_forget_me(text: str) -> None:
-    match = MATCHER.match_text(text, None, SETTINGS.guard.max_skips)
-    assert match is not None and match.intent == "ForgetMe" and match.template != TEMPLATE_NAME, match
-    assert _judged(text) == ("ForgetMe", False)
+    assert match is not None and match.intent == intent and match.template != TEMPLATE_NAME, match
+    assert _judged(text) == (intent, False)
 
 
 @pytest.mark.parametrize("text", [
