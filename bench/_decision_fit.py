@@ -94,11 +94,11 @@ def model_of(records: list[dict[str, Any]], features: tuple[str, ...], recipe: s
 
 def score(
     records: Iterable[dict[str, Any]], decision: Any, on_failure: Callable[[dict[str, Any], Any, bool], None] | None = None,
-    guard: Any = None,
+    guard: Any = None, on_asked: Callable[[dict[str, Any], Any], None] | None = None,
 ) -> Score:
     """The gateway's outcome for each utterance: the reading (the model's, or the hand-set
     factors' where `decision` is None), then the effect guard (`guard`: GuardSettings, the
-    defaults where None)."""
+    defaults where None). `on_asked` gets (record, reading) of each utterance asked back."""
     from gateway.voice.effects import EffectGuard
     from gateway.voice.settings import GuardSettings
     from gateway.voice.understand import match_transcript
@@ -111,6 +111,8 @@ def score(
         result.add(item_of(record), acted, ask is not None, model.matcher.effectful)
         if on_failure is not None and (acted.intent if acted else None) != record["intent"]:
             on_failure(record, match, ask is not None)
+        if on_asked is not None and ask is not None:
+            on_asked(record, match)
     return result
 
 
@@ -125,9 +127,7 @@ def cross_validated(records: list[dict[str, Any]], features: tuple[str, ...]) ->
     for fold in range(FOLDS):
         held = [r for r in records if r["split"] == "dev" and _fold(r["id"]) == fold]
         model = model_of([r for r in records if not (r["split"] == "dev" and _fold(r["id"]) == fold)], features)
-        part = score(held, model)
-        for name, value in vars(part).items():
-            setattr(total, name, getattr(total, name) + value)
+        total.merge(score(held, model))
     return total
 
 
@@ -186,10 +186,12 @@ def test_split(cache: Path, model_path: Path, baseline_path: Path | None = None)
     records = [to_record(item, transcript, "test") for item, transcript in decode((i for i in render_items(cache) if split_of(i.id) == "test"), open_always=False)]
     decode_s = time.perf_counter() - started
     no_floor = GuardSettings(effectful_one_pass_ask_floor=None)
+    asked: list[tuple[dict[str, Any], Any]] = []
+    after = score(records, decision, on_asked=lambda record, match: asked.append((record, match)))
     print(json.dumps({
-        "test_before": score(records, None).figures(), "test_after": score(records, decision).figures(),
+        "test_before": score(records, None).figures(), "test_after": after.figures(),
         "test_after_without_one_pass_floor": score(records, decision, guard=no_floor).figures(),
-        "off_topic_asked_back": sum(r["intent"] is None for r, _ in asked_back(records, decision, GuardSettings())),
+        "off_topic_asked_back": sum(r["intent"] is None for r, _ in asked),
         **({"test_baseline_model": score(records, baseline).figures()} if baseline is not None else {}),
         "decode_s": round(decode_s, 1), **loop_time(),
     }))
@@ -228,19 +230,6 @@ def cost(dump: Path, repeats: int = 3) -> None:
 FLOORS = (None, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 
 
-def asked_back(records: Iterable[dict[str, Any]], decision: Any, guard: Any) -> list[tuple[dict[str, Any], Any]]:
-    """(record, reading) of each utterance the guard asks back about."""
-    from gateway.voice.effects import EffectGuard
-    from gateway.voice.understand import match_transcript
-
-    matcher, asked = _model().matcher, []
-    for record in records:
-        match = match_transcript(matcher, from_record(record), None, 0.0, guard.passes(), decision)
-        if EffectGuard(guard).check(record["id"], "en", match, matcher)[1] is not None:
-            asked.append((record, match))
-    return asked
-
-
 def floors(dump: Path, model_path: Path) -> None:
     """The ask-back floor for effectful readings only one pass heard (voice.guard.
     effectful_one_pass_ask_floor), on the tuning set and the dev split only (the dev split also
@@ -259,9 +248,7 @@ def floors(dump: Path, model_path: Path) -> None:
                             ("dev", [(decision, [r for r in records if r["split"] == "dev"])]), ("dev_cv", folds)):
             total, asked = Score(), []
             for model, part in parts:
-                for field, value in vars(score(part, model, guard=guard)).items():
-                    setattr(total, field, getattr(total, field) + value)
-                asked += asked_back(part, model, guard)
+                total.merge(score(part, model, guard=guard, on_asked=lambda record, match: asked.append((record, match))))
             figures = total.figures()
             row[name] = {
                 "accuracy": figures["heldout_accuracy"], "false_accepts": figures["false_accept_rate"],

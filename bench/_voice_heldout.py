@@ -106,6 +106,11 @@ class Score:
             slots = {s.name: str(s.value) for s in acted.slots} if acted is not None else {}
             self.slots_right += ok and all(slots.get(k) == v for k, v in item.slots.items())
 
+    def merge(self, other: Score) -> None:
+        """Add another part's counts (the folds of a cross-validation)."""
+        for name, value in vars(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
     def figures(self, prefix: str = "heldout_") -> dict[str, Any]:
         share = lambda a, b: round(a / b, 4) if b else None  # noqa: E731
         return {
