@@ -42,3 +42,19 @@ async def test_within_returns_the_result_or_times_out() -> None:
     assert await within(asyncio.sleep(0, result="ok"), 1) == "ok"
     with pytest.raises(TimeoutError):
         await within(asyncio.sleep(1), 0.01)
+
+
+def test_no_gateway_code_waits_with_asyncio_wait_for() -> None:
+    """The rule above, kept: a new `asyncio.wait_for` in a loop would bring the hang back
+    (one was found in the Wyoming satellite's pinger)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    offenders = []
+    for package in ("gateway", "profile_service"):
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Attribute) and node.attr == "wait_for" and isinstance(node.value, ast.Name) and node.value.id == "asyncio":
+                    offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not offenders, f"use gateway.waiting.within instead of asyncio.wait_for: {offenders}"

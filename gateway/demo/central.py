@@ -11,12 +11,14 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.config.settings import PROJECT_ROOT
+from gateway.processes import reap
 from gateway.waiting import within
 
 DEMO_SEED = PROJECT_ROOT / "profile_service" / "demo_seed.json"
@@ -48,10 +50,10 @@ async def demo_central_service(site: str, data_dir: Path) -> AsyncIterator[Centr
             yield CentralService(url, token)
         finally:
             drain.cancel()
+            await asyncio.wait([drain])  # it must stop reading before reap() reads the rest
     finally:
         if proc.returncode is None:
-            proc.terminate()
-            await proc.wait()
+            await reap(proc, signal.SIGTERM)
 
 
 async def _listening_url(proc: asyncio.subprocess.Process) -> str:

@@ -9,12 +9,12 @@ command line, so a reply starting with "-" is not read as an option.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 from collections.abc import AsyncGenerator
 
 from gateway.tts.engine import SynthesisError
 from gateway.audio import AudioFormatError, Pcm, read_wav
+from gateway.processes import reap
 from gateway.waiting import within
 
 
@@ -60,9 +60,7 @@ class EspeakEngine:
             raise SynthesisError(f"espeak-ng took longer than {self._timeout_s}s") from None
         finally:
             if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
+                await reap(process)
         if process.returncode != 0:
             detail = err.decode("utf-8", "replace").strip() or f"exit status {process.returncode}"
             raise SynthesisError(f"espeak-ng voice {self._voice!r}: {detail}")

@@ -39,6 +39,7 @@ from gateway.wyoming.audio import chunk_events, chunk_to_recogniser
 from gateway.wyoming.framing import Limits, ProtocolError, read_event, stream_limit, write_event
 from gateway.wyoming.settings import SatelliteSettings, WyomingSettings
 from gateway.wyoming.wake import WakeModel, WakeSpotter
+from gateway.waiting import within
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ class SatelliteLink:
         assert self._played is not None
         margin = self._wyoming.played_margin_s if self._sends_played else 0.25
         try:
-            await asyncio.wait_for(self._played, duration_s + margin)
+            await within(self._played, duration_s + margin)
         except TimeoutError:
             return SayOutcome.TIMEOUT if self._sends_played else SayOutcome.PLAYED
         except _Closed:
@@ -214,13 +215,13 @@ class SatelliteLink:
             self._send(Ping(text=str(time.monotonic())).event())
             if self._answers_ping:
                 try:
-                    await asyncio.wait_for(self._pong.wait(), self._wyoming.ping_s)
+                    await within(self._pong.wait(), self._wyoming.ping_s)
                 except TimeoutError:
                     raise _Closed("no pong within the ping interval") from None
 
     async def _final_event(self, writer: asyncio.StreamWriter, event: Event) -> None:
         try:
-            await asyncio.wait_for(write_event(writer, event), 1.0)
+            await within(write_event(writer, event), 1.0)
         except (OSError, TimeoutError):
             pass  # the satellite is gone anyway
 

@@ -38,6 +38,7 @@ from gateway.ports import SpeechFailed, SpeechServices, Synthesise
 from gateway.wyoming.audio import chunk_events, chunk_to_recogniser
 from gateway.wyoming.framing import Limits, ProtocolError, read_event, stream_limit, write_event
 from gateway.wyoming.settings import WyomingSettings
+from gateway.waiting import within
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class WyomingServer:
     @staticmethod
     async def _reply(writer: asyncio.StreamWriter, event: Event) -> None:
         try:
-            await asyncio.wait_for(write_event(writer, event), 2.0)
+            await within(write_event(writer, event), 2.0)
         except (OSError, TimeoutError):
             pass
 
