@@ -37,6 +37,8 @@ def _judged(lang: str, text: str) -> tuple[str | None, bool]:
     ("ich hätte gern dass mein konto endgültig gelöscht wird", "ForgetMe"),
     ("nehmen sie mich aus ihrer kundendatei raus", "ForgetMe"),
     ("vergesst bitte alles über mich", "ForgetMe"),
+    ("ich möchte mein kundenkonto kündigen", "ForgetMe"),
+    ("schließen sie bitte mein konto", "ForgetMe"),
     # GetPointsBalance: the wish, verb-final; how far the points go
     ("ich würde gerne meine treuepunkte erfahren", "GetPointsBalance"),
     ("wie hoch ist mein punktestand gerade", "GetPointsBalance"),
@@ -69,7 +71,7 @@ def test_german_near_misses_stay_rejected(text: str) -> None:
     assert _judged("de", text)[0] is None
 
 
-@pytest.mark.parametrize("text", ["mein profil bitte tilgen", "kollegen bitte schicken"])
+@pytest.mark.parametrize("text", ["mein profil bitte tilgen", "kollegen bitte schicken", "meine mitgliedschaft würde ich gern auflösen"])
 def test_effectful_from_key_words_is_only_asked_back(text: str) -> None:
     """No sentence parses these: the key words find the effectful intent, and the guard only asks."""
     acted, asked = _judged("de", text)

@@ -39,6 +39,8 @@ ERASURE = [
     "i would like to be forgotten", "i want you to forget who i am", "forget everything you know about me",
     "i need to delete my loyalty account", "take me off your system", "delete me from your database",
     "can you wipe all of my records", "remove any data you hold on me", "i withdraw my consent",
+    # closing the account is ending the membership: erasure, which the skill still confirms first
+    "i want to close my account", "could you please close my loyalty account",
 ]
 
 
@@ -68,3 +70,13 @@ def test_near_misses_do_not_act(text: str) -> None:
 ])
 def test_near_misses_are_not_even_asked_back(text: str) -> None:
     assert _judged(text) == (None, False)
+
+
+@pytest.mark.parametrize(("text", "intent"), [("please cancel my membership", "ForgetMe"), ("what time do you close", "GetOpeningHours")])
+def test_closing_an_account_is_never_read_as_a_question_of_closing_time(text: str, intent: str) -> None:
+    """"close" is a key word of opening hours; beside "account" or "membership" it is erasure,
+    found by key words when no sentence has the wording, and then only asked back."""
+    match = MATCHER.match_text(text, None, SETTINGS.guard.max_skips)
+    assert match is not None and match.intent == intent
+    if intent == "ForgetMe":
+        assert _judged(text) == (None, True)
