@@ -27,6 +27,7 @@ from gateway.model.inbound import InboundMessage
 from gateway.mqtt import MqttClient
 from gateway.audio import make_wav
 from gateway.waiting import within
+from gateway.processes import reap
 
 AUDIO_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "audio"
 DEMO_UTTERANCES = ("en_where_milk", "en_hours_1", "en_offers_1", "en_points_1", "en_staff_1", "en_off_weather", "en_help_2")
@@ -118,7 +119,11 @@ class DemoSpeaker:
                 "aplay", "-q", "-", stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             )
-            await process.communicate(wav_bytes)
+            try:
+                await process.communicate(wav_bytes)
+            finally:
+                if process.returncode is None:  # cancelled (the demo stopped) while it played
+                    await reap(process)
         elif self._realtime_playback:
             await asyncio.sleep(duration_s)
         body = {"id": request_id, "siteId": self._site, "sessionId": self._session}
