@@ -14,13 +14,21 @@ import asyncio
 import contextlib
 import signal
 
+from gateway.waiting import within
 
-async def reap(process: asyncio.subprocess.Process, stop_with: signal.Signals = signal.SIGKILL) -> int:
+
+async def reap(process: asyncio.subprocess.Process, stop_with: signal.Signals = signal.SIGKILL, grace_s: float = 10.0) -> int:
     """Send `stop_with` if the child still runs, then read its pipes to their end and wait for it;
-    its exit status. What it wrote after the reader gave up is thrown away."""
+    its exit status. A child that has not ended `grace_s` after a signal other than SIGKILL (one
+    that ignores SIGTERM) is killed. What it wrote after the reader gave up is thrown away."""
     if process.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(stop_with)
-    await process.communicate()
+    try:
+        await within(process.communicate(), None if stop_with == signal.SIGKILL else grace_s)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.communicate()
     assert process.returncode is not None  # communicate() returns only after wait()
     return process.returncode

@@ -72,6 +72,14 @@ async def test_reap_stops_with_the_signal_asked_for_and_leaves_an_ended_child_al
     assert await asyncio.wait_for(reap(process), 10) == -signal.SIGTERM  # already reaped: nothing sent
 
 
+async def test_a_child_that_ignores_the_signal_is_killed_after_the_grace() -> None:
+    stubborn = "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(600)"
+    process = await asyncio.create_subprocess_exec(sys.executable, "-c", stubborn, stdout=asyncio.subprocess.PIPE)
+    assert process.stdout is not None
+    assert await asyncio.wait_for(process.stdout.readline(), 20) == b"ready\n"  # SIGTERM is ignored from here on
+    assert await asyncio.wait_for(reap(process, signal.SIGTERM, grace_s=0.5), 10) == -signal.SIGKILL
+
+
 async def test_a_long_espeak_reply_cancelled_while_it_is_written_ends_and_leaves_no_process() -> None:
     engine = EspeakEngine("en-us")
     await engine.start()
