@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from gateway.processes import reap
@@ -24,6 +25,15 @@ async def _until(condition, timeout_s: float = 20.0) -> None:  # type: ignore[no
     async with asyncio.timeout(timeout_s):
         while not condition():
             await asyncio.sleep(0.01)
+
+
+async def _slow_loop() -> None:
+    """Each turn of the event loop takes 30 ms, as on a loaded Pi: a child writing fast refills
+    its pipe between turns, so the pipe's transport fills its buffer as soon as nobody reads it.
+    On an idle machine the turns are microseconds apart and the hang needed bad luck (in CI)."""
+    while True:
+        time.sleep(0.03)  # blocking on purpose: the loop is busy
+        await asyncio.sleep(0)
 
 
 def _children() -> list[int]:
@@ -85,6 +95,7 @@ async def test_a_long_espeak_reply_cancelled_while_it_is_written_ends_and_leaves
     await engine.start()
     before = set(_children())
     text = "The shop is open from nine in the morning until eight in the evening. " * 400
+    slow = asyncio.create_task(_slow_loop())
     speaking = asyncio.create_task(engine.synthesize(text))
     # Cancelled once it has written a good deal and goes on writing: what it writes next is never
     # read, which is what paused the pipe in CI.
@@ -93,6 +104,7 @@ async def test_a_long_espeak_reply_cancelled_while_it_is_written_ends_and_leaves
     speaking.cancel()
 
     done, _ = await asyncio.wait([speaking], timeout=20)
+    slow.cancel()
 
     assert done == {speaking} and speaking.cancelled()
     assert not [pid for pid in set(_children()) - before if _command(pid) == "espeak-ng"]
