@@ -7,56 +7,15 @@ end) never returned, though the child had been killed."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import signal
 import sys
-import time
-from pathlib import Path
 
 from gateway.processes import reap
 from gateway.tts.espeak import EspeakEngine
+from tests.support.children import busy_loop, bytes_written, children, command_of, until
 
 # Writes far more than the StreamReader's buffer limit (2 x 64 KiB), then waits to be killed.
 _FLOODER = "import sys, time; sys.stdout.buffer.write(b'x' * 4_000_000); sys.stdout.flush(); time.sleep(600)"
-
-
-async def _until(condition, timeout_s: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
-async def _slow_loop() -> None:
-    """Each turn of the event loop takes 30 ms, as on a loaded Pi: a child writing fast refills
-    its pipe between turns, so the pipe's transport fills its buffer as soon as nobody reads it.
-    On an idle machine the turns are microseconds apart and the hang needed bad luck (in CI)."""
-    while True:
-        time.sleep(0.03)  # blocking on purpose: the loop is busy
-        await asyncio.sleep(0)
-
-
-def _children() -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        with contextlib.suppress(FileNotFoundError):
-            found += [int(pid) for pid in (task / "children").read_text().split()]
-    return found
-
-
-def _command(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except FileNotFoundError:
-        return ""
-
-
-def _bytes_written(pid: int) -> int:
-    try:
-        fields = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
-    except FileNotFoundError:
-        return 0
-    return int(fields["wchar"])
 
 
 async def test_a_child_whose_reader_gave_up_with_a_full_pipe_is_reaped() -> None:
@@ -67,13 +26,13 @@ async def test_a_child_whose_reader_gave_up_with_a_full_pipe_is_reaped() -> None
     # The state that made wait() hang: nobody reads the child's output, and its pipe's transport
     # stopped reading once the buffer was full.
     stdout_pipe = process._transport.get_pipe_transport(1)  # type: ignore[attr-defined]
-    await _until(lambda: not stdout_pipe.is_reading())
+    await until(lambda: not stdout_pipe.is_reading())
     assert process.returncode is None
 
     status = await asyncio.wait_for(reap(process), 10)
 
     assert status == -signal.SIGKILL
-    assert process.pid not in _children()
+    assert process.pid not in children()
 
 
 async def test_reap_stops_with_the_signal_asked_for_and_leaves_an_ended_child_alone() -> None:
@@ -93,13 +52,13 @@ async def test_a_child_that_ignores_the_signal_is_killed_after_the_grace() -> No
 async def test_a_long_espeak_reply_cancelled_while_it_is_written_ends_and_leaves_no_process() -> None:
     engine = EspeakEngine("en-us")
     await engine.start()
-    before = set(_children())
+    before = set(children())
     text = "The shop is open from nine in the morning until eight in the evening. " * 400
-    slow = asyncio.create_task(_slow_loop())
+    slow = asyncio.create_task(busy_loop())
     speaking = asyncio.create_task(engine.synthesize(text))
     # Cancelled once it has written a good deal and goes on writing: what it writes next is never
     # read, which is what paused the pipe in CI.
-    await _until(lambda: any(_command(pid) == "espeak-ng" and _bytes_written(pid) > 1_000_000 for pid in set(_children()) - before) or speaking.done())
+    await until(lambda: any(command_of(pid) == "espeak-ng" and bytes_written(pid) > 1_000_000 for pid in set(children()) - before) or speaking.done())
     assert not speaking.done(), "espeak-ng finished before it could be cancelled: the text is too short"
     speaking.cancel()
 
@@ -107,4 +66,4 @@ async def test_a_long_espeak_reply_cancelled_while_it_is_written_ends_and_leaves
     slow.cancel()
 
     assert done == {speaking} and speaking.cancelled()
-    assert not [pid for pid in set(_children()) - before if _command(pid) == "espeak-ng"]
+    assert not [pid for pid in set(children()) - before if command_of(pid) == "espeak-ng"]

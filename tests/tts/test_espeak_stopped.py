@@ -17,7 +17,7 @@ from gateway.tts.espeak import EspeakEngine
 from gateway.tts.service import TtsService
 from gateway.tts.settings import TtsSettings
 from gateway.tts.synthesiser import Synthesiser
-from tests.test_processes import _bytes_written, _children, _command, _slow_loop, _until
+from tests.support.children import busy_loop, bytes_written, children, command_of, until
 from tests.tts.test_service_seam import Broker
 from tests.tts.test_streaming import play_finished
 
@@ -28,12 +28,12 @@ async def test_a_reply_stopped_mid_synthesis_leaves_the_site_speaking() -> None:
     settings = TtsSettings(play_finished_timeout_s=5.0, max_text_chars=100_000)
     service = TtsService(settings, Synthesiser(settings, {"en": engine}, ReplyCache(8, 50_000_000), lambda site: "en"), broker := Broker(), lambda m, r, d: None)
     running = asyncio.create_task(service.run())
-    slow = asyncio.create_task(_slow_loop())
+    slow = asyncio.create_task(busy_loop())
     try:
-        before = set(_children())
+        before = set(children())
         long_reply = "The shop is open from nine in the morning until eight in the evening. " * 400
         done = service.submit(TtsSay(text=long_reply, siteId="till", id="long", sessionId="s1"))
-        await _until(lambda: any(_command(pid) == "espeak-ng" and _bytes_written(pid) > 1_000_000 for pid in set(_children()) - before) or done.done())
+        await until(lambda: any(command_of(pid) == "espeak-ng" and bytes_written(pid) > 1_000_000 for pid in set(children()) - before) or done.done())
         assert not done.done(), "espeak-ng finished before the reply could be stopped"
         done.cancel()  # the session ended
         _, payload = await broker.next(TTS_SAY_FINISHED)
@@ -45,7 +45,7 @@ async def test_a_reply_stopped_mid_synthesis_leaves_the_site_speaking() -> None:
         play_finished(service, "till", "next")
         assert await asyncio.wait_for(after, 10) is SayOutcome.PLAYED
         assert service.counters.stopped == 1
-        assert not [pid for pid in set(_children()) - before if _command(pid) == "espeak-ng"]
+        assert not [pid for pid in set(children()) - before if command_of(pid) == "espeak-ng"]
     finally:
         slow.cancel()
         running.cancel()
