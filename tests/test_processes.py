@@ -12,7 +12,8 @@ import sys
 
 from gateway.processes import reap
 from gateway.tts.espeak import EspeakEngine
-from tests.support.children import busy_loop, bytes_written, children, command_of, until
+from tests.support.children import busy_loop, bytes_written, children, new_children_named
+from tests.support.gateway import wait_until
 
 # Writes far more than the StreamReader's buffer limit (2 x 64 KiB), then waits to be killed.
 _FLOODER = "import sys, time; sys.stdout.buffer.write(b'x' * 4_000_000); sys.stdout.flush(); time.sleep(600)"
@@ -26,7 +27,7 @@ async def test_a_child_whose_reader_gave_up_with_a_full_pipe_is_reaped() -> None
     # The state that made wait() hang: nobody reads the child's output, and its pipe's transport
     # stopped reading once the buffer was full.
     stdout_pipe = process._transport.get_pipe_transport(1)  # type: ignore[attr-defined]
-    await until(lambda: not stdout_pipe.is_reading())
+    await wait_until(lambda: not stdout_pipe.is_reading(), timeout=20)
     assert process.returncode is None
 
     status = await asyncio.wait_for(reap(process), 10)
@@ -58,7 +59,7 @@ async def test_a_long_espeak_reply_cancelled_while_it_is_written_ends_and_leaves
     speaking = asyncio.create_task(engine.synthesize(text))
     # Cancelled once it has written a good deal and goes on writing: what it writes next is never
     # read, which is what paused the pipe in CI.
-    await until(lambda: any(command_of(pid) == "espeak-ng" and bytes_written(pid) > 1_000_000 for pid in set(children()) - before) or speaking.done())
+    await wait_until(lambda: any(bytes_written(pid) > 1_000_000 for pid in new_children_named("espeak-ng", before)) or speaking.done(), timeout=20)
     assert not speaking.done(), "espeak-ng finished before it could be cancelled: the text is too short"
     speaking.cancel()
 
@@ -66,4 +67,4 @@ async def test_a_long_espeak_reply_cancelled_while_it_is_written_ends_and_leaves
     slow.cancel()
 
     assert done == {speaking} and speaking.cancelled()
-    assert not [pid for pid in set(children()) - before if command_of(pid) == "espeak-ng"]
+    assert not new_children_named("espeak-ng", before)

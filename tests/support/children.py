@@ -6,15 +6,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
-
-
-async def until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    """Return once `condition()` holds; TimeoutError after `timeout_s`."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 async def busy_loop() -> None:
@@ -50,3 +42,8 @@ def bytes_written(pid: int) -> int:
     except FileNotFoundError:
         return 0
     return int(fields["wchar"])
+
+
+def new_children_named(command: str, before: set[int]) -> list[int]:
+    """This process's children called `command` that were not among `before`."""
+    return [pid for pid in set(children()) - before if command_of(pid) == command]

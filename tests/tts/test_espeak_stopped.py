@@ -17,7 +17,8 @@ from gateway.tts.espeak import EspeakEngine
 from gateway.tts.service import TtsService
 from gateway.tts.settings import TtsSettings
 from gateway.tts.synthesiser import Synthesiser
-from tests.support.children import busy_loop, bytes_written, children, command_of, until
+from tests.support.children import busy_loop, bytes_written, children, new_children_named
+from tests.support.gateway import wait_until
 from tests.tts.test_service_seam import Broker
 from tests.tts.test_streaming import play_finished
 
@@ -33,7 +34,7 @@ async def test_a_reply_stopped_mid_synthesis_leaves_the_site_speaking() -> None:
         before = set(children())
         long_reply = "The shop is open from nine in the morning until eight in the evening. " * 400
         done = service.submit(TtsSay(text=long_reply, siteId="till", id="long", sessionId="s1"))
-        await until(lambda: any(command_of(pid) == "espeak-ng" and bytes_written(pid) > 1_000_000 for pid in set(children()) - before) or done.done())
+        await wait_until(lambda: any(bytes_written(pid) > 1_000_000 for pid in new_children_named("espeak-ng", before)) or done.done(), timeout=20)
         assert not done.done(), "espeak-ng finished before the reply could be stopped"
         done.cancel()  # the session ended
         _, payload = await broker.next(TTS_SAY_FINISHED)
@@ -45,7 +46,7 @@ async def test_a_reply_stopped_mid_synthesis_leaves_the_site_speaking() -> None:
         play_finished(service, "till", "next")
         assert await asyncio.wait_for(after, 10) is SayOutcome.PLAYED
         assert service.counters.stopped == 1
-        assert not [pid for pid in set(children()) - before if command_of(pid) == "espeak-ng"]
+        assert not new_children_named("espeak-ng", before)
     finally:
         slow.cancel()
         running.cancel()
