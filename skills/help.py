@@ -37,12 +37,12 @@ KEYWORDS = {
     "en": {"Help": [
         # the speaker named as a thing, or how to talk to it: "what's this speaker for", "how do i talk to you"
         "speaker|device|thing|machine|assistant + what|what's|how|why ! thanks|thank|not|carry|mum|mom|dad|staff|someone|somebody|person",
-        "help|options|commands|instructions|examples|features|functions|explain|what can you do|how does this work|how this works|how do i use|what do you do|what to say|what can i say|supposed to|meant to|what is this for|what's this for|kind of questions|what questions ! thanks|thank|not|carry|mum|mom|dad"]},
+        "help|options|commands|instructions|examples|features|functions|explain|what can you do|how does this work|how this works|how do i use|what do you do|what to say|what can i say|supposed to|meant to|what is this for|what's this for|kind of questions|what questions|how to use this|how to use you|how to use it|what do i say|how do i talk|able to do|what sort of things|what kind of things ! thanks|thank|not|carry|mum|mom|dad"]},
     "de": {"Help": [
         # the speaker named as a thing, or how to talk to it: "wozu ist der Lautsprecher", "wie rede ich mit dir"
         "lautsprecher|gerät|ding|sprachassistent*|assistent* + was|wie|wozu|wofür|womit|welche ! danke|nicht|mama|papa|tragen",
-        "rede|reden|spreche|sprechen|frag|fragen|beantwort*|machst|dienen + dir|dich|du|ding|gerät|lautsprecher + was|wie|womit|welche|wozu ! danke|nicht|mama|papa|tragen|punkt*|daten|angebot*|öffn*|offen|{product}",
-        "hilfe|hilf|helfen|hilfst|beispiele|funktion*|möglichkeit*|befehl*|anleitung|erklär*|benutz*|wofür|wozu|verstehst|was kannst du|was können sie|wie funktioniert|wie geht das|was soll ich sagen|was kann ich sagen|wofür ist ! danke|nicht|mama|papa|tragen"]},
+        "red|rede|redet|reden|spreche|sprechen|frag|fragen|beantwort*|machst|dienen + dir|dich|du|ding|gerät|lautsprecher + was|wie|womit|welche|wozu ! danke|nicht|mama|papa|tragen|punkt*|daten|angebot*|öffn*|offen|{product}",
+        "hilfe|hilf|helfen|hilfst|beispiel*|funktion*|möglichkeit*|befehl*|anleitung|bedienungsanleitung|wie das geht|was kann man|drauf hast|erklär*|benutz*|wofür|wozu|verstehst|was kannst du|was können sie|wie funktioniert|wie geht das|was soll ich sagen|was kann ich sagen|wofür ist ! danke|nicht|mama|papa|tragen"]},
 }
 
 SKILL = Skill(name="help", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, keywords=KEYWORDS, handlers={"Help": help_})

@@ -43,10 +43,10 @@ async def balance(ctx: SkillContext) -> Reply:
 
 # Key words (gateway/voice/nlu/keywords.py) for wordings no sentence has.
 _POINTS_EN = "point|points|balance|loyalty|reward|rewards|clubcard|stamp card"
-_POINTS_DE = "punkt*|kontostand|treuepunkt*|bonuspunkt*|payback*|guthaben|bonusguthaben|stempel*|prämie*"
+_POINTS_DE = "punkt*|kontostand|treuepunkt*|treuekonto|bonus|bonuspunkt*|bonuskonto|payback*|guthaben|bonusguthaben|stempel*|prämie*"
 KEYWORDS = {
-    "en": {"GetPointsBalance": [_POINTS_EN, f"{_POINTS_EN} + my|card|account|how|many|much|collected|earned|saved|left|voucher*|redeem|worth|expire*|scheme|status|looking|full|nearly|close|wise"]},
-    "de": {"GetPointsBalance": [_POINTS_DE, f"{_POINTS_DE} + mein*|karte|kundenkarte|konto|wie|viel*|noch|gesammelt|gutschein*|prämie|einlösen|wert|verfallen|treueprogramm|abfragen|hoch|reicht|reichen|lies|vorlesen|check*|prüf*|nachschau*|weit|fehl*|nächste*|bekommen|gesammelt"]},
+    "en": {"GetPointsBalance": [_POINTS_EN, f"{_POINTS_EN} + my|card|account|total|how|many|much|collected|earned|saved|left|voucher*|redeem|worth|expire*|scheme|status|looking|full|nearly|close|wise"]},
+    "de": {"GetPointsBalance": [_POINTS_DE, f"{_POINTS_DE} + mein*|karte|kundenkarte|konto|wie|viel*|noch|gesammelt|gutschein*|prämie|einlösen|wert|verfallen|treueprogramm|abfragen|hoch|reicht|reichen|lies|vorlesen|check*|prüf*|nachschau*|weit|fehl*|nächste*|bekommen|gesammelt|gespart|angespart"]},
 }
 
 SKILL = Skill(name="loyalty", sentences={"en": SENTENCES_EN, "de": SENTENCES_DE}, keywords=KEYWORDS, handlers={"GetPointsBalance": balance})

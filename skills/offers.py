@@ -47,9 +47,9 @@ async def offers(ctx: SkillContext) -> Reply:
 
 
 # Key words (gateway/voice/nlu/keywords.py) for wordings no sentence has.
-_DEALS_EN = "offer*|deal*|discount*|sale|sales|special|specials|bargain*|promo*|reduced|coupon*|cheap*|savings|clearance|markdown*|marked down|multibuy*|half price|two for one"
+_DEALS_EN = "offer*|deal*|discount*|sale|sales|special|specials|bargain*|promo*|reduced|coupon*|cheap*|savings|clearance|markdown*|marked down|multibuy*|half price|two for one|voucher*|sticker*|bogof|buy one get one"
 # compounds ("Wochenangebote") and the other words for a price cut ("herabgesetzt", "Ausverkauf")
-_DEALS_DE = "angebot*|sonderangebot*|wochenangebot*|tagesangebot*|aktion*|rabatt*|reduziert*|herabgesetzt*|runtergesetzt*|prozente|günstig*|billig*|schnäppchen|sale|deal*|coupon*|sparen|spart|sparpreis*|sparangebot*|ausverkauf|schlussverkauf|prospekt*|sonderpreis*|zwei für eins"
+_DEALS_DE = "angebot*|sonderangebot*|wochenangebot*|tagesangebot*|aktion*|rabatt*|reduziert*|herabgesetzt*|runtergesetzt*|prozente|günstig*|billig*|schnäppchen|sale|deal*|coupon*|sparen|spart|sparpreis*|sparangebot*|ausverkauf|schlussverkauf|prospekt*|sonderpreis*|zwei für eins|gutschein*"
 KEYWORDS = {
     "en": {"GetOffers": [_DEALS_EN, f"{_DEALS_EN} + today|week|weekly|now|current*|latest|new|moment|running|on"]},
     "de": {"GetOffers": [_DEALS_DE, f"{_DEALS_DE} + heute|woche|aktuell*|gerade|neu*|moment|laufen|läuft|gibt"]},

@@ -116,24 +116,24 @@ async def confirm_outside_question(ctx: SkillContext) -> Reply:
 # Key words (gateway/voice/nlu/keywords.py) for wordings no sentence has. Erasure needs a verb
 # of erasing *and* the customer's data as its object: "forget it", "I forgot my bag", "lösch das
 # Lied" are none. Effectful: from key words it is only ever asked back.
-_ERASE_EN = "delet*|eras*|forget|remov*|wipe|wiped|clear|purge|destroy|scrub"
+_ERASE_EN = "delet*|eras*|forget|remov*|wipe|wiped|clear|purge|destroy|scrub|get rid of"
 _DATA_EN = "data|information|info|details|account|profile|records|record|history|me|myself|everything"
-_SEEN_EN = "tracked|record*|listening|listen*|spy*|microphone|camera*|privacy|track*|shared|sharing|copy|file|safe|gdpr|stored|storing|collect*|remember|consent|know who"
-_ERASE_DE = "lösch*|gelösch*|vergiss|vergessen|entfern*|tilg*"
-_DATA_DE = "daten|informationen|infos|profil|konto|kundenkonto|mich|alles"
-_SEEN_DE = "aufgenommen|aufnahme*|aufzeichn*|abgehört|mikro*|kamera*|datenschutz*|gespeichert|speicher*|weitergegeben|kopie|sicher|dsgvo|erkennst|erkennen|nimmst|zuhör*|hörst|verfolg*|spion*|kennst|erinner*|sprachaufnahme*|einwilligung*|gesammelt|sammel*|auskunft|behalt*|aufgezeichnet|mitgeschnitten|woher|woran"
+_SEEN_EN = "tracked|record*|listening|listen*|spy*|microphone|camera*|privacy|track*|shared|sharing|share|copy|file|safe|gdpr|stored|storing|store|saved|collect*|remember|consent|know who|data protection|privacy policy"
+_ERASE_DE = "lösch*|gelösch*|vergiss|vergessen|entfern*|tilg*|vernicht*|weg|verschwind*"
+_DATA_DE = "daten|kundendaten|personendaten|informationen|infos|profil|konto|kundenkonto|mich|alles"
+_SEEN_DE = "hört|mithör*|lausch*|gespräch*|gespeichert*|aufbewahr*|bewahrt|bewahren|weitergeb*|gemerkt|merkst|aufgenommen|aufnahme*|aufzeichn*|abgehört|mikro*|kamera*|datenschutz*|gespeichert|speicher*|weitergegeben|kopie|sicher|dsgvo|erkennst|erkennen|nimmst|zuhör*|hörst|verfolg*|spion*|kennst|erinner*|sprachaufnahme*|einwilligung*|gesammelt|sammel*|auskunft|behalt*|aufgezeichnet|mitgeschnitten|woher|woran"
 KEYWORDS = {
     "en": {
         "ForgetMe": [f"{_ERASE_EN} + {_DATA_EN}", "withdraw*|revoke|cancel|take back|no longer + consent|permission",
                      "be forgotten|opt out|unsubscribe|deletion|take me off", "close|cancel|terminate|end + account|membership", f"don't|stop|no longer + keep*|stor*|using|use|process* + {_DATA_EN}"],
         "WhatDoYouKnow": [f"data|information|info|details|profile|records|{_SEEN_EN} ! {_ERASE_EN}|withdraw*|revoke|opt|stop|don't|{{product}}",
-                          f"data|information|info|details|profile|records|{_SEEN_EN}|keep|hold|holding|know + me|my|about ! {_ERASE_EN}|withdraw*|revoke|stop|don't|{{product}}",
+                          f"data|information|info|details|profile|records|{_SEEN_EN}|keep|hold|holding|know + me|my|about ! {_ERASE_EN}|withdraw*|revoke|stop|don't|let|{{product}}",
                           # what of mine is kept: the voice, the conversation, the purchases
                           f"voice|conversation*|purchases|name + {_SEEN_EN}|keep|kept|happens ! {_ERASE_EN}|withdraw*|revoke|stop|don't"],
     },
     "de": {
         "ForgetMe": [f"{_ERASE_DE} + {_DATA_DE}", "widerruf*|widersprech*|widerspreche|zurückziehen|zurücknehmen|zurück|nicht mehr einverstanden + einwilligung|zustimmung|erlaubnis|speicherung|datenverarbeitung|daten",
-                     "vergessen werden|vergessenwerden|abmelden|austragen|löschung|gelöscht", "kündig*|schließ*|auflös* + konto|kundenkonto|mitgliedschaft", f"nicht mehr|aufhören + speicher*|behalten|nutzen|verwenden + {_DATA_DE}"],
+                     "vergessen werden|vergessenwerden|abmelden|austragen|löschung|gelöscht", "kündig*|schließ*|auflös* + konto|kundenkonto|mitgliedschaft", f"nicht mehr|aufhören + speicher*|behalten|nutzen|verwenden + {_DATA_DE}", "nicht mehr + gespeichert|speichern"],
         "WhatDoYouKnow": [f"daten|informationen|infos|profil|{_SEEN_DE} ! {_ERASE_DE}|widerruf*|nicht mehr|{{product}}",
                           f"daten|informationen|infos|profil|{_SEEN_DE}|wisst|weißt|wissen + mich|mir|meine|meinen|über ! {_ERASE_DE}|widerruf*|nicht mehr|{{product}}",
                           # what of mine is kept: the voice, the purchases, the name

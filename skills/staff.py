@@ -51,10 +51,10 @@ async def call_staff(ctx: SkillContext) -> Reply:
 # Key words (gateway/voice/nlu/keywords.py) for wordings no sentence has: a person of the shop
 # *and* a request for them; "call a taxi", "call my wife" are neither. Effectful: from key words
 # it is only ever asked back (their confidence stays below the effect guard's threshold).
-_PERSON_EN = "staff|colleague*|assistant*|employee*|worker*|manager*|someone|somebody|anyone|anybody|human|person|cashier*|attendant*|team member|member of staff"
-_ASK_EN = "call|get|fetch|send|need|want|speak|talk|help*|assist*|come|page|bring|ask"
+_PERSON_EN = "fella|bloke|staff|colleague*|assistant*|employee*|worker*|manager*|someone|somebody|anyone|anybody|human|person|cashier*|attendant*|team member|member of staff"
+_ASK_EN = "call|get|fetch|send|need|want|speak|talk|help*|assist*|come|page|bring|ask|have a word"
 _PERSON_DE = "mitarbeiter*|verkäufer*|personal|kolleg*|jemand*|mensch*|person|filialleiter*|chef*|bedienung|angestellt*"
-_ASK_DE = "ruf*|hol*|brauch*|sprechen|reden|helfen|hilfe|kommen|möchte|will|schicken"
+_ASK_DE = "ruf*|hol*|brauch*|sprechen|gesprochen|reden|helfen|hilfe|kommen|herkommen|vorbeikommen|möchte|will|schicken|herschicken|vorbeischicken"
 KEYWORDS = {
     "en": {"CallStaff": [f"{_PERSON_EN} + {_ASK_EN} ! taxi|cab|uber|police|ambulance|doctor|wife|husband|mum|mom|dad|friend|home"]},
     "de": {"CallStaff": [f"{_PERSON_DE} + {_ASK_DE} ! taxi|polizei|arzt|krankenwagen|frau|mann|mama|papa|freund|freundin"]},

@@ -104,31 +104,36 @@ async def where_is(ctx: SkillContext) -> Reply:
 # Key words (gateway/voice/nlu/keywords.py): the fallback for wordings no sentence has. A rule's
 # groups must all be heard; the rule with more groups wins. Every other word must be one the
 # shop uses, so "is the pharmacy open" or "wann schließt der Aldi" is no request of ours.
-_OPEN_EN = "open|opens|opening|close|closes|closing|closed|shut|shuts|hours|trading"
-_FIND_EN = "where*|find|aisle*|shelf|shelves|section|located|locate|look*|search*|stock*|sell*|carry|keep|have|got|need|want|buy|get"
+_OPEN_EN = "open|opens|opening|close|closes|closing|closed|shut|shuts|hours|trading|timings"
+_FIND_EN = "where*|find|aisle*|shelf|shelves|fridge*|freezer*|section|located|locate|look*|search*|stock*|sell*|carry|keep|have|got|need|want|buy|get"
 _OPEN_DE = "öffn*|geöffnet|offen|schließ*|geschlossen|ladenschluss"
 # When, in German: question words, times of day and of year, holidays.
-_WHEN_DE = "wann|lange|lang|länger|früher|uhr|bis|ab|morgen|früh|abend|abends|morgens|wochenende|feiertag*|heiligabend|silvester|weihnacht*|ostern|pfingst*|rund um die uhr"
-_FIND_DE = "wo|find*|such*|gang|regal*|haben|habt|gibt|brauch*|bräucht*|kaufen|bekomm*|krieg*|führ*|verkauf*|steh*|lieg*"
+_WHEN_DE = "wann|lange|lang|länger|früher|uhr|bis|ab|morgen|früh|abend|abends|morgens|wochenende|feiertag*|heiligabend|silvester|weihnacht*|ostern|pfingst*|rund um die uhr|mittag*|zwischen den jahren|neujahr|erster mai"
+_FIND_DE = "wo|versteckt|find*|such*|gang|regal*|haben|habt|gibt|brauch*|bräucht*|kaufen|bekomm*|krieg*|führ*|verkauf*|steh*|lieg*"
 # A product named in a question about its price, its state or somewhere else is no question
 # where it is.
 # An offer on a product is the offers' question.
 _PRICE_EN = "much|cost|costs|price|prices|priced|expensive|gone|off|bad|home|return|refund|nearest|remember|forget|forgot|don't|offer*|deal*|sale|discount*|cheap*|reduced|enough|we|our"
-_PRICE_DE = "kostet|kosten|preis*|teuer|schlecht|hause|zurück*|umtauschen|nächste|vergiss|vergessen|nicht|angebot*|rabatt*|reduziert*|billig*|günstig*|genug|wir|unsere"
+_PRICE_DE_NOT_NICHT = "kostet|kosten|preis*|teuer|bewahr*|haltbar*|schlecht|hause|zurück*|umtauschen|nächste|vergiss|vergessen|angebot*|aktion*|gutschein*|rabatt*|reduziert*|billig*|günstig*|genug|wir|unsere"
+_PRICE_DE = f"{_PRICE_DE_NOT_NICHT}|nicht"
 KEYWORDS = {
     "en": {
-        "GetOpeningHours": [_OPEN_EN, f"{_OPEN_EN} + {{weekday:day}}", f"{_OPEN_EN} + when|time|late|till|until|long|early|earliest|latest|tonight|tomorrow|weekend|weekdays|doors|stay|christmas|easter|eve|holiday|holidays",
+        "GetOpeningHours": [_OPEN_EN, f"{_OPEN_EN} + {{weekday:day}}", f"{_OPEN_EN} + when|time|late|till|until|long|early|earliest|latest|tonight|tomorrow|weekend|weekdays|doors|stay|christmas|easter|eve|holiday|holidays|boxing day|new year*|hours",
                             # other words for closing: "lock up", "stop serving"
                             "lock|locking|serving + when|time|tonight|late|until|till|evening"],
         "WhereIsProduct": [f"{{product}} ! {_PRICE_EN}", f"{{product}} + {_FIND_EN} ! {_PRICE_EN}"],
     },
     "de": {
-        "GetOpeningHours": [_OPEN_DE, f"{_OPEN_DE} + {{weekday:day}}", f"{_OPEN_DE}|zumach*|aufmach*|aufsperr*|zusperr*|feierabend + {_WHEN_DE}",
+        "GetOpeningHours": [_OPEN_DE, f"{_OPEN_DE} + {{weekday:day}}", f"{_OPEN_DE}|zumach*|aufmach*|aufsperr*|zusperr*|feierabend|schluss + {_WHEN_DE}",
+                            # "ab wann kann man morgen einkaufen" (not "wann gehen wir einkaufen")
+                            "einkaufen|einkauf + ab wann|bis wann|wie lange|wie spät",
                             # "auf"/"zu" are everywhere: opening hours only beside a question of time
-                            f"auf|zu + {_WHEN_DE}|{{weekday:day}}",
+                            f"auf|zu + {_WHEN_DE}|{{weekday:day}} ! {{product}}|bewahr*",
                             # the separable verb's two halves: "macht ihr … auf", "sperrt ihr … zu"
                             f"macht|machen|machst|sperrt|sperren|sperrst|hat|habt|haben|hast + auf|zu + {_WHEN_DE}|{{weekday:day}}|heute|morgen|jetzt|noch"],
-        "WhereIsProduct": [f"{{product}} ! {_PRICE_DE}", f"{{product}} + {_FIND_DE} ! {_PRICE_DE}"],
+        "WhereIsProduct": [f"{{product}} ! {_PRICE_DE}", f"{{product}} + {_FIND_DE} ! {_PRICE_DE}",
+                           # "ich find die Semmeln nicht": not finding it is asking where it is
+                           f"{{product}} + find*|such* + nicht ! {_PRICE_DE_NOT_NICHT}"],
     },
 }
 

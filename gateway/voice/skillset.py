@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from gateway.config.problems import ConfigProblem, problems_from_validation
 from gateway.config.yamlpos import YamlLoadError, load_yaml_file
 from gateway.voice.nlu.ast import Alternatives, Node, Optional, Sequence, SlotRef, SlotValue, Template
-from gateway.voice.nlu.keywords import COMPOUNDING, KeywordClassifier, KeywordError, KeywordRule, parse_rule, vocabulary
+from gateway.voice.nlu.keywords import COMPOUNDING, NOT_HEADS, KeywordClassifier, KeywordError, KeywordRule, parse_rule, vocabulary
 from gateway.voice.nlu.match import Matcher
 from gateway.voice.nlu.parse import TemplateError, parse_expression, parse_sentences
 from gateway.voice.settings import VoiceSettings
@@ -139,7 +139,7 @@ def compile_intents(skills: list[Skill], shop: ShopData, language: str) -> tuple
     )
     classifier = KeywordClassifier(
         tuple(keyword_rules), vocabulary(templates, rules, {**lists, "written:": written["product"]}, language), language in COMPOUNDING,
-        {name: [*lists.get(name, []), *values] for name, values in written.items()},
+        {name: [*lists.get(name, []), *values] for name, values in written.items()}, NOT_HEADS.get(language, frozenset()),
     ) if keyword_rules else None
     matcher = Matcher(templates, rules, lists, frozenset(effectful), frozenset(answers), classifier)
     model = IntentModel(language, templates, rules, lists, handlers, matcher)

@@ -51,6 +51,10 @@ NEUTRAL: Mapping[str, frozenset[str]] = {
         # auxiliaries and common verbs in their other forms ("being recorded", "what happens to")
         + "being been always never said say says gets getting happens happen happened given last next answer "
         "understand you've you'd".split()
+        # how people talk to a shop: address terms, colloquial fillers and hedges, the numbers of a
+        # time or a total ("half nine", "twenty four hours"); none of them asks for anything
+        + "yeah yep love mate dear ta cheers guys lot folks reckon minute moment way place idea ever near "
+        "under asking needful customer customers shopping d'you d'ya ya ye y'all gonna wanna gotta gimme lemme dunno twenty thirty forty fifty hundred thousand".split()
     ),
     "de": frozenset(
         "der die das den dem des ein eine einen einem einer es ich mich mir mein meine meinen meiner meinem du dich "
@@ -73,6 +77,10 @@ NEUTRAL: Mapping[str, frozenset[str]] = {
         "vorm nach seit ohne gegen durch neben vom ums aufs ins fürs dass damit weil als etwa ungefähr einfach eben "
         "halt frage fragen hat's geht's wird's ist's sieht's wie's tun mach machen machst lass lassen läuft "
         "laufen kurz weit ganze ganzen markt supermarkt filiale".split()
+        # greetings and everyday forms of the south (Bavarian, Austrian, Swiss): "grüezi", "i hab",
+        # "händ ihr", "isch", "öppis"; and the colloquial short forms ("hätt", "komm", "grad")
+        + "grüezi grüß gott servus moin i hab hätt komm könnt seid händ hend isch chönd öppis gits hüt sonst "
+        "gleich grad verlange verlangen schaut schauen tu".split()
     ),
 }
 
@@ -132,9 +140,18 @@ def parse_rule(intent: str, text: str, source: str) -> KeywordRule:
 # ending in a one-word value (of at least this many letters) says that value.
 COMPOUNDING = frozenset({"de"})
 MIN_COMPOUND_HEAD = 4
+# Everyday words that end in a product's name without being a kind of it: a compound's head is
+# its longest final word, so "Weihnachtsfeier" is a "Feier" (not "Eier"), "Geldautomaten" are
+# "Automaten" (not "Tomaten"), "Sonderpreis" a "Preis" (not "Reis").
+NOT_HEADS: Mapping[str, frozenset[str]] = {
+    "de": frozenset(
+        "feier feiern leier schleier geier schwein schweine automat automaten preis preise kreis kreise greis "
+        "transport".split()
+    ),
+}
 
 
-def _values_spans(tokens: Sequence[str], values: Iterable[SlotValue], compounds: bool) -> list[Span]:
+def _values_spans(tokens: Sequence[str], values: Iterable[SlotValue], compounds: bool, not_heads: frozenset[str] = frozenset()) -> list[Span]:
     """Every (start, end, value, raw) where a value of the list is said, longest first (a
     compound's head last)."""
     found: list[Span] = []
@@ -146,7 +163,10 @@ def _values_spans(tokens: Sequence[str], values: Iterable[SlotValue], compounds:
                 if tuple(tokens[start : start + n]) == sequence:
                     found.append((start, start + n, value.value, " ".join(sequence)))
             if compounds and n == 1 and len(sequence[0]) >= MIN_COMPOUND_HEAD:
-                heads.extend((i, i + 1, value.value, tokens[i]) for i, t in enumerate(tokens) if t != sequence[0] and t.endswith(sequence[0]))
+                heads.extend(
+                    (i, i + 1, value.value, tokens[i]) for i, t in enumerate(tokens)
+                    if t != sequence[0] and t.endswith(sequence[0]) and not any(t.endswith(w) and len(w) > len(sequence[0]) for w in not_heads)
+                )
     if found:
         return sorted(found, key=lambda f: f[0] - f[1])
     return sorted(heads, key=lambda f: -len(str(f[3])))
@@ -185,6 +205,7 @@ class KeywordClassifier:
     vocabulary: frozenset[str]  # the sentences' words and the language's neutral words
     compounds: bool = False  # a word ending in a slot value says it (COMPOUNDING languages)
     written: Mapping[str, list[SlotValue]] = field(default_factory=dict)  # lists with their written-only values
+    not_heads: frozenset[str] = frozenset()  # words a compound may end in that are no slot value (NOT_HEADS)
 
     def classify(self, tokens: Sequence[str], lists: Mapping[str, list[SlotValue]], allowed: Iterable[str] | None) -> KeywordHit | None:
         """The intent whose most specific rule the words satisfy, with a confidence from the
@@ -192,7 +213,7 @@ class KeywordClassifier:
         if not tokens:
             return None
         allowed_set = set(allowed) if allowed is not None else None
-        spans = {name: _values_spans(tokens, self.written.get(name) or lists.get(name) or (), self.compounds) for name in self._list_names}
+        spans = {name: _values_spans(tokens, self.written.get(name) or lists.get(name) or (), self.compounds, self.not_heads) for name in self._list_names}
         best: list[KeywordHit] = []
         for rule in self.rules:
             if allowed_set is not None and rule.intent not in allowed_set:
@@ -226,9 +247,12 @@ class KeywordClassifier:
         return {n for r in self.rules for g in (*r.groups, *((r.vetoes,) if r.vetoes else ())) for n, _ in g.lists}
 
     def _known(self, token: str) -> bool:
-        if token in self.vocabulary:
+        if token in self.vocabulary or any(_group_has(r, token) for r in self.rules):
             return True
-        return any(_group_has(r, token) for r in self.rules)
+        # A clitic adds no request: "time's", "you'll", "what've", "habt's", "sperrt's" are known
+        # where the word before the apostrophe is.
+        base = token.split("'", 1)[0]
+        return base != token and bool(base) and (base in self.vocabulary or any(_group_has(r, base) for r in self.rules))
 
 
 def _group_has(rule: KeywordRule, token: str) -> bool:
