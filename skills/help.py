@@ -8,7 +8,7 @@ from skills.api import Reply, Skill, SkillContext, text
 SENTENCES_EN = """
 [Help]
 [<hp_polite>] <hp_ask> [please]
-hp_ask = (how do i use (this | it) [thing] | (tell me | show me) what you can do | can you help me | help [me] | (what | how) can you (do | help [me] with | help) | what (can | could | should) i (ask | say) [you | to you] | what (are you | is this) [thing] [for] | what do you do | how does (this | it) work | (what | which) (questions | things) can i ask [you] | what are (you able to do | your options) | (i don't know | i'm not sure) what to (say | ask) | (what | which) (sort | kind) of (things | questions) (can you (help with | answer) | do you (know | answer)) | what (am i | are we) (meant | supposed) to say | how do i talk to (you | this thing) | (give me | any) [some] examples of what (i can say | to say | to ask) | what (commands | questions) (do you understand | can you answer) | what are you able to (do | help with) | how can you help [me])
+hp_ask = (how do i use (this | it) [thing] | (tell me | show me) what you can do | can you help me | help [me] | (what | how) can you (do | help [me] with | help) | what (can | could | should) i (ask | say) [you | to you] | what (are you | is this) [thing] [for] | what do you do | how does (this | it) work | (what | which) (questions | things) can i ask [you] | what are (you able to do | your options) | (i don't know | i'm not sure) what to (say | ask))
 hp_polite = (hello | hi | excuse me | hey | so | okay)
 """
 

@@ -8,9 +8,9 @@ SENTENCES_EN = """
 [GetPointsBalance]
 [<lp_polite>] <lp_ask> [<lp_where>] [please]
 [my] [<lp_kind>] (points | points balance | point balance | balance) [please]
-lp_ask = (how many [<lp_kind>] points (do i have | have i got | i have | are on my (card | account) | did i (collect | earn | get) | have i (collected | earned | saved | saved up | got left)) | how much is on my [<lp_kind>] (card | account) | have i got any [<lp_kind>] points [left] | (what's | what is) my [<lp_kind>] [points | point] balance | (what's | what is) on my [<lp_kind>] (card | account) | (check | tell me | show me | give me | read) my [<lp_kind>] (points | point balance | points balance | balance) | (can | could) you check my [<lp_kind>] (points | balance | card) | how much (points | credit) (do i have | have i got) | do i have (any | enough) [<lp_kind>] points | (i'd | i would) like to know my [<lp_kind>] (points | balance) | how (are | is) my [<lp_kind>] (points | balance | card) looking | (what's | what is) my [<lp_kind>] points total | read out my [<lp_kind>] (points | balance) | how much are my [<lp_kind>] points worth | what [<lp_kind>] points (do i have | have i got) | have i got enough [<lp_kind>] points)
+lp_ask = (how many [<lp_kind>] points (do i have | have i got | i have | are on my (card | account) | did i (collect | earn | get) | have i (collected | earned | saved | saved up | got left)) | how much is on my [<lp_kind>] (card | account) | have i got any [<lp_kind>] points [left] | (what's | what is) my [<lp_kind>] [points | point] balance | (what's | what is) on my [<lp_kind>] (card | account) | (check | tell me | show me | give me | read) my [<lp_kind>] (points | point balance | points balance | balance) | (can | could) you check my [<lp_kind>] (points | balance | card) | how much (points | credit) (do i have | have i got) | do i have (any | enough) [<lp_kind>] points | (i'd | i would) like to know my [<lp_kind>] (points | balance))
 lp_kind = (loyalty | bonus | reward | rewards | club | store | customer)
-lp_where = (on my (card | account) | so far | now | left)
+lp_where = (on my (card | account) | so far | now)
 lp_polite = (please | excuse me | hello | hi | (can | could) you tell me | tell me)
 """
 

@@ -17,9 +17,8 @@ SENTENCES_EN = """
 [<polite>] <oh_ask> [<oh_day>] [please]
 [(your | the)] (opening | business | closing) (hours | times | time) [<oh_day>] [please]
 [<polite>] do i [still] have time to (shop | buy something) [before you close]
-oh_ask = (what are [your | the] [<shop>] (opening | business | trading) (hours | times) | what are your hours | when (are you [guys] | is the <shop>) open | (are you [guys] | is the <shop>) [still | already] open | (what time | when) (do you | does the <shop>) (open | close | shut) | what time do you (guys | folks) (open | close) | when is closing time | (what | when) is (opening | closing) time | how (long | late) are you open | (till | until) (when | what time) are you open | what time is closing [time] | how (late | early) (are you open | do you (open | close | shut | stay open)) [till | until] | how long are you open [for] | what time do you (lock up | open up | close up | stop serving) | when (are you | you're) (closing | opening) | what hours are you open | do you (close | open | shut) (early | late) | (are you | is the <shop>) open late | how long have i got before you (close | shut) | will you [still] be open)
-oh_day = ([today | tomorrow | this] [in the] (morning | afternoon | evening) | today | tonight | now | tomorrow | this weekend | (at | on) (the weekend | weekends | weekdays) | [on] {weekday:day} [morning | afternoon | evening | night] | [on | over | at] <oh_holiday>)
-oh_holiday = (christmas [eve | day] | boxing day | new year's (day | eve) | easter [sunday | monday] | the holidays)
+oh_ask = (what are [your | the] [<shop>] (opening | business | trading) (hours | times) | what are your hours | when (are you [guys] | is the <shop>) open | (are you [guys] | is the <shop>) [still | already] open | (what time | when) (do you | does the <shop>) (open | close | shut) | what time do you (guys | folks) (open | close) | when is closing time | (what | when) is (opening | closing) time | how (long | late) are you open | (till | until) (when | what time) are you open | what time is closing [time])
+oh_day = ([today | tomorrow | this] [in the] (morning | afternoon | evening) | today | tonight | now | tomorrow | this weekend | (at | on) (the weekend | weekends | weekdays) | [on] {weekday:day} [morning | afternoon | evening])
 shop = (shop | store | supermarket | market)
 polite = (please | excuse me | hello | hi | sorry | (can | could) you tell me | do you know | i'd like to know | i want to know | tell me)
 
@@ -27,10 +26,9 @@ polite = (please | excuse me | hello | hi | sorry | (can | could) you tell me | 
 [<polite>] <wp_ask> [<article>] {product} [<wp_tail>]
 [<polite>] [<article>] {product} [please] [<wp_after>]
 [<polite>] [(can | could) you tell me | do you know | tell me] where [<article>] {product} (is | are) [please]
-[<polite>] where would <article> {product} be
-wp_ask = ((i'm | i am) (after | trying to find | searching for | hunting for) | i (can't | cannot) find | (can | could) you help me find | help me find | where do you (keep | have | sell) | where (is | are | can i find | do i find | would i find | can i get | do you keep | do you have | i can find) | where's | (in which | what | which) aisle [is | are | for | has] | (i'm | i am) looking for | looking for | i (need | want | would like | want to buy | need to buy | am looking for) | (do | can) you (have | sell | stock | carry) | (have you got | you got | got) | is there | i (can't | cannot) see | where (will | could) i (find | get))
-wp_tail = (in | please | is | are | kept | located | at all | here)
-wp_after = ((which | what) aisle [is it | are they | please] | where (is it | are they | can i find (it | them) | would (it | that | they) be) | where)
+wp_ask = ((i'm | i am) (after | trying to find | searching for | hunting for) | i (can't | cannot) find | (can | could) you help me find | help me find | where do you (keep | have | sell) | where (is | are | can i find | do i find | would i find | can i get | do you keep | do you have | i can find) | where's | (in which | what | which) aisle [is | are | for | has] | (i'm | i am) looking for | looking for | i (need | want | would like | want to buy | need to buy | am looking for) | (do | can) you (have | sell | stock | carry) | (have you got | got) | is there)
+wp_tail = (in | please | is | are | kept | located)
+wp_after = ((which | what) aisle [is it | are they | please] | where (is it | are they | can i find (it | them)) | where)
 article = (a | an | the | some | any | your)
 """
 
