@@ -8,20 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.voice.effects import EffectGuard
-from gateway.voice.settings import VoiceSettings
-from gateway.voice.skillset import build_intent_model
-
-SETTINGS = VoiceSettings()
-MODELS = {lang: build_intent_model(SETTINGS, lang)[0] for lang in ("en", "de")}
-
-
-def _judged(lang: str, text: str) -> tuple[str | None, dict[str, str], bool]:
-    """The intent acted on (or None), its slots, and whether the guard asked back."""
-    matcher = MODELS[lang].matcher
-    acted, ask = EffectGuard(SETTINGS.guard).check("s", lang, matcher.match_text(text, None, SETTINGS.guard.max_skips), matcher)
-    slots = {s.name: str(s.value) for s in acted.slots} if acted is not None else {}
-    return (acted.intent if acted is not None else None), slots, ask is not None
+from tests.support.understanding import judged
 
 
 @pytest.mark.parametrize("lang, text, intent, slots", [
@@ -47,8 +34,8 @@ def _judged(lang: str, text: str) -> tuple[str | None, dict[str, str], bool]:
     ("de", "wo steht das vollkornbrot", "WhereIsProduct", {"product": "bread"}),
 ])
 def test_colloquial_wordings_are_understood(lang: str, text: str, intent: str, slots: dict[str, str]) -> None:
-    acted, got, _ = _judged(lang, text)
-    assert (acted, got) == (intent, slots)
+    result = judged(lang, text)
+    assert (result.intent, result.slots) == (intent, slots)
 
 
 @pytest.mark.parametrize("lang, text", [
@@ -71,7 +58,7 @@ def test_colloquial_wordings_are_understood(lang: str, text: str, intent: str, s
     ("en", "cheers mate"),
 ])
 def test_colloquial_near_misses_stay_rejected(lang: str, text: str) -> None:
-    assert _judged(lang, text)[0] is None
+    assert judged(lang, text).intent is None
 
 
 @pytest.mark.parametrize("lang, text", [
@@ -81,5 +68,5 @@ def test_colloquial_near_misses_stay_rejected(lang: str, text: str) -> None:
     ("en", "get rid of my details, love"),
 ])
 def test_erasure_from_key_words_is_only_asked_back(lang: str, text: str) -> None:
-    acted, _, asked = _judged(lang, text)
-    assert acted is None and asked
+    result = judged(lang, text)
+    assert result.intent is None and result.asked

@@ -7,19 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.voice.effects import EffectGuard
-from gateway.voice.settings import VoiceSettings
-from gateway.voice.skillset import build_intent_model
-
-SETTINGS = VoiceSettings()
-MODELS = {lang: build_intent_model(SETTINGS, lang)[0] for lang in ("en", "de")}
+from tests.support.understanding import judged
 
 
 def _judged(lang: str, text: str) -> tuple[str | None, bool]:
     """The intent acted on (or None) and whether the guard asked back."""
-    matcher = MODELS[lang].matcher
-    acted, ask = EffectGuard(SETTINGS.guard).check("s", lang, matcher.match_text(text, None, SETTINGS.guard.max_skips), matcher)
-    return (acted.intent if acted is not None else None), ask is not None
+    result = judged(lang, text)
+    return result.intent, result.asked
 
 
 @pytest.mark.parametrize("text, intent", [

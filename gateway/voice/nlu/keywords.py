@@ -247,12 +247,13 @@ class KeywordClassifier:
         return {n for r in self.rules for g in (*r.groups, *((r.vetoes,) if r.vetoes else ())) for n, _ in g.lists}
 
     def _known(self, token: str) -> bool:
-        if token in self.vocabulary or any(_group_has(r, token) for r in self.rules):
-            return True
         # A clitic adds no request: "time's", "you'll", "what've", "habt's", "sperrt's" are known
         # where the word before the apostrophe is.
         base = token.split("'", 1)[0]
-        return base != token and bool(base) and (base in self.vocabulary or any(_group_has(r, base) for r in self.rules))
+        return self._known_word(token) or (base != token and bool(base) and self._known_word(base))
+
+    def _known_word(self, word: str) -> bool:
+        return word in self.vocabulary or any(_group_has(r, word) for r in self.rules)
 
 
 def _group_has(rule: KeywordRule, token: str) -> bool:
