@@ -21,6 +21,7 @@ from voice_decision import _model, decode, from_record, item_of
 
 L2 = 1.0  # ridge on the standardised weights: ~1000 candidates, 12 features
 FOLDS = 5
+BLIND_SPLITS = ("blind2", "blind3")  # bench/voice_decision.py BLIND
 
 
 def load_dump(path: Path) -> list[dict[str, Any]]:
@@ -121,12 +122,12 @@ def _fold(utterance_id: str) -> int:
     return int(hashlib.sha256(f"fold:{utterance_id}".encode()).hexdigest()[:8], 16) % FOLDS
 
 
-def cross_validated(records: list[dict[str, Any]], features: tuple[str, ...]) -> Score:
-    """Dev figures of models fitted without the scored fold (tuning set + the other dev folds)."""
+def cross_validated(records: list[dict[str, Any]], features: tuple[str, ...], splits: tuple[str, ...] = ("dev",)) -> Score:
+    """Figures on `splits` of models fitted without the scored fold (every other record)."""
     total = Score()
     for fold in range(FOLDS):
-        held = [r for r in records if r["split"] == "dev" and _fold(r["id"]) == fold]
-        model = model_of([r for r in records if not (r["split"] == "dev" and _fold(r["id"]) == fold)], features)
+        held = [r for r in records if r["split"] in splits and _fold(r["id"]) == fold]
+        model = model_of([r for r in records if not (r["split"] in splits and _fold(r["id"]) == fold)], features)
         total.merge(score(held, model))
     return total
 
@@ -136,17 +137,20 @@ def train(dump: Path, out: Path, keywords: bool) -> None:
     recipe = (
         f"bench/voice_decision.py train --dump <dump> on {datetime.date.today().isoformat()}: logistic regression (numpy, "
         f"Newton, L2 {L2} on standardised features, intercept free) over every candidate reading (grammar pass, open "
-        "pass" + (", the open pass read by the key words" if keywords else "") + ") of the tuning set's English audio (tests/data/voice_tuning, rendered by render.py's plan) and the held-out "
+        "pass" + (", the open pass read by the key words" if keywords else "") + ") of the tuning set's English audio (tests/data/voice_tuning, rendered by render.py's plan), the blind tuning "
+        "corpora's (blind2, blind3; each decoded with an open pass that learnt only the other's wordings) and the held-out "
         "dev split's (tests/data/voice_heldout, 40 %); label: the reading is the said intent with its slots. The open "
         "pass is kept only where the gateway runs it (defaults). The test split is not used."
     )
     model = model_of(records, features, recipe)
     dev = [r for r in records if r["split"] == "dev"]
     before, after, cv = score(dev, None), score(dev, model), cross_validated(records, features)
+    blind = cross_validated(records, features, BLIND_SPLITS).figures()
     figures = {
         "dev_accuracy_before": before.figures()["heldout_accuracy"], "dev_accuracy": after.figures()["heldout_accuracy"],
         "dev_accuracy_cross_validated": cv.figures()["heldout_accuracy"], "dev_false_accept_rate": after.figures()["false_accept_rate"],
-        "dev_effectful_wrong": after.effectful_wrong,
+        "dev_effectful_wrong": after.effectful_wrong, "blind_accuracy_cross_validated": blind["heldout_accuracy"],
+        "blind_false_accept_rate_cross_validated": blind["false_accept_rate"], "blind_effectful_wrong_cross_validated": blind["effectful_wrong"],
     }
     data = model.model_copy(update={"figures": figures}).model_dump(mode="json")
     header = "# The calibrated decision over PocketSphinx's passes (gateway/voice/engines/decision.py).\n# Generated: see recipe.\n"
@@ -165,11 +169,13 @@ def report(dump: Path, model_path: Path, failures: bool) -> None:
         lines.append(f"{record['split']} {record['wav']}: {record['intent']} {heard} -> {match.intent if match else None}"
                      f"@{match.confidence if match else None} ask={asked}")
 
-    for split in ("tuning", "dev"):
+    for split in ("tuning", *BLIND_SPLITS, "dev"):
         part = [r for r in records if r["split"] == split]
         print(split, "before", json.dumps(score(part, None).figures()))
         print(split, "after", json.dumps(score(part, decision, note if failures else None).figures()))
     print("dev cross-validated", json.dumps(cross_validated(records, decision.features).figures()))
+    print("blind cross-validated", json.dumps(cross_validated(records, decision.features, BLIND_SPLITS).figures()))
+    print("all cross-validated", json.dumps(cross_validated(records, decision.features, ("tuning", *BLIND_SPLITS, "dev")).figures()))
     print("\n".join(lines))
 
 

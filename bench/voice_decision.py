@@ -4,7 +4,8 @@ and measure it. Recipe, step by step (each step reuses the previous one's output
   render   the tuning set's English audio (tests/data/voice_tuning, the same voices, speeds and
            noises as the held-out corpus: render.py's plan) into a cache directory (the committed
            test utterances, tests/data/audio, are tuning data too and are read where they are);
-  dump     decode the tuning audio and the held-out *dev* split's audio once, through the
+  dump     decode the tuning audio, the blind tuning corpora's (blind2, blind3: each with an open
+           pass that learnt only the other's wordings) and the held-out *dev* split's audio once, through the
            endpointer and the recogniser with the open pass on every utterance, and keep what each
            pass heard (text, phone-loop gap, SNR) as JSON lines; the gateway's own rule for when
            the open pass runs is replayed from them, so the figures are the gateway's;
@@ -17,7 +18,7 @@ and measure it. Recipe, step by step (each step reuses the previous one's output
 
   nice -n 19 .venv/bin/python bench/voice_decision.py render --tuning-cache /tmp/tg-tuning
   nice -n 19 .venv/bin/python bench/voice_decision.py dump --tuning-cache /tmp/tg-tuning \
-      --heldout-cache /tmp/touchgate-voice-heldout --out /tmp/tg-decision.jsonl
+      --heldout-cache /tmp/touchgate-voice-heldout --blind-cache /tmp/tg-blind --out /tmp/tg-decision.jsonl
   .venv/bin/python bench/voice_decision.py train --dump /tmp/tg-decision.jsonl
   .venv/bin/python bench/voice_decision.py report --dump /tmp/tg-decision.jsonl
   nice -n 19 .venv/bin/python bench/voice_decision.py test --heldout-cache /tmp/touchgate-voice-heldout
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -58,6 +60,27 @@ def render_tuning(out_dir: Path, per_cell: int = 6) -> list[Item]:
     return items
 
 
+# The blind tuning corpora, each rendered and decoded with an open pass that learnt only the
+# *other* one's wordings (skills/data/wordings.en.txt is both): audio whose wording its model never
+# saw, as a customer's. About half of what they say is no sentence of the skills, as with customers
+# (the dev split's mostly are sentences: it was read to write them), so the open pass's key-word
+# reading is fitted where it matters.
+BLIND = {"blind2": "blind3.yaml", "blind3": "blind2.yaml"}
+
+
+def blind_sets(cache: Path, tmp: Path) -> list[tuple[str, list[Item], Path]]:
+    """(split, its English audio, the wordings file its open pass learns) per blind corpus."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from gen_open_wordings import write
+
+    sets = []
+    for split, other in BLIND.items():
+        wordings = tmp / f"wordings-{split}.txt"
+        write(wordings, "en", (other,))
+        sets.append((split, render_items(cache / split, corpus_path=TUNING / f"{split}.yaml"), wordings))
+    return sets
+
+
 def committed_items() -> list[Item]:
     """The committed English test utterances (tests/data/audio/utterances.tsv): tuning data too,
     in another speed and padding than the rendered sets (espeak at 150 wpm, 0.2 s / 0.8 s)."""
@@ -74,15 +97,19 @@ def committed_items() -> list[Item]:
     return items
 
 
-def decode(items: Iterable[Item], open_always: bool) -> Iterator[tuple[Item, Any]]:
-    """Each item's transcript through the gateway's endpointer and recogniser (bench/_voice_heldout)."""
+def decode(items: Iterable[Item], open_always: bool, wordings: Path | None = None) -> Iterator[tuple[Item, Any]]:
+    """Each item's transcript through the gateway's endpointer and recogniser (bench/_voice_heldout);
+    with `wordings`, the open pass learns those instead of the shipped ones."""
     from gateway.voice.engines.factory import load_engine
     from gateway.voice.settings import VoiceSettings
     from gateway.voice.skillset import build_intent_model
 
     settings = VoiceSettings()
     # The passes only: the decision is replayed from what they heard (bench/_decision_fit.py).
-    ps = settings.pocketsphinx.model_copy(update={"open_pass_always": open_always, "decision_model": None})
+    update: dict[str, Any] = {"open_pass_always": open_always, "decision_model": None}
+    if wordings is not None:
+        update["open_wordings"] = wordings
+    ps = settings.pocketsphinx.model_copy(update=update)
     settings = settings.model_copy(update={"pocketsphinx": ps})
     model, _ = build_intent_model(settings, "en")
     engine = load_engine(settings, model)
@@ -153,6 +180,7 @@ def main() -> None:
     p = sub.add_parser("dump")
     p.add_argument("--tuning-cache", type=Path, required=True)
     p.add_argument("--heldout-cache", type=Path, required=True)
+    p.add_argument("--blind-cache", type=Path, required=True, help="the blind tuning corpora's rendered audio (reused)")
     p.add_argument("--out", type=Path, required=True)
     p = sub.add_parser("train")
     p.add_argument("--dump", type=Path, required=True)
@@ -178,12 +206,15 @@ def main() -> None:
         started = time.perf_counter()
         tuning = render_tuning(args.tuning_cache)
         dev = [i for i in render_items(args.heldout_cache) if split_of(i.id) == "dev"]
-        with args.out.open("w", encoding="utf-8") as out:
-            for split, items in (("tuning", tuning + committed_items()), ("dev", dev)):
-                for item, transcript in decode(items, open_always=True):
+        dumped = 0
+        with tempfile.TemporaryDirectory(prefix="touchgate-wordings-") as tmp, args.out.open("w", encoding="utf-8") as out:
+            sets = [("tuning", tuning + committed_items(), None), ("dev", dev, None), *blind_sets(args.blind_cache, Path(tmp))]
+            for split, items, wordings in sets:
+                for item, transcript in decode(items, open_always=True, wordings=wordings):
                     out.write(json.dumps(to_record(item, transcript, split)) + "\n")
                     out.flush()
-        print(json.dumps({"dumped": len(tuning) + len(committed_items()) + len(dev), "seconds": round(time.perf_counter() - started, 1), **loop_time()}))
+                    dumped += 1
+        print(json.dumps({"dumped": dumped, "seconds": round(time.perf_counter() - started, 1), **loop_time()}))
     elif args.step == "train":
         train(args.dump, args.model, args.keywords)
     elif args.step == "report":

@@ -80,6 +80,12 @@ class PocketSphinxSettings(_Section):
     max_open_gap: float = Field(2.7, gt=0)
     open_order: Literal[2, 3] = Field(3, description="2: word pairs only; 3: trigrams of sampled sentences over them")
     open_samples_per_template: int = Field(3000, ge=10, le=100_000)
+    open_wordings: Path | None = Field(
+        PROJECT_ROOT / "skills" / "data" / "wordings.en.txt",
+        description="customers' own wordings (one utterance per line) added to the open pass's model (nlu/wordings.py); null: the sentences only",
+    )
+    open_counted_pairs: bool = Field(True, description="with open_wordings: word pairs weighed by their counts (not alike)")
+    open_wordings_share: float = Field(0.1, ge=0, lt=1, description="share of the open pass's trigram counts taken by open_wordings")
     decision_model: Path | None = Field(
         PROJECT_ROOT / "gateway" / "voice" / "engines" / "decision.yaml",
         description="the calibrated decision over the two passes (engines/decision.py; bench/voice_decision.py fits it); "

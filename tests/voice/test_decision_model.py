@@ -22,8 +22,6 @@ from gateway.voice.skillset import build_intent_model
 from gateway.voice.understand import match_transcript
 
 MODEL = load_decision(DEFAULT_MODEL)
-# The model that also reads the open pass by the key words: measured, not the default (docs/voice.md).
-KEYWORD_MODEL = load_decision(DEFAULT_MODEL.with_name("decision-keywords.yaml"))
 MATCHER = build_intent_model(VoiceSettings())[0].matcher
 
 
@@ -93,9 +91,12 @@ def test_the_gateway_does_not_start_on_a_malformed_model(tmp_path: Path) -> None
     assert info.value.problems[0].field == "means"
 
 
-def heard(grammar: str, grammar_gap: float | None, open_text: str, open_gap: float | None, snr: float = 40.0) -> Transcript:
+def heard(
+    grammar: str, grammar_gap: float | None, open_text: str, open_gap: float | None, snr: float = 40.0, grammar_confidence: float = 1.0,
+) -> Transcript:
     fallback = Transcript(open_text, 1.0, 2.0, 0.0, dictation=True, phone_gap=open_gap) if open_text else None
-    return Transcript(grammar, 1.0 if grammar else 0.0, 2.0, 0.0, fallback=fallback, grammar_pass=True, phone_gap=grammar_gap, snr_db=snr)
+    confidence = grammar_confidence if grammar else 0.0
+    return Transcript(grammar, confidence, 2.0, 0.0, fallback=fallback, grammar_pass=True, phone_gap=grammar_gap, snr_db=snr)
 
 
 def test_agreement_and_a_good_fit_make_a_reading_surer() -> None:
@@ -126,7 +127,7 @@ def test_the_open_pass_read_by_key_words_is_one_more_candidate_or_agreement() ->
     assert read.features["keywords"] == 1.0 and read.features["open_only"] == 1.0
     [confirmed] = candidates(MATCHER, heard("what offers do you have", 1.5, "any coupons this week", 1.0), None, 2, keywords=True)
     assert confirmed.match.intent == "GetOffers" and confirmed.features["keywords_agree"] == 1.0 and confirmed.features["keywords"] == 0.0
-    assert KEYWORD_MODEL.reads_keywords and not MODEL.reads_keywords  # the default leaves it off
+    assert MODEL.reads_keywords  # the shipped model weighs it (the open pass hears customers' wordings)
 
 
 @pytest.mark.parametrize("said", ["delete everything about me", "could you bring a manager over"])
@@ -134,15 +135,34 @@ def test_an_effectful_intent_from_key_words_alone_is_asked_back_never_acted_on(s
     """Even with effect guards relaxed to one pass (effectful_needs_both off) and a model sure of
     every reading: at most asked back. The fitted model is not that sure: rejected."""
     guard = GuardSettings(effectful_needs_both=False)
-    sure_of_all = KEYWORD_MODEL.model_copy(update={"intercept": 50.0})
+    sure_of_all = MODEL.model_copy(update={"intercept": 50.0})
     outcomes = []
-    for model in (KEYWORD_MODEL, sure_of_all):
+    for model in (MODEL, sure_of_all):
         match = match_transcript(MATCHER, heard("", None, said, 0.5, snr=60.0), None, 0.0, guard.passes(), model)
         assert match is not None and match.intent in MATCHER.effectful and match.template == keywords.TEMPLATE_NAME
         acted, ask = EffectGuard(guard).check("s1", "en", match, MATCHER)
         assert acted is None, match
         outcomes.append((match.confidence, ask is not None))
     assert outcomes[1] == (keywords.CEILING, True), outcomes  # capped, then asked back
+
+
+@pytest.mark.parametrize(("grammar", "open_text"), [
+    ("would you please wipe my profile", "i want you to wipe my profile"),  # blind3's "what info is on my profile"
+    ("call a staff member", "call a staff member"),
+])
+def test_a_sentence_forced_onto_the_audio_is_no_second_hearing_for_an_action(grammar: str, open_text: str) -> None:
+    """Both passes name the effectful intent, but the grammar pass's sentence fits the audio
+    worse than its phone-loop limit (confidence 0: forced). Even a model sure of every reading
+    only asks back; the same readings with an unforced sentence act."""
+    sure_of_all = MODEL.model_copy(update={"intercept": 50.0})
+    guard = GuardSettings()
+    outcomes = {}
+    for confidence in (0.0, 1.0):
+        match = match_transcript(MATCHER, heard(grammar, 1.0, open_text, 0.5, grammar_confidence=confidence), None, 0.0, guard.passes(), sure_of_all)
+        assert match is not None and match.intent in MATCHER.effectful
+        acted, ask = EffectGuard(guard).check("s1", "en", match, MATCHER)
+        outcomes[confidence] = ("acted" if acted is not None else "asked" if ask is not None else "rejected")
+    assert outcomes == {0.0: "asked", 1.0: "acted"}
 
 
 def test_probabilities_stay_probabilities_for_extreme_features() -> None:

@@ -159,19 +159,23 @@ async def test_a_pipeline_starting_at_asr_is_a_session_answered_with_transcript_
 async def test_a_request_asked_back_still_gets_its_transcript_before_the_question(
     broker: Mosquitto, tmp_path: Path, satellite_end: SatelliteEnd
 ) -> None:
-    """"forget me" heard once is asked back (the effect guard), not acted on; the satellite still
-    gets the turn's `transcript` first, as with any other turn (it waited for it forever before)."""
+    """An effectful request below the effect guard's threshold is asked back, not acted on; the
+    satellite still gets the turn's `transcript` first, as with any other turn (it waited for it
+    forever before). The threshold is set out of reach so that "delete my data", however sure
+    the recogniser is of it this time, is asked back: the turn's order is under test, not the
+    recogniser's margin."""
     end = satellite_end
-    forget = next(u for u in utterances("en") if u.name == "en_forget_1")
-    async with running_gateway(_settings(broker, tmp_path, end), timeout=60) as runtime:
+    erase = next(u for u in utterances("en") if u.name == "en_forget_2")
+    settings = _settings(broker, tmp_path, end, voice={"guard": {"effectful_min_confidence": 1.0}})
+    async with running_gateway(settings, timeout=60) as runtime:
         await _connected(runtime, end)
         await end.send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event())
         await wait_until(lambda: runtime.service("voice").sessions.at(SITE) is not None, timeout=EVENT_TIMEOUT_S)
         await end.send(AudioStart(rate=16000, width=2, channels=1).event())
-        await _stream(end, silence(0.3) + forget.pcm() + silence(1.5))
+        await _stream(end, silence(0.3) + erase.pcm() + silence(1.5))
         first = await end.next("transcript", "synthesize")
         assert first is not None and Transcript.is_type(first.type), first
-        assert Transcript.from_event(first).text == "forget me"
+        assert Transcript.from_event(first).text == "delete my data"
         question = await end.next("synthesize")
         assert question is not None and "yes or no" in Synthesize.from_event(question).text
 

@@ -134,6 +134,11 @@ def load_decision(path: Path) -> DecisionModel:
 class Candidate:
     match: IntentMatch
     features: dict[str, float]
+    # The grammar pass's part in it was a sentence forced onto the audio (a phone-loop gap past
+    # max_phone_gap: confidence 0). Weighed like any gap for the probability, but no evidence
+    # for an action: "what info is on my profile" was forced onto "would you please wipe my
+    # profile" while the open pass heard "i want you to wipe my profile" (blind3 audio).
+    forced: bool = False
 
 
 def _key(match: IntentMatch) -> tuple[str, frozenset[tuple[str, object]]]:
@@ -182,6 +187,7 @@ def candidates(
         "log_audio_s": math.log(max(transcript.audio_s, 0.1)), "snr": min(max(transcript.snr_db or 0.0, 0.0), MAX_SNR_DB) / 10,
         "disagree": float(grammar is not None and fuzzy is not None and _key(grammar) != _key(fuzzy)),
     }
+    forced = transcript.confidence <= 0.0
     found: list[Candidate] = []
     for match, heard_by_grammar in ((grammar, True), (fuzzy, False)):
         if match is None:
@@ -194,7 +200,7 @@ def candidates(
         found.append(Candidate(match, {
             **common, "both": float(both), "open_only": float(not heard_by_grammar), "candidate_gap": min(gaps) if gaps else MAX_GAP,
             "skipped": float(skipped), "words": float(len(match.tokens)), "keywords": 0.0, "keywords_agree": float(heard_by_grammar and text_agrees),
-        }))
+        }, forced=forced and (heard_by_grammar or both)))
     if text is not None and not text_agrees:
         found.append(Candidate(text, {
             **common, "both": 0.0, "open_only": 1.0, "candidate_gap": MAX_GAP if no_open_gap else open_gap,
@@ -219,7 +225,8 @@ def decide(
     one_pass_ask: OnePassAsk | None = None,
 ) -> IntentMatch | None:
     """The likeliest candidate, its probability of being right as its confidence. An effectful
-    intent only one pass heard is at most `one_pass_cap` sure (below the effectful threshold:
+    intent only one pass heard (or heard by the grammar pass only as a forced sentence) is at
+    most `one_pass_cap` sure (below the effectful threshold:
     asked back, never acted on), and with `one_pass_ask` at least its ask-back level from the
     floor up. One read from key words alone is at most `keywords.CEILING` sure, whatever the
     settings: a request worded nowhere in the sentences never acts by itself."""
@@ -227,7 +234,8 @@ def decide(
     best_one_pass = False
     for candidate in found:
         p = round(model.probability(candidate.features), 4)
-        one_pass = candidate.match.intent in effectful and not candidate.features["both"]
+        # Acting needs two independent hearings: a forced sentence is not one.
+        one_pass = candidate.match.intent in effectful and (not candidate.features["both"] or candidate.forced)
         if one_pass:
             p = min(p, one_pass_cap)
         if candidate.match.intent in effectful and candidate.features["keywords"]:

@@ -31,7 +31,8 @@ from gateway.voice.engines.base import EngineError, PcmBuffer, Transcript, gramm
 from gateway.voice.engines.decision import load_decision
 from gateway.voice.nlu.expand import GrammarSource, prune_grammar
 from gateway.voice.nlu.wordgraph import build_word_graph, fsg_transitions
-from gateway.voice.nlu.wordpairs import sample_sentences, to_arpa, trigram_arpa, word_pairs
+from gateway.voice.nlu.wordings import read_wordings, weighted, wording_words
+from gateway.voice.nlu.wordpairs import END, START, sample_sentences, to_arpa, trigram_arpa, word_pairs
 from gateway.voice.settings import PocketSphinxSettings
 
 _SEARCH = "touchgate"
@@ -63,14 +64,19 @@ def _model_paths() -> tuple[str, str, str]:
     return os.path.join(base, "en-us"), os.path.join(base, "cmudict-en-us.dict"), os.path.join(base, "en-us.lm.bin")
 
 
-def open_model(source: GrammarSource, settings: PocketSphinxSettings) -> str:
+def open_model(source: GrammarSource, settings: PocketSphinxSettings, wordings: list[list[str]] | None = None) -> str:
     """The open pass's language model (ARPA): word pairs of the sentences, and with
-    `open_order` 3 the trigrams of sampled sentences over them."""
+    `open_order` 3 the trigrams of sampled sentences over them; customers' `wordings`
+    (nlu/wordings.py) add their word pairs and a share of the trigram counts."""
     pairs = word_pairs(source.templates, source.rules, source.lists)
+    for words in wordings or ():
+        for a, b in zip([START, *words], [*words, END]):
+            pairs.setdefault(a, set()).add(b)
     if settings.open_order == 2:
         return to_arpa(pairs, settings.open_backoff_mass)
     sentences = sample_sentences(source.templates, source.rules, source.lists, settings.open_samples_per_template)
-    return trigram_arpa(sentences, pairs, settings.open_backoff_mass)
+    sentences = weighted(sentences, wordings or [], settings.open_wordings_share)
+    return trigram_arpa(sentences, pairs, settings.open_backoff_mass, counted_pairs=bool(wordings) and settings.open_counted_pairs)
 
 
 class PocketSphinxEngine:
@@ -94,7 +100,9 @@ class PocketSphinxEngine:
         # file, line and field (ConfigError).
         self.decision = load_decision(settings.decision_model) if settings.decision_model is not None and settings.grammar_pass else None
         _, full_dictionary, _ = _model_paths()
-        pronunciations = _read_dictionary(Path(full_dictionary), grammar_words(source) | _HESITATIONS)
+        open_wordings = settings.open_wordings if settings.open_pass and settings.open_wordings is not None else None
+        extra = wording_words(open_wordings) if open_wordings is not None else set()
+        pronunciations = _read_dictionary(Path(full_dictionary), grammar_words(source) | _HESITATIONS | extra)
         pruned = prune_grammar(source.templates, source.rules, source.lists, lambda w: w in pronunciations)
         if not pruned.templates:
             raise EngineError("no sentence of the skills can be said with the PocketSphinx English dictionary")
@@ -109,14 +117,15 @@ class PocketSphinxEngine:
         # A dictionary of the grammar's words only: each decoder loads it, and the full one
         # (135k words) would cost ~25 MB and ~60 ms per decoder.
         self._dictionary = tempfile.NamedTemporaryFile("w", prefix="touchgate-", suffix=".dict", encoding="utf-8")
-        for word in sorted(grammar_words(pruned) | hesitations):
+        wordings = read_wordings(open_wordings, pronunciations.__contains__) if open_wordings is not None else []
+        for word in sorted(grammar_words(pruned) | hesitations | {w for line in wordings for w in line}):
             for line in pronunciations[word]:
                 self._dictionary.write(line + "\n")
         self._dictionary.flush()
         self._open_lm: tempfile._TemporaryFileWrapper[str] | None = None
         if settings.open_pass or not settings.grammar_pass:
             self._open_lm = tempfile.NamedTemporaryFile("w", prefix="touchgate-", suffix=".arpa", encoding="utf-8")
-            self._open_lm.write(open_model(pruned, settings))
+            self._open_lm.write(open_model(pruned, settings, wordings))
             self._open_lm.flush()
         self._lock = threading.Lock()
         try:

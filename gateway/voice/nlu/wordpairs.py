@@ -94,9 +94,11 @@ def word_pairs(templates: Iterable[Template], rules: Mapping[str, Node], lists: 
     return follows
 
 
-def to_arpa(follows: Mapping[str, set[str]], backoff_mass: float = 0.05) -> str:
+def to_arpa(follows: Mapping[str, set[str]], backoff_mass: float = 0.05, pair_counts: Mapping[tuple[str, str], int] | None = None) -> str:
     """A bigram ARPA model: P(b | a) = (1 - backoff_mass) / |follows(a)| for the pairs seen, the
-    rest by back-off to a uniform unigram over the words."""
+    rest by back-off to a uniform unigram over the words. With `pair_counts` (of sampled
+    sentences and weighted wordings) the pairs share (1 - backoff_mass) by count, add-one: a
+    pair said once in the customers' wordings is then no likelier than the share says."""
     words = sorted({w for a, bs in follows.items() for w in (a, *bs)} - {START})
     uniform = 1.0 / len(words)
     log_uniform = math.log10(uniform)
@@ -104,8 +106,12 @@ def to_arpa(follows: Mapping[str, set[str]], backoff_mass: float = 0.05) -> str:
     backoff: dict[str, float] = {}
     for a in sorted(follows):
         successors = sorted(follows[a])
-        p = (1.0 - backoff_mass) / len(successors)
-        bigrams.extend(f"{math.log10(p):.4f} {a} {b}" for b in successors)
+        if pair_counts is None:
+            shares = dict.fromkeys(successors, 1.0 / len(successors))
+        else:
+            total = sum(pair_counts.get((a, b), 0) + 1 for b in successors)
+            shares = {b: (pair_counts.get((a, b), 0) + 1) / total for b in successors}
+        bigrams.extend(f"{math.log10((1.0 - backoff_mass) * shares[b]):.4f} {a} {b}" for b in successors)
         covered = uniform * sum(1 for b in successors if b != START)
         backoff[a] = math.log10(backoff_mass / max(1e-9, 1.0 - covered))
     unigrams = [f"-99.0000 {START} {backoff.get(START, 0.0):.4f}"]
@@ -153,7 +159,7 @@ def sample_sentences(templates: Iterable[Template], rules: Mapping[str, Node], l
     return sentences
 
 
-def trigram_arpa(sentences: Iterable[list[str]], follows: Mapping[str, set[str]], backoff_mass: float = 0.05) -> str:
+def trigram_arpa(sentences: Iterable[list[str]], follows: Mapping[str, set[str]], backoff_mass: float = 0.05, counted_pairs: bool = False) -> str:
     """A trigram ARPA model of sampled sentences over the word-pair model: seen trigrams take
     most of the probability, the rest backs off to the word pairs (`to_arpa`) and from them to
     a uniform unigram. Simple absolute shares, not a smoothed estimate: the recogniser needs the
@@ -161,14 +167,16 @@ def trigram_arpa(sentences: Iterable[list[str]], follows: Mapping[str, set[str]]
     from collections import Counter
 
     counts: Counter[tuple[str, str, str]] = Counter()
+    pairs: Counter[tuple[str, str]] = Counter()
     for words in sentences:
         padded = [START, *words, END]
+        pairs.update(zip(padded, padded[1:]))
         for i in range(len(padded) - 2):
             counts[(padded[i], padded[i + 1], padded[i + 2])] += 1
     histories: dict[tuple[str, str], Counter[str]] = {}
     for (a, b, c), n in counts.items():
         histories.setdefault((a, b), Counter())[c] += n
-    bigram_model = to_arpa(follows, backoff_mass)  # sampled pairs are pairs of the graph
+    bigram_model = to_arpa(follows, backoff_mass, pairs if counted_pairs else None)  # sampled pairs are pairs of the graph
     head, _, rest = bigram_model.partition("\\2-grams:")
     bigram_lines = rest.split("\n\n")[0].strip().splitlines()
     # Every bigram that is a trigram history needs a back-off weight: append it to its line.

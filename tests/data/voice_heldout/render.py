@@ -46,7 +46,7 @@ NoiseKind = Literal["clean", "pink", "babble"]
 
 class Utterance(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    id: str = Field(pattern=r"^(h[0-9]-)?(en|de)-[a-z]+-\d{2}$")  # h2-: the second held-out corpus
+    id: str = Field(pattern=r"^([ht][0-9]-)?(en|de)-[a-z]+-\d{2,3}$")  # h2-: the second held-out corpus; t3-: the third tuning corpus
     lang: Lang
     text: str = Field(min_length=1)
     intent: str | None
