@@ -7,8 +7,9 @@ skipped, the sentence's length, the utterance's duration and speech-to-backgroun
 each candidate the probability that it is what was said; the likeliest is the answer, with that
 probability as its confidence. The guard (nlu/guard.py) then acts, asks back or rejects on it.
 A model that names the `keywords` features also gets the open pass's words read by the skills'
-key words (nlu/keywords.py) as one more candidate; the default model does not (measured, it
-accepted more off-topic audio: docs/voice.md, "The calibrated decision").
+key words (nlu/keywords.py) as one more candidate; the shipped one does, since the open pass
+learnt customers' own wordings (nlu/wordings.py; before, it could only hear sentence words and
+the reading accepted more off-topic audio: docs/voice.md, "The calibrated decision").
 
 The coefficients are data (`decision.yaml` beside this module), fitted by bench/voice_decision.py
 on the tuning set's audio and the held-out corpus's dev split (never its test split); the file
