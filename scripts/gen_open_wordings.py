@@ -42,12 +42,14 @@ def wordings(lang: str, sources: tuple[str, ...] = SOURCES) -> list[str]:
 def main() -> None:
     for lang in ("en",):  # the open pass is PocketSphinx's, which is English only
         out = ROOT / "skills" / "data" / f"wordings.{lang}.txt"
-        write(out, lang)
-        print(out.relative_to(ROOT), len(wordings(lang)))
+        print(out.relative_to(ROOT), write(out, lang))
 
 
-def write(out: Path, lang: str, sources: tuple[str, ...] = SOURCES) -> None:
-    out.write_text(HEADER.format(sources=", ".join(sources)) + "\n".join(wordings(lang, sources)) + "\n", encoding="utf-8")
+def write(out: Path, lang: str, sources: tuple[str, ...] = SOURCES) -> int:
+    """Write the sources' wordings to `out`; how many lines."""
+    lines = wordings(lang, sources)
+    out.write_text(HEADER.format(sources=", ".join(sources)) + "\n".join(lines) + "\n", encoding="utf-8")
+    return len(lines)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.voice.engines.base import Transcript
 from gateway.voice.engines.decision import DEFAULT_MODEL, load_decision
@@ -17,7 +19,7 @@ from gateway.config.problems import ConfigError
 from gateway.voice.engines.factory import grammar_source, load_engine
 from gateway.voice.engines.pocketsphinx_engine import open_model
 from gateway.voice.nlu.expand import GrammarSource
-from gateway.voice.nlu.wordings import read_wordings, weighted
+from gateway.voice.nlu.wordings import read_wordings, sayable, weighted
 from gateway.voice.settings import PocketSphinxSettings, VoiceSettings
 from gateway.voice.skillset import build_intent_model
 from gateway.voice.understand import match_transcript
@@ -29,8 +31,8 @@ SHIPPED = ROOT / "skills" / "data" / "wordings.en.txt"
 def test_lines_are_read_as_the_matcher_reads_them_and_unsayable_ones_left_out_whole(tmp_path: Path) -> None:
     path = tmp_path / "wordings.txt"
     path.write_text("# a comment\n\nGot any BARGAINS?  # trailing comment\nwhere's the quinoa\num, when d'you shut\n", encoding="utf-8")
-    sayable = {"got", "any", "bargains", "where's", "the", "when", "d'you", "shut"}
-    assert read_wordings(path, sayable.__contains__) == [["got", "any", "bargains"], ["when", "d'you", "shut"]]
+    can_say = {"got", "any", "bargains", "where's", "the", "when", "d'you", "shut"}
+    assert sayable(read_wordings(path), can_say.__contains__) == [["got", "any", "bargains"], ["when", "d'you", "shut"]]
 
 
 @pytest.mark.parametrize(("share", "copies"), [(0.5, 10), (0.25, 3), (0.0, 0)])
@@ -105,3 +107,16 @@ def test_counted_pairs_give_a_pair_said_once_its_share_not_an_equal_one() -> Non
     alike, counted = to_arpa(follows), to_arpa(follows, pair_counts=counts)
     assert prob(alike, "is the") == prob(alike, "is it")
     assert prob(counted, "is the") - prob(counted, "is it") == pytest.approx(math.log10(99 / 2), abs=1e-3)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.text(max_size=60), max_size=12))
+def test_any_text_in_a_wordings_file_is_read_or_left_out_never_a_crash(tmp_path: Path, lines: list[str]) -> None:
+    """Hostile lines (any unicode, control characters, lone apostrophes, comment marks): every
+    utterance kept has only words the recogniser can say, none is empty, and the model builds."""
+    path = tmp_path / "hostile.txt"
+    path.write_text("\n".join(line.replace("\r", " ") for line in lines), encoding="utf-8")
+    can_say = {"where", "is", "the", "milk", "open"}.__contains__
+    kept = sayable(read_wordings(path), can_say)
+    assert all(line and all(can_say(w) for w in line) for line in kept)
+    assert "\\3-grams:" in open_model(_source(), PocketSphinxSettings(open_samples_per_template=10), kept)

@@ -31,7 +31,7 @@ from gateway.voice.engines.base import EngineError, PcmBuffer, Transcript, gramm
 from gateway.voice.engines.decision import load_decision
 from gateway.voice.nlu.expand import GrammarSource, prune_grammar
 from gateway.voice.nlu.wordgraph import build_word_graph, fsg_transitions
-from gateway.voice.nlu.wordings import read_wordings, weighted, wording_words
+from gateway.voice.nlu.wordings import read_wordings, sayable, weighted
 from gateway.voice.nlu.wordpairs import END, START, sample_sentences, to_arpa, trigram_arpa, word_pairs
 from gateway.voice.settings import PocketSphinxSettings
 
@@ -100,9 +100,8 @@ class PocketSphinxEngine:
         # file, line and field (ConfigError).
         self.decision = load_decision(settings.decision_model) if settings.decision_model is not None and settings.grammar_pass else None
         _, full_dictionary, _ = _model_paths()
-        open_wordings = settings.open_wordings if settings.open_pass and settings.open_wordings is not None else None
-        extra = wording_words(open_wordings) if open_wordings is not None else set()
-        pronunciations = _read_dictionary(Path(full_dictionary), grammar_words(source) | _HESITATIONS | extra)
+        said = read_wordings(settings.open_wordings) if settings.open_pass and settings.open_wordings is not None else []
+        pronunciations = _read_dictionary(Path(full_dictionary), grammar_words(source) | _HESITATIONS | {w for line in said for w in line})
         pruned = prune_grammar(source.templates, source.rules, source.lists, lambda w: w in pronunciations)
         if not pruned.templates:
             raise EngineError("no sentence of the skills can be said with the PocketSphinx English dictionary")
@@ -117,7 +116,7 @@ class PocketSphinxEngine:
         # A dictionary of the grammar's words only: each decoder loads it, and the full one
         # (135k words) would cost ~25 MB and ~60 ms per decoder.
         self._dictionary = tempfile.NamedTemporaryFile("w", prefix="touchgate-", suffix=".dict", encoding="utf-8")
-        wordings = read_wordings(open_wordings, pronunciations.__contains__) if open_wordings is not None else []
+        wordings = sayable(said, pronunciations.__contains__)
         for word in sorted(grammar_words(pruned) | hesitations | {w for line in wordings for w in line}):
             for line in pronunciations[word]:
                 self._dictionary.write(line + "\n")

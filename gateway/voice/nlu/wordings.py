@@ -21,7 +21,7 @@ from gateway.voice.nlu.match import tokenise
 FIELD = "voice.pocketsphinx.open_wordings"
 
 
-def _utterances(path: Path) -> list[list[str]]:
+def read_wordings(path: Path) -> list[list[str]]:
     """Each non-empty line (`#` starts a comment) tokenised as the matcher reads text; a file
     that cannot be read stops the start with its name and the setting."""
     try:
@@ -32,15 +32,10 @@ def _utterances(path: Path) -> list[list[str]]:
     return [tokens for line in text.splitlines() if (tokens := tokenise(line.split("#", 1)[0]))]
 
 
-def read_wordings(path: Path, can_say: Callable[[str], bool]) -> list[list[str]]:
-    """The file's utterances as token lists; an utterance with a word the recogniser cannot say
-    is left out whole (dropping the word alone would join words that never follow each other)."""
-    return [tokens for tokens in _utterances(path) if all(can_say(t) for t in tokens)]
-
-
-def wording_words(path: Path) -> set[str]:
-    """Every word of the file (to look up in the pronouncing dictionary)."""
-    return {t for tokens in _utterances(path) for t in tokens}
+def sayable(wordings: list[list[str]], can_say: Callable[[str], bool]) -> list[list[str]]:
+    """The utterances the recogniser can say; one with a word it cannot is left out whole
+    (dropping the word alone would join words that never follow each other)."""
+    return [tokens for tokens in wordings if all(can_say(t) for t in tokens)]
 
 
 def weighted(samples: list[list[str]], wordings: list[list[str]], share: float) -> list[list[str]]:
