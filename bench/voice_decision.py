@@ -26,7 +26,10 @@ and measure it. Recipe, step by step (each step reuses the previous one's output
 With `train --keywords` the model also weighs the open pass's words read by the key-word fallback
 (Matcher.match_text: features keywords, keywords_agree); `test --baseline-model` scores another
 model on the same test transcripts; `cost --dump` times the reading without and with key words;
-`floors --dump` weighs the ask-back floor for effectful one-pass readings on tuning + dev only.
+`floors --dump` weighs the ask-back floor for effectful one-pass readings on tuning + dev only;
+`ceiling --dump` gives, per split, the share of in-domain utterances some reading of either pass
+got right: what no decision over these passes can beat (`test` prints it for the test split too,
+as `test_ceiling`).
 """
 
 from __future__ import annotations
@@ -171,7 +174,7 @@ def item_of(record: dict[str, Any]) -> Item:
 
 
 def main() -> None:
-    from _decision_fit import cost, floors, report, test_split, train
+    from _decision_fit import ceilings, cost, floors, report, test_split, train
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="step", required=True)
@@ -199,6 +202,8 @@ def main() -> None:
     p.add_argument("--model", type=Path, default=MODEL_FILE)
     p = sub.add_parser("cost", help="CPU per utterance of the reading, without and with the open pass's key words")
     p.add_argument("--dump", type=Path, required=True)
+    p = sub.add_parser("ceiling", help="per split: in-domain utterances some reading of either pass got right (what no decision can beat)")
+    p.add_argument("--dump", type=Path, required=True)
     args = parser.parse_args()
     if args.step == "render":
         print(json.dumps({"tuning_wavs": len(render_tuning(args.tuning_cache))}))
@@ -223,6 +228,8 @@ def main() -> None:
         floors(args.dump, args.model)
     elif args.step == "cost":
         cost(args.dump)
+    elif args.step == "ceiling":
+        ceilings(args.dump)
     elif args.step == "test":
         test_split(args.heldout_cache, args.model, args.baseline_model)
 
