@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from gateway.hermes.dialogue import DialogueContinueSession, TerminationReason
 from gateway.listeners import Listeners
 from gateway.voice.confirm import Answer, Confirmations
-from gateway.voice.effects import NOT_UNDERSTOOD, EffectGuard, by_lang
+from gateway.voice.effects import EffectGuard
 from gateway.voice.engines.base import Transcript
 from gateway.voice.intents import IntentOut
 from gateway.voice.language import LanguageKit
@@ -77,7 +77,7 @@ class TurnAnswers:
             self._turned(session, transcript, None, last_frame_at)
             if session.send_intent_not_recognized:
                 return  # the skill that asked decides what happens next (or the session times out)
-            sorry = by_lang(NOT_UNDERSTOOD, session.lang)
+            sorry = self._effects.not_understood(session.lang, transcript.snr_db)
             self._moves.speak_then(session, sorry, lambda: self._moves.end(session, TerminationReason.INTENT_NOT_RECOGNIZED))
             return
         self._intents.intent(match, session.site_id, session.session_id, session.custom_data, transcript.confidence, session.lang)

@@ -25,6 +25,12 @@ NOT_UNDERSTOOD = {
     "de": "Entschuldigung, das habe ich nicht verstanden. Ich helfe Ihnen bei Produkten, Angeboten, Öffnungszeiten "
     "und Ihren Punkten.",
 }
+# ... and when what it heard was mostly the shop around the customer (GuardSettings.noisy_below_db).
+NOT_UNDERSTOOD_NOISY = {
+    "en": "Sorry, it is loud here and I did not catch that. Could you come a little closer and say it again?",
+    "de": "Entschuldigung, hier ist es laut und ich habe Sie nicht verstanden. Kommen Sie bitte etwas näher und sagen "
+    "Sie es noch einmal.",
+}
 ASK_BACK = {
     "CallStaff": {
         "en": "Did you want me to call a colleague? Please say yes or no.",
@@ -75,6 +81,14 @@ class EffectGuard:
             # sentences only: a short "no" in the whole grammar lost to longer sentences).
             return None, Reply(question, end_session=False, intent_filter=(match.intent, YES, NO))
         return None, None
+
+    def not_understood(self, lang: str, snr_db: float | None) -> str:
+        """What to say when nothing was understood: come closer where the speech was hardly
+        above the shop's noise (as far as the recogniser measured it), else what it can do."""
+        noisy = self._settings.noisy_below_db
+        if noisy is not None and snr_db is not None and snr_db < noisy:
+            return by_lang(NOT_UNDERSTOOD_NOISY, lang)
+        return by_lang(NOT_UNDERSTOOD, lang)
 
     def forget(self, session_id: str) -> None:
         self._asked.pop(session_id, None)

@@ -130,6 +130,17 @@ class GuardSettings(_Section):
         "min_confidence",
     )
 
+    # Most of what PocketSphinx cannot hear is said under shop chatter (docs/voice.md, "the
+    # ceiling": babble 10 dB under the speech); telling that customer what the speaker can do
+    # does not help, asking them to come closer does. The estimate (engines/pocketsphinx_engine.
+    # snr_estimate) read 15-28 dB for babble and 13-16 dB for pink noise 10 dB under the speech,
+    # 22-36 dB at 20 dB, 71+ dB for clean audio (tuning set, 5th-95th percentiles).
+    noisy_below_db: float | None = Field(
+        22.0, ge=0, le=80, description="speech less than this many dB over the background, not understood: the speaker "
+        "asks the customer to come closer and say it again instead of listing what it can help with (PocketSphinx "
+        "measures it; null: never)",
+    )
+
     def policy(self, effectful: frozenset[str]) -> GuardPolicy:
         return GuardPolicy(self.min_confidence, self.effectful_min_confidence, dict(self.intent_min_confidence), effectful)
 
