@@ -78,6 +78,10 @@ class GatewayMetrics:
         self._events_per_minute = Gauge("touchgate_events_last_minute", "Events stored in the last 60 s", registry=r)
         self._rule_firings = Counter("touchgate_rule_firings", "Rule firings, by rule", ["rule"], registry=r)
         self._voice_turns = Counter("touchgate_voice_turns", "Voice turns, by outcome", ["outcome"], registry=r)
+        self._voice_noisy = Counter(
+            "touchgate_voice_noisy_turns", "Voice turns whose speech was hardly above the background (voice.guard."
+            "noisy_below_db): many of them, and the speaker stands where it is loud", registry=r,
+        )
         self._voice_latency = Histogram(
             "touchgate_voice_turn_latency_seconds",
             "End of utterance to answer",
@@ -115,10 +119,13 @@ class GatewayMetrics:
         self.rule_firings.appendleft(RuleFiringRecord(time.time(), rule_id, event_id, detail[:200]))
 
     def voice_turn(
-        self, latency_s: float, rtf: float | None = None, *, text: str = "", intent: str | None = None, site: str = ""
+        self, latency_s: float, rtf: float | None = None, *, text: str = "", intent: str | None = None, site: str = "",
+        noisy: bool = False,
     ) -> None:
         """Voice: one turn ended. `text` is what was recognised (never audio)."""
         self._voice_turns.labels("recognised" if intent else "not_recognised").inc()
+        if noisy:
+            self._voice_noisy.inc()
         self._voice_latency.observe(latency_s)
         if rtf is not None:
             self._asr_rtf.observe(rtf)

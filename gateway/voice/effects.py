@@ -52,6 +52,11 @@ def by_lang(texts: dict[str, str], lang: str) -> str:
     return texts.get(lang) or texts["en"]
 
 
+def is_noisy(settings: GuardSettings, snr_db: float | None) -> bool:
+    """The speech was less than `noisy_below_db` over the background (unknown: not noisy)."""
+    return settings.noisy_below_db is not None and snr_db is not None and snr_db < settings.noisy_below_db
+
+
 class EffectGuard:
     def __init__(self, settings: GuardSettings) -> None:
         self._settings = settings
@@ -85,10 +90,7 @@ class EffectGuard:
     def not_understood(self, lang: str, snr_db: float | None) -> str:
         """What to say when nothing was understood: come closer where the speech was hardly
         above the shop's noise (as far as the recogniser measured it), else what it can do."""
-        noisy = self._settings.noisy_below_db
-        if noisy is not None and snr_db is not None and snr_db < noisy:
-            return by_lang(NOT_UNDERSTOOD_NOISY, lang)
-        return by_lang(NOT_UNDERSTOOD, lang)
+        return by_lang(NOT_UNDERSTOOD_NOISY if is_noisy(self._settings, snr_db) else NOT_UNDERSTOOD, lang)
 
     def forget(self, session_id: str) -> None:
         self._asked.pop(session_id, None)

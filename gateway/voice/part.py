@@ -57,6 +57,7 @@ class VoicePart(PartBase):
     async def build(self, core: Core, ports: Ports) -> Built:
         from gateway.hermes.tts import TTS_ERROR, TTS_SAY_FINISHED
         from gateway.voice.engines.factory import dictation_for
+        from gateway.voice.effects import is_noisy
         from gateway.voice.identity import IdentityBindings
         from gateway.voice.inbound import HermesInbound
         from gateway.voice.language import LanguageKit
@@ -122,7 +123,8 @@ class VoicePart(PartBase):
 
         def to_metrics(session: Session, transcript: Transcript, match: IntentMatch | None, latency_s: float) -> None:
             metrics.voice_turn(
-                latency_s, transcript.rtf, text=transcript.text, intent=match.intent if match else None, site=session.site_id
+                latency_s, transcript.rtf, text=transcript.text, intent=match.intent if match else None, site=session.site_id,
+                noisy=is_noisy(settings.guard, transcript.snr_db),
             )
 
         service.on_intent.append(to_rules)

@@ -198,7 +198,7 @@ async def test_metrics_count_what_happened(api: ApiHarness) -> None:
     messages = sample_messages()
     await api.publish(messages + [("milesight/shop1/24E124716C123456/uplink", "garbage")])
     api.runtime.metrics.voice_turn(0.8, 0.05, text="where is the milk", intent="FindProduct", site="kiosk1")
-    api.runtime.metrics.voice_turn(2.5, 0.2, text="mumble", intent=None, site="kiosk1")
+    api.runtime.metrics.voice_turn(2.5, 0.2, text="mumble", intent=None, site="kiosk1", noisy=True)
     async with api.http.get(api.url + "/metrics") as response:
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/plain")
@@ -222,6 +222,7 @@ async def test_metrics_count_what_happened(api: ApiHarness) -> None:
     assert samples[("touchgate_broker_connected", ())] == 1
     assert samples[("touchgate_voice_turns_total", (("outcome", "recognised"),))] == 1
     assert samples[("touchgate_voice_turns_total", (("outcome", "not_recognised"),))] == 1
+    assert samples[("touchgate_voice_noisy_turns_total", ())] == 1
     assert samples[("touchgate_voice_turn_latency_seconds_count", ())] == 2
     assert samples[("touchgate_voice_turn_latency_seconds_bucket", (("le", "1.0"),))] == 1
     assert samples[("touchgate_asr_real_time_factor_sum", ())] == pytest.approx(0.25)

@@ -53,9 +53,12 @@ async def _sorry(client: HermesClient, pcm: bytes) -> str:
 async def test_under_noise_the_speaker_asks_to_come_closer(broker: Mosquitto, tmp_path: Path) -> None:
     client = HermesClient(broker.host, broker.port)
     try:
-        async with running_gateway(gateway_settings(broker, tmp_path), timeout=30):
+        async with running_gateway(gateway_settings(broker, tmp_path), timeout=30) as runtime:
+            noisy_turns = lambda: runtime.metrics.registry.get_sample_value("touchgate_voice_noisy_turns_total")  # noqa: E731
             assert await _sorry(client, OFF_TOPIC.pcm()) == NOT_UNDERSTOOD["en"]
+            assert noisy_turns() == 0
             assert await _sorry(client, under_noise(OFF_TOPIC.pcm(), snr_db=10.0)) == NOT_UNDERSTOOD_NOISY["en"]
+            assert noisy_turns() == 1  # the operator sees the speaker stands where it is loud
     finally:
         client.close()
 
