@@ -53,8 +53,9 @@ def by_lang(texts: dict[str, str], lang: str) -> str:
 
 
 def is_noisy(settings: GuardSettings, snr_db: float | None) -> bool:
-    """The speech was less than `noisy_below_db` over the background (unknown: not noisy)."""
-    return settings.noisy_below_db is not None and snr_db is not None and snr_db < settings.noisy_below_db
+    """The speech was less than `noisy_below_db` over the background (unknown: not noisy; 0 is
+    what PocketSphinx's estimate gives a clip too short to measure)."""
+    return settings.noisy_below_db is not None and snr_db is not None and 0.0 < snr_db < settings.noisy_below_db
 
 
 class EffectGuard:

@@ -70,6 +70,7 @@ async def test_under_noise_the_speaker_asks_to_come_closer(broker: Mosquitto, tm
         (22.0, 12.0, "de", NOT_UNDERSTOOD_NOISY["de"]),
         (22.0, 22.0, "en", NOT_UNDERSTOOD["en"]),  # at the bound: not noisy
         (22.0, None, "de", NOT_UNDERSTOOD["de"]),  # a recogniser that does not measure it (Vosk)
+        (22.0, 0.0, "en", NOT_UNDERSTOOD["en"]),  # a clip too short to measure (snr_estimate's 0)
         (None, 3.0, "en", NOT_UNDERSTOOD["en"]),  # the operator turned it off
         (22.0, 12.0, "ko", NOT_UNDERSTOOD_NOISY["en"]),  # no text in that language: English, as every reply
     ],
