@@ -6,6 +6,7 @@ noise 10 dB below the speech."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,26 +18,21 @@ from tests.support.gateway import gateway_settings, running_gateway
 from tests.support.mosquitto import Mosquitto
 from tests.voice.support import HermesClient, frames, utterances
 
+ROOT = Path(__file__).resolve().parents[2]
 OFF_TOPIC = next(u for u in utterances("en") if u.name == "en_off_joke")
 
 
-def pink_noise(samples: int, seed: int) -> np.ndarray:
-    """1/f noise (white noise shaped in the frequency domain), unit RMS."""
-    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(samples))
-    spectrum /= np.sqrt(np.maximum(np.arange(spectrum.size), 1))
-    noise = np.fft.irfft(spectrum, samples)
-    return noise / np.sqrt(np.mean(noise**2))
-
-
 def under_noise(pcm: bytes, snr_db: float, lead_s: float = 0.5) -> bytes:
-    """The shop's noise from before the customer speaks until after, `snr_db` under the speech
-    (the loud half of the clip's 20 ms windows)."""
+    """The shop's noise from before the customer speaks until after, `snr_db` under the speech,
+    made the way the held-out corpus makes its pink-noise files."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from _voice_heldout import renderer  # loads tests/data/voice_heldout/render.py
+
+    render = renderer()
     speech = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
     speech = np.concatenate([np.zeros(int(16000 * lead_s)), speech])
-    windows = speech[: speech.size - speech.size % 320].reshape(-1, 320)
-    energy = np.mean(windows**2, axis=1)
-    speech_rms = np.sqrt(np.mean(energy[energy >= np.median(energy[energy > 0])]))
-    noisy = speech + pink_noise(speech.size, seed=7) * speech_rms / 10 ** (snr_db / 20)
+    noise = render.pink_noise(speech.size, np.random.default_rng(7))
+    noisy = speech + render.noise_gain(speech, noise, snr_db) * noise
     return np.clip(noisy, -32768, 32767).astype("<i2").tobytes()
 
 
